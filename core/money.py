@@ -1,0 +1,60 @@
+"""Exact amounts: a total split into the four buckets by largest remainder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal, localcontext
+from typing import Any
+
+from core.errors import ValidationFailed
+from core.split import BUCKETS, HUNDRED, Split, to_decimal
+
+
+MAX_TOTAL = Decimal(10) ** 18
+
+
+@dataclass(frozen=True)
+class Amounts:
+    reinvestment: Decimal
+    dao: Decimal
+    lucky: Decimal
+    creator: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.reinvestment + self.dao + self.lucky + self.creator
+
+    def as_json(self) -> dict[str, str]:
+        return {k: str(getattr(self, k)) for k in BUCKETS}
+
+
+def parse_total(value: Any, minor_unit: Decimal = Decimal("0.01"), field: str = "profit") -> Decimal:
+    """A profit total: finite, not negative, no finer than the currency's minor unit."""
+    places = -minor_unit.as_tuple().exponent
+    try:
+        total = to_decimal(value, field, places=places)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc)) from None
+    if total < 0:
+        raise ValidationFailed(f"{field}: {value} is negative")
+    if total >= MAX_TOTAL:
+        raise ValidationFailed(f"{field}: {value} is too large (the ledger holds up to 18 digits)")
+    return total.quantize(minor_unit)
+
+
+def calculate_amounts(total: Any, split: Split, minor_unit: Decimal = Decimal("0.01")) -> Amounts:
+    """Split `total` by the percentages, rounded down to the minor unit, then hand the units
+    left over to the largest remainders (ties go to the earlier bucket), so the parts sum to
+    the total exactly and none is negative."""
+    total = parse_total(total, minor_unit)
+    if split.total != HUNDRED:
+        raise ValidationFailed(f"split: the four sum to {split.total}, not exactly 100")
+    with localcontext() as ctx:
+        ctx.prec = 60  # far more digits than any total the ledger holds: no silent rounding
+        exact = {k: total * v / HUNDRED for k, v in split.items()}
+    floored = {k: x.quantize(minor_unit, rounding=ROUND_FLOOR) for k, x in exact.items()}
+    units_left = int((total - sum(floored.values())) / minor_unit)
+    by_remainder = sorted(BUCKETS, key=lambda k: (-(exact[k] - floored[k]), BUCKETS.index(k)))
+    for bucket in by_remainder[:units_left]:
+        floored[bucket] += minor_unit
+    return Amounts(**floored)

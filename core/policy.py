@@ -1,0 +1,201 @@
+"""The allocation policy: bounds, step limits, approvals, expiry and auto-approval.
+
+Pure data and its validation; storing and versioning it is in `core/policy_store.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from core.errors import ValidationFailed
+from core.split import BUCKETS, DEFAULT_SPLIT, Split, to_decimal
+
+# The seed's sustainability thresholds: crossing them is worth a warning even when the
+# configured bounds allow it (they only matter when an admin widens the bounds).
+SUSTAINABILITY_WARNINGS: dict[str, tuple[Decimal | None, Decimal | None, str, str]] = {
+    "reinvestment": (Decimal(40), Decimal(90), "may reduce system sustainability",
+                     "may reduce community incentives"),
+    "dao": (Decimal(5), None, "may limit governance", ""),
+    "lucky": (Decimal(1), None, "may reduce user engagement", ""),
+    "creator": (Decimal(1), None, "may reduce builder activity", ""),
+}
+LOW_CONFIDENCE = Decimal("0.5")
+
+
+def _default_bounds() -> dict[str, tuple[Decimal, Decimal]]:
+    return {
+        "reinvestment": (Decimal(40), Decimal(90)),
+        "dao": (Decimal(5), Decimal(30)),
+        "lucky": (Decimal(1), Decimal(15)),
+        "creator": (Decimal(1), Decimal(10)),
+    }
+
+
+@dataclass(frozen=True)
+class Policy:
+    bounds: dict[str, tuple[Decimal, Decimal]] = field(default_factory=_default_bounds)
+    max_step: Decimal = Decimal(15)
+    min_delta: Decimal = Decimal(2)
+    approvals_required: int = 1
+    proposal_lifetime_hours: int = 7 * 24
+    auto_approve_min_confidence: Decimal | None = None
+    auto_approve_cooldown_hours: int = 72
+    distributions_paused: bool = False
+    rebalancing_paused: bool = False
+    baseline: Split = DEFAULT_SPLIT
+
+    def as_dict(self) -> dict[str, Any]:
+        """Flat key/value form, the keys of `policy set`."""
+        flat: dict[str, Any] = {}
+        for bucket in BUCKETS:
+            low, high = self.bounds[bucket]
+            flat[f"{bucket}_min"], flat[f"{bucket}_max"] = low, high
+        data = asdict(self)
+        for key in POLICY_KEYS:
+            if key not in flat and key in data:
+                flat[key] = data[key]
+        for bucket in BUCKETS:
+            flat[f"baseline_{bucket}"] = getattr(self.baseline, bucket)
+        return flat
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: _jsonable(v) for k, v in self.as_dict().items()}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+POLICY_KEYS: tuple[str, ...] = tuple(
+    [f"{b}_{end}" for b in BUCKETS for end in ("min", "max")]
+    + ["max_step", "min_delta", "approvals_required", "proposal_lifetime_hours",
+       "auto_approve_min_confidence", "auto_approve_cooldown_hours",
+       "distributions_paused", "rebalancing_paused"]
+    + [f"baseline_{b}" for b in BUCKETS]
+)
+
+
+def _parse_bool(key: str, raw: Any) -> bool:
+    text = str(raw).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ValidationFailed(f"{key}: {raw!r} is not true or false")
+
+
+def _parse_int(key: str, raw: Any, minimum: int) -> int:
+    try:
+        number = to_decimal(raw, key)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc)) from None
+    if number != number.to_integral_value():
+        raise ValidationFailed(f"{key}: {raw} is not a whole number")
+    if number < minimum:
+        raise ValidationFailed(f"{key}: {raw} is below the minimum {minimum}")
+    return int(number)
+
+
+def _parse_pct(key: str, raw: Any) -> Decimal:
+    try:
+        number = to_decimal(raw, key, places=2)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc)) from None
+    if not Decimal(0) <= number <= Decimal(100):
+        raise ValidationFailed(f"{key}: {raw} is outside 0..100")
+    return number
+
+
+def with_setting(policy: Policy, key: str, raw: Any) -> Policy:
+    """Return a copy of `policy` with one key changed, parsed from text and checked as a whole."""
+    if key not in POLICY_KEYS:
+        raise ValidationFailed(f"{key}: unknown policy key (known: {', '.join(POLICY_KEYS)})")
+    if key.endswith(("_min", "_max")) and key.split("_")[0] in BUCKETS:
+        bucket, end = key.rsplit("_", 1)
+        low, high = policy.bounds[bucket]
+        value = _parse_pct(key, raw)
+        bounds = dict(policy.bounds)
+        bounds[bucket] = (value, high) if end == "min" else (low, value)
+        updated = replace(policy, bounds=bounds)
+    elif key.startswith("baseline_"):
+        bucket = key[len("baseline_"):]
+        values = {b: getattr(policy.baseline, b) for b in BUCKETS}
+        values[bucket] = _parse_pct(key, raw)
+        updated = replace(policy, baseline=Split(**values))
+    elif key in ("max_step", "min_delta"):
+        updated = replace(policy, **{key: _parse_pct(key, raw)})
+    elif key == "approvals_required":
+        updated = replace(policy, approvals_required=_parse_int(key, raw, 1))
+    elif key in ("proposal_lifetime_hours", "auto_approve_cooldown_hours"):
+        updated = replace(policy, **{key: _parse_int(key, raw, 0 if "cooldown" in key else 1)})
+    elif key == "auto_approve_min_confidence":
+        updated = replace(policy, auto_approve_min_confidence=_parse_confidence_threshold(raw))
+    else:
+        updated = replace(policy, **{key: _parse_bool(key, raw)})
+    check_policy(updated)
+    return updated
+
+
+def _parse_confidence_threshold(raw: Any) -> Decimal | None:
+    if raw is None or str(raw).strip().lower() in ("off", "none", ""):
+        return None
+    try:
+        number = to_decimal(raw, "auto_approve_min_confidence")
+    except ValueError as exc:
+        raise ValidationFailed(str(exc)) from None
+    if not Decimal(0) <= number <= Decimal(1):
+        raise ValidationFailed(f"auto_approve_min_confidence: {raw} is outside 0..1 (or 'off')")
+    return number
+
+
+def check_policy(policy: Policy) -> None:
+    """Refuse a policy no split could satisfy, or one that makes no sense."""
+    problems: list[str] = []
+    for bucket in BUCKETS:
+        low, high = policy.bounds[bucket]
+        if low > high:
+            problems.append(f"{bucket}_min: {low} is above {bucket}_max {high}")
+    if sum(low for low, _ in policy.bounds.values()) > 100:
+        problems.append("bounds: the minimums sum to more than 100, no split can satisfy them")
+    if sum(high for _, high in policy.bounds.values()) < 100:
+        problems.append("bounds: the maximums sum to less than 100, no split can satisfy them")
+    if policy.max_step <= 0:
+        problems.append("max_step: must be above 0")
+    if policy.approvals_required < 1:
+        problems.append("approvals_required: must be at least 1")
+    if policy.baseline.total != 100:
+        problems.append(f"baseline: the four sum to {policy.baseline.total}, not 100")
+    else:
+        for bucket, value in policy.baseline.items():
+            low, high = policy.bounds[bucket]
+            if not low <= value <= high:
+                problems.append(f"baseline_{bucket}: {value} is outside the bounds {low}..{high}")
+    if problems:
+        raise ValidationFailed(*problems)
+
+
+def policy_from_dict(data: dict[str, Any]) -> Policy:
+    """Rebuild a policy from its stored flat form (`as_json`); missing keys take the defaults."""
+    defaults = Policy().as_dict()
+    merged = {**defaults, **{k: v for k, v in data.items() if k in POLICY_KEYS}}
+
+    def dec(key: str) -> Decimal:
+        return Decimal(str(merged[key]))
+
+    threshold = merged["auto_approve_min_confidence"]
+    return Policy(
+        bounds={b: (dec(f"{b}_min"), dec(f"{b}_max")) for b in BUCKETS},
+        max_step=dec("max_step"),
+        min_delta=dec("min_delta"),
+        approvals_required=int(merged["approvals_required"]),
+        proposal_lifetime_hours=int(merged["proposal_lifetime_hours"]),
+        auto_approve_min_confidence=None if threshold is None else Decimal(str(threshold)),
+        auto_approve_cooldown_hours=int(merged["auto_approve_cooldown_hours"]),
+        distributions_paused=bool(merged["distributions_paused"]),
+        rebalancing_paused=bool(merged["rebalancing_paused"]),
+        baseline=Split(**{b: dec(f"baseline_{b}") for b in BUCKETS}),
+    )

@@ -1,0 +1,56 @@
+"""One settings object for the whole program, read from the environment (and `.env`)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///data/profit_allocation.db"
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the `postgres://` form that hosting providers hand out and pick the psycopg 3 driver."""
+    url = url.strip()
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    # Decimal places of the currency's minor unit (2 for USD cents).
+    currency_places: int = Field(default=2, ge=0, le=8)
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_timeout_seconds: float = Field(default=20.0, gt=0)
+    openai_max_retries: int = Field(default=1, ge=0, le=5)
+
+    rebalance_cron: str = "0 0 * * *"
+    weekly_report_cron: str = "0 9 * * 1"
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise(cls, value: str) -> str:
+        return normalise_database_url(value)
+
+    @property
+    def minor_unit(self) -> Decimal:
+        return Decimal(1).scaleb(-self.currency_places)
+
+    @property
+    def has_openai_key(self) -> bool:
+        return self.openai_api_key is not None and bool(self.openai_api_key.get_secret_value())
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,127 @@
+"""Pure validation of a proposed split: errors block it, warnings do not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from core.policy import LOW_CONFIDENCE, SUSTAINABILITY_WARNINGS, Policy
+from core.split import BUCKETS, HUNDRED, PERCENT_PLACES, Split, format_pct, to_decimal
+
+PROPOSERS = ("ai", "manual", "system")
+
+
+@dataclass(frozen=True)
+class ProposalInput:
+    """A proposal as a caller hands it in: values may still be text, floats or garbage."""
+
+    reinvestment: Any
+    dao: Any
+    lucky: Any
+    creator: Any
+    reasoning: Any = ""
+    confidence: Any = Decimal(1)
+    proposed_by: Any = "manual"
+    input_metrics: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    split: Split | None = None
+    confidence: Decimal | None = None
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    def as_json(self) -> dict[str, Any]:
+        return {"valid": self.valid, "errors": self.errors, "warnings": self.warnings}
+
+
+def _fmt(value: Decimal) -> str:
+    return format_pct(value)
+
+
+def _parse_split(proposal: ProposalInput, errors: list[str]) -> Split | None:
+    values: dict[str, Decimal] = {}
+    for bucket in BUCKETS:
+        try:
+            values[bucket] = to_decimal(getattr(proposal, bucket), bucket, places=PERCENT_PLACES)
+        except ValueError as exc:
+            errors.append(str(exc))
+    return Split(**values) if len(values) == len(BUCKETS) else None
+
+
+def _bound_errors(split: Split, policy: Policy) -> list[str]:
+    errors = []
+    for bucket, value in split.items():
+        low, high = policy.bounds[bucket]
+        if value < low:
+            errors.append(f"{bucket}: {_fmt(value)} is below the minimum {_fmt(low)}")
+        elif value > high:
+            errors.append(f"{bucket}: {_fmt(value)} is above the maximum {_fmt(high)}")
+    return errors
+
+
+def step_errors(split: Split, live: Split, max_step: Decimal) -> list[str]:
+    """Buckets that move more than `max_step` points from the live split."""
+    problems = []
+    for bucket, moved in split.delta(live).items():
+        if abs(moved) > max_step:
+            problems.append(
+                f"{bucket}: moves {_fmt(abs(moved))} points from the live split "
+                f"({_fmt(getattr(live, bucket))} -> {_fmt(getattr(split, bucket))}), "
+                f"more than the step limit {_fmt(max_step)}"
+            )
+    return problems
+
+
+def _sustainability_warnings(split: Split) -> list[str]:
+    warnings = []
+    for bucket, (low, high, low_note, high_note) in SUSTAINABILITY_WARNINGS.items():
+        value = getattr(split, bucket)
+        if low is not None and value < low:
+            warnings.append(f"{bucket}: {_fmt(value)} is under {_fmt(low)}, {low_note}")
+        if high is not None and value > high:
+            warnings.append(f"{bucket}: {_fmt(value)} is over {_fmt(high)}, {high_note}")
+    return warnings
+
+
+def _parse_confidence(raw: Any, errors: list[str], warnings: list[str]) -> Decimal | None:
+    try:
+        confidence = to_decimal(raw, "confidence")
+    except ValueError as exc:
+        errors.append(str(exc))
+        return None
+    if not Decimal(0) <= confidence <= Decimal(1):
+        errors.append(f"confidence: {confidence} is outside 0..1")
+        return None
+    if confidence < LOW_CONFIDENCE:
+        warnings.append(f"confidence: {confidence} is below {LOW_CONFIDENCE}, consider gathering more data")
+    return confidence
+
+
+def validate_proposal(
+    proposal: ProposalInput, *, policy: Policy, live: Split | None = None
+) -> ValidationResult:
+    """Check a proposal against the policy and, when given, the live split. Never raises."""
+    errors: list[str] = []
+    warnings: list[str] = []
+    split = _parse_split(proposal, errors)
+    if split is not None:
+        if split.total != HUNDRED:
+            errors.append(f"total: the four sum to {_fmt(split.total)}, not exactly 100")
+        errors.extend(_bound_errors(split, policy))
+        warnings.extend(_sustainability_warnings(split))
+        if live is not None:
+            warnings.extend(step_errors(split, live, policy.max_step))
+    confidence = _parse_confidence(proposal.confidence, errors, warnings)
+    reasoning = proposal.reasoning
+    if not isinstance(reasoning, str) or not reasoning.strip():
+        errors.append("reasoning: must not be empty")
+    if proposal.proposed_by not in PROPOSERS:
+        errors.append(f"proposed_by: {proposal.proposed_by!r} is not one of {', '.join(PROPOSERS)}")
+    return ValidationResult(errors, warnings, split if not errors else split, confidence)

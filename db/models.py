@@ -1,0 +1,226 @@
+"""The schema. Column names of `profit_allocation_log`, `protocol_activity` and `tokens` follow the
+seed so that its SQL runs unchanged on PostgreSQL. Rules the database enforces itself (checks, the
+one-current-row index) are declared here; triggers live in `db/triggers.py`, created by migrations.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from db.types import ExactDecimal, JSONType, UTCDateTime, new_uuid, utcnow
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+STATUSES = ("proposed", "active", "rejected", "expired")
+PROPOSERS = ("ai", "manual", "system")
+ROLES = ("viewer", "analyst", "governor", "admin")
+PCT = sa.Numeric(5, 2)
+BUCKET_COLUMNS = ("reinvestment_pct", "dao_pct", "lucky_pct", "creator_pct")
+
+
+class Base(so.DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def _pct_checks() -> list[sa.CheckConstraint]:
+    checks = [
+        # round(..., 2): SQLite adds the percentages as doubles; on PostgreSQL it is a no-op.
+        sa.CheckConstraint(f"round({' + '.join(BUCKET_COLUMNS)}, 2) = 100", name="valid_total_percentage"),
+    ]
+    for column in BUCKET_COLUMNS:
+        checks.append(sa.CheckConstraint(
+            f"{column} >= 0 AND {column} <= 100 AND round({column}, 2) = {column}",
+            name=f"{column}_range"))
+    return checks
+
+
+class AllocationLog(Base):
+    """Append-only: proposals, the active split (and the replaced ones), rejected and expired."""
+
+    __tablename__ = "profit_allocation_log"
+    __table_args__ = (
+        *_pct_checks(),
+        sa.CheckConstraint(_in("status", STATUSES), name="valid_status"),
+        sa.CheckConstraint(_in("proposed_by", PROPOSERS), name="valid_proposed_by"),
+        sa.CheckConstraint("confidence >= 0 AND confidence <= 1", name="confidence_range"),
+        sa.CheckConstraint("length(trim(reasoning)) > 0", name="reasoning_present"),
+        sa.CheckConstraint(
+            "status <> 'active' OR effective_from IS NOT NULL", name="active_has_effective_from"),
+        sa.CheckConstraint(
+            "effective_until IS NULL OR (status = 'active' AND effective_until >= effective_from)",
+            name="effective_until_after_from"),
+        # At most one current split: the active row whose period is still open.
+        sa.Index("uq_profit_allocation_log_one_current", "status", unique=True,
+                 sqlite_where=sa.text("status = 'active' AND effective_until IS NULL"),
+                 postgresql_where=sa.text("status = 'active' AND effective_until IS NULL")),
+        sa.Index("ix_profit_allocation_log_status_timestamp", "status", "timestamp"),
+        sa.Index("ix_profit_allocation_log_effective_from", "effective_from"),
+    )
+
+    id: so.Mapped[uuid.UUID] = so.mapped_column(
+        sa.Uuid, primary_key=True, default=uuid.uuid4, server_default=new_uuid())
+    timestamp: so.Mapped[datetime] = so.mapped_column(
+        UTCDateTime, default=utcnow, server_default=sa.func.now())
+    reinvestment_pct: so.Mapped[Decimal] = so.mapped_column(PCT)
+    dao_pct: so.Mapped[Decimal] = so.mapped_column(PCT)
+    lucky_pct: so.Mapped[Decimal] = so.mapped_column(PCT)
+    creator_pct: so.Mapped[Decimal] = so.mapped_column(PCT)
+    status: so.Mapped[str] = so.mapped_column(sa.String(16), default="proposed")
+    reasoning: so.Mapped[str] = so.mapped_column(sa.Text)
+    confidence: so.Mapped[Decimal] = so.mapped_column(sa.Numeric(5, 4), default=Decimal(1))
+    input_metrics: so.Mapped[dict[str, Any] | None] = so.mapped_column(JSONType)
+    proposed_by: so.Mapped[str] = so.mapped_column(sa.String(16), default="manual")
+    proposer_username: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    based_on_id: so.Mapped[uuid.UUID | None] = so.mapped_column(
+        sa.Uuid, sa.ForeignKey("profit_allocation_log.id"))
+    effective_from: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    effective_until: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    reviewed_by: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    reviewed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    review_notes: so.Mapped[str | None] = so.mapped_column(sa.Text)
+
+
+class ProtocolActivity(Base):
+    __tablename__ = "protocol_activity"
+    __table_args__ = (sa.Index("ix_protocol_activity_type_timestamp", "activity_type", "timestamp"),
+                      sa.Index("ix_protocol_activity_timestamp", "timestamp"))
+
+    id: so.Mapped[uuid.UUID] = so.mapped_column(
+        sa.Uuid, primary_key=True, default=uuid.uuid4, server_default=new_uuid())
+    timestamp: so.Mapped[datetime] = so.mapped_column(
+        UTCDateTime, default=utcnow, server_default=sa.func.now())
+    activity_type: so.Mapped[str] = so.mapped_column(sa.String(64))
+    description: so.Mapped[str] = so.mapped_column(sa.Text)
+    # `metadata` is reserved on declarative classes; the column keeps the seed's name.
+    meta: so.Mapped[dict[str, Any] | None] = so.mapped_column("metadata", JSONType)
+
+
+class ProfitDistribution(Base):
+    """The manage-profits ledger: one row per distribution, idempotent by key."""
+
+    __tablename__ = "profit_distributions"
+    __table_args__ = tuple(
+        sa.CheckConstraint(f"CAST({c} AS NUMERIC) >= 0", name=f"{c}_not_negative")
+        for c in ("total", "reinvestment_amount", "dao_amount", "lucky_amount", "creator_amount")
+    ) + tuple(_pct_checks()) + (sa.Index("ix_profit_distributions_created_at", "created_at"),)
+
+    id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    idempotency_key: so.Mapped[str] = so.mapped_column(sa.String(200), unique=True)
+    total: so.Mapped[Decimal] = so.mapped_column(ExactDecimal())
+    allocation_id: so.Mapped[uuid.UUID | None] = so.mapped_column(
+        sa.Uuid, sa.ForeignKey("profit_allocation_log.id"))
+    reinvestment_pct: so.Mapped[Decimal] = so.mapped_column(PCT)
+    dao_pct: so.Mapped[Decimal] = so.mapped_column(PCT)
+    lucky_pct: so.Mapped[Decimal] = so.mapped_column(PCT)
+    creator_pct: so.Mapped[Decimal] = so.mapped_column(PCT)
+    reinvestment_amount: so.Mapped[Decimal] = so.mapped_column(ExactDecimal())
+    dao_amount: so.Mapped[Decimal] = so.mapped_column(ExactDecimal())
+    lucky_amount: so.Mapped[Decimal] = so.mapped_column(ExactDecimal())
+    creator_amount: so.Mapped[Decimal] = so.mapped_column(ExactDecimal())
+    created_by: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- platform data (the rebalancer's inputs) ---------------------------------------------------
+
+class Token(Base):
+    __tablename__ = "tokens"
+    __table_args__ = (
+        sa.CheckConstraint("price >= 0", name="price_not_negative"),
+        sa.CheckConstraint("volume_24h >= 0", name="volume_not_negative"),
+        sa.Index("ix_tokens_created_at", "created_at"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+                                          primary_key=True, autoincrement=True)
+    symbol: so.Mapped[str] = so.mapped_column(sa.String(32))
+    name: so.Mapped[str] = so.mapped_column(sa.String(200))
+    # Market data, not money we hold: a double is the honest type for a quoted price.
+    price: so.Mapped[float] = so.mapped_column(sa.Double)
+    volume_24h: so.Mapped[float] = so.mapped_column(sa.Double)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+
+
+class EngagementDaily(Base):
+    __tablename__ = "engagement_daily"
+    __table_args__ = tuple(
+        sa.CheckConstraint(f"{c} >= 0", name=f"{c}_not_negative")
+        for c in ("wallet_connections", "trades_count", "page_views"))
+
+    day: so.Mapped[date] = so.mapped_column(sa.Date, primary_key=True)
+    wallet_connections: so.Mapped[int] = so.mapped_column(sa.Integer)
+    trades_count: so.Mapped[int] = so.mapped_column(sa.Integer)
+    page_views: so.Mapped[int] = so.mapped_column(sa.Integer)
+
+
+class TreasurySnapshot(Base):
+    __tablename__ = "dao_treasury_snapshots"
+    __table_args__ = (sa.CheckConstraint("CAST(balance_usd AS NUMERIC) >= 0", name="balance_not_negative"),)
+
+    at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, primary_key=True)
+    balance_usd: so.Mapped[Decimal] = so.mapped_column(ExactDecimal())
+
+
+# --- governance -------------------------------------------------------------------------------
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (sa.CheckConstraint(_in("role", ROLES), name="valid_role"),)
+
+    username: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    display_name: so.Mapped[str] = so.mapped_column(sa.String(200))
+    email: so.Mapped[str | None] = so.mapped_column(sa.String(320), unique=True)
+    role: so.Mapped[str] = so.mapped_column(sa.String(16))
+    password_hash: so.Mapped[str | None] = so.mapped_column(sa.String(200))
+    active: so.Mapped[bool] = so.mapped_column(sa.Boolean, default=True)
+    failed_logins: so.Mapped[int] = so.mapped_column(sa.Integer, default=0)
+    last_failed_login_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+
+class AllocationPolicy(Base):
+    """Versioned policy: every change is a new row; the highest version is in force."""
+
+    __tablename__ = "allocation_policy"
+
+    version: so.Mapped[int] = so.mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    settings: so.Mapped[dict[str, Any]] = so.mapped_column(JSONType)
+    changed_key: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    old_value: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    new_value: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    changed_by: so.Mapped[str] = so.mapped_column(sa.String(64))
+    changed_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+
+class ProposalReview(Base):
+    """One decision per governor per proposal (M-of-N approvals)."""
+
+    __tablename__ = "proposal_reviews"
+    __table_args__ = (
+        sa.UniqueConstraint("proposal_id", "reviewer", name="uq_proposal_reviews_proposal_reviewer"),
+        sa.CheckConstraint("decision IN ('approved', 'rejected')", name="valid_decision"),
+    )
+
+    id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    proposal_id: so.Mapped[uuid.UUID] = so.mapped_column(
+        sa.Uuid, sa.ForeignKey("profit_allocation_log.id"), index=True)
+    reviewer: so.Mapped[str] = so.mapped_column(sa.String(64))
+    decision: so.Mapped[str] = so.mapped_column(sa.String(16))
+    notes: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    reviewed_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
