@@ -1,0 +1,221 @@
+"""Accounts, roles and the acting user every write names.
+
+Roles are ordered: a viewer reads; an analyst also proposes and runs the rebalancer; a governor
+also reviews; an admin also changes the policy and the accounts.
+
+Before the first account exists the install is in *open mode*: a single operator at the command
+line, where any named actor is trusted with every role (the dashboard refuses to run that way and
+asks for the first admin instead). Creating the first account closes open mode for good.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from core.activity import record_activity
+from core.errors import NotFound, PermissionDenied, Refused, ValidationFailed
+from db.engine import Database
+from db.models import ROLES, User
+from db.types import utcnow
+
+ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.@-]{1,63}$")
+MIN_PASSWORD_LENGTH = 10
+OPEN_MODE_ACTOR = "operator"
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class Actor:
+    username: str
+    role: str
+    open_mode: bool = False
+
+    def can(self, role: str) -> bool:
+        return ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    display_name: str
+    role: str
+    active: bool
+    email: str | None
+    created_at: datetime
+
+    def as_json(self) -> dict[str, object]:
+        return {"username": self.username, "display_name": self.display_name, "role": self.role,
+                "active": self.active, "email": self.email, "created_at": self.created_at.isoformat()}
+
+
+def _account(user: User) -> Account:
+    return Account(user.username, user.display_name, user.role, user.active, user.email, user.created_at)
+
+
+def has_accounts(session: so.Session) -> bool:
+    return session.scalar(sa.select(sa.func.count()).select_from(User)) > 0
+
+
+def resolve_actor(session: so.Session, username: str | None, needed_role: str, action: str) -> Actor:
+    """The acting account, checked for `needed_role`; refuses unknown, disabled or too-junior ones."""
+    if not has_accounts(session):
+        name = (username or "").strip() or OPEN_MODE_ACTOR
+        return Actor(name, "admin", open_mode=True)
+    if not username or not username.strip():
+        raise PermissionDenied(f"by: {action} needs an acting account (name one)")
+    user = session.get(User, username.strip())
+    if user is None:
+        raise PermissionDenied(f"by: no account named {username!r}")
+    if not user.active:
+        raise PermissionDenied(f"by: the account {username!r} is disabled")
+    actor = Actor(user.username, user.role)
+    if not actor.can(needed_role):
+        raise PermissionDenied(
+            f"by: {user.username} is a {user.role}; {action} needs the {needed_role} role or higher")
+    return actor
+
+
+def _check_role(role: str) -> str:
+    if role not in ROLES:
+        raise ValidationFailed(f"role: {role!r} is not one of {', '.join(ROLES)}")
+    return role
+
+
+def _check_password(password: str | None) -> str:
+    if password is None or len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(f"password: must be at least {MIN_PASSWORD_LENGTH} characters")
+    return password
+
+
+def add_user(db: Database, username: str, role: str, password: str | None, *,
+             by: str | None = None, display_name: str | None = None,
+             email: str | None = None) -> Account:
+    username = (username or "").strip().lower()
+    if not USERNAME_PATTERN.match(username):
+        raise ValidationFailed(
+            f"username: {username!r} must be 2-64 characters of a-z, 0-9, '_', '.', '@', '-'")
+    _check_role(role)
+    with db.sessions.begin() as session:
+        actor = resolve_actor(session, by, "admin", "adding an account")
+        if actor.open_mode and role != "admin":
+            raise Refused("role: the first account must be an admin")
+        if session.get(User, username) is not None:
+            raise Refused(f"username: an account named {username!r} already exists")
+        password_hash = _hasher.hash(_check_password(password)) if password is not None else None
+        if password_hash is None and email is None:
+            raise ValidationFailed("password: required (or an email for single sign-on)")
+        user = User(username=username, display_name=display_name or username, role=role,
+                    password_hash=password_hash, active=True, email=email, failed_logins=0)
+        session.add(user)
+        session.flush()
+        record_activity(session, "account_created", f"{actor.username} created {username} ({role})",
+                        {"username": username, "role": role, "by": actor.username})
+        return _account(user)
+
+
+def list_users(db: Database) -> list[Account]:
+    with db.sessions() as session:
+        return [_account(u) for u in session.scalars(sa.select(User).order_by(User.username))]
+
+
+def _load_user(session: so.Session, username: str) -> User:
+    user = session.get(User, (username or "").strip().lower())
+    if user is None:
+        raise NotFound(f"username: no account named {username!r}")
+    return user
+
+
+def _last_admin_guard(session: so.Session, user: User) -> None:
+    admins = session.scalar(sa.select(sa.func.count()).select_from(User).where(
+        User.role == "admin", User.active.is_(True)))
+    if user.role == "admin" and user.active and admins <= 1:
+        raise Refused(f"username: {user.username} is the last active admin")
+
+
+def set_role(db: Database, username: str, role: str, *, by: str | None) -> Account:
+    _check_role(role)
+    with db.sessions.begin() as session:
+        actor = resolve_actor(session, by, "admin", "changing a role")
+        user = _load_user(session, username)
+        if role != "admin":
+            _last_admin_guard(session, user)
+        old = user.role
+        user.role = role
+        record_activity(session, "account_role_changed",
+                        f"{actor.username} changed {user.username}'s role from {old} to {role}",
+                        {"username": user.username, "old_role": old, "new_role": role,
+                         "by": actor.username})
+        return _account(user)
+
+
+def disable_user(db: Database, username: str, *, by: str | None) -> Account:
+    with db.sessions.begin() as session:
+        actor = resolve_actor(session, by, "admin", "disabling an account")
+        user = _load_user(session, username)
+        _last_admin_guard(session, user)
+        user.active = False
+        record_activity(session, "account_disabled", f"{actor.username} disabled {user.username}",
+                        {"username": user.username, "by": actor.username})
+        return _account(user)
+
+
+def login_delay_seconds(failed_logins: int) -> float:
+    """Back-off after failed sign-ins: none for the first three, then doubling up to 30 s."""
+    if failed_logins < 3:
+        return 0.0
+    return float(min(30, 2 ** (failed_logins - 3)))
+
+
+def authenticate(db: Database, username: str, password: str,
+                 now: datetime | None = None) -> Account:
+    """Check a password. Failures are counted; after three, each attempt must wait longer."""
+    now = now or utcnow()
+    refusal = Refused("sign-in: unknown account or wrong password")
+    with db.sessions.begin() as session:
+        user = session.get(User, (username or "").strip().lower())
+        if user is None or not user.active or not user.password_hash:
+            raise refusal
+        wait = login_delay_seconds(user.failed_logins)
+        if user.last_failed_login_at and now < user.last_failed_login_at + timedelta(seconds=wait):
+            raise Refused(f"sign-in: too many failed attempts, try again in {wait:.0f} s")
+        try:
+            _hasher.verify(user.password_hash, password or "")
+        except (VerificationError, InvalidHashError):
+            user.failed_logins += 1
+            user.last_failed_login_at = now
+            failed = True
+        else:
+            user.failed_logins = 0
+            user.last_failed_login_at = None
+            failed = False
+            if _hasher.check_needs_rehash(user.password_hash):
+                user.password_hash = _hasher.hash(password)
+        account = _account(user)
+    if failed:
+        raise refusal
+    return account
+
+
+def account_by_email(db: Database, email: str) -> Account | None:
+    with db.sessions() as session:
+        user = session.scalar(sa.select(User).where(sa.func.lower(User.email) == email.lower()))
+        return _account(user) if user is not None and user.active else None
+
+
+def get_account(db: Database, username: str) -> Account | None:
+    with db.sessions() as session:
+        user = session.get(User, username)
+        return _account(user) if user is not None else None
+
+
+def count_accounts(db: Database) -> int:
+    with db.sessions() as session:
+        return session.scalar(sa.select(sa.func.count()).select_from(User))

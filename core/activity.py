@@ -1,0 +1,67 @@
+"""The transparency log: every decision lands in `protocol_activity`."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from db.engine import Database
+from db.models import ProtocolActivity
+
+
+@dataclass(frozen=True)
+class ActivityEntry:
+    id: str
+    timestamp: datetime
+    activity_type: str
+    description: str
+    metadata: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "timestamp": self.timestamp.isoformat(),
+                "activity_type": self.activity_type, "description": self.description,
+                "metadata": self.metadata}
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)  # exact; percentages are passed as numbers already by callers
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def jsonable(data: Any) -> Any:
+    """Plain JSON types only: Decimal as exact text, datetimes as ISO 8601, UUIDs as text."""
+    return json.loads(json.dumps(data, default=_json_default))
+
+
+def record_activity(session: so.Session, activity_type: str, description: str,
+                    metadata: dict[str, Any] | None = None) -> None:
+    """Add an activity row to the caller's transaction (it commits or rolls back with it)."""
+    session.add(ProtocolActivity(activity_type=activity_type, description=description,
+                                 meta=jsonable(metadata or {})))
+
+
+def list_activity(db: Database, limit: int = 50, activity_type: str | None = None) -> list[ActivityEntry]:
+    query = sa.select(ProtocolActivity).order_by(ProtocolActivity.timestamp.desc()).limit(limit)
+    if activity_type:
+        query = query.where(ProtocolActivity.activity_type == activity_type)
+    with db.sessions() as session:
+        return [ActivityEntry(str(r.id), r.timestamp, r.activity_type, r.description, r.meta or {})
+                for r in session.scalars(query)]
+
+
+def activity_types(db: Database) -> list[str]:
+    with db.sessions() as session:
+        return list(session.scalars(sa.select(ProtocolActivity.activity_type).distinct()
+                                    .order_by(ProtocolActivity.activity_type)))

@@ -1,0 +1,26 @@
+"""`python -m core`: the command-line contract in ../shared/spec/cli.md."""
+
+from __future__ import annotations
+
+import typer
+
+from core.cli import allocation_cmds, governance_cmds
+
+app = typer.Typer(help="Dynamic profit allocation: the allocation log, reviews and the ledger.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+
+
+@app.callback()
+def main(ctx: typer.Context,
+         db: str = typer.Option(None, "--db", help="Database URL (else DATABASE_URL, else "
+                                "sqlite:///data/profit_allocation.db).")) -> None:
+    from core.settings import normalise_database_url
+
+    ctx.obj = {"url": normalise_database_url(db) if db else None}
+
+
+for command in allocation_cmds.app.registered_commands:
+    app.registered_commands.append(command)
+app.add_typer(allocation_cmds.db_app, name="db")
+app.add_typer(governance_cmds.users_app, name="users")
+app.add_typer(governance_cmds.policy_app, name="policy")

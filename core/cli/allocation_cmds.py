@@ -1,0 +1,167 @@
+"""Commands of the allocation log, reviews, amounts and the ledger."""
+
+from __future__ import annotations
+
+import typer
+
+from core import allocations, distribution
+from core.activity import list_activity
+from core.cli.common import JsonOption, database, emit, fail, refusals, table
+from core.setup import upgrade_database
+from core.split import format_pct
+from core.validation import ProposalInput
+from db.engine import open_database
+from core.settings import get_settings
+
+app = typer.Typer()
+db_app = typer.Typer(help="Schema management.")
+
+
+@db_app.command("upgrade")
+@refusals
+def db_upgrade(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """Upgrade the schema to head; seed the default 80/15/3/2 split on an empty log."""
+    url = (ctx.find_root().obj or {}).get("url") or get_settings().database_url
+    result = upgrade_database(open_database(url))
+    emit(result.as_json(), as_json, lambda: typer.echo(
+        f"database at revision {result.revision}"
+        + ("; default split 80/15/3/2 seeded" if result.seeded_default else "")))
+
+
+@app.command()
+@refusals
+def current(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """The split in force."""
+    split = allocations.get_current_allocation(database(ctx))
+    emit(split.as_json(), as_json, lambda: typer.echo(
+        f"{split.split.label()}  (reinvestment/dao/lucky/creator, source: {split.source}"
+        + (f", since {split.effective_from:%Y-%m-%d %H:%M} UTC" if split.effective_from else "")
+        + ")"))
+
+
+def _proposal(reinvestment: str, dao: str, lucky: str, creator: str, reasoning: str,
+              confidence: str, proposed_by: str) -> ProposalInput:
+    return ProposalInput(reinvestment, dao, lucky, creator, reasoning, confidence, proposed_by,
+                         {"manual": True} if proposed_by == "manual" else None)
+
+
+@app.command()
+@refusals
+def validate(ctx: typer.Context, reinvestment: str = typer.Option(...), dao: str = typer.Option(...),
+             lucky: str = typer.Option(...), creator: str = typer.Option(...),
+             reasoning: str = typer.Option(""), confidence: str = typer.Option("1.0"),
+             proposed_by: str = typer.Option("manual", "--proposed-by"),
+             as_json: bool = JsonOption) -> None:
+    """Check a proposal against the policy and the live split; writes nothing."""
+    result = allocations.validate_against_live(database(ctx), _proposal(
+        reinvestment, dao, lucky, creator, reasoning, confidence, proposed_by))
+    if as_json:
+        emit(result.as_json(), True)
+    else:
+        typer.echo("valid" if result.valid else "invalid")
+        for warning in result.warnings:
+            typer.echo(f"warning: {warning}")
+    for error in result.errors:
+        typer.echo(f"error: {error}", err=True)
+    if not result.valid:
+        raise typer.Exit(3)
+
+
+@app.command()
+@refusals
+def propose(ctx: typer.Context, reinvestment: str = typer.Option(...), dao: str = typer.Option(...),
+            lucky: str = typer.Option(...), creator: str = typer.Option(...),
+            reasoning: str = typer.Option(...), confidence: str = typer.Option("1.0"),
+            proposed_by: str = typer.Option("manual", "--proposed-by"),
+            by: str = typer.Option(None, "--by", help="The acting account."),
+            as_json: bool = JsonOption) -> None:
+    """File a proposal (status proposed)."""
+    result = allocations.propose_allocation(database(ctx), _proposal(
+        reinvestment, dao, lucky, creator, reasoning, confidence, proposed_by), by=by)
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    emit(result.as_json(), as_json, lambda: typer.echo(f"proposal {result.proposal_id} filed"))
+
+
+@app.command()
+@refusals
+def pending(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """Proposals waiting for review, newest first."""
+    db = database(ctx)
+    allocations.expire_stale_proposals(db)
+    items = allocations.get_pending_proposals(db)
+    emit([p.as_json() for p in items], as_json, lambda: table(
+        [{"id": p.record.id, "split": p.record.split.label(), "confidence": p.record.confidence,
+          "by": p.record.proposer_username or p.record.proposed_by,
+          "approvals": f"{len(p.approvals)}/{p.approvals_required}",
+          "expires": f"{p.expires_at:%Y-%m-%d %H:%M}", "reasoning": p.record.reasoning[:60]}
+         for p in items], ["id", "split", "confidence", "by", "approvals", "expires", "reasoning"]))
+
+
+@app.command()
+@refusals
+def review(ctx: typer.Context, proposal_id: str = typer.Argument(..., metavar="ID"),
+           decision: str = typer.Option(..., "--decision", help="approved or rejected"),
+           by: str = typer.Option(..., "--by", help="The reviewing account."),
+           notes: str = typer.Option(None, "--notes"), as_json: bool = JsonOption) -> None:
+    """Record a review; the approval completing the required count activates the proposal."""
+    db = database(ctx)
+    allocations.expire_stale_proposals(db)
+    outcome = allocations.review_proposal(db, proposal_id, decision, by=by, notes=notes)
+    emit(outcome.as_json(), as_json, lambda: typer.echo(
+        f"proposal {outcome.proposal_id} is {outcome.status} "
+        f"({outcome.approvals} of {outcome.approvals_required} approvals)"))
+
+
+@app.command()
+@refusals
+def history(ctx: typer.Context, limit: int = typer.Option(None, "--limit", min=1),
+            as_json: bool = JsonOption) -> None:
+    """Every row of the allocation log, newest first."""
+    rows = allocations.get_allocation_history(database(ctx), limit)
+    emit([r.as_json() for r in rows], as_json, lambda: table(
+        [{"timestamp": f"{r.timestamp:%Y-%m-%d %H:%M}", "id": r.id, "split": r.split.label(),
+          "status": r.status + (" (current)" if r.is_current else ""),
+          "proposed_by": r.proposer_username or r.proposed_by, "reviewed_by": r.reviewed_by,
+          "reasoning": r.reasoning[:50]} for r in rows],
+        ["timestamp", "id", "split", "status", "proposed_by", "reviewed_by", "reasoning"]))
+
+
+@app.command()
+@refusals
+def amounts(ctx: typer.Context, profit: str = typer.Option(..., "--profit"),
+            as_json: bool = JsonOption) -> None:
+    """Amounts per bucket from the active split; the parts sum exactly to the profit."""
+    parts, current = distribution.amounts_for(database(ctx), profit)
+    data = {**parts.as_json(), "total": str(parts.total), "allocation_id": current.id}
+    emit(data, as_json, lambda: table(
+        [{"bucket": k, "pct": format_pct(getattr(current.split, k)), "amount": v}
+         for k, v in parts.as_json().items()] + [{"bucket": "total", "pct": "100",
+                                                 "amount": str(parts.total)}],
+        ["bucket", "pct", "amount"]))
+
+
+@app.command()
+@refusals
+def distribute(ctx: typer.Context, profit: str = typer.Option(..., "--profit"),
+               key: str = typer.Option(..., "--key"), by: str = typer.Option(None, "--by"),
+               as_json: bool = JsonOption) -> None:
+    """Record a distribution in the ledger with the active split (idempotent by key)."""
+    record = distribution.distribute(database(ctx), profit, key, by=by)
+    emit(record.as_json(), as_json, lambda: typer.echo(
+        ("distributed " if record.created else "already distributed (nothing written): ")
+        + f"{record.total} -> " + ", ".join(f"{k} {v}" for k, v in record.amounts.as_json().items())))
+
+
+@app.command()
+@refusals
+def activity(ctx: typer.Context, limit: int = typer.Option(50, "--limit", min=1),
+             activity_type: str = typer.Option(None, "--type"), as_json: bool = JsonOption) -> None:
+    """Rows of protocol_activity, newest first."""
+    rows = list_activity(database(ctx), limit, activity_type)
+    emit([r.as_json() for r in rows], as_json, lambda: table(
+        [{"timestamp": f"{r.timestamp:%Y-%m-%d %H:%M:%S}", "type": r.activity_type,
+          "description": r.description} for r in rows], ["timestamp", "type", "description"]))
+
+
+_ = fail  # re-exported for sibling modules

@@ -1,0 +1,50 @@
+"""The policy as versioned data: each change is a new row; the latest row is in force."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from core.accounts import resolve_actor
+from core.activity import record_activity
+from core.locking import serialize_writes
+from core.policy import Policy, policy_from_dict, with_setting
+from db.engine import Database
+from db.models import AllocationPolicy
+
+
+def load_policy(session: so.Session) -> Policy:
+    row = session.scalar(sa.select(AllocationPolicy).order_by(AllocationPolicy.version.desc()).limit(1))
+    return Policy() if row is None else policy_from_dict(row.settings)
+
+
+def get_policy(db: Database) -> Policy:
+    with db.sessions() as session:
+        return load_policy(session)
+
+
+def set_policy(db: Database, key: str, value: str, *, by: str | None) -> Policy:
+    """Change one policy key (admins only); validated as a whole, versioned and logged."""
+    with db.sessions.begin() as session:
+        actor = resolve_actor(session, by, "admin", "changing the policy")
+        serialize_writes(session)
+        latest = session.scalar(sa.select(sa.func.max(AllocationPolicy.version))) or 0
+        current = load_policy(session)
+        updated = with_setting(current, key, value)
+        old_value, new_value = current.as_json().get(key), updated.as_json().get(key)
+        session.add(AllocationPolicy(
+            version=latest + 1, settings=updated.as_json(), changed_key=key,
+            old_value=str(old_value), new_value=str(new_value), changed_by=actor.username))
+        record_activity(session, "policy_changed",
+                        f"{actor.username} set {key} from {old_value} to {new_value}",
+                        {"key": key, "old_value": old_value, "new_value": new_value,
+                         "version": latest + 1, "by": actor.username})
+        return updated
+
+
+def policy_versions(db: Database) -> list[dict[str, object]]:
+    with db.sessions() as session:
+        rows = session.scalars(sa.select(AllocationPolicy).order_by(AllocationPolicy.version.desc()))
+        return [{"version": r.version, "key": r.changed_key, "old_value": r.old_value,
+                 "new_value": r.new_value, "changed_by": r.changed_by,
+                 "changed_at": r.changed_at.isoformat()} for r in rows]

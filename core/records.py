@@ -1,0 +1,108 @@
+"""Plain-data views of allocation log rows, safe to cache and to hand to the dashboard."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from core.split import DEFAULT_SPLIT, Split
+from db.models import AllocationLog
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@dataclass(frozen=True)
+class AllocationRecord:
+    id: str
+    timestamp: datetime
+    split: Split
+    status: str
+    reasoning: str
+    confidence: Decimal
+    input_metrics: dict[str, Any] | None
+    proposed_by: str
+    proposer_username: str | None
+    based_on_id: str | None
+    effective_from: datetime | None
+    effective_until: datetime | None
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+    review_notes: str | None
+
+    @classmethod
+    def from_row(cls, row: AllocationLog) -> "AllocationRecord":
+        return cls(
+            id=str(row.id), timestamp=row.timestamp,
+            split=Split(row.reinvestment_pct, row.dao_pct, row.lucky_pct, row.creator_pct),
+            status=row.status, reasoning=row.reasoning, confidence=row.confidence,
+            input_metrics=row.input_metrics, proposed_by=row.proposed_by,
+            proposer_username=row.proposer_username,
+            based_on_id=str(row.based_on_id) if row.based_on_id else None,
+            effective_from=row.effective_from, effective_until=row.effective_until,
+            reviewed_by=row.reviewed_by, reviewed_at=row.reviewed_at, review_notes=row.review_notes)
+
+    @property
+    def is_current(self) -> bool:
+        return self.status == "active" and self.effective_until is None
+
+    def as_json(self) -> dict[str, Any]:
+        """Every column under its database name, plus the split under the CLI's bucket keys."""
+        return {
+            "id": self.id, "timestamp": _iso(self.timestamp),
+            **{f"{k}_pct": v for k, v in self.split.as_json().items()},
+            **self.split.as_json(),
+            "status": self.status, "reasoning": self.reasoning,
+            "confidence": float(self.confidence), "input_metrics": self.input_metrics,
+            "proposed_by": self.proposed_by, "proposer_username": self.proposer_username,
+            "based_on_id": self.based_on_id, "effective_from": _iso(self.effective_from),
+            "effective_until": _iso(self.effective_until), "reviewed_by": self.reviewed_by,
+            "reviewed_at": _iso(self.reviewed_at), "review_notes": self.review_notes,
+        }
+
+
+@dataclass(frozen=True)
+class CurrentAllocation:
+    """The split in force. `source` is "default" when the log has no active row at all."""
+
+    split: Split
+    source: str
+    id: str | None = None
+    effective_from: datetime | None = None
+    reasoning: str | None = None
+    proposed_by: str | None = None
+    reviewed_by: str | None = None
+
+    @classmethod
+    def default(cls) -> "CurrentAllocation":
+        return cls(DEFAULT_SPLIT, "default",
+                   reasoning="No active allocation in the database: built-in default 80/15/3/2")
+
+    @classmethod
+    def from_row(cls, row: AllocationLog) -> "CurrentAllocation":
+        return cls(Split(row.reinvestment_pct, row.dao_pct, row.lucky_pct, row.creator_pct),
+                   "database", str(row.id), row.effective_from, row.reasoning, row.proposed_by,
+                   row.reviewed_by)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, **self.split.as_json(), "effective_from": _iso(self.effective_from),
+                "source": self.source, "reasoning": self.reasoning,
+                "proposed_by": self.proposed_by, "reviewed_by": self.reviewed_by}
+
+
+@dataclass(frozen=True)
+class PendingProposal:
+    record: AllocationRecord
+    approvals: list[str]
+    approvals_required: int
+    expires_at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        data = self.record.as_json()
+        data.update({"approvals": self.approvals, "approvals_required": self.approvals_required,
+                     "expires_at": _iso(self.expires_at)})
+        return data
+

@@ -1,0 +1,57 @@
+"""Opening the database: migrations to head and the default split on an empty log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from core.activity import record_activity
+from core.split import DEFAULT_SPLIT
+from core.settings import get_settings
+from db import migrate
+from db.engine import Database, open_database
+from db.models import AllocationLog
+from db.types import utcnow
+
+DEFAULT_REASONING = "Default 80/15/3/2 split (the hardcoded allocation this system replaces)"
+
+
+@dataclass(frozen=True)
+class UpgradeResult:
+    revision: str
+    seeded_default: bool
+
+    def as_json(self) -> dict[str, object]:
+        return {"revision": self.revision, "seeded_default": self.seeded_default}
+
+
+def seed_default_allocation(db: Database) -> bool:
+    """On a log with no rows at all, make 80/15/3/2 the active split. Idempotent."""
+    with db.sessions.begin() as session:
+        if session.scalar(sa.select(sa.func.count()).select_from(AllocationLog)):
+            return False
+        now = utcnow()
+        row = AllocationLog(
+            reinvestment_pct=DEFAULT_SPLIT.reinvestment, dao_pct=DEFAULT_SPLIT.dao,
+            lucky_pct=DEFAULT_SPLIT.lucky, creator_pct=DEFAULT_SPLIT.creator, status="active",
+            reasoning=DEFAULT_REASONING, confidence=1, input_metrics={}, proposed_by="system",
+            proposer_username="system", timestamp=now, effective_from=now)
+        session.add(row)
+        session.flush()
+        record_activity(session, "allocation_activated", "Default split 80/15/3/2 seeded as active",
+                        {"allocation_id": row.id, "split": DEFAULT_SPLIT.as_json(), "by": "system"})
+        return True
+
+
+def upgrade_database(db: Database) -> UpgradeResult:
+    revision = migrate.upgrade(db)
+    return UpgradeResult(revision, seed_default_allocation(db))
+
+
+def connect(url: str | None = None, *, upgrade: bool = True) -> Database:
+    """Open the configured database; bring it to the current schema unless told not to."""
+    db = open_database(url or get_settings().database_url)
+    if upgrade and migrate.current_revision(db) != migrate.head_revision():
+        upgrade_database(db)
+    return db
