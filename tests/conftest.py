@@ -1,0 +1,91 @@
+"""Shared fixtures. `db` runs each test on SQLite and on a real PostgreSQL started by the suite.
+
+There is no skip: when PostgreSQL cannot start, the PostgreSQL cases fail, so a run that did not
+exercise PostgreSQL can never pass.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from core.setup import upgrade_database  # noqa: E402
+from db.engine import Database, open_database  # noqa: E402
+from tests.pg_server import PgServer, start_pg_server  # noqa: E402
+
+warnings.filterwarnings("ignore", message=".*does \\*not\\* support Decimal objects natively.*")
+
+TEMPLATE_DB = "pa_template"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    server = start_pg_server()
+    try:
+        admin = sa.create_engine(server.base_url + "/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {TEMPLATE_DB}")
+        admin.dispose()
+        template = open_database(server.base_url + "/" + TEMPLATE_DB)
+        upgrade_database(template)  # migrate once; every test clones the result
+        template.engine.dispose()
+        yield server
+    finally:
+        server.stop()
+
+
+def fresh_pg_url(server: PgServer) -> str:
+    name = "pa_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(server.base_url + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
+    admin.dispose()
+    return f"{server.base_url}/{name}"
+
+
+def fresh_sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL of a database at head with the default split seeded, on each engine."""
+    if request.param == "postgresql":
+        return fresh_pg_url(request.getfixturevalue("pg_server"))
+    url = fresh_sqlite_url(tmp_path)
+    database = open_database(url)
+    upgrade_database(database)
+    database.engine.dispose()
+    return url
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = open_database(db_url)
+    yield database
+    database.engine.dispose()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[Database]:
+    database = open_database(fresh_sqlite_url(tmp_path))
+    upgrade_database(database)
+    yield database
+    database.engine.dispose()
+
+
+@pytest.fixture
+def pg_db(pg_server: PgServer) -> Iterator[Database]:
+    database = open_database(fresh_pg_url(pg_server))
+    yield database
+    database.engine.dispose()
