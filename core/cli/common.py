@@ -18,7 +18,7 @@ from db.engine import Database
 F = TypeVar("F", bound=Callable[..., Any])
 
 JsonOption = typer.Option(False, "--json", help="Print exactly one JSON document on stdout.")
-EXIT_UNAVAILABLE = 5
+EXIT_UNAVAILABLE = 1  # not a refusal: nothing was decided, the database was not there
 
 
 def database(ctx: typer.Context) -> Database:
