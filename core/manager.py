@@ -1,0 +1,49 @@
+"""The seed's `AllocationManager`, in Python names, bound to one database.
+
+A thin facade over the service functions, for callers that want the seed's shape
+(`create_allocation_manager(db).get_current_allocation()`); each method is one service call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core import allocations
+from core.money import Amounts, calculate_amounts
+from core.records import AllocationRecord, CurrentAllocation, PendingProposal
+from core.settings import get_settings
+from core.split import Split
+from core.validation import ProposalInput, ValidationResult
+from db.engine import Database
+
+
+class AllocationManager:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def get_current_allocation(self) -> CurrentAllocation:
+        return allocations.get_current_allocation(self.db)
+
+    def calculate_amounts(self, profit: Any, split: Split | None = None) -> Amounts:
+        split = split or self.get_current_allocation().split
+        return calculate_amounts(profit, split, get_settings().minor_unit)
+
+    def propose_allocation(self, proposal: ProposalInput, by: str | None = None) -> str:
+        return allocations.propose_allocation(self.db, proposal, by=by).proposal_id
+
+    def review_proposal(self, proposal_id: str, decision: str, by: str,
+                        notes: str | None = None) -> allocations.ReviewOutcome:
+        return allocations.review_proposal(self.db, proposal_id, decision, by=by, notes=notes)
+
+    def get_allocation_history(self, limit: int | None = None) -> list[AllocationRecord]:
+        return allocations.get_allocation_history(self.db, limit)
+
+    def get_pending_proposals(self) -> list[PendingProposal]:
+        return allocations.get_pending_proposals(self.db)
+
+    def validate_proposal(self, proposal: ProposalInput) -> ValidationResult:
+        return allocations.validate_against_live(self.db, proposal)
+
+
+def create_allocation_manager(db: Database) -> AllocationManager:
+    return AllocationManager(db)
