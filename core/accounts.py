@@ -10,6 +10,7 @@ asks for the first admin instead). Creating the first account closes open mode f
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from core.activity import record_activity
 from core.errors import NotFound, PermissionDenied, Refused, ValidationFailed
+from core.locking import serialize_writes
 from db.engine import Database
 from db.models import ROLES, User
 from db.types import utcnow
@@ -29,7 +31,18 @@ ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.@-]{1,63}$")
 MIN_PASSWORD_LENGTH = 10
 OPEN_MODE_ACTOR = "operator"
+# Names the system writes into the logs itself ("system:auto-approval", the open-mode operator):
+# an account under one of them could pass its own actions off as the system's.
+RESERVED_USERNAMES = frozenset({"system", "operator", "ai", "manual"})
 _hasher = PasswordHasher()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the account does not exist, so a wrong name costs as long as a
+    wrong password and the timing does not tell which accounts exist (made on first use: hashing
+    at import would slow every CLI call)."""
+    return _hasher.hash("not a password of any account")
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,11 @@ def has_accounts(session: so.Session) -> bool:
     return session.scalar(sa.select(sa.func.count()).select_from(User)) > 0
 
 
+def _normalise_username(username: str | None) -> str:
+    # Accounts are stored lower-case (add_user); `--by Alice` must find `alice`.
+    return (username or "").strip().lower()
+
+
 def resolve_actor(session: so.Session, username: str | None, needed_role: str, action: str) -> Actor:
     """The acting account, checked for `needed_role`; refuses unknown, disabled or too-junior ones."""
     if not has_accounts(session):
@@ -71,7 +89,7 @@ def resolve_actor(session: so.Session, username: str | None, needed_role: str, a
         return Actor(name, "admin", open_mode=True)
     if not username or not username.strip():
         raise PermissionDenied(f"by: {action} needs an acting account (name one)")
-    user = session.get(User, username.strip())
+    user = session.get(User, _normalise_username(username))
     if user is None:
         raise PermissionDenied(f"by: no account named {username!r}")
     if not user.active:
@@ -98,12 +116,17 @@ def _check_password(password: str | None) -> str:
 def add_user(db: Database, username: str, role: str, password: str | None, *,
              by: str | None = None, display_name: str | None = None,
              email: str | None = None) -> Account:
-    username = (username or "").strip().lower()
+    username = _normalise_username(username)
     if not USERNAME_PATTERN.match(username):
         raise ValidationFailed(
             f"username: {username!r} must be 2-64 characters of a-z, 0-9, '_', '.', '@', '-'")
+    if username in RESERVED_USERNAMES:
+        raise ValidationFailed(f"username: {username!r} is reserved for the system")
     _check_role(role)
     with db.sessions.begin() as session:
+        # Serialised: two "first accounts" created at once in open mode would both see no
+        # accounts and both be trusted as the open-mode operator.
+        serialize_writes(session)
         actor = resolve_actor(session, by, "admin", "adding an account")
         if actor.open_mode and role != "admin":
             raise Refused("role: the first account must be an admin")
@@ -127,7 +150,7 @@ def list_users(db: Database) -> list[Account]:
 
 
 def _load_user(session: so.Session, username: str) -> User:
-    user = session.get(User, (username or "").strip().lower())
+    user = session.get(User, _normalise_username(username))
     if user is None:
         raise NotFound(f"username: no account named {username!r}")
     return user
@@ -143,8 +166,13 @@ def _last_admin_guard(session: so.Session, user: User) -> None:
 def set_role(db: Database, username: str, role: str, *, by: str | None) -> Account:
     _check_role(role)
     with db.sessions.begin() as session:
+        # Serialised with the other account writes: two admins demoting each other at the same
+        # moment would otherwise each see the other still an admin and leave none.
+        serialize_writes(session)
         actor = resolve_actor(session, by, "admin", "changing a role")
         user = _load_user(session, username)
+        if user.role == role:
+            return _account(user)  # nothing changes, nothing is logged
         if role != "admin":
             _last_admin_guard(session, user)
         old = user.role
@@ -158,13 +186,23 @@ def set_role(db: Database, username: str, role: str, *, by: str | None) -> Accou
 
 def disable_user(db: Database, username: str, *, by: str | None) -> Account:
     with db.sessions.begin() as session:
+        serialize_writes(session)
         actor = resolve_actor(session, by, "admin", "disabling an account")
         user = _load_user(session, username)
+        if not user.active:
+            return _account(user)  # already disabled: nothing changes, nothing is logged
         _last_admin_guard(session, user)
         user.active = False
         record_activity(session, "account_disabled", f"{actor.username} disabled {user.username}",
                         {"username": user.username, "by": actor.username})
         return _account(user)
+
+
+def _verify_quietly(password_hash: str, password: str | None) -> bool:
+    try:
+        return _hasher.verify(password_hash, password or "")
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def login_delay_seconds(failed_logins: int) -> float:
@@ -180,8 +218,9 @@ def authenticate(db: Database, username: str, password: str,
     now = now or utcnow()
     refusal = Refused("sign-in: unknown account or wrong password")
     with db.sessions.begin() as session:
-        user = session.get(User, (username or "").strip().lower())
+        user = session.get(User, _normalise_username(username))
         if user is None or not user.active or not user.password_hash:
+            _verify_quietly(_dummy_hash(), password)
             raise refusal
         wait = login_delay_seconds(user.failed_logins)
         if user.last_failed_login_at and now < user.last_failed_login_at + timedelta(seconds=wait):
@@ -212,7 +251,7 @@ def account_by_email(db: Database, email: str) -> Account | None:
 
 def get_account(db: Database, username: str) -> Account | None:
     with db.sessions() as session:
-        user = session.get(User, username)
+        user = session.get(User, _normalise_username(username))
         return _account(user) if user is not None else None
 
 

@@ -168,12 +168,12 @@ def _refuse_unreviewable(row: AllocationLog, policy: Policy, now: datetime) -> N
                       f"({policy.proposal_lifetime_hours} h lifetime); file a new one")
 
 
-def activate(session: so.Session, row: AllocationLog, policy: Policy, reviewer: str,
-             notes: str | None, now: datetime, *, enforce_step: bool = False) -> None:
-    """Close the live period and open `row`'s at the same instant (no overlap, no gap).
+def _refuse_against_live(session: so.Session, row: AllocationLog, policy: Policy, *,
+                         enforce_step: bool = False) -> tuple[AllocationLog | None, Split]:
+    """Check `row` again against the policy in force and the live split; returns both.
 
-    The proposal is checked again against the policy in force; one filed against an older split
-    (or any auto-approval, `enforce_step`) must also keep within the step limit of the live one.
+    One filed against an older split (or any auto-approval, `enforce_step`) must also keep within
+    the step limit of the live one.
     """
     current = current_row(session)
     split = Split(row.reinvestment_pct, row.dao_pct, row.lucky_pct, row.creator_pct)
@@ -186,6 +186,18 @@ def activate(session: so.Session, row: AllocationLog, policy: Policy, reviewer: 
         problems += step_errors(split, live, policy.max_step)
     if problems:
         raise Refused(*(f"against the live split {live.label()}: {p}" for p in problems))
+    return current, live
+
+
+def activate(session: so.Session, row: AllocationLog, policy: Policy, reviewer: str,
+             notes: str | None, now: datetime, *, enforce_step: bool = False) -> None:
+    """Close the live period and open `row`'s at the same instant (no overlap, no gap).
+
+    The proposal is checked again against the policy in force; one filed against an older split
+    (or any auto-approval, `enforce_step`) must also keep within the step limit of the live one.
+    """
+    current, live = _refuse_against_live(session, row, policy, enforce_step=enforce_step)
+    split = Split(row.reinvestment_pct, row.dao_pct, row.lucky_pct, row.creator_pct)
     if current is not None:
         now = max(now, current.effective_from or now)
         current.effective_until = now
@@ -222,6 +234,10 @@ def review_proposal(db: Database, proposal_id: str, decision: str, *, by: str | 
         if session.scalar(sa.select(ProposalReview).where(
                 ProposalReview.proposal_id == row.id, ProposalReview.reviewer == actor.username)):
             raise Refused(f"by: {actor.username} has already reviewed proposal {row.id}")
+        if decision == "approved":
+            # Every approval, not only the one that activates, is checked against the live split:
+            # an approval recorded for a proposal that can no longer be activated would mislead.
+            _refuse_against_live(session, row, policy)
         session.add(ProposalReview(proposal_id=row.id, reviewer=actor.username,
                                    decision=decision, notes=notes, reviewed_at=now))
         session.flush()
@@ -231,20 +247,23 @@ def review_proposal(db: Database, proposal_id: str, decision: str, *, by: str | 
                 "rejected", actor.username, now, notes)
             record_activity(session, "allocation_rejected",
                             f"{actor.username} rejected proposal {row.id}",
-                            {"proposal_id": row.id, "by": actor.username, "notes": notes})
-        elif len(approvals) >= policy.approvals_required:
+                            {"proposal_id": row.id, "by": actor.username, "notes": notes,
+                             "approvals": approvals})
+            return ReviewOutcome(str(row.id), row.status, len(approvals), policy.approvals_required)
+        # Each approval is its own line in the story, the completing one included:
+        # proposed -> approval recorded (x M) -> approved -> activated.
+        record_activity(session, "allocation_approval_recorded",
+                        f"{actor.username} approved proposal {row.id}: {len(approvals)} of "
+                        f"{policy.approvals_required} approvals",
+                        {"proposal_id": row.id, "by": actor.username, "notes": notes,
+                         "approvals": approvals, "approvals_required": policy.approvals_required})
+        if len(approvals) >= policy.approvals_required:
             record_activity(session, "allocation_approved",
-                            f"{actor.username} approved proposal {row.id} "
-                            f"({len(approvals)} of {policy.approvals_required})",
+                            f"proposal {row.id} approved ({len(approvals)} of "
+                            f"{policy.approvals_required}: {', '.join(approvals)})",
                             {"proposal_id": row.id, "by": actor.username, "notes": notes,
                              "approvals": approvals})
             activate(session, row, policy, actor.username, notes, now)
-        else:
-            record_activity(session, "allocation_approval_recorded",
-                            f"{actor.username} approved proposal {row.id}: {len(approvals)} of "
-                            f"{policy.approvals_required} approvals",
-                            {"proposal_id": row.id, "by": actor.username, "notes": notes,
-                             "approvals": approvals})
         return ReviewOutcome(str(row.id), row.status, len(approvals), policy.approvals_required)
 
 
@@ -252,6 +271,9 @@ def expire_stale_proposals(db: Database, now: datetime | None = None) -> list[st
     """Mark proposals past their lifetime as expired (they can never be activated)."""
     now = now or utcnow()
     with db.sessions.begin() as session:
+        # Serialised with reviews: a proposal approved while it is being expired must end as
+        # one or the other, not trip the decided-row trigger.
+        serialize_writes(session)
         policy = load_policy(session)
         cutoff = now - timedelta(hours=policy.proposal_lifetime_hours)
         stale = list(session.scalars(sa.select(AllocationLog).where(
@@ -273,27 +295,38 @@ def auto_approve_if_allowed(session: so.Session, row: AllocationLog, policy: Pol
         return "auto-approval is off"
     if row.proposed_by not in ("ai", "system"):
         return "only rebalancer proposals are auto-approved"
+    if row.status != "proposed":
+        return f"proposal {row.id} is {row.status}, not proposed"
+    if now >= row.timestamp + timedelta(hours=policy.proposal_lifetime_hours):
+        return f"proposal {row.id} expired"
     if row.confidence < policy.auto_approve_min_confidence:
         return (f"confidence {row.confidence} is under the auto-approval threshold "
                 f"{policy.auto_approve_min_confidence}")
     serialize_writes(session)
+    # The cooldown runs from the last decided change of the split, by a governor or by this
+    # function: the system must not overturn a governor's decision of an hour ago. The seeded
+    # default (never reviewed) does not start it.
     last = session.scalar(sa.select(sa.func.max(AllocationLog.effective_from)).where(
-        AllocationLog.status == "active", AllocationLog.reviewed_by == "system:auto-approval"))
+        AllocationLog.status == "active", AllocationLog.reviewed_by.is_not(None)))
     cooldown = timedelta(hours=policy.auto_approve_cooldown_hours)
     if last is not None and now < last + cooldown:
         return (f"inside the {policy.auto_approve_cooldown_hours} h cooldown since the last "
-                f"auto-approved activation at {last.isoformat(timespec='seconds')}")
+                f"activation at {last.isoformat(timespec='seconds')}")
+    reason = (f"auto-approved: confidence {row.confidence} >= threshold "
+              f"{policy.auto_approve_min_confidence}, inside the bounds and the step limit "
+              f"{policy.max_step}, outside the {policy.auto_approve_cooldown_hours} h cooldown")
     try:
         with session.begin_nested():
-            activate(session, row, policy, "system:auto-approval",
-                     f"auto-approved: confidence {row.confidence} >= "
-                     f"{policy.auto_approve_min_confidence}, inside bounds and step limit", now,
+            # Logged before the activation so the story reads proposed -> auto-approved ->
+            # activated; inside the savepoint so a refusal takes it back too.
+            record_activity(session, "allocation_auto_approved",
+                            f"proposal {row.id} {reason}",
+                            {"proposal_id": row.id, "confidence": float(row.confidence),
+                             "threshold": float(policy.auto_approve_min_confidence),
+                             "reason": reason, "by": "system:auto-approval"})
+            activate(session, row, policy, "system:auto-approval", reason, now,
                      enforce_step=True)
     except Refused as refusal:
         return "; ".join(refusal.problems)
-    record_activity(session, "allocation_auto_approved",
-                    f"proposal {row.id} auto-approved (confidence {row.confidence})",
-                    {"proposal_id": row.id, "confidence": float(row.confidence),
-                     "threshold": float(policy.auto_approve_min_confidence)})
     return None
 

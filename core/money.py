@@ -39,7 +39,8 @@ def parse_total(value: Any, minor_unit: Decimal = Decimal("0.01"), field: str = 
         raise ValidationFailed(f"{field}: {value} is negative")
     if total >= MAX_TOTAL:
         raise ValidationFailed(f"{field}: {value} is too large (the ledger holds up to 18 digits)")
-    return total.quantize(minor_unit)
+    # copy_abs: "-0" passes the check above but must not become "-0.00" in every amount.
+    return total.copy_abs().quantize(minor_unit)
 
 
 def calculate_amounts(total: Any, split: Split, minor_unit: Decimal = Decimal("0.01")) -> Amounts:

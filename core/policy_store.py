@@ -13,6 +13,15 @@ from db.engine import Database
 from db.models import AllocationPolicy
 
 
+def _as_text(value: object) -> str:
+    """A setting as `policy set` takes it: `off` for a switched-off threshold, `true`/`false`."""
+    if value is None:
+        return "off"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def load_policy(session: so.Session) -> Policy:
     row = session.scalar(sa.select(AllocationPolicy).order_by(AllocationPolicy.version.desc()).limit(1))
     return Policy() if row is None else policy_from_dict(row.settings)
@@ -34,9 +43,10 @@ def set_policy(db: Database, key: str, value: str, *, by: str | None) -> Policy:
         old_value, new_value = current.as_json().get(key), updated.as_json().get(key)
         session.add(AllocationPolicy(
             version=latest + 1, settings=updated.as_json(), changed_key=key,
-            old_value=str(old_value), new_value=str(new_value), changed_by=actor.username))
+            old_value=_as_text(old_value), new_value=_as_text(new_value),
+            changed_by=actor.username))
         record_activity(session, "policy_changed",
-                        f"{actor.username} set {key} from {old_value} to {new_value}",
+                        f"{actor.username} set {key} from {_as_text(old_value)} to {_as_text(new_value)}",
                         {"key": key, "old_value": old_value, "new_value": new_value,
                          "version": latest + 1, "by": actor.username})
         return updated

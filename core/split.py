@@ -15,6 +15,7 @@ BUCKET_LABELS = {
 }
 HUNDRED = Decimal(100)
 PERCENT_PLACES = 2
+MAX_MAGNITUDE = 24  # digits before the point; the ledger holds 18, percentages 3
 
 
 def to_decimal(value: Any, field: str, *, places: int | None = None) -> Decimal:
@@ -33,9 +34,23 @@ def to_decimal(value: Any, field: str, *, places: int | None = None) -> Decimal:
         raise ValueError(f"{field}: {value!r} is not a number") from None
     if not number.is_finite():
         raise ValueError(f"{field}: {value} is not a finite number")
-    if places is not None and -number.normalize().as_tuple().exponent > places:
+    # Counted from the digits, not with normalize(): that rounds to the context's 28 digits
+    # (so "80.000...0001" passed as 80) and raises decimal.Overflow on "1e999999999".
+    if places is not None and _decimal_places(number) > places:
         raise ValueError(f"{field}: {value} has more than {places} decimal places")
+    if number and number.adjusted() > MAX_MAGNITUDE:
+        # Later arithmetic runs in the default context and would round or overflow.
+        raise ValueError(f"{field}: {value} is too large")
     return number
+
+
+def _decimal_places(number: Decimal) -> int:
+    _, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)  # finite numbers only
+    significant = "".join(map(str, digits)).rstrip("0")
+    if not significant:
+        return 0
+    return max(0, -(exponent + len(digits) - len(significant)))
 
 
 def format_pct(value: Decimal) -> str:

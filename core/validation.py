@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from core.policy import LOW_CONFIDENCE, SUSTAINABILITY_WARNINGS, Policy
 from core.split import BUCKETS, HUNDRED, PERCENT_PLACES, Split, format_pct, to_decimal
 
 PROPOSERS = ("ai", "manual", "system")
+CONFIDENCE_UNIT = Decimal("0.0001")
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,12 @@ def _parse_confidence(raw: Any, errors: list[str], warnings: list[str]) -> Decim
     if not Decimal(0) <= confidence <= Decimal(1):
         errors.append(f"confidence: {confidence} is outside 0..1")
         return None
+    # The column holds 4 places: round here as PostgreSQL would, so the value validated is the
+    # value stored (and 1e-999999999 cannot overflow PostgreSQL's numeric on insert).
+    confidence = confidence.quantize(CONFIDENCE_UNIT, rounding=ROUND_HALF_UP)
     if confidence < LOW_CONFIDENCE:
-        warnings.append(f"confidence: {confidence} is below {LOW_CONFIDENCE}, consider gathering more data")
+        warnings.append(f"confidence: {_fmt(confidence)} is below {LOW_CONFIDENCE}, "
+                        "consider gathering more data")
     return confidence
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from core.cli import allocation_cmds, governance_cmds
+from core.cli import rebalance_cmds
+from core.cli import platform_cmds
 
 app = typer.Typer(help="Dynamic profit allocation: the allocation log, reviews and the ledger.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -24,3 +26,5 @@ for command in allocation_cmds.app.registered_commands:
 app.add_typer(allocation_cmds.db_app, name="db")
 app.add_typer(governance_cmds.users_app, name="users")
 app.add_typer(governance_cmds.policy_app, name="policy")
+app.registered_commands.extend(rebalance_cmds.app.registered_commands)
+platform_cmds.register(app)

@@ -61,9 +61,14 @@ def refusals(func: F) -> F:
         except sa.exc.OperationalError as error:
             reason = str(error.orig).strip().splitlines()[0] if error.orig else "unreachable"
             fail([f"database: cannot be reached ({reason})"], EXIT_UNAVAILABLE, as_json)
-        except sa.exc.IntegrityError as error:
+        except (sa.exc.IntegrityError, sa.exc.DataError) as error:
+            # DataError: a value the column cannot hold (e.g. a --by name over 64 characters on
+            # PostgreSQL); like a constraint, the transaction was rolled back.
             reason = str(error.orig).strip().splitlines()[0] if error.orig else "constraint"
             fail([f"database: refused the change ({reason})"], 3, as_json)
+        except sa.exc.ArgumentError as error:
+            # A --db / DATABASE_URL that is not a database URL is bad usage, not a crash.
+            fail([f"database: not a usable database URL ({error})"], 2, as_json)
 
     return wrapper  # type: ignore[return-value]
 

@@ -1,0 +1,69 @@
+"""Home: the split in force at a glance, the week's metrics, reviews waiting, exact amounts."""
+
+import streamlit as st
+
+from core.money import calculate_amounts
+from core.settings import get_settings
+from core.split import BUCKET_LABELS, BUCKETS
+from ui import figures, readers
+from ui.feedback import core_call
+from ui.format import ago, money, pct, usd, when
+from ui.page import setup_page
+
+page = setup_page("Profit allocation", "💰")
+current = readers.current(page.db)
+
+left, right = st.columns([2, 3])
+with left:
+    st.plotly_chart(figures.split_donut(current.split), key="home_donut")
+with right:
+    st.subheader(f"Current split: {current.split.label()}")
+    cells = st.columns(4)
+    for cell, bucket in zip(cells, BUCKETS):
+        cell.metric(BUCKET_LABELS[bucket], pct(getattr(current.split, bucket)))
+    if current.source == "default":
+        st.info("No active allocation in the database: the built-in default 80/15/3/2 applies.")
+    else:
+        record = readers.allocation(page.db, current.id)
+        approver = current.reviewed_by or f"nobody (set by {record.proposer_username or 'the system'})"
+        st.markdown(f"**In force since** {when(current.effective_from)} "
+                    f"({ago(current.effective_from)})  \n**Approved by** {approver} · "
+                    f"proposed by {current.proposed_by}")
+        st.markdown(f"**Why:** {current.reasoning}")
+        if record.review_notes:
+            st.markdown(f"**Reviewer's notes:** {record.review_notes}")
+
+st.subheader("📊 Key metrics, and their change over the last 7 days")
+with core_call():
+    now, week_ago = readers.metrics_now_and_week_ago(page.db)
+    growth, engagement, dao, price = st.columns(4)
+    growth.metric("Community growth", f"{now.growth_rate_pct:+.1f}%",
+                  f"{now.growth_rate_pct - week_ago.growth_rate_pct:+.1f} pts")
+    engagement.metric("Engagement score", f"{now.engagement_score:.0f} / 100",
+                      f"{now.engagement_score - week_ago.engagement_score:+.1f}")
+    dao.metric("DAO treasury", usd(now.dao_balance_usd),
+               f"{float(now.dao_balance_usd - week_ago.dao_balance_usd):+,.2f}")
+    price.metric("Avg token price", f"${now.avg_token_price_usd:,.4f}",
+                 f"{now.avg_token_price_usd - week_ago.avg_token_price_usd:+.4f}")
+    st.caption(f"{now.tokens_launched_7d} tokens launched in the last 7 days · "
+               f"{now.days_of_data} days of data")
+
+pending = readers.pending(page.db)
+waiting, link = st.columns([1, 3])
+waiting.metric("Proposals waiting for review", len(pending))
+with link:
+    st.write("")
+    st.page_link("pages/1_Review.py", label="Go to Review", icon="🗳️")
+
+st.subheader("🧮 Amounts calculator")
+st.caption("What a profit splits into under the current split, exact to the cent: the parts "
+           "always add up to the total.")
+profit = st.text_input("Profit to split", value="1000.00", key="calc_profit")
+slot = {"profit": st.empty()}
+with core_call(slot):
+    amounts = calculate_amounts(profit, current.split, get_settings().minor_unit)
+    st.dataframe(
+        [{"Bucket": BUCKET_LABELS[b], "Share": pct(getattr(current.split, b)),
+          "Amount": money(getattr(amounts, b))} for b in BUCKETS]
+        + [{"Bucket": "Total", "Share": "100%", "Amount": money(amounts.total)}],
+        hide_index=True, key="calc_table")

@@ -1,0 +1,171 @@
+"""Commands of the platform data: import, demo data, metrics, compare, reports and the schedule."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from core import demo, imports, metrics, queries, reports, schedule
+from core.cli.common import JsonOption, database, emit, refusals, table
+from core.errors import ValidationFailed
+from core.split import BUCKETS
+
+app = typer.Typer()
+report_app = typer.Typer(help="Reports written to protocol_activity.")
+
+
+class Kind(str, Enum):
+    tokens = "tokens"
+    engagement = "engagement"
+    treasury = "treasury"
+
+
+def register(root: typer.Typer) -> None:
+    """Add these commands to the root `python -m core` app."""
+    root.registered_commands.extend(app.registered_commands)
+    root.add_typer(report_app, name="report")
+
+
+@contextmanager
+def _progress_bar(label: str, length: int, shown: bool) -> Iterator[Any]:
+    """A progress callback `(done, total)` drawing a bar on stderr, or doing nothing."""
+    if not shown:
+        yield None
+        return
+    with typer.progressbar(length=length, label=label, file=sys.stderr) as bar:
+        yield lambda done, total: bar.update(max(done - bar.pos, 0))
+
+
+@app.command("import")
+@refusals
+def import_(ctx: typer.Context, kind: Kind = typer.Argument(..., help="What the file holds."),
+            file: Path = typer.Argument(..., metavar="FILE.csv"), as_json: bool = JsonOption) -> None:
+    """Load a CSV file (header row required; ISO 8601 dates): all rows or none."""
+    db = database(ctx)
+    size = file.stat().st_size if file.is_file() else 0
+    with _progress_bar(f"importing {file.name}", size, sys.stderr.isatty()) as progress:
+        result = imports.import_csv(db, kind.value, file, progress)
+    emit(result.as_json(), as_json,
+         lambda: typer.echo(f"imported {result.rows} rows into {result.table}"))
+
+
+@app.command("demo-data")
+@refusals
+def demo_data(ctx: typer.Context, seed: int = typer.Option(7, "--seed"),
+              days: int = typer.Option(120, "--days"),
+              tokens: int = typer.Option(5000, "--tokens"), as_json: bool = JsonOption) -> None:
+    """Fill an empty platform with deterministic synthetic data."""
+    db = database(ctx)
+    with _progress_bar("tokens", tokens, sys.stderr.isatty()) as progress:
+        counts = demo.generate_demo_data(db, seed=seed, days=days, tokens=tokens,
+                                         progress=progress)
+    emit(counts, as_json, lambda: table(
+        [{"table": k, "rows": v} for k, v in counts.items()], ["table", "rows"]))
+
+
+@app.command("metrics")
+@refusals
+def metrics_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """Platform metrics computed from the database (the rebalancer's inputs)."""
+    db = database(ctx)
+    values = metrics.compute_metrics(db)
+    inputs = metrics.engagement_inputs(db)
+    data = {**values.as_json(), "inputs": inputs.as_json()}
+    emit(data, as_json, lambda: table(
+        [{"metric": k, "value": v} for k, v in values.as_json().items()]
+        + [{"metric": "(engagement window)",
+            "value": f"{inputs.window_start} .. {inputs.window_end}, "
+                     f"{inputs.days_with_data} of 7 days with data"}], ["metric", "value"]))
+
+
+def _date(value: str | None, field: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValidationFailed(f"{field}: {value!r} is not an ISO 8601 date (YYYY-MM-DD)") from None
+
+
+@app.command("compare")
+@refusals
+def compare(ctx: typer.Context, date_from: str = typer.Option(None, "--from", metavar="DATE"),
+            date_to: str = typer.Option(None, "--to", metavar="DATE"),
+            as_json: bool = JsonOption) -> None:
+    """Allocation periods against token performance, per period and per day."""
+    start, stop = _date(date_from, "from"), _date(date_to, "to")
+    if start and stop and start > stop:
+        raise ValidationFailed(f"to: {stop} is before from: {start}")
+    rows = queries.compare_performance(database(ctx), start, stop)
+    emit(rows, as_json, lambda: table(
+        [{**r, "from": r["window_from"][:16],
+          "until": r["window_until"][:16] if r["effective_until"] or date_to else "now",
+          "avg_price": f"{r['avg_price']:.6g}" if r["avg_price"] is not None else "",
+          "total_volume": f"{r['total_volume']:,.0f}",
+          "volume_per_day": f"{r['volume_per_day']:,.0f}" if r["volume_per_day"] is not None else ""}
+         for r in rows],
+        ["split", "from", "until", "days", "tokens_launched", "avg_price",
+         "total_volume", "tokens_per_day", "volume_per_day"]))
+
+
+@report_app.command("weekly")
+@refusals
+def weekly(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """Write the weekly allocation report to protocol_activity."""
+    data = reports.weekly_report(database(ctx))
+    split = "/".join(str(data["active_split"][b]) for b in BUCKETS)
+    emit(data, as_json, lambda: typer.echo(
+        f"weekly report written: split {split}, {data['proposals_count']} "
+        f"proposals ({data['approved']} approved, {data['rejected']} rejected, "
+        f"{data['pending']} pending), {data['distributions']['count']} distributions "
+        f"totalling {data['distributions']['total']}"))
+
+
+def _instant(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValidationFailed(f"at: {value!r} is not an ISO 8601 date-time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=schedule.UTC)
+
+
+@app.command("schedule")
+@refusals
+def schedule_(ctx: typer.Context,
+              once: bool = typer.Option(False, "--once", help="Run the jobs due now and exit."),
+              at: str = typer.Option(None, "--at", help="With --once: the time to take as now "
+                                     "(ISO 8601, UTC if no offset)."),
+              rebalance_cron: str = typer.Option(None, "--rebalance-cron"),
+              weekly_report_cron: str = typer.Option(None, "--weekly-report-cron"),
+              as_json: bool = JsonOption) -> None:
+    """Run the daily rebalance and the weekly report on their cron schedules (UTC)."""
+    crons = schedule.default_crons()
+    crons["rebalance"] = rebalance_cron or crons["rebalance"]
+    crons["weekly_report"] = weekly_report_cron or crons["weekly_report"]
+    schedule.check_crons(crons)
+    db = database(ctx)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if once:
+        now = _instant(at) or schedule.utcnow()
+        outcomes = schedule.run_once(db, crons, now)
+        data = {"ran": [o.as_json() for o in outcomes],
+                "next": {k: v.isoformat() for k, v in schedule.next_runs(now, crons).items()}}
+        emit(data, as_json, lambda: typer.echo(
+            "\n".join(f"{o.job}: {'ok' if o.ok else 'failed: ' + str(o.error)}" for o in outcomes)
+            or "no job due"))
+        return
+    try:
+        schedule.run_forever(db, crons)
+    except KeyboardInterrupt:
+        logging.getLogger("core.schedule").info("stopped")

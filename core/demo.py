@@ -1,0 +1,382 @@
+"""Deterministic synthetic platform data for a first look at the dashboard.
+
+One seed gives the same tokens, engagement, treasury and history every time (`random.Random`,
+`now` anchored to today 00:00 UTC). Activity follows a story: a quiet launch, a growth boom, a
+plateau, a downturn and a partial recovery. Rows are written with bulk INSERTs in batches inside
+one transaction, so a million tokens take seconds, and a failure leaves nothing behind.
+
+The allocation timeline. The log is append-only, and the default 80/15/3/2 row seeded at install
+(time T0) is already the current split; its `effective_from` can never move. So the demo history
+is laid out *before* it: closed periods over [now - days, T0), each inserted fully formed
+(`effective_until` set at insert: the triggers guard updates, and no history row is ever open),
+the last one ending exactly at T0, where the seeded row takes over. The timeline stays contiguous
+and its last period is the current one. Proposals that were rejected or expired sit between the
+approvals, and one AI proposal filed now, against the current split, is left pending for review.
+History is written only when the log holds nothing but that seeded row.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from core.activity import jsonable, record_activity
+from core.errors import Refused, ValidationFailed
+from core.money import calculate_amounts
+from core.split import Split
+from db.engine import Database
+from db.models import (AllocationLog, EngagementDaily, ProfitDistribution, ProposalReview,
+                       ProtocolActivity, Token, TreasurySnapshot)
+from db.types import utcnow
+
+BATCH = 20_000
+MIN_DAYS, MAX_DAYS, MAX_TOKENS = 14, 3650, 5_000_000
+MIN_HISTORY = timedelta(days=7)
+# The activity story as (fraction of the period, level): 1.0 is the busiest day.
+CURVE = ((0.0, 0.25), (0.25, 0.42), (0.5, 1.0), (0.6, 1.0), (0.8, 0.5), (1.0, 0.68))
+PEAK_WALLETS = 900
+WORDS = ("Moon", "Pixel", "Based", "Turbo", "Quantum", "Frog", "Solar", "Degen", "Alpha", "Meta",
+         "Shiba", "Cosmic", "Neon", "Ape", "Rocket", "Lucky", "Golden", "Hyper", "Zen", "Nova")
+NOUNS = ("Coin", "Token", "Cat", "Dog", "Inu", "Protocol", "Finance", "Swap", "DAO", "Chain")
+
+Progress = Callable[[int, int], None]  # (tokens written, tokens to write)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One proposal of the demo history, at a fraction of the history span."""
+
+    at: float
+    split: tuple[int, int, int, int]
+    outcome: str  # active, rejected or expired
+    proposed_by: str
+    confidence: str
+    reasoning: str
+    metrics: dict[str, Any]
+
+
+HISTORY = (
+    Event(0.20, (75, 15, 6, 4), "active", "ai", "0.74",
+          "Community growth (+18%) after launch; raising lucky and creator rewards to build on it.",
+          {"growth_rate_pct": 18.4, "engagement_score": 38.2, "dao_balance_usd": 1150.0}),
+    Event(0.33, (62, 13, 15, 10), "rejected", "ai", "0.58",
+          "Growth accelerating (+41%); pushing incentives to their upper bounds.",
+          {"growth_rate_pct": 41.0, "engagement_score": 52.7, "dao_balance_usd": 1480.0}),
+    Event(0.42, (65, 15, 12, 8), "active", "ai", "0.92",
+          "Explosive growth detected. Significantly increasing lucky and creator rewards to "
+          "capitalize on momentum.",
+          {"growth_rate_pct": 60.3, "engagement_score": 85.1, "dao_balance_usd": 2500.0}),
+    Event(0.58, (68, 18, 9, 5), "rejected", "manual", "1.0",
+          "Manual adjustment for Q3 strategy: more governance budget ahead of the token vote.",
+          {"manual": True}),
+    Event(0.70, (80, 12, 5, 3), "active", "ai", "0.78",
+          "Activity declining. Prioritizing reinvestment to improve platform features and "
+          "marketing. Temporarily reducing incentives.",
+          {"growth_rate_pct": -25.2, "engagement_score": 30.4, "dao_balance_usd": 1800.0}),
+    Event(0.82, (74, 14, 8, 4), "expired", "ai", "0.49",
+          "Early signs of recovery (+6%); a cautious step back toward incentives.",
+          {"growth_rate_pct": 6.1, "engagement_score": 41.5, "dao_balance_usd": 1320.0}),
+    Event(0.90, (77, 14, 6, 3), "active", "ai", "0.81",
+          "Recovery holding (+12% week on week); restoring part of the lucky pool.",
+          {"growth_rate_pct": 12.3, "engagement_score": 49.8, "dao_balance_usd": 1410.0}),
+)
+PENDING = Event(1.0, (74, 16, 6, 4), "proposed", "ai", "0.83",
+                "Engagement recovering and the treasury below its 6-month average; more to the "
+                "DAO and the lucky pool.",
+                {"growth_rate_pct": 9.7, "engagement_score": 55.4, "dao_balance_usd": 1280.0})
+
+
+def has_platform_data(db: Database) -> bool:
+    """Any tokens, engagement days or treasury snapshots: the app's first-start check."""
+    with db.sessions() as session:
+        return _has_data(session)
+
+
+def _has_data(session: so.Session) -> bool:
+    return any(session.scalar(sa.select(sa.exists().where(sa.literal(True)).select_from(m)))
+               for m in (Token, EngagementDaily, TreasurySnapshot))
+
+
+def _level(fraction: float) -> float:
+    for (x0, y0), (x1, y1) in zip(CURVE, CURVE[1:]):
+        if fraction <= x1:
+            return y0 + (y1 - y0) * (fraction - x0) / (x1 - x0)
+    return CURVE[-1][1]
+
+
+def _day_levels(rng: random.Random, start: date, days: int) -> list[float]:
+    levels = []
+    for i in range(days):
+        weekend = 0.85 if (start + timedelta(days=i)).weekday() >= 5 else 1.0
+        levels.append(_level(i / max(days - 1, 1)) * weekend * rng.gauss(1.0, 0.06))
+    return [max(level, 0.05) for level in levels]
+
+
+def _engagement_rows(rng: random.Random, start: date, levels: list[float]) -> list[dict[str, Any]]:
+    rows = []
+    for i, level in enumerate(levels):
+        wallets = round(PEAK_WALLETS * level)
+        rows.append({"day": start + timedelta(days=i), "wallet_connections": wallets,
+                     "trades_count": round(wallets * rng.uniform(1.6, 2.4)),
+                     "page_views": round(wallets * rng.uniform(9, 13))})
+    return rows
+
+
+def _token_batch(rng: random.Random, n: int, start: datetime, cum_weights: list[float],
+                 levels: list[float]) -> list[dict[str, Any]]:
+    """Launches follow activity; prices log-normal over ~1e-5..10 USD, volumes with activity."""
+    days = rng.choices(range(len(levels)), cum_weights=cum_weights, k=n)
+    batch = []
+    for day in days:
+        log_price = min(max(rng.gauss(-2.6, 1.1), -5.0), 1.0)
+        letters = "".join(rng.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZ", k=rng.randint(3, 5)))
+        batch.append({
+            "symbol": letters, "name": f"{rng.choice(WORDS)} {rng.choice(NOUNS)}",
+            "price": round(10 ** log_price, 8),
+            "volume_24h": round(10 ** rng.gauss(3.3, 0.9) * levels[day], 2),
+            "created_at": start + timedelta(days=day, seconds=rng.randrange(86400))})
+    return batch
+
+
+def _write_tokens(session: so.Session, rng: random.Random, count: int, start: datetime,
+                  levels: list[float], progress: Progress | None) -> int:
+    cum_weights = list(_accumulate(levels))
+    written = 0
+    while written < count:
+        batch = _token_batch(rng, min(BATCH, count - written), start, cum_weights, levels)
+        session.execute(sa.insert(Token.__table__), batch)
+        written += len(batch)
+        if progress is not None:
+            progress(written, count)
+    return written
+
+
+def _accumulate(values: list[float]) -> list[float]:
+    total, out = 0.0, []
+    for value in values:
+        total += value
+        out.append(total)
+    return out
+
+
+def _treasury_rows(rng: random.Random, start: datetime, levels: list[float],
+                   inflows: dict[date, Decimal]) -> list[dict[str, Any]]:
+    """A daily noon snapshot. The DAO's share of each distribution comes in; it spends about
+    3 % of its balance a day, so the balance follows activity with a lag."""
+    balance, rows = Decimal("900.00"), []
+    for i in range(len(levels)):
+        at = start + timedelta(days=i, hours=12)
+        rate = max(rng.gauss(0.03, 0.008), 0.0)
+        spend = (balance * Decimal(str(round(rate, 4)))).quantize(Decimal("0.01"))
+        balance = max(balance + inflows.get(at.date(), Decimal(0)) - spend, Decimal("50.00"))
+        rows.append({"at": at, "balance_usd": balance})
+    return rows
+
+
+# --- allocation history ------------------------------------------------------------------------
+
+@dataclass
+class _Timeline:
+    """The rows and their derived records, built in time order."""
+
+    rows: list[dict[str, Any]]
+    reviews: list[dict[str, Any]]
+    activities: list[dict[str, Any]]
+    periods: list[tuple[datetime, uuid.UUID, Split]]  # (effective_from, id, split)
+
+
+def _log_row(event: Event, at: datetime, based_on: uuid.UUID | None) -> dict[str, Any]:
+    split = Split(*(Decimal(v) for v in event.split))
+    return {"id": uuid.uuid4(), "timestamp": at, "reinvestment_pct": split.reinvestment,
+            "dao_pct": split.dao, "lucky_pct": split.lucky, "creator_pct": split.creator,
+            "status": event.outcome, "reasoning": event.reasoning,
+            "confidence": Decimal(event.confidence), "input_metrics": event.metrics,
+            "proposed_by": event.proposed_by,
+            "proposer_username": "sam" if event.proposed_by == "manual" else "rebalancer",
+            "based_on_id": based_on, "effective_from": None, "effective_until": None,
+            "reviewed_by": None, "reviewed_at": None, "review_notes": None}
+
+
+def _activity(at: datetime, kind: str, text: str, meta: dict[str, Any]) -> dict[str, Any]:
+    return {"id": uuid.uuid4(), "timestamp": at, "activity_type": kind, "description": text,
+            "metadata": jsonable(meta)}
+
+
+def _first_period(start: datetime) -> dict[str, Any]:
+    first = Event(0.0, (80, 15, 3, 2), "active", "system", "1",
+                  "Hardcoded 80/15/3/2 split carried over at launch", {})
+    row = _log_row(first, start, None)
+    # Like the default seeded at install: active from the start, never reviewed.
+    row.update(effective_from=start, proposer_username="system")
+    return row
+
+
+def _decide(rng: random.Random, row: dict[str, Any], event: Event, timeline: _Timeline,
+            end: datetime) -> None:
+    """Fill in the review of one historical proposal, its review record and activity rows."""
+    filed, label = row["timestamp"], _split(event).label()
+    timeline.activities.append(_activity(filed, "allocation_proposed",
+                                         f"{row['proposer_username']} proposed {label}",
+                                         {"proposal_id": row["id"], "confidence": event.confidence}))
+    if event.outcome == "expired":
+        row.update(reviewed_at=min(filed + timedelta(days=7), end),
+                   review_notes="expired without a decision")
+        timeline.activities.append(_activity(row["reviewed_at"], "allocation_expired",
+                                             f"proposal {row['id']} expired unreviewed",
+                                             {"proposal_id": row["id"]}))
+        return
+    # Reviews come within hours, never past a small share of the span (events stay in order).
+    decided = filed + min(timedelta(hours=rng.randint(2, 30)), (end - filed) * 0.04)
+    reviewer = rng.choice(("dana", "lee"))
+    approved = event.outcome == "active"
+    notes = "Metrics support this change" if approved else "Too aggressive for now"
+    row.update(reviewed_by=reviewer, reviewed_at=decided, review_notes=notes)
+    if approved:
+        row["effective_from"] = decided
+    timeline.reviews.append({"id": uuid.uuid4(), "proposal_id": row["id"], "reviewer": reviewer,
+                             "decision": "approved" if approved else "rejected",
+                             "notes": notes, "reviewed_at": decided})
+    kind = "allocation_activated" if approved else "allocation_rejected"
+    timeline.activities.append(_activity(decided, kind, f"{reviewer} {'approved' if approved else 'rejected'} "
+                                         f"{label}", {"proposal_id": row["id"], "by": reviewer}))
+
+
+def _split(event: Event) -> Split:
+    return Split(*(Decimal(v) for v in event.split))
+
+
+def _timeline(rng: random.Random, start: datetime, end: datetime) -> _Timeline:
+    """Closed periods over [start, end), each ending where the next begins."""
+    current = _first_period(start)
+    timeline = _Timeline([current], [], [], [(start, current["id"], Split.of(80, 15, 3, 2))])
+    for event in HISTORY:
+        row = _log_row(event, start + (end - start) * event.at, current["id"])
+        _decide(rng, row, event, timeline, end)
+        timeline.rows.append(row)
+        if event.outcome == "active":
+            current["effective_until"] = row["effective_from"]
+            current = row
+            timeline.periods.append((row["effective_from"], row["id"], _split(event)))
+    current["effective_until"] = end  # the seeded default row takes over here
+    return timeline
+
+
+def _pending(seeded: AllocationLog, timeline: _Timeline) -> None:
+    """One AI proposal filed now against the current split, waiting for review."""
+    filed = max(utcnow(), seeded.effective_from or utcnow())
+    row = _log_row(PENDING, filed, seeded.id)
+    timeline.rows.append(row)
+    timeline.activities.append(_activity(filed, "allocation_proposed",
+                                         f"rebalancer proposed {_split(PENDING).label()}",
+                                         {"proposal_id": row["id"], "confidence": PENDING.confidence}))
+
+
+def _history(session: so.Session, rng: random.Random, start: datetime) -> _Timeline | None:
+    """The demo allocation history, or None when the log holds more than the seeded row."""
+    rows = session.scalars(sa.select(AllocationLog).limit(2)).all()
+    if len(rows) != 1 or rows[0].effective_until is not None or rows[0].status != "active":
+        return None
+    seeded = rows[0]
+    assert seeded.effective_from is not None
+    if seeded.effective_from - start < MIN_HISTORY:
+        return None  # the default split has been in force for (nearly) the whole demo period
+    timeline = _timeline(rng, start, seeded.effective_from)
+    timeline.periods.append((seeded.effective_from, seeded.id, Split(
+        seeded.reinvestment_pct, seeded.dao_pct, seeded.lucky_pct, seeded.creator_pct)))
+    _pending(seeded, timeline)
+    session.execute(sa.insert(AllocationLog.__table__), timeline.rows)
+    if timeline.reviews:
+        session.execute(sa.insert(ProposalReview.__table__), timeline.reviews)
+    return timeline
+
+
+def _in_force(periods: list[tuple[datetime, uuid.UUID, Split]], at: datetime) -> tuple[uuid.UUID, Split]:
+    chosen = periods[0]
+    for period in periods:
+        if period[0] <= at:
+            chosen = period
+    return chosen[1], chosen[2]
+
+
+def _distributions(rng: random.Random, seed: int, start: datetime, levels: list[float],
+                   periods: list[tuple[datetime, uuid.UUID, Split]]) -> list[dict[str, Any]]:
+    """A weekly profit run (Mondays' noon) under the split in force at the time."""
+    rows = []
+    for day in range(len(levels)):
+        at = start + timedelta(days=day, hours=12)
+        if at.weekday() != 0 or not periods or at < periods[0][0]:
+            continue
+        total = Decimal(str(round(max(rng.gauss(3500, 350) * levels[day], 50.0), 2)))
+        allocation_id, split = _in_force(periods, at)
+        amounts = calculate_amounts(total, split)
+        rows.append({
+            "id": uuid.uuid4(), "idempotency_key": f"demo-{seed}-{at:%Y-%m-%d}", "total": total,
+            "allocation_id": allocation_id, "created_by": "demo", "created_at": at,
+            **{f"{b}_pct": v for b, v in split.items()},
+            **{f"{b}_amount": getattr(amounts, b) for b, _ in split.items()}})
+    return rows
+
+
+def _check(days: int, tokens: int) -> None:
+    problems = []
+    if not MIN_DAYS <= days <= MAX_DAYS:
+        problems.append(f"days: {days} is outside {MIN_DAYS}..{MAX_DAYS}")
+    if not 0 <= tokens <= MAX_TOKENS:
+        problems.append(f"tokens: {tokens} is outside 0..{MAX_TOKENS}")
+    if problems:
+        raise ValidationFailed(*problems)
+
+
+def generate_demo_data(db: Database, seed: int = 7, days: int = 120, tokens: int = 5000,
+                       now: datetime | None = None, progress: Progress | None = None) -> dict[str, int]:
+    """Fill an empty platform with `days` days of data ending at `now` (default today 00:00 UTC).
+
+    Returns the rows written per table. Refused when any platform data is already there.
+    """
+    _check(days, tokens)
+    now = now or datetime.combine(utcnow().date(), time(), tzinfo=UTC)
+    start = now - timedelta(days=days)
+    # One generator per part, so each part is the same for a seed whatever the others do.
+    rng = {part: random.Random(f"{seed}/{part}") for part in
+           ("levels", "engagement", "history", "profits", "treasury", "tokens")}
+    levels = _day_levels(rng["levels"], start.date(), days)
+    with db.sessions.begin() as session:
+        if _has_data(session):
+            raise Refused("database: it already holds platform data; demo data only goes into "
+                          "an empty platform")
+        engagement = _engagement_rows(rng["engagement"], start.date(), levels)
+        session.execute(sa.insert(EngagementDaily.__table__), engagement)
+        history = _history(session, rng["history"], start)
+        distributions = _distributions(rng["profits"], seed, start, levels,
+                                       history.periods if history else [])
+        if distributions:
+            session.execute(sa.insert(ProfitDistribution.__table__), distributions)
+        inflows: dict[date, Decimal] = {}
+        for row in distributions:
+            day = row["created_at"].date()
+            inflows[day] = inflows.get(day, Decimal(0)) + row["dao_amount"]
+        treasury = _treasury_rows(rng["treasury"], start, levels, inflows)
+        session.execute(sa.insert(TreasurySnapshot.__table__), treasury)
+        written = _write_tokens(session, rng["tokens"], tokens, start, levels, progress)
+        activities = history.activities if history else []
+        if activities:
+            session.execute(sa.insert(ProtocolActivity.__table__), activities)
+        counts = {"tokens": written, "engagement_daily": len(engagement),
+                  "dao_treasury_snapshots": len(treasury),
+                  "profit_allocation_log": len(history.rows) if history else 0,
+                  "proposal_reviews": len(history.reviews) if history else 0,
+                  "profit_distributions": len(distributions),
+                  "protocol_activity": len(activities) + 1}
+        record_activity(session, "demo_data_loaded",
+                        f"Demo data loaded (seed {seed}, {days} days, {written} tokens)",
+                        {"seed": seed, "days": days, "tokens": tokens, "now": now,
+                         "counts": counts, "allocation_history": history is not None})
+    return counts

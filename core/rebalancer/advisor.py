@@ -1,0 +1,170 @@
+"""The AI advisor: asks an OpenAI chat model for a split, then holds the answer to the policy.
+
+The model's answer is advice, never authority: it is clamped to the bounds and the step limit
+(`clamp_to_policy`) and validated like any proposal before anything is filed. Whenever the advisor
+cannot give a usable answer it raises `AdvisorUnavailable` with a short human reason, and the
+service falls back to the rule engine. The API key is only handed to the client: no reason, log
+line or reasoning text carries it (error bodies from the server are never quoted, since OpenAI's
+own 401 message echoes part of the key).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from decimal import Decimal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.metrics_model import PlatformMetrics
+from core.policy import Policy
+from core.rebalancer.suggestion import Suggestion, clamp_to_policy, policy_gate
+from core.settings import Settings, get_settings
+from core.split import BUCKETS, Split, format_pct
+from core.validation import ProposalInput, validate_proposal
+
+log = logging.getLogger(__name__)
+
+REFUSAL_QUOTE_CHARS = 120
+
+
+class AdvisorUnavailable(Exception):
+    """The AI advisor gave no usable answer; `reason` says why, for people (never the key)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class AdvisorAnswer(BaseModel):
+    """The structured answer the model must give (sent as a strict JSON schema)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reinvestment: float = Field(allow_inf_nan=False, description="percent")
+    dao: float = Field(allow_inf_nan=False, description="percent")
+    lucky: float = Field(allow_inf_nan=False, description="percent")
+    creator: float = Field(allow_inf_nan=False, description="percent")
+    reasoning: str = Field(description="one or two sentences naming the metrics that drove it")
+    confidence: float = Field(allow_inf_nan=False, description="0 to 1")
+    should_rebalance: bool
+
+
+SYSTEM_PROMPT = """\
+You are the profit-rebalancer of a token launch platform. Profits are split into four buckets:
+reinvestment (platform development), dao (DAO treasury), lucky (lucky lottery for users) and
+creator (creator rewards). Suggest the split for the next period from the platform metrics.
+
+Decide with these rules:
+1. Community growth (last 7 days against the previous 7). Growing above +20%: increase lucky
+   (reward engagement) and creator (incentivize builders). Declining below -15%: increase
+   reinvestment (improve the platform) and reduce incentives temporarily.
+2. Engagement score (0-100). High, above 70: maintain or reduce incentives (already engaged).
+   Low, below 30: increase lucky (attract users) and creator (improve content).
+3. DAO treasury balance. Low, below $500: increase dao (build governance capacity). Healthy,
+   above $2000: reduce dao (allocate elsewhere).
+4. Average token price. Below $0.01: increase reinvestment (improve the product). Above $0.05:
+   balance toward community rewards (lucky and creator).
+
+Answer with whole percentages that sum to exactly 100, each inside the policy bounds, moving no
+bucket more than the policy's max_step points from the current split. Set should_rebalance to
+false when the current split is already right (no bucket would move by min_delta points or more).
+confidence is 0 to 1: lower it when there are few days of data or the signals conflict.
+reasoning names the figures that drove the decision."""
+
+
+def build_messages(metrics: PlatformMetrics, live: Split, policy: Policy) -> list[dict[str, str]]:
+    facts = {
+        "metrics": metrics.as_json(),
+        "current_split": live.as_json(),
+        "policy": {
+            "bounds": {b: {"min": float(policy.bounds[b][0]), "max": float(policy.bounds[b][1])}
+                       for b in BUCKETS},
+            "max_step": float(policy.max_step),
+            "min_delta": float(policy.min_delta),
+            "baseline_split": policy.baseline.as_json(),
+        },
+    }
+    return [{"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": json.dumps(facts, indent=2)}]
+
+
+def _scrub(text: str, secret: str) -> str:
+    return text.replace(secret, "[redacted]") if secret else text
+
+
+def _ask(metrics: PlatformMetrics, live: Split, policy: Policy, settings: Settings) -> AdvisorAnswer:
+    """One call to the model; every way it can fail becomes AdvisorUnavailable."""
+    import openai  # here, not at the top: it takes a quarter second, and every CLI call would pay
+
+    if not settings.has_openai_key:
+        raise AdvisorUnavailable("no OpenAI API key is configured")
+    assert settings.openai_api_key is not None
+    secret = settings.openai_api_key.get_secret_value()
+    timeout = settings.openai_timeout_seconds
+    # Each branch below raises `from None`: the original exception may quote the server's reply.
+    try:
+        with openai.OpenAI(api_key=secret, base_url=settings.openai_base_url, timeout=timeout,
+                           max_retries=settings.openai_max_retries) as client:
+            completion = client.chat.completions.parse(
+                model=settings.openai_model, messages=build_messages(metrics, live, policy),
+                response_format=AdvisorAnswer)
+    except openai.APITimeoutError:
+        raise AdvisorUnavailable(f"AI advisor timed out after {timeout:g} s") from None
+    except openai.APIConnectionError:
+        raise AdvisorUnavailable("AI advisor could not be reached (connection failed)") from None
+    except openai.AuthenticationError:
+        raise AdvisorUnavailable("AI advisor refused the API key (HTTP 401)") from None
+    except openai.APIStatusError as error:
+        raise AdvisorUnavailable(f"AI advisor answered with HTTP {error.status_code}") from None
+    except openai.LengthFinishReasonError:
+        raise AdvisorUnavailable("AI advisor's answer was cut off at the length limit") from None
+    except openai.ContentFilterFinishReasonError:
+        raise AdvisorUnavailable("AI advisor's answer was blocked by the content filter") from None
+    except (pydantic.ValidationError, ValueError, openai.APIResponseValidationError):
+        # ValueError covers json.JSONDecodeError: content that is not JSON at all.
+        raise AdvisorUnavailable("AI advisor's answer did not match the expected format") from None
+    except Exception as error:  # noqa: BLE001 - any other failure must still fall back to rules
+        log.warning("AI advisor failed: %s", type(error).__name__)
+        raise AdvisorUnavailable(f"AI advisor failed ({type(error).__name__})") from None
+    if not completion.choices:
+        raise AdvisorUnavailable("AI advisor's answer did not match the expected format")
+    message = completion.choices[0].message
+    if message.refusal:
+        quote = _scrub(message.refusal.strip(), secret)[:REFUSAL_QUOTE_CHARS]
+        raise AdvisorUnavailable(f"AI advisor declined to answer: {quote!r}")
+    if message.parsed is None:
+        raise AdvisorUnavailable("AI advisor's answer did not match the expected format")
+    answer = message.parsed
+    return answer.model_copy(update={"reasoning": _scrub(answer.reasoning, secret)})
+
+
+def suggest_by_ai(metrics: PlatformMetrics, live: Split, policy: Policy,
+                  settings: Settings | None = None) -> Suggestion:
+    """The model's split, held to the policy. Raises AdvisorUnavailable when there is none."""
+    settings = settings or get_settings()
+    answer = _ask(metrics, live, policy, settings)
+    target = Split(**{b: Decimal(repr(getattr(answer, b))) for b in BUCKETS})
+    split, notes = clamp_to_policy(target, live, policy)
+    confidence = Decimal(repr(answer.confidence))
+    if not Decimal(0) <= confidence <= Decimal(1):
+        notes.append(f"confidence: {format_pct(confidence)} is outside 0..1")
+        confidence = min(max(confidence, Decimal(0)), Decimal(1))
+    confidence = confidence.quantize(Decimal("0.0001"))
+    lines = [f"AI advisor: {answer.reasoning.strip() or '(no reasoning given)'}"]
+    lines.extend(f"Clamped to the policy: {note}." for note in notes)
+    blocked = policy_gate(split, live, policy, confidence)
+    if not answer.should_rebalance:
+        lines.append("The advisor sees no need to rebalance.")
+    elif blocked:
+        lines.append(f"No rebalance: {blocked}.")
+    reasoning = " ".join(lines)
+    check = validate_proposal(ProposalInput(*(getattr(split, b) for b in BUCKETS), reasoning,
+                                            confidence, "ai"), policy=policy, live=live)
+    if not check.valid:  # clamp_to_policy makes this unreachable; kept as the last guard
+        raise AdvisorUnavailable("AI advisor's answer could not be made valid: "
+                                 + "; ".join(check.errors))
+    return Suggestion(split=split, reasoning=reasoning, confidence=confidence,
+                      should_rebalance=answer.should_rebalance and blocked is None, engine="ai",
+                      target=target, notes=notes)

@@ -1,0 +1,81 @@
+"""Rebalancer: the platform metrics, a suggested split (rules, or the AI advisor), filed on request."""
+
+import pandas as pd
+import streamlit as st
+
+from core.allocations import propose_allocation
+from core.rebalancer.service import PROPOSED_BY, run_rebalance
+from core.settings import get_settings
+from core.split import BUCKETS, Split
+from core.validation import ProposalInput
+from ui import figures, readers
+from ui.feedback import after_write, core_call
+from ui.format import usd
+from ui.page import setup_page
+
+RESULT_KEY = "rebalance_result"
+page = setup_page("Rebalancer", "🤖")
+settings = get_settings()
+
+st.subheader("Platform metrics now")
+metrics = readers.metrics(page.db)
+cells = st.columns(6)
+cells[0].metric("Community growth", f"{metrics.growth_rate_pct:+.1f}%", help="wallet connections, "
+                "last 7 days against the 7 before")
+cells[1].metric("Engagement", f"{metrics.engagement_score:.0f} / 100")
+cells[2].metric("DAO treasury", usd(metrics.dao_balance_usd))
+cells[3].metric("Avg token price", f"${metrics.avg_token_price_usd:,.4f}")
+cells[4].metric("Tokens, last 7 days", f"{metrics.tokens_launched_7d:,}")
+cells[5].metric("Days of data", metrics.days_of_data)
+series = pd.DataFrame(readers.weekly_series(page.db, 28))
+if not series.empty:
+    with st.expander("Daily engagement, last 28 days"):
+        st.plotly_chart(figures.metric_lines(series, "day", ["wallet_connections", "trades_count"]),
+                        key="rebalancer_series")
+
+engine = (f"the AI advisor ({settings.openai_model}), with the rule engine as fallback"
+          if settings.has_openai_key else "the rule engine (set OPENAI_API_KEY for the AI advisor)")
+st.subheader("Analysis")
+st.caption(f"Runs {engine}. The analysis files nothing by itself; you decide below.")
+if not page.can("analyst"):
+    st.info("Analysts run the rebalancer and file its suggestions.")
+    st.stop()
+
+if st.button("🔍 Run analysis", type="primary", key="rebalance_run"):
+    with core_call(), st.spinner("Analysing the platform metrics…"):
+        st.session_state[RESULT_KEY] = run_rebalance(page.db, engine="auto", dry_run=True,
+                                                     by=page.username).as_json()
+result = st.session_state.get(RESULT_KEY)
+if result is None:
+    st.stop()
+
+current = Split.from_mapping(result["current_allocation"])
+suggested = Split.from_mapping(result["suggested_allocation"])
+if result["fallback_reason"]:
+    st.warning(f"⚠️ The AI advisor did not answer: {result['fallback_reason']}.")
+chart, facts = st.columns([3, 2])
+chart.plotly_chart(figures.split_comparison(current, suggested, "Current", "Suggested"),
+                   key="rebalance_compare")
+with facts:
+    st.metric("Suggested split", suggested.label(), f"from {current.label()}", delta_color="off")
+    st.metric("Confidence", f"{result['confidence']:.0%}")
+    st.metric("Engine", result["engine"])
+    if result["target_allocation"] and result["target_allocation"] != result["suggested_allocation"]:
+        target = Split.from_mapping(result["target_allocation"])
+        st.caption(f"Heading for {target.label()}; the step limit lets this run go part of the way.")
+st.markdown(f"**Reasoning:** {result['reasoning']}")
+if result["rules_fired"]:
+    st.caption("Rules that fired: " + "; ".join(result["rules_fired"]))
+
+if not result["should_rebalance"]:
+    st.success("✅ No rebalance needed: the current split stays.")
+    st.stop()
+if st.button("📨 File it as a proposal", key="rebalance_file"):
+    with core_call():
+        filed = propose_allocation(page.db, ProposalInput(
+            *(getattr(suggested, b) for b in BUCKETS), reasoning=result["reasoning"],
+            confidence=result["confidence"], proposed_by=PROPOSED_BY[result["engine"]],
+            input_metrics=result["metrics"]), by=page.username)
+        st.session_state.pop(RESULT_KEY, None)
+        after_write(f"📨 Suggestion {suggested.label()} filed as proposal `{filed.proposal_id}`; "
+                    "it waits for a governor on the Review page.")

@@ -1,0 +1,63 @@
+"""History: how the split moved, every row of the allocation log, and the AI's track record."""
+
+import streamlit as st
+
+from ui import figures, readers
+from ui.page import setup_page
+
+page = setup_page("History", "📜")
+
+st.subheader("The split over time")
+st.caption("Each step is an active period: the split holds until the next one takes over.")
+st.plotly_chart(figures.split_steps(readers.periods(page.db)), key="history_steps")
+
+st.subheader("The allocation log")
+log = readers.history(page.db)
+if log.empty:
+    st.info("The log is empty.")
+    st.stop()
+log["proposer"] = log["proposer_username"].fillna(log["proposed_by"])
+status_col, proposer_col, dates_col = st.columns(3)
+statuses = status_col.multiselect("Status", sorted(log["status"].unique()), key="history_status",
+                                  placeholder="All statuses")
+proposers = proposer_col.multiselect("Proposer", sorted(log["proposer"].unique()),
+                                     key="history_proposer", placeholder="Everyone")
+first, last = log["timestamp"].min().date(), log["timestamp"].max().date()
+dates = dates_col.date_input("Filed between", (first, last), key="history_dates")
+
+shown = log
+if statuses:
+    shown = shown[shown["status"].isin(statuses)]
+if proposers:
+    shown = shown[shown["proposer"].isin(proposers)]
+if isinstance(dates, (tuple, list)) and len(dates) == 2:
+    day = shown["timestamp"].dt.date
+    shown = shown[(day >= dates[0]) & (day <= dates[1])]
+elif isinstance(dates, (tuple, list)) and len(dates) == 1:
+    st.caption("Pick the end date too to filter by date.")
+
+columns = ["timestamp", "split", "status", "proposer", "proposed_by", "confidence", "reasoning",
+           "effective_from", "effective_until", "reviewed_by", "review_notes", "id"]
+st.caption(f"{len(shown)} of {len(log)} rows")
+st.dataframe(shown[columns], hide_index=True, key="history_table", column_config={
+    "confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0,
+                                                  format="%.2f"),
+    "timestamp": st.column_config.DatetimeColumn("filed", format="YYYY-MM-DD HH:mm"),
+    "effective_from": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+    "effective_until": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+})
+st.download_button("⬇️ Download these rows as CSV", shown.drop(columns=["proposer"]).to_csv(index=False),
+                   file_name="profit_allocation_log.csv", mime="text/csv", key="history_csv")
+
+st.subheader("🤖 AI suggestion quality, last 30 days")
+quality = readers.suggestion_quality(page.db, 30)
+cells = st.columns(5)
+cells[0].metric("AI proposals", quality["proposals"])
+cells[1].metric("Average confidence", "—" if quality["avg_confidence"] is None
+                else f"{quality['avg_confidence']:.0%}")
+cells[2].metric("Approved", quality["approved"])
+cells[3].metric("Rejected", quality["rejected"])
+cells[4].metric("Pending", quality["pending"], help=f"{quality['expired']} expired unreviewed")
+decided = quality["approved"] + quality["rejected"]
+if decided:
+    st.caption(f"{quality['approved'] / decided:.0%} of the decided AI proposals were approved.")

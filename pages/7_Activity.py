@@ -1,0 +1,54 @@
+"""Activity: the transparency log (protocol_activity) and the weekly allocation reports."""
+
+import streamlit as st
+
+from core.split import BUCKETS
+from ui import readers
+from ui.feedback import after_write, core_call
+from ui.format import when
+from ui.page import setup_page
+
+page = setup_page("Activity", "📰")
+
+types = readers.activity_types(page.db)
+kind_col, limit_col = st.columns([3, 1])
+kind = kind_col.selectbox("Type", ["All types", *types], key="activity_type")
+limit = limit_col.selectbox("Rows", [50, 100, 500], key="activity_limit")
+entries = readers.activity(page.db, None if kind == "All types" else kind, limit)
+if not entries:
+    st.info("Nothing logged yet.")
+else:
+    picked = st.dataframe(
+        [{"when": when(e.timestamp), "type": e.activity_type, "description": e.description}
+         for e in entries],
+        hide_index=True, key="activity_table", on_select="rerun", selection_mode="single-row")
+    rows = picked.selection.rows if picked else []
+    if rows:
+        entry = entries[rows[0]]
+        st.markdown(f"**{entry.activity_type}** · {when(entry.timestamp)}  \n{entry.description}")
+        st.json(entry.metadata)
+    else:
+        st.caption("Select a row to see its details.")
+
+st.subheader("🗓️ Weekly allocation reports")
+if page.can("analyst") and st.button("📝 Write this week's report now", key="activity_report"):
+    with core_call(), st.spinner("Writing the report…"):
+        from core.reports import weekly_report
+
+        weekly_report(page.db)
+        after_write("📝 Weekly report written to the activity log.")
+reports = readers.weekly_reports(page.db)
+if not reports:
+    st.caption("No weekly report yet: one is written every Monday 09:00 UTC "
+               "(`python -m core report weekly`).")
+for report in reports:
+    data = report.metadata
+    with st.expander(f"{when(report.timestamp)} · {report.description}", expanded=report is reports[0]):
+        split = data.get("active_split") or {}
+        cells = st.columns(3)
+        cells[0].metric("Active split", "/".join(str(split.get(b, split.get(f"{b}_pct", "?")))
+                                                 for b in BUCKETS) if split else "—")
+        cells[1].metric("Proposals in the week", data.get("proposals_count", "—"))
+        average = data.get("avg_confidence")
+        cells[2].metric("Average confidence", "—" if average is None else f"{float(average):.0%}")
+        st.json(data, expanded=False)

@@ -1,0 +1,101 @@
+"""AppTest fixtures: each test gets its own SQLite file (a copy of a prepared template) through
+DATABASE_URL; `tests.app.helpers.open_page` starts the dashboard on a page, signed in."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+
+from core.accounts import add_user
+from core.demo import generate_demo_data
+from core.imports import import_csv
+from core.settings import get_settings
+from core.setup import connect
+from db.engine import Database
+from tests.app.helpers import PASSWORD
+
+# username -> role; two governors so that M-of-N and the four-eyes rule can be exercised.
+ACCOUNTS = {"ada": "admin", "ann": "analyst", "gus": "governor", "gil": "governor", "vic": "viewer"}
+
+
+def _prepare(path: Path, *, demo: bool, accounts: bool, imported: bool = False) -> None:
+    db = connect(f"sqlite:///{path}")
+    if demo:
+        generate_demo_data(db)
+    if imported:
+        # A little real (imported) platform data, so the app does not load demo data.
+        csv = path.with_suffix(".csv")
+        csv.write_text("day,wallet_connections,trades_count,page_views\n"
+                       "2026-01-05,10,20,300\n2026-01-06,12,25,310\n")
+        import_csv(db, "engagement", csv)
+    if accounts:
+        add_user(db, "ada", "admin", PASSWORD)
+        for name, role in ACCOUNTS.items():
+            if name != "ada":
+                add_user(db, name, role, PASSWORD, by="ada")
+    db.engine.dispose()  # checkpoints the WAL, so the single file is the whole database
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("templates")
+    made = {}
+    for name, demo, accounts, imported in (("demo", True, True, False),
+                                           ("plain", False, True, True),
+                                           ("empty", False, False, False)):
+        made[name] = folder / f"{name}.db"
+        _prepare(made[name], demo=demo, accounts=accounts, imported=imported)
+    return made
+
+
+@pytest.fixture(autouse=True)
+def _fresh_streamlit_caches() -> Iterator[None]:
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def _use(path: Path, monkeypatch: pytest.MonkeyPatch) -> Database:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    get_settings.cache_clear()
+    return connect(f"sqlite:///{path}")
+
+
+def _copy(templates: dict[str, Path], name: str, tmp_path: Path) -> Path:
+    target = tmp_path / "app.db"
+    shutil.copyfile(templates[name], target)
+    return target
+
+
+@pytest.fixture
+def db(templates: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
+    """Demo platform data, the demo history with one AI proposal pending, and the accounts."""
+    database = _use(_copy(templates, "demo", tmp_path), monkeypatch)
+    yield database
+    database.engine.dispose()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def plain_db(templates: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
+    """Accounts, the default split and two imported engagement days: no demo data or history."""
+    database = _use(_copy(templates, "plain", tmp_path), monkeypatch)
+    yield database
+    database.engine.dispose()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def empty_db(templates: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
+    """A migrated database with no accounts and no platform data: a first start."""
+    database = _use(_copy(templates, "empty", tmp_path), monkeypatch)
+    yield database
+    database.engine.dispose()
+    get_settings.cache_clear()

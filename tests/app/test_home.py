@@ -1,0 +1,100 @@
+"""Home: the split in force, the week's metrics, reviews waiting, the amounts calculator."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from core.allocations import get_current_allocation, get_pending_proposals
+from core.demo import has_platform_data
+from core.metrics import compute_metrics
+from core.money import calculate_amounts
+from core.split import BUCKET_LABELS, BUCKETS, format_pct
+from db.types import utcnow
+from tests.app.helpers import all_text, no_exception, open_page
+
+
+def _metric(at, label: str):
+    found = [m for m in at.metric if m.label == label]
+    assert found, f"no metric {label!r}: {[m.label for m in at.metric]}"
+    return found[0]
+
+
+def test_home_shows_the_split_the_database_holds(db):
+    at = open_page(user="vic")
+    no_exception(at)
+    current = get_current_allocation(db)
+    assert f"Current split: {current.split.label()}" in all_text(at)
+    shown = [m.value for m in at.metric[:4]]
+    assert shown == [f"{format_pct(getattr(current.split, b))}%" for b in BUCKETS]
+    assert [m.label for m in at.metric[:4]] == [BUCKET_LABELS[b] for b in BUCKETS]
+    assert len(at.get("plotly_chart")) == 1
+    assert current.reasoning in all_text(at)
+
+
+def test_home_shows_the_metrics_and_their_change_over_the_week(db):
+    at = open_page(user="vic")
+    now = compute_metrics(db)
+    week_ago = compute_metrics(db, now=utcnow() - timedelta(days=7))
+    growth = _metric(at, "Community growth")
+    assert growth.value == f"{now.growth_rate_pct:+.1f}%"
+    assert growth.delta == f"{now.growth_rate_pct - week_ago.growth_rate_pct:+.1f} pts"
+    assert _metric(at, "Engagement score").value == f"{now.engagement_score:.0f} / 100"
+    assert _metric(at, "Avg token price").value == f"${now.avg_token_price_usd:,.4f}"
+    assert f"${float(now.dao_balance_usd):,.2f}" in [m.value for m in at.metric]
+
+
+def test_home_counts_the_proposals_waiting_and_links_to_review(db):
+    at = open_page(user="vic")
+    assert _metric(at, "Proposals waiting for review").value == str(len(get_pending_proposals(db)))
+    links = {link.proto.label: link.proto.page for link in at.main.get("page_link")}
+    assert links["Go to Review"] == "Review"
+
+
+def test_the_calculator_gives_exact_amounts_that_add_up(db):
+    at = open_page(user="vic")
+    at.text_input(key="calc_profit").input("1000.03").run()
+    no_exception(at)
+    rows = at.dataframe[0].value.to_dict("records")
+    amounts = calculate_amounts("1000.03", get_current_allocation(db).split)
+    assert [r["Amount"] for r in rows[:4]] == [f"{getattr(amounts, b):,f}" for b in BUCKETS]
+    assert rows[4] == {"Bucket": "Total", "Share": "100%", "Amount": "1,000.03"}
+
+
+def test_the_calculator_explains_a_bad_profit_and_shows_no_amounts(db):
+    at = open_page(user="vic")
+    at.text_input(key="calc_profit").input("12.345").run()
+    no_exception(at)
+    assert "profit: 12.345 has more than 2 decimal places" in all_text(at)
+    at.text_input(key="calc_profit").input("-5").run()
+    assert "profit: -5 is negative" in all_text(at)
+
+
+def test_demo_data_is_labelled_as_demo_data(db):
+    assert "Demo data." in all_text(open_page(user="vic"))
+
+
+def test_imported_data_carries_no_demo_banner(plain_db):
+    at = open_page(user="vic")
+    no_exception(at)
+    assert "Demo data." not in all_text(at)
+
+
+def test_first_start_on_an_empty_embedded_database_loads_demo_data(empty_db, monkeypatch):
+    monkeypatch.setenv("PA_SETUP_TOKEN", "tok")
+    assert not has_platform_data(empty_db)
+    at = open_page()
+    no_exception(at)
+    assert has_platform_data(empty_db)
+    assert "Demo data." in all_text(at)
+
+
+def test_an_unreachable_database_is_a_clear_message_not_a_traceback(db, monkeypatch):
+    from core.settings import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://someone:secret@127.0.0.1:9/nowhere")
+    get_settings.cache_clear()
+    at = open_page(user="vic")
+    no_exception(at)
+    message = all_text(at)
+    assert "The database cannot be reached" in message
+    assert "secret" not in message

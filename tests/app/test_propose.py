@@ -1,0 +1,87 @@
+"""Propose: checks as you type, exactly as core reports them; a valid proposal is filed."""
+
+from __future__ import annotations
+
+from core.allocations import get_allocation_history, get_pending_proposals
+from core.money import calculate_amounts
+from core.split import BUCKETS, Split
+from tests.app.helpers import all_text, no_exception, open_page
+
+PROPOSE = "pages/2_Propose.py"
+
+
+def _set(at, **values):
+    for bucket, value in values.items():
+        at.number_input(key=f"propose_{bucket}").set_value(value)
+    return at.run()
+
+
+def test_the_form_starts_from_the_live_split_with_a_live_sum(plain_db):
+    at = open_page(PROPOSE, user="ann")
+    no_exception(at)
+    assert [at.number_input(key=f"propose_{b}").value for b in ("reinvestment", "dao", "lucky",
+                                                                "creator")] == [80, 15, 3, 2]
+    assert {m.label: m.value for m in at.metric}["Sum"] == "100%"
+    at = _set(at, dao=20.0)
+    assert {m.label: m.value for m in at.metric}["Sum"] == "105%"
+    assert "total: the four sum to 105, not exactly 100" in [e.value for e in at.error]
+
+
+def test_errors_and_warnings_appear_as_core_reports_them_while_typing(plain_db):
+    at = _set(open_page(PROPOSE, user="ann"), reinvestment=69.0, dao=31.0, lucky=0.0, creator=0.0)
+    no_exception(at)
+    errors = [e.value for e in at.error]
+    assert "dao: 31 is above the maximum 30" in errors
+    assert "lucky: 0 is below the minimum 1" in errors
+    assert "creator: 0 is below the minimum 1" in errors
+    warnings = [w.value for w in at.warning]
+    assert "lucky: 0 is under 1, may reduce user engagement" in warnings
+    at.slider(key="propose_confidence").set_value(0.3).run()
+    assert "confidence: 0.3 is below 0.5, consider gathering more data" in [w.value for w in at.warning]
+
+
+def test_an_invalid_proposal_shows_the_error_and_files_nothing(plain_db):
+    before = len(get_allocation_history(plain_db))
+    at = _set(open_page(PROPOSE, user="ann"), reinvestment=70.0, dao=31.0, lucky=0.0)
+    at.text_area(key="propose_reasoning").input("too much for the DAO")
+    at = at.button(key="propose_submit").click().run()
+    no_exception(at)
+    assert "dao: 31 is above the maximum 30" in [e.value for e in at.error]
+    assert len(get_allocation_history(plain_db)) == before
+
+
+def test_missing_reasoning_is_reported_on_submit_only(plain_db):
+    at = _set(open_page(PROPOSE, user="ann"), reinvestment=75.0, lucky=6.0, creator=4.0)
+    assert "reasoning: must not be empty" not in all_text(at)
+    at = at.button(key="propose_submit").click().run()
+    assert "reasoning: must not be empty" in [e.value for e in at.error]
+    assert get_pending_proposals(plain_db) == []
+
+
+def test_a_valid_proposal_is_filed_and_appears_in_the_log_and_on_review(plain_db):
+    at = _set(open_page(PROPOSE, user="ann"), reinvestment=75.0, lucky=6.0, creator=4.0)
+    at.text_area(key="propose_reasoning").input("Manual adjustment for Q1 strategy")
+    at.slider(key="propose_confidence").set_value(0.8)
+    at = at.run()
+    assert "Valid: this proposal can be filed." in all_text(at)
+    at = at.button(key="propose_submit").click().run()
+    no_exception(at)
+    assert "Proposal 75/15/6/4 filed" in all_text(at)
+    newest = get_allocation_history(plain_db, limit=1)[0]
+    assert (newest.status, newest.split.label(), newest.proposer_username) == \
+        ("proposed", "75/15/6/4", "ann")
+    assert str(newest.confidence.normalize()) == "0.8"
+    assert newest.reasoning == "Manual adjustment for Q1 strategy"
+    review = open_page("pages/1_Review.py", user="gus")
+    assert "Manual adjustment for Q1 strategy" in all_text(review)
+
+
+def test_the_preview_shows_exact_amounts_for_a_sample_profit(plain_db):
+    at = _set(open_page(PROPOSE, user="ann"), reinvestment=75.0, lucky=6.0, creator=4.0)
+    at.text_input(key="propose_sample").input("999.99").run()
+    rows = at.dataframe[0].value.to_dict("records")
+    proposed = calculate_amounts("999.99", Split.of(75, 15, 6, 4))
+    live = calculate_amounts("999.99", Split.of(80, 15, 3, 2))
+    assert [r["Proposed"] for r in rows] == [str(getattr(proposed, b)) for b in BUCKETS]
+    assert [r["Proposed"] for r in rows] == ["749.99", "150.00", "60.00", "40.00"]
+    assert [r["Under the live split"] for r in rows] == [str(getattr(live, b)) for b in BUCKETS]

@@ -1,0 +1,219 @@
+"""CSV import: strict rows, all or nothing, upserts, streaming — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from core.cli import app
+from core.errors import ValidationFailed
+from core.imports import ImportRejected, import_csv
+from db.models import EngagementDaily, ProtocolActivity, Token, TreasurySnapshot
+
+TOKENS_HEADER = "symbol,name,price,volume_24h,created_at"
+ENGAGEMENT_HEADER = "day,wallet_connections,trades_count,page_views"
+
+
+def write(tmp_path: Path, name: str, *lines: str) -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def count(db, model) -> int:
+    with db.sessions() as session:
+        return session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+def test_importing_tokens_loads_every_row(db, tmp_path):
+    path = write(tmp_path, "tokens.csv", TOKENS_HEADER,
+                 "PEPE,Pepe Coin,0.00001234,150000.5,2024-03-01T12:00:00Z",
+                 "DOGE,Doge,0.15,2000000,2024-03-02T08:30:00+02:00",
+                 "ZEN,Zen Token,3,0,2024-03-03")
+
+    result = import_csv(db, "tokens", path)
+
+    assert result.as_json() == {"table": "tokens", "rows": 3}
+    with db.sessions() as session:
+        rows = session.execute(sa.select(Token.symbol, Token.price, Token.created_at)
+                               .order_by(Token.created_at)).all()
+    assert [r.symbol for r in rows] == ["PEPE", "DOGE", "ZEN"]
+    assert rows[0].price == pytest.approx(0.00001234)
+    assert rows[1].created_at == datetime(2024, 3, 2, 6, 30, tzinfo=UTC)  # offset honoured
+    assert rows[2].created_at == datetime(2024, 3, 3, tzinfo=UTC)  # no offset: UTC
+
+
+def test_tokens_with_ids_keep_them_and_later_rows_get_fresh_ids(db, tmp_path):
+    with_ids = write(tmp_path, "a.csv", "id," + TOKENS_HEADER,
+                     "100,AAA,Alpha,1,10,2024-01-01T00:00:00Z",
+                     "200,BBB,Beta,2,20,2024-01-02T00:00:00Z")
+    without = write(tmp_path, "b.csv", TOKENS_HEADER, "CCC,Gamma,3,30,2024-01-03T00:00:00Z")
+    import_csv(db, "tokens", with_ids)
+    import_csv(db, "tokens", without)
+    with db.sessions() as session:
+        ids = dict(session.execute(sa.select(Token.symbol, Token.id)).all())
+    assert ids["AAA"] == 100 and ids["BBB"] == 200
+    assert ids["CCC"] > 200
+
+
+def test_reimporting_a_token_id_updates_its_market_data(db, tmp_path):
+    import_csv(db, "tokens", write(tmp_path, "a.csv", "id," + TOKENS_HEADER,
+                                   "7,AAA,Alpha,1,10,2024-01-01T00:00:00Z"))
+    import_csv(db, "tokens", write(tmp_path, "b.csv", "id," + TOKENS_HEADER,
+                                   "7,AAA,Alpha,1.5,99,2024-01-01T00:00:00Z"))
+    with db.sessions() as session:
+        token = session.get(Token, 7)
+        assert (token.price, token.volume_24h) == (1.5, 99)
+    assert count(db, Token) == 1
+
+
+def test_reimporting_an_engagement_day_updates_it(db, tmp_path):
+    import_csv(db, "engagement", write(tmp_path, "a.csv", ENGAGEMENT_HEADER,
+                                       "2024-05-01,10,20,30", "2024-05-02,11,21,31"))
+    result = import_csv(db, "engagement", write(tmp_path, "b.csv", ENGAGEMENT_HEADER,
+                                                "2024-05-02,50,60,70", "2024-05-03,1,2,3"))
+    assert result.rows == 2
+    with db.sessions() as session:
+        rows = {r.day: (r.wallet_connections, r.trades_count, r.page_views)
+                for r in session.scalars(sa.select(EngagementDaily))}
+    assert rows == {date(2024, 5, 1): (10, 20, 30), date(2024, 5, 2): (50, 60, 70),
+                    date(2024, 5, 3): (1, 2, 3)}
+
+
+def test_treasury_balances_are_exact_and_the_same_instant_is_updated(db, tmp_path):
+    import_csv(db, "treasury", write(tmp_path, "a.csv", "at,balance_usd",
+                                     "2024-05-01T00:00:00Z,1234567890123456.78"))
+    import_csv(db, "treasury", write(tmp_path, "b.csv", "at,balance_usd",
+                                     "2024-05-01T02:00:00+02:00,0.10",  # the same instant
+                                     "2024-05-02T00:00:00Z,2000"))
+    with db.sessions() as session:
+        rows = session.execute(sa.select(TreasurySnapshot.at, TreasurySnapshot.balance_usd)
+                               .order_by(TreasurySnapshot.at)).all()
+    assert [r.balance_usd for r in rows] == [Decimal("0.10"), Decimal("2000")]
+    assert isinstance(rows[0].balance_usd, Decimal)
+
+
+def test_a_file_with_bad_rows_writes_nothing_and_names_each_bad_row(db, tmp_path):
+    path = write(tmp_path, "bad.csv", TOKENS_HEADER,
+                 "GOOD,Good,1,1,2024-01-01T00:00:00Z",
+                 "NEG,Negative,-1,5,2024-01-01T00:00:00Z",
+                 "TXT,Text,abc,5,2024-01-01T00:00:00Z",
+                 "DAT,Date,1,5,2024-02-30",
+                 ",No symbol,1,5,2024-01-01T00:00:00Z",
+                 "NAN,Nan,nan,5,2024-01-01T00:00:00Z",
+                 "FEW,Too few,1")
+    with pytest.raises(ImportRejected) as caught:
+        import_csv(db, "tokens", path)
+    assert caught.value.problems == [
+        "row 3, price: -1 is negative",
+        "row 4, price: 'abc' is not a number",
+        "row 5, created_at: '2024-02-30' is not an ISO 8601 date-time",
+        "row 6, symbol: missing value",
+        "row 7, price: nan is not a finite number",
+        "row 8, *: has 3 fields, the header has 5",
+    ]
+    assert caught.value.exit_code == 3 and isinstance(caught.value, ValidationFailed)
+    assert count(db, Token) == 0
+    with db.sessions() as session:
+        assert not session.scalar(sa.select(sa.func.count()).select_from(ProtocolActivity)
+                                  .where(ProtocolActivity.activity_type == "platform_data_imported"))
+
+
+def test_duplicate_keys_within_a_file_are_refused(db, tmp_path):
+    path = write(tmp_path, "dup.csv", ENGAGEMENT_HEADER,
+                 "2024-05-01,1,2,3", "2024-05-02,1,2,3", "2024-05-01,4,5,6")
+    with pytest.raises(ImportRejected) as caught:
+        import_csv(db, "engagement", path)
+    assert caught.value.problems == ["row 4, day: 2024-05-01 appears again (first on row 2)"]
+    assert count(db, EngagementDaily) == 0
+
+
+def test_counts_must_be_whole_and_not_negative(db, tmp_path):
+    path = write(tmp_path, "e.csv", ENGAGEMENT_HEADER, "2024-05-01,1.5,-2,x")
+    with pytest.raises(ImportRejected) as caught:
+        import_csv(db, "engagement", path)
+    assert caught.value.problems == [
+        "row 2, wallet_connections: '1.5' is not a whole number; trades_count: -2 is negative; "
+        "page_views: 'x' is not a whole number"]
+
+
+def test_a_balance_finer_than_a_cent_is_refused(db, tmp_path):
+    path = write(tmp_path, "t.csv", "at,balance_usd", "2024-05-01T00:00:00Z,10.001")
+    with pytest.raises(ImportRejected, match="balance_usd: '10.001' is not an amount"):
+        import_csv(db, "treasury", path)
+
+
+def test_the_report_lists_twenty_bad_rows_and_counts_the_rest(db, tmp_path):
+    lines = [f"2024-01-{d:02d},-1,0,0" for d in range(1, 31)]
+    with pytest.raises(ImportRejected) as caught:
+        import_csv(db, "engagement", write(tmp_path, "e.csv", ENGAGEMENT_HEADER, *lines))
+    assert len(caught.value.bad_rows) == 20 and caught.value.total_bad == 30
+    assert caught.value.problems[-1] == ("... and 10 more bad rows (30 in all); nothing was "
+                                         "imported into engagement_daily")
+
+
+@pytest.mark.parametrize(("header", "problem"), [
+    ("symbol,name,price,volume_24h,created_at,colour",
+     "header: unexpected column 'colour' (allowed: id, symbol, name, price, volume_24h, created_at)"),
+    ("symbol,name,price,created_at", "header: missing column 'volume_24h'"),
+    ("symbol,symbol,name,price,volume_24h,created_at", "header: column 'symbol' appears more than once"),
+])
+def test_a_header_that_is_not_exactly_the_format_is_refused(sqlite_db, tmp_path, header, problem):
+    with pytest.raises(ValidationFailed) as caught:
+        import_csv(sqlite_db, "tokens", write(tmp_path, "t.csv", header))
+    assert problem in caught.value.problems
+
+
+def test_an_empty_file_is_refused_for_want_of_a_header(sqlite_db, tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    with pytest.raises(ValidationFailed, match="header row is required"):
+        import_csv(sqlite_db, "engagement", path)
+
+
+def test_a_large_file_streams_in_batches_and_reports_progress(db, tmp_path):
+    lines = [f"T{i},Token {i},{i / 1000},{i},2024-01-01T00:00:{i % 60:02d}Z" for i in range(2500)]
+    path = write(tmp_path, "big.csv", TOKENS_HEADER, *lines)
+    calls: list[tuple[int, int]] = []
+
+    result = import_csv(db, "tokens", path, lambda done, total: calls.append((done, total)),
+                        batch_size=1000)
+
+    assert result.rows == 2500 and count(db, Token) == 2500
+    size = path.stat().st_size
+    assert len(calls) == 3  # two full batches, then the rest at the end
+    assert calls[-1] == (size, size)
+    assert [c[0] for c in calls] == sorted(c[0] for c in calls)
+
+
+def test_a_bad_row_after_written_batches_still_leaves_nothing(db, tmp_path):
+    lines = [f"T{i},Token {i},1,1,2024-01-01T00:00:00Z" for i in range(30)] + ["BAD,Bad,-1,1,2024-01-01"]
+    with pytest.raises(ImportRejected):
+        import_csv(db, "tokens", write(tmp_path, "t.csv", TOKENS_HEADER, *lines), batch_size=10)
+    assert count(db, Token) == 0
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+def test_the_import_command_prints_table_and_rows_as_json(db_url, tmp_path):
+    path = write(tmp_path, "e.csv", ENGAGEMENT_HEADER, "2024-05-01,1,2,3")
+    result = CliRunner().invoke(app, ["--db", db_url, "import", "engagement", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"table": "engagement_daily", "rows": 1}
+
+
+def test_the_import_command_refuses_bad_rows_with_exit_3_and_one_line_each(db_url, tmp_path):
+    path = write(tmp_path, "e.csv", ENGAGEMENT_HEADER, "2024-05-01,-1,2,3", "2024-05-02,1,2,3",
+                 "yesterday,1,2,3")
+    result = CliRunner().invoke(app, ["--db", db_url, "import", "engagement", str(path), "--json"])
+    assert result.exit_code == 3
+    assert result.stderr.splitlines() == [
+        "error: row 2, wallet_connections: -1 is negative",
+        "error: row 4, day: 'yesterday' is not an ISO 8601 date (YYYY-MM-DD)"]
+    assert json.loads(result.stdout)["ok"] is False

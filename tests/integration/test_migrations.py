@@ -1,0 +1,130 @@
+"""Alembic migrations on both engines: an empty database at head matches the models exactly."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from core.setup import upgrade_database
+from db import migrate, triggers
+from db.engine import Database, open_database
+from db.models import Base
+
+APP_TABLES = set(Base.metadata.tables)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def blank_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A database with nothing in it: no tables, no alembic_version."""
+    if request.param == "postgresql":
+        server = request.getfixturevalue("pg_server")
+        name = "pa_blank_" + uuid.uuid4().hex[:10]
+        admin = sa.create_engine(server.base_url + "/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+        admin.dispose()
+        url = f"{server.base_url}/{name}"
+    else:
+        url = f"sqlite:///{tmp_path / 'blank.db'}"
+    database = open_database(url)
+    yield database
+    database.engine.dispose()
+
+
+def differences(db: Database) -> list:
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True,
+                                                         "compare_server_default": True})
+        return compare_metadata(context, Base.metadata)
+
+
+def tables(db: Database) -> set[str]:
+    return set(sa.inspect(db.engine).get_table_names())
+
+
+def trigger_names(db: Database) -> set[str]:
+    with db.engine.connect() as conn:
+        if db.dialect == "postgresql":
+            query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+        else:
+            query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+        return set(conn.scalars(sa.text(query)))
+
+
+def downgrade(db: Database, target: str) -> None:
+    config = migrate.alembic_config()
+    with db.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, target)
+
+
+def test_upgrading_an_empty_database_to_head_matches_the_models(blank_db):
+    assert tables(blank_db) == set()
+    assert migrate.current_revision(blank_db) is None
+    revision = migrate.upgrade(blank_db)
+    assert revision == migrate.head_revision()
+    assert tables(blank_db) == APP_TABLES | {"alembic_version"}
+    assert differences(blank_db) == []
+
+
+def test_upgrading_one_revision_at_a_time_reaches_the_same_schema(blank_db):
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    revisions = [r.revision for r in reversed(list(script.walk_revisions()))]
+    assert revisions[-1] == migrate.head_revision()
+    for revision in revisions:
+        assert migrate.upgrade(blank_db, revision) == revision
+    assert differences(blank_db) == []
+
+
+def test_every_check_constraint_of_the_models_is_in_the_migrated_database(blank_db):
+    migrate.upgrade(blank_db)
+    inspector = sa.inspect(blank_db.engine)
+    for table in Base.metadata.sorted_tables:
+        expected = {c.name for c in table.constraints if isinstance(c, sa.CheckConstraint)}
+        found = {c["name"] for c in inspector.get_check_constraints(table.name)}
+        assert expected <= found, (table.name, expected - found)
+
+
+def test_every_append_only_guard_is_installed_as_a_trigger(blank_db):
+    migrate.upgrade(blank_db)
+    expected = {g.name for g in triggers.guards()}
+    if blank_db.dialect == "postgresql":
+        expected.add("profit_allocation_log_no_truncate")
+    assert expected <= trigger_names(blank_db)
+    assert {g.table for g in triggers.guards()} <= APP_TABLES
+
+
+def test_db_upgrade_twice_is_idempotent_and_seeds_the_default_only_once(blank_db):
+    first = upgrade_database(blank_db)
+    second = upgrade_database(blank_db)
+    assert (first.revision, first.seeded_default) == (migrate.head_revision(), True)
+    assert (second.revision, second.seeded_default) == (migrate.head_revision(), False)
+    with blank_db.engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM profit_allocation_log")) == 1
+        assert conn.scalar(sa.text("SELECT count(*) FROM protocol_activity")) == 1
+        assert conn.scalar(sa.text("SELECT count(*) FROM alembic_version")) == 1
+    assert differences(blank_db) == []
+
+
+def test_downgrading_to_base_removes_everything_and_upgrading_again_restores_it(blank_db):
+    migrate.upgrade(blank_db)
+    downgrade(blank_db, "base")
+    assert tables(blank_db) <= {"alembic_version"}
+    assert trigger_names(blank_db) == set()
+    assert migrate.current_revision(blank_db) is None
+    migrate.upgrade(blank_db)
+    assert differences(blank_db) == []
+    assert {g.name for g in triggers.guards()} <= trigger_names(blank_db)
+
+
+def test_the_seeded_test_databases_are_at_head_too(db):
+    assert migrate.current_revision(db) == migrate.head_revision()
+    assert differences(db) == []

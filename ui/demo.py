@@ -1,0 +1,47 @@
+"""Demo data: loaded once into an empty embedded database, and always labelled as such."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.errors import DomainError
+from db.engine import Database
+from ui.readers import reader
+
+
+@st.cache_resource(show_spinner="First start: loading demo data into the empty database…")
+def _load_demo_once(url: str, _db: Database) -> bool:
+    """Fill an empty *embedded* (SQLite) database with demo data, once per process and URL.
+
+    A server database (PostgreSQL) is never filled with invented numbers: it is somebody's
+    real platform, empty only until its data is imported.
+    """
+    if _db.dialect != "sqlite":
+        return False
+    from core.demo import generate_demo_data, has_platform_data
+
+    if has_platform_data(_db):
+        return False
+    try:
+        generate_demo_data(_db)
+    except DomainError:
+        return False  # another server process filled it a moment ago
+    return True
+
+
+def ensure_demo_data(db: Database) -> None:
+    _load_demo_once(db.engine.url.render_as_string(hide_password=True), db)
+
+
+@reader(ttl=60)
+def is_demo(db: Database) -> bool:
+    from core.dashboard_reads import holds_demo_data
+
+    return holds_demo_data(db)
+
+
+def demo_banner(db: Database) -> None:
+    if is_demo(db):
+        st.warning("🧪 **Demo data.** The tokens, engagement and treasury figures on these pages "
+                   "were generated for demonstration (`python -m core demo-data`); they are not "
+                   "a real platform's numbers.")

@@ -1,0 +1,177 @@
+"""Cached reads for the pages. Core returns plain data, so results are safe to cache and share.
+
+Every reader takes the Database as its first argument. It is hashed by its URL (`hash_funcs`),
+not skipped like an `_engine` argument would be: one process may hold several databases (the
+tests, the benchmark at two scales), and entries must never cross from one to another. A write
+clears them all (`ui.feedback.after_write`); the TTLs bound how stale another user's write looks.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+from typing import Any, TypeVar
+
+import pandas as pd
+import sqlalchemy as sa
+import streamlit as st
+
+from core.accounts import list_users
+from core.activity import activity_types as _activity_types
+from core.activity import list_activity
+from core.allocations import get_allocation_history, get_current_allocation, get_pending_proposals
+from core.allocations import get_proposal
+from core.distribution import list_distributions
+from core.policy_store import get_policy, policy_versions as _policy_versions
+from db.engine import Database
+from db.types import utcnow
+from ui.db import database_unreachable
+
+F = TypeVar("F", bound=Callable[..., Any])
+_HASH = {Database: lambda db: db.engine.url.render_as_string(hide_password=True)}
+WEEKLY_REPORT_TYPE = "weekly_allocation_report"
+
+
+def reader(ttl: int) -> Callable[[F], F]:
+    """`st.cache_data` keyed by the database's URL; a lost database becomes a clear notice."""
+
+    def decorate(func: F) -> F:
+        cached = st.cache_data(ttl=ttl, show_spinner=False, hash_funcs=_HASH)(func)
+
+        @functools.wraps(func)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return cached(*args, **kwargs)
+            except sa.exc.DBAPIError as error:
+                database_unreachable(error)
+
+        call.clear = cached.clear  # type: ignore[attr-defined]
+        return call  # type: ignore[return-value]
+
+    return decorate
+
+
+# --- the split and its proposals -------------------------------------------------------------
+
+@reader(ttl=15)
+def current(db: Database):
+    return get_current_allocation(db)
+
+
+@reader(ttl=60)
+def allocation(db: Database, allocation_id: str):
+    return get_proposal(db, allocation_id)
+
+
+@reader(ttl=15)
+def pending(db: Database):
+    return get_pending_proposals(db)
+
+
+@reader(ttl=30)
+def policy(db: Database):
+    return get_policy(db)
+
+
+@reader(ttl=30)
+def history(db: Database) -> pd.DataFrame:
+    """Every row of the allocation log, newest first, one column per field."""
+    rows = [r.as_json() for r in get_allocation_history(db)]
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    for column in ("timestamp", "effective_from", "effective_until", "reviewed_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+    frame["split"] = frame[["reinvestment", "dao", "lucky", "creator"]].astype(str).agg("/".join, axis=1)
+    return frame
+
+
+# --- metrics and analytics (core.metrics / core.queries) --------------------------------------
+
+@reader(ttl=300)
+def metrics_now_and_week_ago(db: Database):
+    """The platform metrics now and seven days ago, for the week's change."""
+    from core.metrics import compute_metrics
+
+    now = utcnow()
+    return compute_metrics(db, now=now), compute_metrics(db, now=now - timedelta(days=7))
+
+
+@reader(ttl=300)
+def metrics(db: Database):
+    from core.metrics import compute_metrics
+
+    return compute_metrics(db)
+
+
+@reader(ttl=300)
+def weekly_series(db: Database, days: int = 90):
+    from core.queries import weekly_metric_series
+
+    return weekly_metric_series(db, days)
+
+
+def _day_start(day: date | None) -> datetime | None:
+    return None if day is None else datetime.combine(day, time.min).replace(tzinfo=utcnow().tzinfo)
+
+
+@reader(ttl=300)
+def performance(db: Database, date_from: date | None = None, date_to: date | None = None) -> pd.DataFrame:
+    from core.queries import compare_performance
+
+    end = None if date_to is None else _day_start(date_to + timedelta(days=1))
+    return pd.DataFrame(compare_performance(db, date_from=_day_start(date_from), date_to=end))
+
+
+@reader(ttl=60)
+def periods(db: Database):
+    from core.queries import allocation_periods
+
+    return allocation_periods(db)
+
+
+@reader(ttl=60)
+def suggestion_quality(db: Database, days: int = 30):
+    from core.queries import suggestion_quality as quality
+
+    return quality(db, days=days)
+
+
+@reader(ttl=60)
+def distribution_totals(db: Database):
+    from core.queries import distribution_totals_over_time
+
+    return distribution_totals_over_time(db)
+
+
+# --- ledger, activity, accounts ---------------------------------------------------------------
+
+@reader(ttl=30)
+def distributions(db: Database, limit: int = 200):
+    return list_distributions(db, limit=limit)
+
+
+@reader(ttl=30)
+def activity(db: Database, activity_type: str | None = None, limit: int = 100):
+    return list_activity(db, limit=limit, activity_type=activity_type)
+
+
+@reader(ttl=60)
+def activity_types(db: Database) -> list[str]:
+    return _activity_types(db)
+
+
+@reader(ttl=60)
+def weekly_reports(db: Database, limit: int = 12):
+    return list_activity(db, limit=limit, activity_type=WEEKLY_REPORT_TYPE)
+
+
+@reader(ttl=30)
+def accounts(db: Database):
+    return list_users(db)
+
+
+@reader(ttl=30)
+def policy_versions(db: Database):
+    return _policy_versions(db)
