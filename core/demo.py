@@ -30,6 +30,7 @@ import sqlalchemy.orm as so
 
 from core.activity import jsonable, record_activity
 from core.errors import Refused, ValidationFailed
+from core.locking import serialize_writes
 from core.money import calculate_amounts
 from core.split import Split
 from db.engine import Database
@@ -63,6 +64,8 @@ class Event:
     metrics: dict[str, Any]
 
 
+FIRST = Event(0.0, (80, 15, 3, 2), "active", "system", "1",
+              "Hardcoded 80/15/3/2 split carried over at launch", {})
 HISTORY = (
     Event(0.20, (75, 15, 6, 4), "active", "ai", "0.74",
           "Community growth (+18%) after launch; raising lucky and creator rewards to build on it.",
@@ -193,8 +196,12 @@ class _Timeline:
     periods: list[tuple[datetime, uuid.UUID, Split]]  # (effective_from, id, split)
 
 
+def _split(event: Event) -> Split:
+    return Split(*(Decimal(v) for v in event.split))
+
+
 def _log_row(event: Event, at: datetime, based_on: uuid.UUID | None) -> dict[str, Any]:
-    split = Split(*(Decimal(v) for v in event.split))
+    split = _split(event)
     return {"id": uuid.uuid4(), "timestamp": at, "reinvestment_pct": split.reinvestment,
             "dao_pct": split.dao, "lucky_pct": split.lucky, "creator_pct": split.creator,
             "status": event.outcome, "reasoning": event.reasoning,
@@ -211,9 +218,7 @@ def _activity(at: datetime, kind: str, text: str, meta: dict[str, Any]) -> dict[
 
 
 def _first_period(start: datetime) -> dict[str, Any]:
-    first = Event(0.0, (80, 15, 3, 2), "active", "system", "1",
-                  "Hardcoded 80/15/3/2 split carried over at launch", {})
-    row = _log_row(first, start, None)
+    row = _log_row(FIRST, start, None)
     # Like the default seeded at install: active from the start, never reviewed.
     row.update(effective_from=start, proposer_username="system")
     return row
@@ -244,19 +249,16 @@ def _decide(rng: random.Random, row: dict[str, Any], event: Event, timeline: _Ti
     timeline.reviews.append({"id": uuid.uuid4(), "proposal_id": row["id"], "reviewer": reviewer,
                              "decision": "approved" if approved else "rejected",
                              "notes": notes, "reviewed_at": decided})
-    kind = "allocation_activated" if approved else "allocation_rejected"
-    timeline.activities.append(_activity(decided, kind, f"{reviewer} {'approved' if approved else 'rejected'} "
-                                         f"{label}", {"proposal_id": row["id"], "by": reviewer}))
-
-
-def _split(event: Event) -> Split:
-    return Split(*(Decimal(v) for v in event.split))
+    verb = "approved" if approved else "rejected"
+    timeline.activities.append(_activity(
+        decided, "allocation_activated" if approved else "allocation_rejected",
+        f"{reviewer} {verb} {label}", {"proposal_id": row["id"], "by": reviewer}))
 
 
 def _timeline(rng: random.Random, start: datetime, end: datetime) -> _Timeline:
     """Closed periods over [start, end), each ending where the next begins."""
     current = _first_period(start)
-    timeline = _Timeline([current], [], [], [(start, current["id"], Split.of(80, 15, 3, 2))])
+    timeline = _Timeline([current], [], [], [(start, current["id"], _split(FIRST))])
     for event in HISTORY:
         row = _log_row(event, start + (end - start) * event.at, current["id"])
         _decide(rng, row, event, timeline, end)
@@ -325,6 +327,14 @@ def _distributions(rng: random.Random, seed: int, start: datetime, levels: list[
     return rows
 
 
+def _dao_inflows(distributions: list[dict[str, Any]]) -> dict[date, Decimal]:
+    inflows: dict[date, Decimal] = {}
+    for row in distributions:
+        day = row["created_at"].date()
+        inflows[day] = inflows.get(day, Decimal(0)) + row["dao_amount"]
+    return inflows
+
+
 def _check(days: int, tokens: int) -> None:
     problems = []
     if not MIN_DAYS <= days <= MAX_DAYS:
@@ -349,6 +359,7 @@ def generate_demo_data(db: Database, seed: int = 7, days: int = 120, tokens: int
            ("levels", "engagement", "history", "profits", "treasury", "tokens")}
     levels = _day_levels(rng["levels"], start.date(), days)
     with db.sessions.begin() as session:
+        serialize_writes(session)  # two first starts at once: the second sees the data, refuses
         if _has_data(session):
             raise Refused("database: it already holds platform data; demo data only goes into "
                           "an empty platform")
@@ -357,18 +368,13 @@ def generate_demo_data(db: Database, seed: int = 7, days: int = 120, tokens: int
         history = _history(session, rng["history"], start)
         distributions = _distributions(rng["profits"], seed, start, levels,
                                        history.periods if history else [])
-        if distributions:
-            session.execute(sa.insert(ProfitDistribution.__table__), distributions)
-        inflows: dict[date, Decimal] = {}
-        for row in distributions:
-            day = row["created_at"].date()
-            inflows[day] = inflows.get(day, Decimal(0)) + row["dao_amount"]
-        treasury = _treasury_rows(rng["treasury"], start, levels, inflows)
-        session.execute(sa.insert(TreasurySnapshot.__table__), treasury)
-        written = _write_tokens(session, rng["tokens"], tokens, start, levels, progress)
+        treasury = _treasury_rows(rng["treasury"], start, levels, _dao_inflows(distributions))
         activities = history.activities if history else []
-        if activities:
-            session.execute(sa.insert(ProtocolActivity.__table__), activities)
+        for model, rows in ((ProfitDistribution, distributions), (TreasurySnapshot, treasury),
+                            (ProtocolActivity, activities)):
+            if rows:
+                session.execute(sa.insert(model.__table__), rows)
+        written = _write_tokens(session, rng["tokens"], tokens, start, levels, progress)
         counts = {"tokens": written, "engagement_daily": len(engagement),
                   "dao_treasury_snapshots": len(treasury),
                   "profit_allocation_log": len(history.rows) if history else 0,

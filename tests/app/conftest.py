@@ -4,6 +4,7 @@ DATABASE_URL; `tests.app.helpers.open_page` starts the dashboard on a page, sign
 from __future__ import annotations
 
 import shutil
+from datetime import timedelta
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from core.imports import import_csv
 from core.settings import get_settings
 from core.setup import connect
 from db.engine import Database
+from db.types import utcnow
 from tests.app.helpers import PASSWORD
 
 # username -> role; two governors so that M-of-N and the four-eyes rule can be exercised.
@@ -29,8 +31,12 @@ def _prepare(path: Path, *, demo: bool, accounts: bool, imported: bool = False) 
     if imported:
         # A little real (imported) platform data, so the app does not load demo data.
         csv = path.with_suffix(".csv")
+        # Three quiet weeks up to yesterday: low engagement and an empty treasury, so the rule
+        # engine has something to say with enough data behind it.
+        today = utcnow().date()
+        days = [today - timedelta(days=n) for n in range(21, 0, -1)]
         csv.write_text("day,wallet_connections,trades_count,page_views\n"
-                       "2026-01-05,10,20,300\n2026-01-06,12,25,310\n")
+                       + "".join(f"{d.isoformat()},10,20,300\n" for d in days))
         import_csv(db, "engagement", csv)
     if accounts:
         add_user(db, "ada", "admin", PASSWORD)
@@ -85,7 +91,7 @@ def db(templates: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 @pytest.fixture
 def plain_db(templates: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
-    """Accounts, the default split and two imported engagement days: no demo data or history."""
+    """Accounts, the default split and three imported weeks of engagement: no demo data."""
     database = _use(_copy(templates, "plain", tmp_path), monkeypatch)
     yield database
     database.engine.dispose()

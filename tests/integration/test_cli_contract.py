@@ -119,9 +119,9 @@ def is_pct(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-@pytest.fixture
+@pytest.fixture(params=["sqlite"])
 def url(tmp_path: Path) -> str:
-    """An SQLite database brought to head by the CLI itself."""
+    """An SQLite database brought to head by the CLI itself (the id names the engine)."""
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     assert ok(url, "db", "upgrade")["seeded_default"] is True
     return url
@@ -360,7 +360,7 @@ def test_history_lists_every_row_newest_first_with_all_columns(url):
     assert ok(url, "history", "--limit", "1") == rows[:1]
 
 
-# --- amounts and distribute ------------------------------------------------------------------------
+# --- amounts and distribute -----------------------------------------------------------------------
 
 def test_amounts_prints_money_as_exact_strings_that_sum_to_the_profit(url):
     document = ok(url, "amounts", "--profit", "1000.03")

@@ -23,7 +23,6 @@ from core.errors import NotFound, PermissionDenied, Refused, ValidationFailed
 from core.policy_store import set_policy
 from core.validation import ProposalInput
 from db.engine import Database
-from db.types import utcnow
 
 TABLES = ("profit_allocation_log", "proposal_reviews", "protocol_activity", "allocation_policy",
           "users", "profit_distributions")

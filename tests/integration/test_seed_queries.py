@@ -165,7 +165,7 @@ def test_the_pending_reviews_query_lists_open_proposals_newest_first(db, history
 
 # --- PostgreSQL (interval, FILTER, ||, jsonb: the seed's dialect) ------------------------------
 
-def test_the_recent_changes_query_shows_decided_rows_newest_first(pg_db, pg_history):
+def test_the_recent_changes_query_shows_decided_rows_newest_first_on_postgresql(pg_db, pg_history):
     found = rows(pg_db, RECENT_CHANGES)
     assert [(r.split, r.reasoning, r.proposed_by) for r in found] == [
         ("65.00/15.00/12.00/8.00", "Explosive growth detected", "ai"),
@@ -175,18 +175,18 @@ def test_the_recent_changes_query_shows_decided_rows_newest_first(pg_db, pg_hist
     assert found[0].timestamp > found[1].timestamp > found[2].timestamp
 
 
-def test_the_ai_suggestion_quality_query_counts_ai_proposals_by_outcome(pg_db, pg_history):
+def test_the_ai_suggestion_quality_query_counts_ai_proposals_by_outcome_on_postgresql(pg_db, pg_history):
     [row] = rows(pg_db, AI_SUGGESTION_QUALITY)
     assert (row.approved, row.rejected, row.pending) == (1, 1, 1)
     assert row.avg_confidence == (Decimal("0.85") + Decimal("0.6") + Decimal("0.92")) / 3
 
 
-def test_the_ai_suggestion_quality_query_on_a_log_without_ai_proposals_counts_zero(pg_db):
+def test_the_ai_suggestion_quality_query_on_a_log_without_ai_proposals_counts_zero_on_postgresql(pg_db):
     [row] = rows(pg_db, AI_SUGGESTION_QUALITY)
     assert (row.avg_confidence, row.approved, row.rejected, row.pending) == (None, 0, 0, 0)
 
 
-def test_the_allocation_history_query_lists_the_active_periods_of_the_last_30_days(pg_db, pg_history):
+def test_the_allocation_history_query_lists_the_active_periods_of_the_last_30_days_on_postgresql(pg_db, pg_history):
     found = rows(pg_db, ALLOCATION_HISTORY)
     today = datetime.now(UTC).date()
     assert [(r.split, r.proposed_by) for r in found] == [("70.00/18.00/8.00/4.00", "ai"),
@@ -196,7 +196,7 @@ def test_the_allocation_history_query_lists_the_active_periods_of_the_last_30_da
     assert all(abs((r.date - today).days) <= 1 for r in found)
 
 
-def test_the_weekly_report_insert_writes_one_activity_row_with_the_summary(pg_db, pg_history):
+def test_the_weekly_report_insert_writes_one_activity_row_with_the_summary_on_postgresql(pg_db, pg_history):
     with pg_db.engine.connect() as conn:
         before = conn.scalar(sa.text("SELECT count(*) FROM protocol_activity"))
     rows(pg_db, WEEKLY_REPORT)

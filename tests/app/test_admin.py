@@ -1,0 +1,61 @@
+"""Admin: the policy and the accounts, for admins only."""
+
+from __future__ import annotations
+
+from core.accounts import get_account
+from core.policy_store import get_policy
+from tests.app.helpers import PASSWORD, all_text, button, no_exception, open_page
+
+ADMIN = "pages/8_Admin.py"
+
+
+def test_only_an_admin_opens_the_admin_page(plain_db):
+    for user in ("vic", "ann", "gus"):
+        at = open_page(ADMIN, user=user)
+        no_exception(at)
+        assert "This page is for the admin role" in all_text(at)
+        assert not at.dataframe
+    assert open_page(ADMIN, user="ada").dataframe
+
+
+def test_an_admin_changes_the_policy(plain_db):
+    at = open_page(ADMIN, user="ada")
+    at.selectbox(key="policy_key").set_value("approvals_required")
+    at.text_input(key="policy_value").input("2")
+    at = button(at, "💾 Change the policy").click().run()
+    no_exception(at)
+    assert get_policy(plain_db).approvals_required == 2
+    assert "approvals_required is now 2" in all_text(at)
+
+
+def test_a_bad_policy_value_is_explained_and_changes_nothing(plain_db):
+    at = open_page(ADMIN, user="ada")
+    at.selectbox(key="policy_key").set_value("dao_max")
+    at.text_input(key="policy_value").input("300")
+    at = button(at, "💾 Change the policy").click().run()
+    assert "dao_max: 300 is outside 0..100" in [e.value for e in at.error]
+    assert get_policy(plain_db).bounds["dao"][1] == 30
+
+
+def test_an_admin_adds_an_account_that_can_sign_in(plain_db):
+    at = open_page(ADMIN, user="ada")
+    at.text_input(key="new_username").input("Nia")
+    at.selectbox(key="new_role").set_value("governor")
+    at.text_input(key="new_password").input(PASSWORD)
+    at = button(at, "➕ Add account").click().run()
+    no_exception(at)
+    assert get_account(plain_db, "nia").role == "governor"
+    accounts = next(d.value for d in at.dataframe if "role" in d.value.columns)
+    assert "nia" in list(accounts["username"])
+
+
+def test_an_admin_changes_a_role_and_disables_an_account(plain_db):
+    at = open_page(ADMIN, user="ada")
+    at.selectbox(key="change_who").set_value("vic")
+    at.selectbox(key="change_role").set_value("analyst")
+    at = at.button(key="change_set_role").click().run()
+    assert get_account(plain_db, "vic").role == "analyst"
+    at.selectbox(key="change_who").set_value("vic")
+    at = at.button(key="change_disable").click().run()
+    no_exception(at)
+    assert not get_account(plain_db, "vic").active

@@ -1,0 +1,66 @@
+"""Distributions: a run per key into the ledger (a rerun says so), the ledger, the totals."""
+
+from __future__ import annotations
+
+from core.distribution import list_distributions
+from core.policy_store import set_policy
+from tests.app.helpers import all_text, button, no_exception, open_page
+
+DISTRIBUTIONS = "pages/6_Distributions.py"
+
+
+def _distribute(at, profit: str, key: str):
+    at.text_input(key="dist_profit").input(profit)
+    at.text_input(key="dist_key").input(key)
+    return button(at, "💸 Distribute").click().run()
+
+
+def test_a_distribution_lands_in_the_ledger_with_exact_amounts(plain_db):
+    at = _distribute(open_page(DISTRIBUTIONS, user="ann"), "1000.03", "payout-1")
+    no_exception(at)
+    assert "Distributed 1,000.03 under key `payout-1`" in all_text(at)
+    [record] = list_distributions(plain_db)
+    assert (record.key, str(record.total), record.amounts.as_json()) == (
+        "payout-1", "1000.03",
+        {"reinvestment": "800.02", "dao": "150.01", "lucky": "30.00", "creator": "20.00"})
+    ledger = at.dataframe[0].value
+    assert list(ledger["key"]) == ["payout-1"] and list(ledger["total"]) == ["1,000.03"]
+    assert {m.label: m.value for m in at.metric}["All distributed"] == "1,000.03"
+
+
+def test_the_same_key_again_writes_nothing_and_says_so(plain_db):
+    at = _distribute(open_page(DISTRIBUTIONS, user="ann"), "500.00", "payout-2")
+    at = _distribute(at, "500.00", "payout-2")
+    no_exception(at)
+    assert "was already used" in all_text(at) and "nothing new was written" in all_text(at)
+    assert len(list_distributions(plain_db)) == 1
+
+
+def test_the_same_key_with_another_profit_is_refused(plain_db):
+    at = _distribute(open_page(DISTRIBUTIONS, user="ann"), "500.00", "payout-3")
+    at = _distribute(at, "600.00", "payout-3")
+    assert "key: 'payout-3' was already used for a distribution of 500.00, not 600.00" in \
+        [e.value for e in at.error]
+    assert len(list_distributions(plain_db)) == 1
+
+
+def test_a_bad_profit_is_explained_next_to_it_and_nothing_is_written(plain_db):
+    at = _distribute(open_page(DISTRIBUTIONS, user="ann"), "ten dollars", "payout-4")
+    no_exception(at)
+    assert "profit: 'ten dollars' is not a number" in [e.value for e in at.error]
+    assert list_distributions(plain_db) == []
+
+
+def test_a_viewer_reads_the_ledger_but_cannot_distribute(db):
+    at = open_page(DISTRIBUTIONS, user="vic")
+    no_exception(at)
+    assert "💸 Distribute" not in [b.label for b in at.button]
+    assert len(at.dataframe[0].value) == len(list_distributions(db))
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_paused_distributions_are_not_offered(plain_db):
+    set_policy(plain_db, "distributions_paused", "true", by="ada")
+    at = open_page(DISTRIBUTIONS, user="ann")
+    assert "Distributions are paused" in all_text(at)
+    assert "💸 Distribute" not in [b.label for b in at.button]

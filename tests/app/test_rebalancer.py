@@ -1,0 +1,60 @@
+"""Rebalancer: metrics, an analysis on request, and filing its suggestion as a proposal."""
+
+from __future__ import annotations
+
+from core.allocations import get_current_allocation, get_pending_proposals
+from core.metrics import compute_metrics
+from tests.app.helpers import all_text, no_exception, open_page
+
+REBALANCER = "pages/3_Rebalancer.py"
+
+
+def test_the_current_metrics_are_shown_to_everyone(db):
+    at = open_page(REBALANCER, user="vic")
+    no_exception(at)
+    metrics = compute_metrics(db)
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Tokens, last 7 days"] == f"{metrics.tokens_launched_7d:,}"
+    assert shown["Days of data"] == str(metrics.days_of_data)
+    assert shown["Engagement"] == f"{metrics.engagement_score:.0f} / 100"
+
+
+def test_a_viewer_is_not_offered_the_analysis(db):
+    at = open_page(REBALANCER, user="vic")
+    assert "rebalance_run" not in [b.key for b in at.button]
+    assert "Analysts run the rebalancer" in all_text(at)
+
+
+def test_an_analysis_shows_a_suggestion_against_the_current_split_and_files_nothing(db):
+    pending_before = len(get_pending_proposals(db))
+    at = open_page(REBALANCER, user="ann").button(key="rebalance_run").click().run()
+    no_exception(at)
+    result = at.session_state["rebalance_result"]
+    assert result["engine"] == "rules"  # no OPENAI_API_KEY in the tests
+    assert result["current_allocation"] == get_current_allocation(db).split.as_json()
+    assert f"**Reasoning:** {result['reasoning']}" in all_text(at)
+    assert {m.label: m.value for m in at.metric}["Confidence"] == f"{result['confidence']:.0%}"
+    assert len(at.get("plotly_chart")) == 2  # engagement series and the comparison
+    assert len(get_pending_proposals(db)) == pending_before
+    # The demo platform sits inside every rule's band: nothing to change, nothing to file.
+    assert not result["should_rebalance"]
+    assert "No rebalance needed" in all_text(at)
+    assert "rebalance_file" not in [b.key for b in at.button]
+
+
+def test_a_suggested_change_can_be_filed_as_a_proposal(plain_db):
+    at = open_page(REBALANCER, user="ann").button(key="rebalance_run").click().run()
+    result = at.session_state["rebalance_result"]
+    assert result["should_rebalance"], result["reasoning"]
+    suggested = "/".join(str(result["suggested_allocation"][b]) for b in
+                         ("reinvestment", "dao", "lucky", "creator"))
+    assert {m.label: m.value for m in at.metric}["Suggested split"] == suggested
+    at = at.button(key="rebalance_file").click().run()
+    no_exception(at)
+    assert f"Suggestion {suggested} filed as proposal" in all_text(at)
+    newest = get_pending_proposals(plain_db)[0].record
+    assert newest.split.as_json() == result["suggested_allocation"]
+    assert (newest.proposed_by, newest.proposer_username) == ("system", "ann")
+    assert newest.input_metrics == result["metrics"]
+    assert newest.reasoning == result["reasoning"]
+    assert "rebalance_result" not in at.session_state

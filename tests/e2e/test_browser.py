@@ -1,0 +1,187 @@
+"""The whole review loop in a real browser against `streamlit run`: an analyst files a proposal,
+a governor approves it, the home page shows the new split. Screenshots go to artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from core.accounts import add_user
+from core.allocations import get_current_allocation, get_pending_proposals
+from core.setup import connect
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PASSWORD = "correct horse battery"
+WAIT_MS = 30_000
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """`streamlit run app.py` on a fresh SQLite file holding an admin, an analyst, a governor."""
+    url = f"sqlite:///{tmp_path / 'e2e.db'}"
+    db = connect(url)
+    add_user(db, "ada", "admin", PASSWORD)
+    add_user(db, "ann", "analyst", PASSWORD, by="ada")
+    add_user(db, "gus", "governor", PASSWORD, by="ada")
+    db.engine.dispose()
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": url}
+    env.pop("OPENAI_API_KEY", None)
+    log = open(tmp_path / "server.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("streamlit did not start:\n" + (tmp_path / "server.log").read_text())
+            time.sleep(0.2)
+        yield base, url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        yield context.new_page()
+        browser.close()
+
+
+def _settled(page: Page) -> None:
+    """Wait until the script run in progress (if any) has finished."""
+    page.wait_for_timeout(300)
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=WAIT_MS)
+
+
+def _shot(page: Page, name: str) -> None:
+    _settled(page)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _sign_in(page: Page, username: str) -> None:
+    expect(page.get_by_role("heading", name="🔐 Sign in")).to_be_visible(timeout=WAIT_MS)
+    page.locator(".st-key-signin_username input").fill(username)
+    page.locator(".st-key-signin_password input").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_test_id("stSidebar").get_by_text(f"{username}")).to_be_visible(timeout=WAIT_MS)
+
+
+def _go(page: Page, label: str) -> None:
+    page.get_by_test_id("stSidebar").get_by_role("link", name=label).click()
+    _settled(page)
+
+
+def _sign_out(page: Page) -> None:
+    page.get_by_test_id("stSidebar").get_by_role("button", name="🚪 Sign out").click()
+    _settled(page)
+
+
+def _set_number(page: Page, label: str, value: str) -> None:
+    field = page.get_by_label(label)
+    field.fill(value)
+    field.press("Enter")
+    _settled(page)
+
+
+@pytest.mark.e2e
+def test_an_analyst_proposes_a_governor_approves_and_home_shows_the_new_split(server, page):
+    base, url = server
+    page.goto(base)
+    expect(page.get_by_text("Demo data.")).to_be_visible(timeout=WAIT_MS)  # first start
+    _shot(page, "00_sign_in")
+
+    _sign_in(page, "ann")
+    expect(page.get_by_text("Current split: 80/15/3/2")).to_be_visible(timeout=WAIT_MS)
+    _shot(page, "01_home_analyst")
+
+    _go(page, "Propose")
+    _set_number(page, "Reinvestment %", "75")
+    expect(page.get_by_text("total: the four sum to 95, not exactly 100")).to_be_visible()
+    _set_number(page, "Lucky lottery %", "6")
+    _set_number(page, "Creator rewards %", "4")
+    page.get_by_label("Reasoning").fill("Manual adjustment for Q1 strategy")
+    page.get_by_label("Reasoning").press("Control+Enter")
+    _settled(page)
+    expect(page.get_by_text("Valid: this proposal can be filed.")).to_be_visible(timeout=WAIT_MS)
+    _shot(page, "02_propose_form")
+    page.get_by_role("button", name="📨 File proposal").click()
+    expect(page.get_by_text("Proposal 75/15/6/4 filed")).to_be_visible(timeout=WAIT_MS)
+    _shot(page, "03_propose_filed")
+
+    for label, name in (("Rebalancer", "04_rebalancer"), ("History", "05_history"),
+                        ("Performance", "06_performance"), ("Distributions", "07_distributions"),
+                        ("Activity", "08_activity")):
+        _go(page, label)
+        expect(page.get_by_role("heading", name=label)).to_be_visible(timeout=WAIT_MS)
+        expect(page.get_by_text("Traceback")).to_have_count(0)
+        _shot(page, name)
+    _go(page, "Rebalancer")
+    page.get_by_role("button", name="🔍 Run analysis").click()
+    expect(page.get_by_text("Reasoning:")).to_be_visible(timeout=WAIT_MS)
+    _shot(page, "09_rebalancer_analysis")
+    _sign_out(page)
+
+    db = connect(url)
+    filed = next(p.record for p in get_pending_proposals(db) if p.record.proposer_username == "ann")
+    _sign_in(page, "gus")
+    _go(page, "Review")
+    expect(page.get_by_text("75/15/6/4 · proposed by ann")).to_be_visible(timeout=WAIT_MS)
+    _shot(page, "10_review_pending")
+    page.locator(f".st-key-notes_{filed.id} input").fill("Metrics support this change")
+    page.locator(f".st-key-notes_{filed.id} input").press("Enter")
+    _settled(page)
+    page.locator(f".st-key-approve_{filed.id} button").click()
+    expect(page.get_by_text("is now the live split")).to_be_visible(timeout=WAIT_MS)
+    _shot(page, "11_review_approved")
+
+    _go(page, "Home")
+    expect(page.get_by_text("Current split: 75/15/6/4")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text("Approved by gus", exact=False)).to_be_visible()
+    _shot(page, "12_home_new_split")
+    assert get_current_allocation(db).split.label() == "75/15/6/4"
+    _sign_out(page)
+
+    _sign_in(page, "ada")
+    _go(page, "Admin")
+    expect(page.get_by_role("heading", name="🛠️ Admin")).to_be_visible(timeout=WAIT_MS)
+    _shot(page, "13_admin")
+    db.engine.dispose()
