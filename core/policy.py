@@ -77,6 +77,10 @@ POLICY_KEYS: tuple[str, ...] = tuple(
        "distributions_paused", "rebalancing_paused"]
     + [f"baseline_{b}" for b in BUCKETS]
 )
+# What `policy set` takes: the stored keys, except that the baseline is set as a whole
+# ("80/15/3/2"), since changing one of its buckets alone could never keep the sum at 100.
+SETTABLE_KEYS: tuple[str, ...] = tuple(k for k in POLICY_KEYS if not k.startswith("baseline_")) + (
+    "baseline",)
 
 
 def _parse_bool(key: str, raw: Any) -> bool:
@@ -112,8 +116,8 @@ def _parse_pct(key: str, raw: Any) -> Decimal:
 
 def with_setting(policy: Policy, key: str, raw: Any) -> Policy:
     """Return a copy of `policy` with one key changed, parsed from text and checked as a whole."""
-    if key not in POLICY_KEYS:
-        raise ValidationFailed(f"{key}: unknown policy key (known: {', '.join(POLICY_KEYS)})")
+    if key not in SETTABLE_KEYS:
+        raise ValidationFailed(f"{key}: unknown policy key (known: {', '.join(SETTABLE_KEYS)})")
     if key.endswith(("_min", "_max")) and key.split("_")[0] in BUCKETS:
         bucket, end = key.rsplit("_", 1)
         low, high = policy.bounds[bucket]
@@ -121,11 +125,8 @@ def with_setting(policy: Policy, key: str, raw: Any) -> Policy:
         bounds = dict(policy.bounds)
         bounds[bucket] = (value, high) if end == "min" else (low, value)
         updated = replace(policy, bounds=bounds)
-    elif key.startswith("baseline_"):
-        bucket = key[len("baseline_"):]
-        values = {b: getattr(policy.baseline, b) for b in BUCKETS}
-        values[bucket] = _parse_pct(key, raw)
-        updated = replace(policy, baseline=Split(**values))
+    elif key == "baseline":
+        updated = replace(policy, baseline=_parse_baseline(raw))
     elif key in ("max_step", "min_delta"):
         updated = replace(policy, **{key: _parse_pct(key, raw)})
     elif key == "approvals_required":
@@ -138,6 +139,14 @@ def with_setting(policy: Policy, key: str, raw: Any) -> Policy:
         updated = replace(policy, **{key: _parse_bool(key, raw)})
     check_policy(updated)
     return updated
+
+
+def _parse_baseline(raw: Any) -> Split:
+    parts = str(raw).replace(",", "/").split("/")
+    if len(parts) != len(BUCKETS):
+        raise ValidationFailed(f"baseline: {raw!r} is not four percentages like 80/15/3/2")
+    values = {bucket: _parse_pct(f"baseline {bucket}", part) for bucket, part in zip(BUCKETS, parts)}
+    return Split(**values)
 
 
 def _parse_confidence_threshold(raw: Any) -> Decimal | None:
@@ -167,13 +176,9 @@ def check_policy(policy: Policy) -> None:
         problems.append("max_step: must be above 0")
     if policy.approvals_required < 1:
         problems.append("approvals_required: must be at least 1")
+    # The baseline may lie outside narrowed bounds: the rule engine clamps its target into them.
     if policy.baseline.total != 100:
         problems.append(f"baseline: the four sum to {policy.baseline.total}, not 100")
-    else:
-        for bucket, value in policy.baseline.items():
-            low, high = policy.bounds[bucket]
-            if not low <= value <= high:
-                problems.append(f"baseline_{bucket}: {value} is outside the bounds {low}..{high}")
     if problems:
         raise ValidationFailed(*problems)
 

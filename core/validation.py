@@ -39,7 +39,9 @@ class ValidationResult:
         return not self.errors
 
     def as_json(self) -> dict[str, Any]:
-        return {"valid": self.valid, "errors": self.errors, "warnings": self.warnings}
+        # `ok` too: a failed validation is a refusal, which the CLI contract marks with ok: false.
+        return {"valid": self.valid, "ok": self.valid, "errors": self.errors,
+                "warnings": self.warnings}
 
 
 def _fmt(value: Decimal) -> str:

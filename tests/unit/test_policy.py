@@ -81,9 +81,15 @@ def test_maximums_summing_under_100_are_refused():
     assert "bounds: the maximums sum to less than 100, no split can satisfy them" in problems
 
 
-def test_bounds_that_leave_out_the_baseline_split_are_refused():
-    problems = problems_of("reinvestment_max", "75")
-    assert problems == ["baseline_reinvestment: 80 is outside the bounds 40..75"]
+def test_bounds_may_leave_out_the_baseline_split_which_the_rule_engine_clamps():
+    assert with_setting(DEFAULT, "reinvestment_max", "75").bounds["reinvestment"][1] == 75
+
+
+def test_the_baseline_is_set_as_a_whole_and_must_sum_to_100():
+    assert with_setting(DEFAULT, "baseline", "70/15/10/5").baseline.label() == "70/15/10/5"
+    assert problems_of("baseline", "70/15/10/4") == ["baseline: the four sum to 99, not 100"]
+    assert problems_of("baseline", "70/15") == ["baseline: '70/15' is not four percentages like 80/15/3/2"]
+    assert problems_of("baseline_dao", "20")[0].startswith("baseline_dao: unknown policy key")
 
 
 @pytest.mark.parametrize("value, words", [("0", "below the minimum 1"), ("-3", "below the minimum 1"),
