@@ -30,6 +30,7 @@ from db.types import utcnow
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.@-]{1,63}$")
 MIN_PASSWORD_LENGTH = 10
+MAX_NAME_LENGTH = 64  # the width of every column that records who acted
 OPEN_MODE_ACTOR = "operator"
 # Names the system writes into the logs itself ("system:auto-approval", the open-mode operator):
 # an account under one of them could pass its own actions off as the system's.
@@ -86,6 +87,8 @@ def resolve_actor(session: so.Session, username: str | None, needed_role: str, a
     """The acting account, checked for `needed_role`; refuses unknown, disabled or too-junior ones."""
     if not has_accounts(session):
         name = (username or "").strip() or OPEN_MODE_ACTOR
+        if len(name) > MAX_NAME_LENGTH:
+            raise ValidationFailed(f"by: {name[:20]!r}... is longer than {MAX_NAME_LENGTH} characters")
         return Actor(name, "admin", open_mode=True)
     if not username or not username.strip():
         raise PermissionDenied(f"by: {action} needs an acting account (name one)")

@@ -130,6 +130,8 @@ REFUSALS: list[tuple[str, list[str], str | None, int, str]] = [
     ("an unknown account proposes", ["propose", "--reinvestment", "75", "--dao", "15", "--lucky",
                                      "6", "--creator", "4", "--reasoning", "r", "--by", "eve"],
      None, 3, "by: no account named 'eve'"),
+    ("a viewer runs the rebalancer", ["rebalance", "--engine", "rules", "--by", "vic"], None, 3,
+     "by: vic is a viewer; running the rebalancer needs the analyst role or higher"),
     ("a disabled governor reviews", ["review", "{partial}", "--decision", "approved", "--by",
                                      "dora"], None, 3, "the account 'dora' is disabled"),
     ("an analyst reviews", ["review", "{partial}", "--decision", "approved", "--by", "ann"], None,

@@ -80,9 +80,21 @@ def _read(db: Database, by: str) -> None:
     list_activity(db), get_policy(db), list_users(db), list_distributions(db)
 
 
+def _rebalance(db: Database, by: str) -> None:
+    from decimal import Decimal
+
+    from core.metrics_model import PlatformMetrics
+    from core.rebalancer.service import run_rebalance
+
+    # The seed's launch week: the rule engine suggests 74/15/6/5 and files it.
+    launch_week = PlatformMetrics(60.0, 85.0, Decimal("2500"), 0.03, 15, 30)
+    assert run_rebalance(db, launch_week, engine="rules", by=by).filed
+
+
 ACTIONS: dict[str, tuple[str, Callable[[Database, str], Any]]] = {
     "read": ("viewer", _read),
     "propose": ("analyst", lambda db, by: propose_allocation(db, proposal(70, 20, 6, 4), by=by)),
+    "rebalance": ("analyst", _rebalance),
     "distribute": ("analyst", lambda db, by: distribute(db, "1000.00", "run-1", by=by)),
     "review": ("governor", lambda db, by: review_proposal(db, _pending_id(db), "approved", by=by)),
     "policy set": ("admin", lambda db, by: set_policy(db, "max_step", "10", by=by)),
