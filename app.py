@@ -10,6 +10,15 @@ from ui.feedback import core_call
 from ui.format import ago, money, pct, usd, when
 from ui.page import setup_page
 
+
+def week_change(cell, label: str, value: str, change: float, fmt: str) -> None:
+    """A metric with its change since seven days ago; no arrow when nothing moved."""
+    shown = fmt.format(change)
+    moved = any(digit in shown for digit in "123456789")  # "+0.0000" did not move
+    cell.metric(label, value, shown if moved else "no change", delta_color="normal" if moved
+                else "off", delta_arrow="auto" if moved else "off")
+
+
 page = setup_page("Profit allocation", "💰")
 current = readers.current(page.db)
 
@@ -37,14 +46,14 @@ st.subheader("📊 Key metrics, and their change over the last 7 days")
 with core_call():
     now, week_ago = readers.metrics_now_and_week_ago(page.db)
     growth, engagement, dao, price = st.columns(4)
-    growth.metric("Community growth", f"{now.growth_rate_pct:+.1f}%",
-                  f"{now.growth_rate_pct - week_ago.growth_rate_pct:+.1f} pts")
-    engagement.metric("Engagement score", f"{now.engagement_score:.0f} / 100",
-                      f"{now.engagement_score - week_ago.engagement_score:+.1f}")
-    dao.metric("DAO treasury", usd(now.dao_balance_usd),
-               f"{float(now.dao_balance_usd - week_ago.dao_balance_usd):+,.2f}")
-    price.metric("Avg token price", f"${now.avg_token_price_usd:,.4f}",
-                 f"{now.avg_token_price_usd - week_ago.avg_token_price_usd:+.4f}")
+    week_change(growth, "Community growth", f"{now.growth_rate_pct:+.1f}%",
+                now.growth_rate_pct - week_ago.growth_rate_pct, "{:+.1f} pts")
+    week_change(engagement, "Engagement score", f"{now.engagement_score:.0f} / 100",
+                now.engagement_score - week_ago.engagement_score, "{:+.1f}")
+    week_change(dao, "DAO treasury", usd(now.dao_balance_usd),
+                float(now.dao_balance_usd - week_ago.dao_balance_usd), "{:+,.2f}")
+    week_change(price, "Avg token price", f"${now.avg_token_price_usd:,.4f}",
+                now.avg_token_price_usd - week_ago.avg_token_price_usd, "{:+.4f}")
     st.caption(f"{now.tokens_launched_7d} tokens launched in the last 7 days · "
                f"{now.days_of_data} days of data")
 

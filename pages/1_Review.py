@@ -48,7 +48,8 @@ for item in pending:
             cells = st.columns(2)
             for index, bucket in enumerate(BUCKETS):
                 cells[index % 2].metric(BUCKET_LABELS[bucket], pct(getattr(proposal.split, bucket)),
-                                        signed_points(delta[bucket]), delta_color="off")
+                                        signed_points(delta[bucket]), delta_color="off",
+                                        delta_arrow="auto" if delta[bucket] else "off")
             left, right = st.columns(2)
             left.metric("Confidence", f"{float(proposal.confidence):.0%}")
             right.metric("Approvals", f"{len(item.approvals)} of {item.approvals_required}",

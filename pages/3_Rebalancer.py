@@ -57,7 +57,8 @@ chart, facts = st.columns([3, 2])
 chart.plotly_chart(figures.split_comparison(current, suggested, "Current", "Suggested"),
                    key="rebalance_compare")
 with facts:
-    st.metric("Suggested split", suggested.label(), f"from {current.label()}", delta_color="off")
+    st.metric("Suggested split", suggested.label(), f"from {current.label()}", delta_color="off",
+              delta_arrow="off")
     st.metric("Confidence", f"{result['confidence']:.0%}")
     st.metric("Engine", result["engine"])
     if result["target_allocation"] and result["target_allocation"] != result["suggested_allocation"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 
@@ -46,6 +47,9 @@ def sign_out() -> None:
 
 
 def _sso_configured() -> bool:
+    """An [auth] block in the secrets, and Authlib installed (st.login needs it)."""
+    if importlib.util.find_spec("authlib") is None:
+        return False
     try:
         return "auth" in st.secrets
     except Exception:  # noqa: BLE001 - no secrets file at all: no SSO

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 import streamlit as st
 
 from core.errors import DomainError
 from db.engine import Database
+from ui.db import database_unreachable
 from ui.readers import reader
 
 
@@ -30,7 +32,10 @@ def _load_demo_once(url: str, _db: Database) -> bool:
 
 
 def ensure_demo_data(db: Database) -> None:
-    _load_demo_once(db.engine.url.render_as_string(hide_password=True), db)
+    try:
+        _load_demo_once(db.engine.url.render_as_string(hide_password=True), db)
+    except sa.exc.DBAPIError as error:
+        database_unreachable(error)
 
 
 @reader(ttl=60)

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.split import BUCKET_LABELS, BUCKETS, Split
+from core.split import BUCKET_LABELS, BUCKETS, Split, format_pct
 
 COLORS = {"reinvestment": "#2E86AB", "dao": "#A23B72", "lucky": "#F18F01", "creator": "#3BB273"}
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.15))
@@ -31,9 +31,9 @@ def split_comparison(before: Split, after: Split, before_name: str = "Current",
     labels = [BUCKET_LABELS[b] for b in BUCKETS]
     fig = go.Figure([
         go.Bar(name=before_name, x=labels, y=[float(v) for _, v in before.items()],
-               marker_color="#B0B7C3", text=[f"{v}%" for _, v in before.items()]),
+               marker_color="#B0B7C3", text=[f"{format_pct(v)}%" for _, v in before.items()]),
         go.Bar(name=after_name, x=labels, y=[float(v) for _, v in after.items()],
-               marker_color=[COLORS[b] for b in BUCKETS], text=[f"{v}%" for _, v in after.items()]),
+               marker_color=[COLORS[b] for b in BUCKETS], text=[f"{format_pct(v)}%" for _, v in after.items()]),
     ])
     fig.update_layout(barmode="group", yaxis_title="%", height=320, **_LAYOUT)
     return fig

@@ -66,6 +66,6 @@ def setup_page(title: str, icon: str, *, role: str = "viewer") -> Page:
         st.info(f"🔒 This page is for the {role} role and above; you are signed in as a "
                 f"{account.role}.")
         st.stop()
-    show_flashes()
     st.title(f"{icon} {title}")
+    show_flashes()
     return page

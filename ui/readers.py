@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -33,11 +33,12 @@ _HASH = {Database: lambda db: db.engine.url.render_as_string(hide_password=True)
 WEEKLY_REPORT_TYPE = "weekly_allocation_report"
 
 
-def reader(ttl: int) -> Callable[[F], F]:
-    """`st.cache_data` keyed by the database's URL; a lost database becomes a clear notice."""
+def reader(ttl: int, spinner: str | bool = False) -> Callable[[F], F]:
+    """`st.cache_data` keyed by the database's URL; a lost database becomes a clear notice.
+    `spinner` names the wait on a cache miss, for the reads that can take a second."""
 
     def decorate(func: F) -> F:
-        cached = st.cache_data(ttl=ttl, show_spinner=False, hash_funcs=_HASH)(func)
+        cached = st.cache_data(ttl=ttl, show_spinner=spinner, hash_funcs=_HASH)(func)
 
         @functools.wraps(func)
         def call(*args: Any, **kwargs: Any) -> Any:
@@ -89,7 +90,7 @@ def history(db: Database) -> pd.DataFrame:
 
 # --- metrics and analytics (core.metrics / core.queries) --------------------------------------
 
-@reader(ttl=300)
+@reader(ttl=300, spinner="Computing the platform metrics…")
 def metrics_now_and_week_ago(db: Database):
     """The platform metrics now and seven days ago, for the week's change."""
     from core.metrics import compute_metrics
@@ -98,7 +99,7 @@ def metrics_now_and_week_ago(db: Database):
     return compute_metrics(db, now=now), compute_metrics(db, now=now - timedelta(days=7))
 
 
-@reader(ttl=300)
+@reader(ttl=300, spinner="Computing the platform metrics…")
 def metrics(db: Database):
     from core.metrics import compute_metrics
 
@@ -112,16 +113,12 @@ def weekly_series(db: Database, days: int = 90):
     return weekly_metric_series(db, days)
 
 
-def _day_start(day: date | None) -> datetime | None:
-    return None if day is None else datetime.combine(day, time.min).replace(tzinfo=utcnow().tzinfo)
-
-
-@reader(ttl=300)
+@reader(ttl=300, spinner="Comparing the allocation periods with token performance…")
 def performance(db: Database, date_from: date | None = None, date_to: date | None = None) -> pd.DataFrame:
     from core.queries import compare_performance
 
-    end = None if date_to is None else _day_start(date_to + timedelta(days=1))
-    return pd.DataFrame(compare_performance(db, date_from=_day_start(date_from), date_to=end))
+    # Dates are whole UTC days, `date_to` included (core turns them into half-open bounds).
+    return pd.DataFrame(compare_performance(db, date_from=date_from, date_to=date_to))
 
 
 @reader(ttl=60)

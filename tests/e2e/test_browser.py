@@ -102,7 +102,7 @@ def _sign_in(page: Page, username: str) -> None:
     page.locator(".st-key-signin_username input").fill(username)
     page.locator(".st-key-signin_password input").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_test_id("stSidebar").get_by_text(f"{username}")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_test_id("stSidebar").locator("code", has_text=username)).to_be_visible(timeout=WAIT_MS)
 
 
 def _go(page: Page, label: str) -> None:
@@ -115,8 +115,8 @@ def _sign_out(page: Page) -> None:
     _settled(page)
 
 
-def _set_number(page: Page, label: str, value: str) -> None:
-    field = page.get_by_label(label)
+def _set_number(page: Page, key: str, value: str) -> None:
+    field = page.locator(f".st-key-{key} input")
     field.fill(value)
     field.press("Enter")
     _settled(page)
@@ -134,12 +134,13 @@ def test_an_analyst_proposes_a_governor_approves_and_home_shows_the_new_split(se
     _shot(page, "01_home_analyst")
 
     _go(page, "Propose")
-    _set_number(page, "Reinvestment %", "75")
+    _set_number(page, "propose_reinvestment", "75")
     expect(page.get_by_text("total: the four sum to 95, not exactly 100")).to_be_visible()
-    _set_number(page, "Lucky lottery %", "6")
-    _set_number(page, "Creator rewards %", "4")
-    page.get_by_label("Reasoning").fill("Manual adjustment for Q1 strategy")
-    page.get_by_label("Reasoning").press("Control+Enter")
+    _set_number(page, "propose_lucky", "6")
+    _set_number(page, "propose_creator", "4")
+    reasoning = page.locator(".st-key-propose_reasoning textarea")
+    reasoning.fill("Manual adjustment for Q1 strategy")
+    reasoning.press("Control+Enter")
     _settled(page)
     expect(page.get_by_text("Valid: this proposal can be filed.")).to_be_visible(timeout=WAIT_MS)
     _shot(page, "02_propose_form")
