@@ -138,7 +138,8 @@ def _token_figures(session: so.Session, now: datetime) -> tuple[float, int]:
     # Two scalar subqueries: the count reads only the created_at index range, not the table.
     since = sa.literal(now - timedelta(days=WINDOW_DAYS), UTCDateTime())
     until = sa.literal(now, UTCDateTime())
-    average = sa.select(sa.func.avg(Token.price)).scalar_subquery()
+    # Tokens that existed at `now`: last week's figure must not include this week's launches.
+    average = sa.select(sa.func.avg(Token.price)).where(Token.created_at < until).scalar_subquery()
     recent = (sa.select(sa.func.count()).select_from(Token)
               .where(Token.created_at >= since, Token.created_at < until).scalar_subquery())
     row = session.execute(sa.select(average.label("avg_price"), recent.label("recent"))).one()

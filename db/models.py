@@ -144,7 +144,9 @@ class Token(Base):
     __table_args__ = (
         sa.CheckConstraint("price >= 0", name="price_not_negative"),
         sa.CheckConstraint("volume_24h >= 0", name="volume_not_negative"),
-        sa.Index("ix_tokens_created_at", "created_at"),
+        # Covering: the performance comparison and the metrics read price and volume by launch
+        # time from the index alone, never touching a million table rows.
+        sa.Index("ix_tokens_created_at_price_volume", "created_at", "price", "volume_24h"),
     )
 
     id: so.Mapped[int] = so.mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"),
