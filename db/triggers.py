@@ -12,9 +12,11 @@ from dataclasses import dataclass
 
 LOG = "profit_allocation_log"
 IMMUTABLE_LOG_COLUMNS = (
-    "reinvestment_pct", "dao_pct", "lucky_pct", "creator_pct", "reasoning", "proposed_by",
+    "id", "reinvestment_pct", "dao_pct", "lucky_pct", "creator_pct", "reasoning", "proposed_by",
     "proposer_username", "timestamp", "confidence", "input_metrics", "based_on_id",
 )
+# Once a row is decided (active, rejected, expired) who decided and why is part of the record.
+DECIDED_LOG_COLUMNS = ("reviewed_by", "review_notes", "reviewed_at")
 INSERT_ONLY_TABLES = ("protocol_activity", "profit_distributions", "allocation_policy",
                       "proposal_reviews")
 
@@ -26,6 +28,31 @@ class Guard:
     event: str  # "UPDATE" or "DELETE"
     condition: str | None  # written with {ne} for "is distinct from"
     message: str
+    sqlite_only: bool = False  # PostgreSQL enforces the same rule with a constraint instead
+
+
+# SQLite stores times as ISO text, so '9999-12-31' stands for "still open".
+NO_OVERLAP = (
+    # Empty periods ([t, t): replaced the instant they began) overlap nothing, as in PostgreSQL.
+    "NEW.status = 'active' AND (NEW.effective_until IS NULL OR NEW.effective_from < NEW.effective_until)"
+    f" AND EXISTS (SELECT 1 FROM {LOG} other WHERE other.id <> NEW.id"
+    " AND other.status = 'active'"
+    " AND other.effective_from < COALESCE(NEW.effective_until, '9999-12-31')"
+    " AND NEW.effective_from < COALESCE(other.effective_until, '9999-12-31'))"
+)
+# PostgreSQL: an exclusion constraint, which (unlike a trigger) also holds between two
+# transactions running at the same moment. tstzrange is half-open, [from, until).
+PG_NO_OVERLAP = f"ex_{LOG}_no_overlap"
+
+
+def overlap_constraint_statements(dialect: str) -> list[str]:
+    """PostgreSQL's exclusion constraint against overlapping active periods (none on SQLite,
+    where the `no_overlap` triggers do it: SQLite has one writer at a time)."""
+    if dialect != "postgresql":
+        return []
+    return [f"ALTER TABLE {LOG} DROP CONSTRAINT IF EXISTS {PG_NO_OVERLAP}",
+            f"ALTER TABLE {LOG} ADD CONSTRAINT {PG_NO_OVERLAP} EXCLUDE USING gist "
+            "(tstzrange(effective_from, effective_until) WITH &&) WHERE (status = 'active')"]
 
 
 def guards() -> list[Guard]:
@@ -39,8 +66,12 @@ def guards() -> list[Guard]:
               "(OLD.status <> 'proposed' AND NEW.status {ne} OLD.status)"
               " OR (OLD.effective_from IS NOT NULL AND NEW.effective_from {ne} OLD.effective_from)"
               " OR (OLD.effective_until IS NOT NULL AND NEW.effective_until {ne} OLD.effective_until)"
-              " OR (OLD.reviewed_at IS NOT NULL AND NEW.reviewed_at {ne} OLD.reviewed_at)",
+              + "".join(f" OR (OLD.status <> 'proposed' AND NEW.{c} {{ne}} OLD.{c})"
+                        for c in DECIDED_LOG_COLUMNS),
               f"{LOG}: a decided row cannot be decided again"),
+        *(Guard(f"{LOG}_no_overlap_{event.lower()}", LOG, event, NO_OVERLAP,
+                f"{LOG}: active periods cannot overlap", sqlite_only=True)
+          for event in ("INSERT", "UPDATE")),
     ]
     for table in INSERT_ONLY_TABLES:
         for event in ("UPDATE", "DELETE"):
@@ -85,7 +116,7 @@ def create_statements(dialect: str, tables: tuple[str, ...]) -> list[str]:
                     f"FOR EACH STATEMENT EXECUTE FUNCTION refuse_change('{LOG} is append-only')")
     render = _postgresql if dialect == "postgresql" else _sqlite
     for guard in guards():
-        if guard.table in tables:
+        if guard.table in tables and not (guard.sqlite_only and dialect == "postgresql"):
             statements.extend(render(guard))
     return statements
 

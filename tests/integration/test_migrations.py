@@ -93,13 +93,27 @@ def test_every_check_constraint_of_the_models_is_in_the_migrated_database(blank_
         assert expected <= found, (table.name, expected - found)
 
 
+def expected_guards(dialect: str) -> set[str]:
+    on_postgresql = dialect == "postgresql"
+    names = {g.name for g in triggers.guards() if not (g.sqlite_only and on_postgresql)}
+    return names | ({"profit_allocation_log_no_truncate"} if on_postgresql else set())
+
+
 def test_every_append_only_guard_is_installed_as_a_trigger(blank_db):
     migrate.upgrade(blank_db)
-    expected = {g.name for g in triggers.guards()}
-    if blank_db.dialect == "postgresql":
-        expected.add("profit_allocation_log_no_truncate")
-    assert expected <= trigger_names(blank_db)
+    assert expected_guards(blank_db.dialect) <= trigger_names(blank_db)
     assert {g.table for g in triggers.guards()} <= APP_TABLES
+
+
+def test_overlapping_active_periods_are_refused_by_a_constraint_on_postgresql(blank_db):
+    migrate.upgrade(blank_db)
+    if blank_db.dialect != "postgresql":
+        assert "profit_allocation_log_no_overlap_insert" in trigger_names(blank_db)
+        return
+    with blank_db.engine.connect() as connection:
+        names = connection.exec_driver_sql(
+            "SELECT conname FROM pg_constraint WHERE contype = 'x'").scalars().all()
+    assert triggers.PG_NO_OVERLAP in names
 
 
 def test_db_upgrade_twice_is_idempotent_and_seeds_the_default_only_once(blank_db):
@@ -122,7 +136,7 @@ def test_downgrading_to_base_removes_everything_and_upgrading_again_restores_it(
     assert migrate.current_revision(blank_db) is None
     migrate.upgrade(blank_db)
     assert differences(blank_db) == []
-    assert {g.name for g in triggers.guards()} <= trigger_names(blank_db)
+    assert expected_guards(blank_db.dialect) <= trigger_names(blank_db)
 
 
 def test_the_seeded_test_databases_are_at_head_too(db):
