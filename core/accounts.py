@@ -148,7 +148,7 @@ def add_user(db: Database, username: str, role: str, password: str | None, *,
 
 
 def list_users(db: Database) -> list[Account]:
-    with db.sessions() as session:
+    with db.reads() as session:
         return [_account(u) for u in session.scalars(sa.select(User).order_by(User.username))]
 
 
@@ -247,17 +247,17 @@ def authenticate(db: Database, username: str, password: str,
 
 
 def account_by_email(db: Database, email: str) -> Account | None:
-    with db.sessions() as session:
+    with db.reads() as session:
         user = session.scalar(sa.select(User).where(sa.func.lower(User.email) == email.lower()))
         return _account(user) if user is not None and user.active else None
 
 
 def get_account(db: Database, username: str) -> Account | None:
-    with db.sessions() as session:
+    with db.reads() as session:
         user = session.get(User, _normalise_username(username))
         return _account(user) if user is not None else None
 
 
 def count_accounts(db: Database) -> int:
-    with db.sessions() as session:
+    with db.reads() as session:
         return session.scalar(sa.select(sa.func.count()).select_from(User))

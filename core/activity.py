@@ -56,12 +56,12 @@ def list_activity(db: Database, limit: int = 50, activity_type: str | None = Non
     query = sa.select(ProtocolActivity).order_by(ProtocolActivity.timestamp.desc()).limit(limit)
     if activity_type:
         query = query.where(ProtocolActivity.activity_type == activity_type)
-    with db.sessions() as session:
+    with db.reads() as session:
         return [ActivityEntry(str(r.id), r.timestamp, r.activity_type, r.description, r.meta or {})
                 for r in session.scalars(query)]
 
 
 def activity_types(db: Database) -> list[str]:
-    with db.sessions() as session:
+    with db.reads() as session:
         return list(session.scalars(sa.select(ProtocolActivity.activity_type).distinct()
                                     .order_by(ProtocolActivity.activity_type)))

@@ -67,7 +67,7 @@ def live_split(session: so.Session) -> Split:
 
 def get_current_allocation(db: Database) -> CurrentAllocation:
     """The split in force, or the built-in 80/15/3/2 (source "default") if none is active."""
-    with db.sessions() as session:
+    with db.reads() as session:
         row = current_row(session)
         return CurrentAllocation.default() if row is None else CurrentAllocation.from_row(row)
 
@@ -76,12 +76,12 @@ def get_allocation_history(db: Database, limit: int | None = None) -> list[Alloc
     query = sa.select(AllocationLog).order_by(AllocationLog.timestamp.desc(), AllocationLog.id)
     if limit is not None:
         query = query.limit(limit)
-    with db.sessions() as session:
+    with db.reads() as session:
         return [AllocationRecord.from_row(r) for r in session.scalars(query)]
 
 
 def get_proposal(db: Database, proposal_id: str) -> AllocationRecord:
-    with db.sessions() as session:
+    with db.reads() as session:
         return AllocationRecord.from_row(_load(session, proposal_id))
 
 
@@ -94,7 +94,7 @@ def _approvals(session: so.Session, proposal_id: uuid.UUID) -> list[str]:
 def get_pending_proposals(db: Database, now: datetime | None = None) -> list[PendingProposal]:
     """Proposals waiting for review, newest first; ones past their lifetime are left out."""
     now = now or utcnow()
-    with db.sessions() as session:
+    with db.reads() as session:
         policy = load_policy(session)
         lifetime = timedelta(hours=policy.proposal_lifetime_hours)
         rows = session.scalars(sa.select(AllocationLog).where(AllocationLog.status == "proposed")
@@ -106,7 +106,7 @@ def get_pending_proposals(db: Database, now: datetime | None = None) -> list[Pen
 
 def validate_against_live(db: Database, proposal: ProposalInput) -> ValidationResult:
     """Validation as `propose` would apply it now: the policy in force and the live split."""
-    with db.sessions() as session:
+    with db.reads() as session:
         return validate_proposal(proposal, policy=load_policy(session), live=live_split(session))
 
 
@@ -222,8 +222,8 @@ def review_proposal(db: Database, proposal_id: str, decision: str, *, by: str | 
         raise ValidationFailed(f"decision: {decision!r} is not one of {', '.join(DECISIONS)}")
     notes = notes.strip() if notes and notes.strip() else None
     with db.sessions.begin() as session:
+        serialize_writes(session)  # first: the actor's role is read under the lock too
         actor = resolve_actor(session, by, "governor", "reviewing a proposal")
-        serialize_writes(session)
         now = now or utcnow()
         policy = load_policy(session)
         row = _load(session, proposal_id)

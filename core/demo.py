@@ -99,7 +99,7 @@ PENDING = Event(1.0, (74, 16, 6, 4), "proposed", "ai", "0.83",
 
 def has_platform_data(db: Database) -> bool:
     """Any tokens, engagement days or treasury snapshots: the app's first-start check."""
-    with db.sessions() as session:
+    with db.reads() as session:
         return _has_data(session)
 
 

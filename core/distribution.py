@@ -96,7 +96,7 @@ def distribute(db: Database, profit: Any, key: str, *, by: str | None = None) ->
 
 
 def list_distributions(db: Database, limit: int = 200) -> list[Distribution]:
-    with db.sessions() as session:
+    with db.reads() as session:
         rows = session.scalars(sa.select(ProfitDistribution)
                                .order_by(ProfitDistribution.created_at.desc()).limit(limit))
         return [_from_row(r, created=True) for r in rows]

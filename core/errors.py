@@ -30,3 +30,9 @@ class PermissionDenied(Refused):
 
 class NotFound(DomainError):
     exit_code = 4
+
+
+class DatabaseUnavailable(DomainError):
+    """The database cannot be used as it is (not a refusal of the request: nothing was decided)."""
+
+    exit_code = 1

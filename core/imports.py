@@ -114,7 +114,7 @@ def _money(raw: str) -> Decimal:
         raise ValueError(f"{raw} is negative")
     if value >= MAX_BALANCE:
         raise ValueError(f"{raw} is too large")
-    return value
+    return value.quantize(Decimal("0.01"))  # "1e3" is stored as 1000.00, not as "1E+3"
 
 
 def _day(raw: str) -> date:

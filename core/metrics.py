@@ -123,7 +123,7 @@ def _engagement(session: so.Session, now: datetime) -> tuple[EngagementInputs, i
 
 
 def engagement_inputs(db: Database, now: datetime | None = None) -> EngagementInputs:
-    with db.sessions() as session:
+    with db.reads() as session:
         return _engagement(session, now or utcnow())[0]
 
 
@@ -149,7 +149,7 @@ def _token_figures(session: so.Session, now: datetime) -> tuple[float, int]:
 def compute_metrics(db: Database, now: datetime | None = None) -> PlatformMetrics:
     """The rebalancer's inputs at `now` (default: this moment)."""
     now = now or utcnow()
-    with db.sessions() as session:
+    with db.reads() as session:
         inputs, days_of_data = _engagement(session, now)
         avg_price, launched = _token_figures(session, now)
         return PlatformMetrics(

@@ -16,6 +16,10 @@ from core.errors import ValidationFailed
 METRIC_KEYS = ("growth_rate_pct", "engagement_score", "dao_balance_usd", "avg_token_price_usd",
                "tokens_launched_7d", "days_of_data")
 
+# Far beyond any real platform; they keep a typo (1e30) out of the rule engine's arithmetic.
+METRIC_LIMITS = {"growth_rate_pct": 1e6, "engagement_score": math.inf, "dao_balance_usd": 1e15,
+                 "avg_token_price_usd": 1e9, "tokens_launched_7d": 1e9, "days_of_data": 1e5}
+
 
 @dataclass(frozen=True)
 class PlatformMetrics:
@@ -45,6 +49,9 @@ class PlatformMetrics:
             raw = data[key]
             if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
                 problems.append(f"{key}: {raw!r} is not a finite number")
+                continue
+            if abs(raw) > METRIC_LIMITS[key]:
+                problems.append(f"{key}: {raw} is above the plausible maximum {METRIC_LIMITS[key]:g}")
                 continue
             values[key] = raw
         if "engagement_score" in values and not 0 <= values["engagement_score"] <= 100:

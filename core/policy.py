@@ -92,7 +92,10 @@ def _parse_bool(key: str, raw: Any) -> bool:
     raise ValidationFailed(f"{key}: {raw!r} is not true or false")
 
 
-def _parse_int(key: str, raw: Any, minimum: int) -> int:
+MAX_HOURS = 10 * 365 * 24  # ten years: beyond that a lifetime or cooldown is a typo
+
+
+def _parse_int(key: str, raw: Any, minimum: int, maximum: int | None = None) -> int:
     try:
         number = to_decimal(raw, key)
     except ValueError as exc:
@@ -101,6 +104,8 @@ def _parse_int(key: str, raw: Any, minimum: int) -> int:
         raise ValidationFailed(f"{key}: {raw} is not a whole number")
     if number < minimum:
         raise ValidationFailed(f"{key}: {raw} is below the minimum {minimum}")
+    if maximum is not None and number > maximum:
+        raise ValidationFailed(f"{key}: {raw} is above the maximum {maximum}")
     return int(number)
 
 
@@ -130,9 +135,10 @@ def with_setting(policy: Policy, key: str, raw: Any) -> Policy:
     elif key in ("max_step", "min_delta"):
         updated = replace(policy, **{key: _parse_pct(key, raw)})
     elif key == "approvals_required":
-        updated = replace(policy, approvals_required=_parse_int(key, raw, 1))
+        updated = replace(policy, approvals_required=_parse_int(key, raw, 1, 100))
     elif key in ("proposal_lifetime_hours", "auto_approve_cooldown_hours"):
-        updated = replace(policy, **{key: _parse_int(key, raw, 0 if "cooldown" in key else 1)})
+        updated = replace(policy, **{key: _parse_int(key, raw, 0 if "cooldown" in key else 1,
+                                                     MAX_HOURS)})
     elif key == "auto_approve_min_confidence":
         updated = replace(policy, auto_approve_min_confidence=_parse_confidence_threshold(raw))
     else:
@@ -174,6 +180,9 @@ def check_policy(policy: Policy) -> None:
         problems.append("bounds: the maximums sum to less than 100, no split can satisfy them")
     if policy.max_step <= 0:
         problems.append("max_step: must be above 0")
+    if policy.min_delta <= 0:
+        # Zero would let the rebalancer file proposals that change nothing.
+        problems.append("min_delta: must be above 0")
     if policy.approvals_required < 1:
         problems.append("approvals_required: must be at least 1")
     # The baseline may lie outside narrowed bounds: the rule engine clamps its target into them.

@@ -28,15 +28,15 @@ def load_policy(session: so.Session) -> Policy:
 
 
 def get_policy(db: Database) -> Policy:
-    with db.sessions() as session:
+    with db.reads() as session:
         return load_policy(session)
 
 
 def set_policy(db: Database, key: str, value: str, *, by: str | None) -> Policy:
     """Change one policy key (admins only); validated as a whole, versioned and logged."""
     with db.sessions.begin() as session:
+        serialize_writes(session)  # first: the actor's role is read under the lock too
         actor = resolve_actor(session, by, "admin", "changing the policy")
-        serialize_writes(session)
         latest = session.scalar(sa.select(sa.func.max(AllocationPolicy.version))) or 0
         current = load_policy(session)
         updated = with_setting(current, key, value)
@@ -53,7 +53,7 @@ def set_policy(db: Database, key: str, value: str, *, by: str | None) -> Policy:
 
 
 def policy_versions(db: Database) -> list[dict[str, object]]:
-    with db.sessions() as session:
+    with db.reads() as session:
         rows = session.scalars(sa.select(AllocationPolicy).order_by(AllocationPolicy.version.desc()))
         return [{"version": r.version, "key": r.changed_key, "old_value": r.old_value,
                  "new_value": r.new_value, "changed_by": r.changed_by,

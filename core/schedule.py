@@ -33,8 +33,12 @@ DUE_WINDOW = timedelta(seconds=60)  # `--once`: a fire time this recent counts a
 
 def _rebalance(db: Database, fired_at: datetime) -> Any:
     # Imported here: the rebalancer is optional at import time and heavy (the OpenAI client).
+    from core.allocations import expire_stale_proposals
     from core.rebalancer.service import run_rebalance
 
+    # Housekeeping first: proposals past their lifetime become `expired`, so the rebalancer's
+    # "same split already waiting" check and the dashboards see the real state.
+    expire_stale_proposals(db, now=fired_at)
     result = run_rebalance(db, engine="auto", dry_run=False, by=None, scheduled=True)
     return result.as_json() if hasattr(result, "as_json") else result
 

@@ -25,8 +25,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
-    # Decimal places of the currency's minor unit (2 for USD cents).
-    currency_places: int = Field(default=2, ge=0, le=8)
+    # Decimal places of the currency's minor unit (2 for USD cents). At most 2: the ledger's
+    # columns hold 2 places, and a finer unit would be rounded away by PostgreSQL.
+    currency_places: int = Field(default=2, ge=0, le=2)
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None

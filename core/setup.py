@@ -6,7 +6,11 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from alembic.util import exc as alembic_errors
+
 from core.activity import record_activity
+from core.errors import DatabaseUnavailable
+from core.locking import serialize_writes
 from core.split import DEFAULT_SPLIT
 from core.settings import get_settings
 from db import migrate
@@ -29,6 +33,7 @@ class UpgradeResult:
 def seed_default_allocation(db: Database) -> bool:
     """On a log with no rows at all, make 80/15/3/2 the active split. Idempotent."""
     with db.sessions.begin() as session:
+        serialize_writes(session)  # two first starts at once seed one default, not two
         if session.scalar(sa.select(sa.func.count()).select_from(AllocationLog)):
             return False
         now = utcnow()
@@ -45,13 +50,25 @@ def seed_default_allocation(db: Database) -> bool:
 
 
 def upgrade_database(db: Database) -> UpgradeResult:
-    revision = migrate.upgrade(db)
+    """Migrate to head (one transaction) and seed the default split on an empty log."""
+    try:
+        revision = migrate.upgrade(db)
+    except alembic_errors.CommandError as error:
+        # A revision this program does not know: a newer version wrote the schema.
+        raise DatabaseUnavailable(f"database: schema revision unknown to this version ({error})") from None
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as error:
+        first_line = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        raise DatabaseUnavailable(f"database: the schema upgrade failed ({first_line})") from None
     return UpgradeResult(revision, seed_default_allocation(db))
 
 
 def connect(url: str | None = None, *, upgrade: bool = True) -> Database:
     """Open the configured database; bring it to the current schema unless told not to."""
-    db = open_database(url or get_settings().database_url)
+    url = url or get_settings().database_url
+    try:
+        db = open_database(url)
+    except ImportError as error:
+        raise DatabaseUnavailable(f"database: no driver installed for this URL ({error.name})") from None
     if upgrade and migrate.current_revision(db) != migrate.head_revision():
         upgrade_database(db)
     return db

@@ -55,8 +55,7 @@ def _decimal_places(number: Decimal) -> int:
 
 def format_pct(value: Decimal) -> str:
     """`70.00` -> `70`, `70.50` -> `70.5`: how people write percentages."""
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")
 
 
 def pct_json(value: Decimal) -> int | float:

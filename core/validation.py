@@ -44,10 +44,6 @@ class ValidationResult:
                 "warnings": self.warnings}
 
 
-def _fmt(value: Decimal) -> str:
-    return format_pct(value)
-
-
 def _parse_split(proposal: ProposalInput, errors: list[str]) -> Split | None:
     values: dict[str, Decimal] = {}
     for bucket in BUCKETS:
@@ -63,9 +59,9 @@ def _bound_errors(split: Split, policy: Policy) -> list[str]:
     for bucket, value in split.items():
         low, high = policy.bounds[bucket]
         if value < low:
-            errors.append(f"{bucket}: {_fmt(value)} is below the minimum {_fmt(low)}")
+            errors.append(f"{bucket}: {format_pct(value)} is below the minimum {format_pct(low)}")
         elif value > high:
-            errors.append(f"{bucket}: {_fmt(value)} is above the maximum {_fmt(high)}")
+            errors.append(f"{bucket}: {format_pct(value)} is above the maximum {format_pct(high)}")
     return errors
 
 
@@ -75,9 +71,9 @@ def step_errors(split: Split, live: Split, max_step: Decimal) -> list[str]:
     for bucket, moved in split.delta(live).items():
         if abs(moved) > max_step:
             problems.append(
-                f"{bucket}: moves {_fmt(abs(moved))} points from the live split "
-                f"({_fmt(getattr(live, bucket))} -> {_fmt(getattr(split, bucket))}), "
-                f"more than the step limit {_fmt(max_step)}"
+                f"{bucket}: moves {format_pct(abs(moved))} points from the live split "
+                f"({format_pct(getattr(live, bucket))} -> {format_pct(getattr(split, bucket))}), "
+                f"more than the step limit {format_pct(max_step)}"
             )
     return problems
 
@@ -87,9 +83,9 @@ def _sustainability_warnings(split: Split) -> list[str]:
     for bucket, (low, high, low_note, high_note) in SUSTAINABILITY_WARNINGS.items():
         value = getattr(split, bucket)
         if low is not None and value < low:
-            warnings.append(f"{bucket}: {_fmt(value)} is under {_fmt(low)}, {low_note}")
+            warnings.append(f"{bucket}: {format_pct(value)} is under {format_pct(low)}, {low_note}")
         if high is not None and value > high:
-            warnings.append(f"{bucket}: {_fmt(value)} is over {_fmt(high)}, {high_note}")
+            warnings.append(f"{bucket}: {format_pct(value)} is over {format_pct(high)}, {high_note}")
     return warnings
 
 
@@ -106,7 +102,7 @@ def _parse_confidence(raw: Any, errors: list[str], warnings: list[str]) -> Decim
     # value stored (and 1e-999999999 cannot overflow PostgreSQL's numeric on insert).
     confidence = confidence.quantize(CONFIDENCE_UNIT, rounding=ROUND_HALF_UP)
     if confidence < LOW_CONFIDENCE:
-        warnings.append(f"confidence: {_fmt(confidence)} is below {LOW_CONFIDENCE}, "
+        warnings.append(f"confidence: {format_pct(confidence)} is below {LOW_CONFIDENCE}, "
                         "consider gathering more data")
     return confidence
 
@@ -120,7 +116,7 @@ def validate_proposal(
     split = _parse_split(proposal, errors)
     if split is not None:
         if split.total != HUNDRED:
-            errors.append(f"total: the four sum to {_fmt(split.total)}, not exactly 100")
+            errors.append(f"total: the four sum to {format_pct(split.total)}, not exactly 100")
         errors.extend(_bound_errors(split, policy))
         warnings.extend(_sustainability_warnings(split))
         if live is not None:
@@ -131,4 +127,4 @@ def validate_proposal(
         errors.append("reasoning: must not be empty")
     if proposal.proposed_by not in PROPOSERS:
         errors.append(f"proposed_by: {proposal.proposed_by!r} is not one of {', '.join(PROPOSERS)}")
-    return ValidationResult(errors, warnings, split if not errors else split, confidence)
+    return ValidationResult(errors, warnings, split, confidence)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY = "profit_allocation_read_only"
 
 
 def _sqlite_file(url: sa.URL) -> Path | None:
@@ -33,9 +34,13 @@ def _configure_sqlite(engine: sa.Engine, file_backed: bool) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        # IMMEDIATE takes the write lock up front: two processes approving at the same moment
-        # queue on busy_timeout instead of both reading the old current row and one failing late.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writes: IMMEDIATE takes the write lock up front, so two processes approving at the same
+        # moment queue on busy_timeout instead of both reading the old current row and one
+        # failing late. Reads: a plain (deferred) BEGIN, which under WAL never waits for a writer.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> sa.Engine:
@@ -54,10 +59,12 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
 
 @dataclass(frozen=True)
 class Database:
-    """What core services need: the engine and a session factory bound to it."""
+    """What core services need: the engine, a session factory for writes (`sessions`, used as
+    `sessions.begin()`) and one for reads (`reads`), which on SQLite never takes the write lock."""
 
     engine: sa.Engine
     sessions: so.sessionmaker[so.Session]
+    reads: so.sessionmaker[so.Session]
 
     @property
     def dialect(self) -> str:
@@ -66,4 +73,6 @@ class Database:
 
 def open_database(url: str, **kwargs: Any) -> Database:
     engine = make_engine(url, **kwargs)
-    return Database(engine, so.sessionmaker(engine, expire_on_commit=False))
+    reader = engine.execution_options(**{READ_ONLY: True})
+    return Database(engine, so.sessionmaker(engine, expire_on_commit=False),
+                    so.sessionmaker(reader, expire_on_commit=False))

@@ -6,11 +6,10 @@ import typer
 
 from core import allocations, distribution
 from core.activity import list_activity
-from core.cli.common import JsonOption, database, emit, fail, refusals, table
-from core.setup import upgrade_database
+from core.cli.common import JsonOption, database, emit, refusals, table
+from core.setup import connect, upgrade_database
 from core.split import format_pct
 from core.validation import ProposalInput
-from db.engine import open_database
 from core.settings import get_settings
 
 app = typer.Typer()
@@ -22,7 +21,7 @@ db_app = typer.Typer(help="Schema management.")
 def db_upgrade(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Upgrade the schema to head; seed the default 80/15/3/2 split on an empty log."""
     url = (ctx.find_root().obj or {}).get("url") or get_settings().database_url
-    result = upgrade_database(open_database(url))
+    result = upgrade_database(connect(url, upgrade=False))
     emit(result.as_json(), as_json, lambda: typer.echo(
         f"database at revision {result.revision}"
         + ("; default split 80/15/3/2 seeded" if result.seeded_default else "")))
@@ -87,9 +86,7 @@ def propose(ctx: typer.Context, reinvestment: str = typer.Option(...), dao: str 
 @refusals
 def pending(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Proposals waiting for review, newest first."""
-    db = database(ctx)
-    allocations.expire_stale_proposals(db)
-    items = allocations.get_pending_proposals(db)
+    items = allocations.get_pending_proposals(database(ctx))
     emit([p.as_json() for p in items], as_json, lambda: table(
         [{"id": p.record.id, "split": p.record.split.label(), "confidence": p.record.confidence,
           "by": p.record.proposer_username or p.record.proposed_by,
@@ -105,12 +102,19 @@ def review(ctx: typer.Context, proposal_id: str = typer.Argument(..., metavar="I
            by: str = typer.Option(..., "--by", help="The reviewing account."),
            notes: str = typer.Option(None, "--notes"), as_json: bool = JsonOption) -> None:
     """Record a review; the approval completing the required count activates the proposal."""
-    db = database(ctx)
-    allocations.expire_stale_proposals(db)
-    outcome = allocations.review_proposal(db, proposal_id, decision, by=by, notes=notes)
+    outcome = allocations.review_proposal(database(ctx), proposal_id, decision, by=by, notes=notes)
     emit(outcome.as_json(), as_json, lambda: typer.echo(
         f"proposal {outcome.proposal_id} is {outcome.status} "
         f"({outcome.approvals} of {outcome.approvals_required} approvals)"))
+
+
+@app.command()
+@refusals
+def expire(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """Mark proposals past their lifetime as expired (the daily schedule does this too)."""
+    expired = allocations.expire_stale_proposals(database(ctx))
+    emit({"expired": expired}, as_json, lambda: typer.echo(
+        f"{len(expired)} proposal(s) expired" + "".join(f"\n  {pid}" for pid in expired)))
 
 
 @app.command()
@@ -163,5 +167,3 @@ def activity(ctx: typer.Context, limit: int = typer.Option(50, "--limit", min=1)
         [{"timestamp": f"{r.timestamp:%Y-%m-%d %H:%M:%S}", "type": r.activity_type,
           "description": r.description} for r in rows], ["timestamp", "type", "description"]))
 
-
-_ = fail  # re-exported for sibling modules

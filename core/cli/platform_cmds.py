@@ -17,6 +17,7 @@ from core import demo, imports, metrics, queries, reports, schedule
 from core.cli.common import JsonOption, database, emit, refusals, table
 from core.errors import ValidationFailed
 from core.split import BUCKETS
+from db.types import utcnow
 
 app = typer.Typer()
 report_app = typer.Typer(help="Reports written to protocol_activity.")
@@ -76,8 +77,9 @@ def demo_data(ctx: typer.Context, seed: int = typer.Option(7, "--seed"),
 def metrics_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Platform metrics computed from the database (the rebalancer's inputs)."""
     db = database(ctx)
-    values = metrics.compute_metrics(db)
-    inputs = metrics.engagement_inputs(db)
+    now = utcnow()  # one moment for both reads, so they describe the same window
+    values = metrics.compute_metrics(db, now)
+    inputs = metrics.engagement_inputs(db, now)
     data = {**values.as_json(), "inputs": inputs.as_json()}
     emit(data, as_json, lambda: table(
         [{"metric": k, "value": v} for k, v in values.as_json().items()]

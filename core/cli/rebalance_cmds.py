@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from core.cli.common import JsonOption, database, emit, fail, refusals
+from core.cli.common import JsonOption, database, emit, refusals
 from core.errors import ValidationFailed
 from core.metrics_model import PlatformMetrics
 from core.rebalancer.service import RebalanceResult, run_rebalance
@@ -79,5 +79,3 @@ def rebalance(ctx: typer.Context,
         typer.echo(f"warning: {warning}", err=True)
     emit(result.as_json(), as_json, lambda: _human(result))
 
-
-_ = fail

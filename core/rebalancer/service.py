@@ -213,7 +213,7 @@ def run_rebalance(db: Database, metrics: PlatformMetrics | None = None, engine: 
     if scheduled and by:
         raise ValidationFailed(f"by: a scheduled run acts as {SCHEDULER_ACTOR}; name no account")
     settings = settings or get_settings()
-    with db.sessions() as session:
+    with db.reads() as session:
         _actor(session, by, scheduled)  # refuse before spending an advisor call
         policy, live = load_policy(session), live_split(session)
     if metrics is None:

@@ -18,14 +18,13 @@ bucket ever moves against, or past, its target (a property test checks this).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from core.policy import LOW_CONFIDENCE, Policy
 from core.split import BUCKETS, HUNDRED, Split, format_pct
 
-ENGINES = ("rules", "ai")
 WHOLE = Decimal(1)
 CENT = Decimal("0.01")
 
@@ -44,9 +43,6 @@ class Suggestion:
     # Where the engine wanted to go before the step limit; later runs continue toward it.
     target: Split | None = None
     notes: list[str] = field(default_factory=list)  # what clamp_to_policy changed, and why
-
-    def with_fallback(self, reason: str) -> "Suggestion":
-        return replace(self, fallback_reason=reason)
 
     def as_json(self) -> dict[str, Any]:
         return {"suggested_allocation": self.split.as_json(), "reasoning": self.reasoning,
