@@ -53,6 +53,28 @@ def fresh_pg_url(server: PgServer) -> str:
     return f"{server.base_url}/{name}"
 
 
+def blank_pg_url(server: PgServer) -> str:
+    """A new PostgreSQL database with nothing in it (not cloned from the migrated template)."""
+    name = "pa_blank_" + uuid.uuid4().hex[:10]
+    admin = sa.create_engine(server.base_url + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    return f"{server.base_url}/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def blank_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A database with nothing in it: no tables, no alembic_version."""
+    if request.param == "postgresql":
+        url = blank_pg_url(request.getfixturevalue("pg_server"))
+    else:
+        url = f"sqlite:///{tmp_path / 'blank.db'}"
+    database = open_database(url)
+    yield database
+    database.engine.dispose()
+
+
 def fresh_sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'test.db'}"
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -22,7 +20,7 @@ from core.setup import DEFAULT_REASONING, upgrade_database
 from core.split import Split
 from core.validation import ProposalInput, validate_proposal
 from db import migrate
-from db.engine import Database, open_database
+from db.engine import Database
 from db.models import AllocationLog
 
 TABLES = ("profit_allocation_log", "protocol_activity", "proposal_reviews", "profit_distributions")
@@ -51,23 +49,11 @@ def current_rows(db: Database) -> list[AllocationLog]:
             AllocationLog.status == "active", AllocationLog.effective_until.is_(None))))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+@pytest.fixture
+def empty_db(blank_db: Database) -> Database:
     """A database at head whose allocation log has no row at all (migrations only, no seed)."""
-    if request.param == "postgresql":
-        server = request.getfixturevalue("pg_server")
-        name = "pa_empty_" + uuid.uuid4().hex[:10]
-        admin = sa.create_engine(server.base_url + "/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {name}")
-        admin.dispose()
-        url = f"{server.base_url}/{name}"
-    else:
-        url = f"sqlite:///{tmp_path / 'empty.db'}"
-    database = open_database(url)
-    migrate.upgrade(database)
-    yield database
-    database.engine.dispose()
+    migrate.upgrade(blank_db)
+    return blank_db
 
 
 # --- the current allocation --------------------------------------------------------------------

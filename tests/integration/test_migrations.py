@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -15,28 +11,10 @@ from alembic.script import ScriptDirectory
 
 from core.setup import upgrade_database
 from db import migrate, triggers
-from db.engine import Database, open_database
+from db.engine import Database
 from db.models import Base
 
 APP_TABLES = set(Base.metadata.tables)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def blank_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """A database with nothing in it: no tables, no alembic_version."""
-    if request.param == "postgresql":
-        server = request.getfixturevalue("pg_server")
-        name = "pa_blank_" + uuid.uuid4().hex[:10]
-        admin = sa.create_engine(server.base_url + "/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {name}")
-        admin.dispose()
-        url = f"{server.base_url}/{name}"
-    else:
-        url = f"sqlite:///{tmp_path / 'blank.db'}"
-    database = open_database(url)
-    yield database
-    database.engine.dispose()
 
 
 def differences(db: Database) -> list:
