@@ -21,7 +21,7 @@ from core.errors import NotFound, Refused, ValidationFailed
 from core.locking import serialize_writes
 from core.policy import Policy
 from core.policy_store import load_policy
-from core.records import AllocationRecord, CurrentAllocation, PendingProposal
+from core.records import AllocationRecord, CurrentAllocation, PendingProposal, split_of
 from core.split import Split
 from core.validation import ProposalInput, ValidationResult, step_errors, validate_proposal
 from db.engine import Database
@@ -62,14 +62,14 @@ def current_row(session: so.Session) -> AllocationLog | None:
 
 def live_split(session: so.Session) -> Split:
     row = current_row(session)
-    return CurrentAllocation.default().split if row is None else CurrentAllocation.from_row(row).split
+    return CurrentAllocation.of(row).split
 
 
 def get_current_allocation(db: Database) -> CurrentAllocation:
     """The split in force, or the built-in 80/15/3/2 (source "default") if none is active."""
     with db.reads() as session:
         row = current_row(session)
-        return CurrentAllocation.default() if row is None else CurrentAllocation.from_row(row)
+        return CurrentAllocation.of(row)
 
 
 def get_allocation_history(db: Database, limit: int | None = None) -> list[AllocationRecord]:
@@ -116,7 +116,7 @@ def file_proposal(session: so.Session, proposal: ProposalInput, actor: Actor,
                   policy: Policy) -> tuple[AllocationLog, ValidationResult]:
     """Validate and insert a proposal inside the caller's transaction; raises on any error."""
     current = current_row(session)
-    live = CurrentAllocation.default().split if current is None else CurrentAllocation.from_row(current).split
+    live = CurrentAllocation.of(current).split
     result = validate_proposal(proposal, policy=policy, live=live)
     if not result.valid:
         raise ValidationFailed(*result.errors)
@@ -176,8 +176,8 @@ def _refuse_against_live(session: so.Session, row: AllocationLog, policy: Policy
     the step limit of the live one.
     """
     current = current_row(session)
-    split = Split(row.reinvestment_pct, row.dao_pct, row.lucky_pct, row.creator_pct)
-    live = CurrentAllocation.default().split if current is None else CurrentAllocation.from_row(current).split
+    split = split_of(row)
+    live = CurrentAllocation.of(current).split
     problems = validate_proposal(
         ProposalInput(split.reinvestment, split.dao, split.lucky, split.creator,
                       reasoning=row.reasoning, confidence=row.confidence,
@@ -197,7 +197,7 @@ def activate(session: so.Session, row: AllocationLog, policy: Policy, reviewer: 
     (or any auto-approval, `enforce_step`) must also keep within the step limit of the live one.
     """
     current, live = _refuse_against_live(session, row, policy, enforce_step=enforce_step)
-    split = Split(row.reinvestment_pct, row.dao_pct, row.lucky_pct, row.creator_pct)
+    split = split_of(row)
     if current is not None:
         now = max(now, current.effective_from or now)
         current.effective_until = now

@@ -76,7 +76,7 @@ def distribute(db: Database, profit: Any, key: str, *, by: str | None = None) ->
         if load_policy(session).distributions_paused:
             raise Refused("distribution: distributions are paused by the policy")
         row = current_row(session)
-        current = CurrentAllocation.default() if row is None else CurrentAllocation.from_row(row)
+        current = CurrentAllocation.of(row)
         amounts = calculate_amounts(total, current.split, minor_unit)
         record = ProfitDistribution(
             idempotency_key=key, total=total, allocation_id=row.id if row else None,

@@ -13,7 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from core.split import BUCKETS, Split
+from core.records import split_of
+from core.split import BUCKETS
 from db.engine import Database
 from db.models import AllocationLog, EngagementDaily, ProfitDistribution, Token
 from db.types import ExactDecimal, UTCDateTime, utcnow
@@ -92,7 +93,7 @@ def _periods(start: datetime | None, stop: datetime | None, now: datetime) -> sa
 
 
 def _compare_row(row: Any) -> dict[str, Any]:
-    split = Split(*(getattr(row, f"{b}_pct") for b in BUCKETS))
+    split = split_of(row)
     days = (row.hi - row.lo).total_seconds() / 86400
     tokens, volume = int(row.tokens_launched), float(row.total_volume)
     return {
@@ -140,7 +141,7 @@ def allocation_periods(db: Database, now: datetime | None = None) -> list[dict[s
         rows = session.scalars(query).all()
     out = []
     for row in rows:
-        split = Split(row.reinvestment_pct, row.dao_pct, row.lucky_pct, row.creator_pct)
+        split = split_of(row)
         out.append({"allocation_id": str(row.id), "split": split.label(), **split.as_json(),
                     "effective_from": row.effective_from, "effective_until": row.effective_until,
                     "end": row.effective_until or max(now, row.effective_from),

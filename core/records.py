@@ -11,6 +11,11 @@ from core.split import DEFAULT_SPLIT, Split
 from db.models import AllocationLog
 
 
+def split_of(row: AllocationLog) -> Split:
+    """The four percentages of a log row (or a ledger row: same column names)."""
+    return Split(row.reinvestment_pct, row.dao_pct, row.lucky_pct, row.creator_pct)
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -37,7 +42,7 @@ class AllocationRecord:
     def from_row(cls, row: AllocationLog) -> "AllocationRecord":
         return cls(
             id=str(row.id), timestamp=row.timestamp,
-            split=Split(row.reinvestment_pct, row.dao_pct, row.lucky_pct, row.creator_pct),
+            split=split_of(row),
             status=row.status, reasoning=row.reasoning, confidence=row.confidence,
             input_metrics=row.input_metrics, proposed_by=row.proposed_by,
             proposer_username=row.proposer_username,
@@ -82,8 +87,13 @@ class CurrentAllocation:
                    reasoning="No active allocation in the database: built-in default 80/15/3/2")
 
     @classmethod
+    def of(cls, row: AllocationLog | None) -> "CurrentAllocation":
+        """The current row's split, or the built-in default when there is none."""
+        return cls.default() if row is None else cls.from_row(row)
+
+    @classmethod
     def from_row(cls, row: AllocationLog) -> "CurrentAllocation":
-        return cls(Split(row.reinvestment_pct, row.dao_pct, row.lucky_pct, row.creator_pct),
+        return cls(split_of(row),
                    "database", str(row.id), row.effective_from, row.reasoning, row.proposed_by,
                    row.reviewed_by)
 

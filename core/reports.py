@@ -54,7 +54,7 @@ def weekly_report(db: Database, now: datetime | None = None) -> dict[str, Any]:
     since = now - timedelta(days=REPORT_DAYS)
     with db.sessions.begin() as session:
         live = current_row(session)
-        current = CurrentAllocation.default() if live is None else CurrentAllocation.from_row(live)
+        current = CurrentAllocation.of(live)
         metadata = jsonable({
             "period": {"from": since, "to": now},
             "active_split": {**current.split.as_json(), "allocation_id": current.id,
