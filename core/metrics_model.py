@@ -47,11 +47,14 @@ class PlatformMetrics:
                 problems.append(f"{key}: missing")
                 continue
             raw = data[key]
-            if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+            if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw != raw \
+                    or raw in (math.inf, -math.inf):
                 problems.append(f"{key}: {raw!r} is not a finite number")
                 continue
+            # Compared before any float(): a 400-digit JSON integer would overflow one.
             if abs(raw) > METRIC_LIMITS[key]:
-                problems.append(f"{key}: {raw} is above the plausible maximum {METRIC_LIMITS[key]:g}")
+                problems.append(f"{key}: {Decimal(raw):.6g} is beyond the plausible maximum "
+                                f"{METRIC_LIMITS[key]:g} (in size)")
                 continue
             values[key] = raw
         if "engagement_score" in values and not 0 <= values["engagement_score"] <= 100:

@@ -9,7 +9,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from db.engine import Database
+from db.engine import READ_ONLY, Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -27,7 +27,9 @@ def head_revision() -> str:
 
 
 def current_revision(database: Database) -> str | None:
-    with database.engine.connect() as connection:
+    # A read: on SQLite it must not take the write lock (see db/engine.py), or every CLI call
+    # would queue behind any writer just to learn the schema revision.
+    with database.engine.execution_options(**{READ_ONLY: True}).connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 

@@ -66,6 +66,7 @@ def guards() -> list[Guard]:
               "(OLD.status <> 'proposed' AND NEW.status {ne} OLD.status)"
               " OR (OLD.effective_from IS NOT NULL AND NEW.effective_from {ne} OLD.effective_from)"
               " OR (OLD.effective_until IS NOT NULL AND NEW.effective_until {ne} OLD.effective_until)"
+              " OR (OLD.reviewed_at IS NOT NULL AND NEW.reviewed_at {ne} OLD.reviewed_at)"
               + "".join(f" OR (OLD.status <> 'proposed' AND NEW.{c} {{ne}} OLD.{c})"
                         for c in DECIDED_LOG_COLUMNS),
               f"{LOG}: a decided row cannot be decided again"),

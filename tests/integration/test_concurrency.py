@@ -3,10 +3,14 @@ the active periods form one unbroken timeline."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import sys
+import types
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +47,18 @@ def approve_when_released(url: str, proposal_id: str, reviewer: str, barrier: An
         db.engine.dispose()
 
 
+@contextlib.contextmanager
+def _nothing_for_spawn_to_rerun() -> Iterator[None]:
+    """A spawned child re-runs the parent's __main__; after an AppTest run in the same session
+    that is the dashboard's app.py. A bare module in its place gives the child nothing to re-run."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
 def race(url: str, jobs: list[tuple[str, str]], mode: str) -> list[tuple[str, str, str, str]]:
     """Run every (proposal_id, reviewer) approval at the same moment; return what each got."""
     if mode == "processes":
@@ -56,8 +72,9 @@ def race(url: str, jobs: list[tuple[str, str]], mode: str) -> list[tuple[str, st
         barrier, results = threading.Barrier(len(jobs)), queue.Queue()
         workers = [threading.Thread(target=approve_when_released, args=(url, p, r, barrier, results))
                    for p, r in jobs]
-    for worker in workers:
-        worker.start()
+    with _nothing_for_spawn_to_rerun():
+        for worker in workers:
+            worker.start()
     outcomes = [results.get(timeout=WAIT_SECONDS) for _ in jobs]
     for worker in workers:
         worker.join(timeout=WAIT_SECONDS)
