@@ -214,6 +214,47 @@ def activate(session: so.Session, row: AllocationLog, policy: Policy, reviewer: 
                      "delta": {k: float(v) for k, v in split.delta(live).items()}})
 
 
+def _refuse_review(session: so.Session, row: AllocationLog, actor: Actor, policy: Policy,
+                   decision: str, now: datetime) -> None:
+    """Every reason this actor may not record this decision now; raises the first that applies."""
+    _refuse_unreviewable(row, policy, now)
+    if row.proposer_username and row.proposer_username == actor.username:
+        raise Refused(f"by: {actor.username} filed this proposal; someone else must review it "
+                      "(four-eyes rule)")
+    if session.scalar(sa.select(ProposalReview).where(
+            ProposalReview.proposal_id == row.id, ProposalReview.reviewer == actor.username)):
+        raise Refused(f"by: {actor.username} has already reviewed proposal {row.id}")
+    if decision == "approved":
+        # Every approval, not only the one that activates, is checked against the live split:
+        # an approval recorded for a proposal that can no longer be activated would mislead.
+        _refuse_against_live(session, row, policy)
+
+
+def _reject(session: so.Session, row: AllocationLog, reviewer: str, notes: str | None,
+            approvals: list[str], now: datetime) -> None:
+    row.status, row.reviewed_by, row.reviewed_at, row.review_notes = "rejected", reviewer, now, notes
+    record_activity(session, "allocation_rejected", f"{reviewer} rejected proposal {row.id}",
+                    {"proposal_id": row.id, "by": reviewer, "notes": notes, "approvals": approvals})
+
+
+def _approve(session: so.Session, row: AllocationLog, reviewer: str, notes: str | None,
+             approvals: list[str], policy: Policy, now: datetime) -> None:
+    """Each approval is its own line in the story, the completing one included:
+    proposed -> approval recorded (x M) -> approved -> activated."""
+    required = policy.approvals_required
+    record_activity(session, "allocation_approval_recorded",
+                    f"{reviewer} approved proposal {row.id}: {len(approvals)} of {required} approvals",
+                    {"proposal_id": row.id, "by": reviewer, "notes": notes,
+                     "approvals": approvals, "approvals_required": required})
+    if len(approvals) >= required:
+        record_activity(session, "allocation_approved",
+                        f"proposal {row.id} approved ({len(approvals)} of {required}: "
+                        f"{', '.join(approvals)})",
+                        {"proposal_id": row.id, "by": reviewer, "notes": notes,
+                         "approvals": approvals})
+        activate(session, row, policy, reviewer, notes, now)
+
+
 def review_proposal(db: Database, proposal_id: str, decision: str, *, by: str | None,
                     notes: str | None = None, now: datetime | None = None) -> ReviewOutcome:
     """Record one governor's decision. A rejection ends the proposal; the approval that reaches
@@ -227,43 +268,15 @@ def review_proposal(db: Database, proposal_id: str, decision: str, *, by: str | 
         now = now or utcnow()
         policy = load_policy(session)
         row = _load(session, proposal_id)
-        _refuse_unreviewable(row, policy, now)
-        if row.proposer_username and row.proposer_username == actor.username:
-            raise Refused(f"by: {actor.username} filed this proposal; someone else must review it "
-                          "(four-eyes rule)")
-        if session.scalar(sa.select(ProposalReview).where(
-                ProposalReview.proposal_id == row.id, ProposalReview.reviewer == actor.username)):
-            raise Refused(f"by: {actor.username} has already reviewed proposal {row.id}")
-        if decision == "approved":
-            # Every approval, not only the one that activates, is checked against the live split:
-            # an approval recorded for a proposal that can no longer be activated would mislead.
-            _refuse_against_live(session, row, policy)
+        _refuse_review(session, row, actor, policy, decision, now)
         session.add(ProposalReview(proposal_id=row.id, reviewer=actor.username,
                                    decision=decision, notes=notes, reviewed_at=now))
         session.flush()
         approvals = _approvals(session, row.id)
         if decision == "rejected":
-            row.status, row.reviewed_by, row.reviewed_at, row.review_notes = (
-                "rejected", actor.username, now, notes)
-            record_activity(session, "allocation_rejected",
-                            f"{actor.username} rejected proposal {row.id}",
-                            {"proposal_id": row.id, "by": actor.username, "notes": notes,
-                             "approvals": approvals})
-            return ReviewOutcome(str(row.id), row.status, len(approvals), policy.approvals_required)
-        # Each approval is its own line in the story, the completing one included:
-        # proposed -> approval recorded (x M) -> approved -> activated.
-        record_activity(session, "allocation_approval_recorded",
-                        f"{actor.username} approved proposal {row.id}: {len(approvals)} of "
-                        f"{policy.approvals_required} approvals",
-                        {"proposal_id": row.id, "by": actor.username, "notes": notes,
-                         "approvals": approvals, "approvals_required": policy.approvals_required})
-        if len(approvals) >= policy.approvals_required:
-            record_activity(session, "allocation_approved",
-                            f"proposal {row.id} approved ({len(approvals)} of "
-                            f"{policy.approvals_required}: {', '.join(approvals)})",
-                            {"proposal_id": row.id, "by": actor.username, "notes": notes,
-                             "approvals": approvals})
-            activate(session, row, policy, actor.username, notes, now)
+            _reject(session, row, actor.username, notes, approvals, now)
+        else:
+            _approve(session, row, actor.username, notes, approvals, policy, now)
         return ReviewOutcome(str(row.id), row.status, len(approvals), policy.approvals_required)
 
 
