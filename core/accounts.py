@@ -29,6 +29,8 @@ from db.types import utcnow
 
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.@-]{1,63}$")
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_EMAIL_LENGTH = 320
 MIN_PASSWORD_LENGTH = 10
 MAX_NAME_LENGTH = 64  # the width of every column that records who acted
 OPEN_MODE_ACTOR = "operator"
@@ -110,6 +112,18 @@ def _check_role(role: str) -> str:
     return role
 
 
+def _check_email(session: so.Session, email: str | None) -> str | None:
+    """Lower-cased, well-formed and not taken (single sign-on maps an email to one account)."""
+    if email is None or not email.strip():
+        return None
+    email = email.strip().lower()
+    if len(email) > MAX_EMAIL_LENGTH or not EMAIL_PATTERN.match(email):
+        raise ValidationFailed(f"email: {email[:40]!r} is not an email address")
+    if session.scalar(sa.select(User.username).where(sa.func.lower(User.email) == email)):
+        raise Refused(f"email: {email} is already used by another account")
+    return email
+
+
 def _check_password(password: str | None) -> str:
     if password is None or len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(f"password: must be at least {MIN_PASSWORD_LENGTH} characters")
@@ -135,6 +149,9 @@ def add_user(db: Database, username: str, role: str, password: str | None, *,
             raise Refused("role: the first account must be an admin")
         if session.get(User, username) is not None:
             raise Refused(f"username: an account named {username!r} already exists")
+        email = _check_email(session, email)
+        if display_name is not None and len(display_name) > 200:
+            raise ValidationFailed("display_name: longer than 200 characters")
         password_hash = _hasher.hash(_check_password(password)) if password is not None else None
         if password_hash is None and email is None:
             raise ValidationFailed("password: required (or an email for single sign-on)")
@@ -248,7 +265,7 @@ def authenticate(db: Database, username: str, password: str,
 
 def account_by_email(db: Database, email: str) -> Account | None:
     with db.reads() as session:
-        user = session.scalar(sa.select(User).where(sa.func.lower(User.email) == email.lower()))
+        user = session.scalar(sa.select(User).where(sa.func.lower(User.email) == email.strip().lower()))
         return _account(user) if user is not None and user.active else None
 
 

@@ -18,6 +18,12 @@ PERCENT_PLACES = 2
 MAX_MAGNITUDE = 24  # digits before the point; the ledger holds 18, percentages 3
 
 
+def shown(value: Any, *, quote: bool = True, limit: int = 40) -> str:
+    """An input as an error message repeats it: a 300-digit paste is cut, not echoed whole."""
+    text = repr(value) if quote else str(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def to_decimal(value: Any, field: str, *, places: int | None = None) -> Decimal:
     """Parse a number exactly, or raise ValueError naming the field.
 
@@ -25,22 +31,22 @@ def to_decimal(value: Any, field: str, *, places: int | None = None) -> Decimal:
     typed by a person keeps the digits they typed; NaN, infinities and text are refused.
     """
     if isinstance(value, bool):
-        raise ValueError(f"{field}: {value!r} is not a number")
+        raise ValueError(f"{field}: {shown(value)} is not a number")
     if isinstance(value, float):
         value = repr(value)
     try:
         number = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
     except (InvalidOperation, ValueError):
-        raise ValueError(f"{field}: {value!r} is not a number") from None
+        raise ValueError(f"{field}: {shown(value)} is not a number") from None
     if not number.is_finite():
-        raise ValueError(f"{field}: {value} is not a finite number")
+        raise ValueError(f"{field}: {shown(value, quote=False)} is not a finite number")
     # Counted from the digits, not with normalize(): that rounds to the context's 28 digits
     # (so "80.000...0001" passed as 80) and raises decimal.Overflow on "1e999999999".
     if places is not None and _decimal_places(number) > places:
-        raise ValueError(f"{field}: {value} has more than {places} decimal places")
+        raise ValueError(f"{field}: {shown(value, quote=False)} has more than {places} decimal places")
     if number and number.adjusted() > MAX_MAGNITUDE:
         # Later arithmetic runs in the default context and would round or overflow.
-        raise ValueError(f"{field}: {value} is too large")
+        raise ValueError(f"{field}: {shown(value, quote=False)} is too large")
     return number
 
 

@@ -28,8 +28,10 @@ for column, bucket in zip(st.columns(4), BUCKETS):
     with column:
         low, high = policy.bounds[bucket]
         values[bucket] = st.number_input(
-            f"{BUCKET_LABELS[bucket]} %", min_value=0.0, max_value=100.0, step=0.5,
-            value=float(getattr(live.split, bucket)), format="%.2f", key=f"propose_{bucket}",
+            # No min/max and no rounding format: what is typed reaches core as typed, so its
+            # refusal (bounds, decimals) is shown instead of a silently clamped value.
+            f"{BUCKET_LABELS[bucket]} %", step=0.5,
+            value=float(getattr(live.split, bucket)), format="%g", key=f"propose_{bucket}",
             help=f"Allowed {format_pct(low)}–{format_pct(high)}%")
         slots[bucket] = st.empty()
 

@@ -3,11 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from core.allocations import propose_allocation
-from core.rebalancer.service import PROPOSED_BY, run_rebalance
+from core.rebalancer.service import file_suggestion, run_rebalance
 from core.settings import get_settings
-from core.split import BUCKETS, Split
-from core.validation import ProposalInput
+from core.split import Split
 from ui import figures, readers
 from ui.feedback import after_write, core_call
 from ui.format import usd
@@ -44,10 +42,12 @@ if not page.can("analyst"):
 if st.button("🔍 Run analysis", type="primary", key="rebalance_run"):
     with core_call(), st.spinner("Analysing the platform metrics…"):
         st.session_state[RESULT_KEY] = run_rebalance(page.db, engine="auto", dry_run=True,
-                                                     by=page.username).as_json()
-result = st.session_state.get(RESULT_KEY)
-if result is None:
+                                                     by=page.username)
+    st.cache_data.clear()  # the run is in the activity log now
+analysis = st.session_state.get(RESULT_KEY)
+if analysis is None:
     st.stop()
+result = analysis.as_json()
 
 current = Split.from_mapping(result["current_allocation"])
 suggested = Split.from_mapping(result["suggested_allocation"])
@@ -71,12 +71,15 @@ if result["rules_fired"]:
 if not result["should_rebalance"]:
     st.success("✅ No rebalance needed: the current split stays.")
     st.stop()
+if result["rebalancing_paused"]:
+    st.warning("⏸️ Rebalancing is paused by the policy: suggestions cannot be filed until an "
+               "admin resumes it.")
+    st.stop()
 if st.button("📨 File it as a proposal", key="rebalance_file"):
     with core_call():
-        filed = propose_allocation(page.db, ProposalInput(
-            *(getattr(suggested, b) for b in BUCKETS), reasoning=result["reasoning"],
-            confidence=result["confidence"], proposed_by=PROPOSED_BY[result["engine"]],
-            input_metrics=result["metrics"]), by=page.username)
+        filed = file_suggestion(page.db, analysis, by=page.username)
         st.session_state.pop(RESULT_KEY, None)
-        after_write(f"📨 Suggestion {suggested.label()} filed as proposal `{filed.proposal_id}`; "
-                    "it waits for a governor on the Review page.")
+        outcome = ("and auto-approved: it is the live split now" if filed.auto_approved
+                   else "it waits for a governor on the Review page")
+        after_write(f"📨 Suggestion {filed.suggestion.split.label()} filed as proposal "
+                    f"`{filed.proposal_id}`; {outcome}.")

@@ -2,10 +2,9 @@
 
 import streamlit as st
 
-from core.accounts import add_user, disable_user, set_role
+from core.accounts import ROLES, add_user, disable_user, set_role
 from core.policy import POLICY_KEYS
 from core.policy_store import set_policy
-from db.models import ROLES
 from ui import readers
 from ui.feedback import after_write, core_call
 from ui.format import when
@@ -38,7 +37,7 @@ st.dataframe([{"username": a.username, "name": a.display_name, "role": a.role,
                "active": a.active, "email": a.email or "", "since": when(a.created_at)}
               for a in accounts], hide_index=True, key="admin_accounts")
 
-with st.form("account_add", clear_on_submit=True):
+with st.form("account_add"):  # fields kept on a refusal, so they can be corrected
     st.markdown("**Add an account**")
     left, right = st.columns(2)
     username = left.text_input("Username", key="new_username")
@@ -48,10 +47,13 @@ with st.form("account_add", clear_on_submit=True):
                                key="new_password")
     slots["password"] = left.empty()
     email = right.text_input("Email (optional, for single sign-on)", key="new_email")
+    slots["email"] = right.empty()
     if st.form_submit_button("➕ Add account"):
         with core_call(slots):
             add_user(page.db, username, role, password or None, by=page.username,
                      email=email.strip() or None)
+            for key in ("new_username", "new_password", "new_email"):
+                del st.session_state[key]  # an empty form for the next account
             after_write(f"➕ Account {username.strip().lower()} ({role}) created.")
 
 others = [a.username for a in accounts if a.username != page.username]

@@ -53,11 +53,14 @@ def core_call(slots: Mapping[str, Any] | None = None) -> Iterator[None]:
         yield
     except DomainError as refusal:
         show_problems(refusal.problems, slots)
-    except sa.exc.IntegrityError as error:
-        reason = (str(error.orig).strip().splitlines() or ["constraint"])[0]
-        st.error(f"🚫 The database refused the change ({reason}); nothing was written.")
-    except sa.exc.DBAPIError as error:
+        # A refusal often means the data moved under the page (another governor decided,
+        # the policy changed): what the page shows next must be read afresh.
+        st.cache_data.clear()
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
         database_unreachable(error)
+    except sa.exc.DBAPIError as error:
+        reason = (str(error.orig).strip().splitlines() or ["constraint"])[0][:200]
+        st.error(f"🚫 The database refused the change ({reason}); nothing was written.")
 
 
 def flash(message: str, kind: str = "success") -> None:

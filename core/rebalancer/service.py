@@ -18,7 +18,7 @@ import sqlalchemy.orm as so
 from core.accounts import Actor, resolve_actor
 from core.activity import record_activity
 from core.allocations import auto_approve_if_allowed, file_proposal, live_split
-from core.errors import ValidationFailed
+from core.errors import Refused, ValidationFailed
 from core.locking import serialize_writes
 from core.metrics_model import PlatformMetrics
 from core.policy import Policy
@@ -235,3 +235,27 @@ def run_rebalance(db: Database, metrics: PlatformMetrics | None = None, engine: 
             result = _act(session, result, actor, policy_now, now, scheduled)
         _log_run(session, result, scheduled)
         return result
+
+
+def file_suggestion(db: Database, result: RebalanceResult, *, by: str | None,
+                    now: datetime | None = None) -> RebalanceResult:
+    """File the suggestion of an earlier dry run (a person read it, then chose to file it),
+    exactly as a non-dry run would have: re-checked against the split and policy in force now,
+    refused while rebalancing is paused, auto-approval tried, and the run logged."""
+    with db.sessions.begin() as session:
+        serialize_writes(session)
+        actor = _actor(session, by, scheduled=False)
+        policy, live = load_policy(session), live_split(session)
+        if policy.rebalancing_paused:
+            raise Refused("rebalancing: paused by the policy; nothing was filed")
+        suggestion = result.suggestion
+        if live != result.current_allocation and suggestion.target is not None:
+            suggestion = _recheck(suggestion, live, policy)
+        if not suggestion.should_rebalance:
+            raise Refused(f"suggestion: {suggestion.split.label()} is no rebalance of the live "
+                          f"split {live.label()}; nothing was filed")
+        filing = replace(result, suggestion=suggestion, current_allocation=live, dry_run=False,
+                         actor=actor.username, paused=False, outcome="no_change")
+        filed = _act(session, filing, actor, policy, now, scheduled=False)
+        _log_run(session, filed, scheduled=False)
+        return filed

@@ -59,3 +59,15 @@ def test_an_admin_changes_a_role_and_disables_an_account(plain_db):
     at = at.button(key="change_disable").click().run()
     no_exception(at)
     assert not get_account(plain_db, "vic").active
+
+
+def test_a_malformed_or_taken_email_is_explained_next_to_it_and_adds_nothing(plain_db):
+    at = open_page(ADMIN, user="ada")
+    at.text_input(key="new_username").input("nia")
+    at.text_input(key="new_password").input(PASSWORD)
+    at.text_input(key="new_email").input("not-an-email")
+    at = button(at, "➕ Add account").click().run()
+    no_exception(at)
+    assert "email: 'not-an-email' is not an email address" in [e.value for e in at.error]
+    assert get_account(plain_db, "nia") is None
+    assert at.text_input(key="new_username").value == "nia"  # kept, to be corrected

@@ -85,3 +85,16 @@ def test_the_preview_shows_exact_amounts_for_a_sample_profit(plain_db):
     assert [r["Proposed"] for r in rows] == [str(getattr(proposed, b)) for b in BUCKETS]
     assert [r["Proposed"] for r in rows] == ["749.99", "150.00", "60.00", "40.00"]
     assert [r["Under the live split"] for r in rows] == [str(getattr(live, b)) for b in BUCKETS]
+
+
+def test_out_of_range_and_over_precise_values_reach_core_as_typed_and_file_nothing(plain_db):
+    at = _set(open_page(PROPOSE, user="ann"), reinvestment=79.999, creator=-1.0)
+    no_exception(at)
+    errors = [e.value for e in at.error]
+    assert "reinvestment: 79.999 has more than 2 decimal places" in errors
+    at = _set(at, reinvestment=83.0)
+    assert "creator: -1 is below the minimum 1" in [e.value for e in at.error]
+    assert {m.label: m.value for m in at.metric}["Sum"] == "100%"
+    at.text_area(key="propose_reasoning").input("a negative creator share")
+    at = at.button(key="propose_submit").click().run()
+    assert get_pending_proposals(plain_db) == []

@@ -29,7 +29,7 @@ def test_an_analysis_shows_a_suggestion_against_the_current_split_and_files_noth
     pending_before = len(get_pending_proposals(db))
     at = open_page(REBALANCER, user="ann").button(key="rebalance_run").click().run()
     no_exception(at)
-    result = at.session_state["rebalance_result"]
+    result = at.session_state["rebalance_result"].as_json()
     assert result["engine"] == "rules"  # no OPENAI_API_KEY in the tests
     assert result["current_allocation"] == get_current_allocation(db).split.as_json()
     assert f"**Reasoning:** {result['reasoning']}" in all_text(at)
@@ -44,7 +44,7 @@ def test_an_analysis_shows_a_suggestion_against_the_current_split_and_files_noth
 
 def test_a_suggested_change_can_be_filed_as_a_proposal(plain_db):
     at = open_page(REBALANCER, user="ann").button(key="rebalance_run").click().run()
-    result = at.session_state["rebalance_result"]
+    result = at.session_state["rebalance_result"].as_json()
     assert result["should_rebalance"], result["reasoning"]
     suggested = "/".join(str(result["suggested_allocation"][b]) for b in
                          ("reinvestment", "dao", "lucky", "creator"))
@@ -58,3 +58,28 @@ def test_a_suggested_change_can_be_filed_as_a_proposal(plain_db):
     assert newest.input_metrics == result["metrics"]
     assert newest.reasoning == result["reasoning"]
     assert "rebalance_result" not in at.session_state
+
+
+def test_while_rebalancing_is_paused_a_suggestion_is_shown_but_not_offered_for_filing(plain_db):
+    from core.policy_store import set_policy
+
+    set_policy(plain_db, "rebalancing_paused", "true", by="ada")
+    at = open_page(REBALANCER, user="ann").button(key="rebalance_run").click().run()
+    no_exception(at)
+    assert at.session_state["rebalance_result"].as_json()["should_rebalance"]
+    assert "Rebalancing is paused by the policy" in all_text(at)
+    assert "rebalance_file" not in [b.key for b in at.button]
+    assert get_pending_proposals(plain_db) == []
+
+
+def test_a_run_appears_in_the_activity_feed_at_once(plain_db):
+    from core.activity import list_activity
+
+    activity = open_page("pages/7_Activity.py", user="ann")
+    runs_before = len(list_activity(plain_db, activity_type="rebalance_run"))
+    open_page(REBALANCER, user="ann").button(key="rebalance_run").click().run()
+    activity.run()
+    feed = next(d.value for d in activity.dataframe if "activity_type" in d.value.columns
+                or "type" in d.value.columns)
+    column = "activity_type" if "activity_type" in feed.columns else "type"
+    assert list(feed[column]).count("rebalance_run") == runs_before + 1

@@ -153,7 +153,8 @@ def test_an_analyst_proposes_a_governor_approves_and_home_shows_the_new_split(se
                         ("Activity", "08_activity")):
         _go(page, label)
         expect(page.get_by_role("heading", name=label)).to_be_visible(timeout=WAIT_MS)
-        expect(page.get_by_text("Traceback")).to_have_count(0)
+        # showErrorDetails = "none" hides a traceback's text, not the exception box itself.
+        expect(page.get_by_test_id("stException")).to_have_count(0)
         _shot(page, name)
     _go(page, "Rebalancer")
     page.get_by_role("button", name="🔍 Run analysis").click()

@@ -6,7 +6,6 @@ transaction that files the proposal; tested here the same way, and through `run_
 
 from __future__ import annotations
 
-import importlib.util
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -229,10 +228,9 @@ def test_switching_it_off_again_stops_it(admin):
 # --- through the rebalancer --------------------------------------------------------------------
 
 def _service() -> Any:
-    if importlib.util.find_spec("core.rebalancer") is None or \
-            importlib.util.find_spec("core.rebalancer.service") is None:
-        pytest.skip("core.rebalancer.service is not written yet")
-    return importlib.import_module("core.rebalancer.service")
+    from core.rebalancer import service
+
+    return service
 
 
 def _metrics(growth: float, engagement: float, dao: str, price: float) -> Any:
