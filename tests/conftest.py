@@ -44,23 +44,23 @@ def pg_server() -> Iterator[PgServer]:
         server.stop()
 
 
-def fresh_pg_url(server: PgServer) -> str:
+def _new_pg_database(server: PgServer, template: str | None) -> str:
     name = "pa_" + uuid.uuid4().hex[:12]
     admin = sa.create_engine(server.base_url + "/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
+        conn.exec_driver_sql(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
     admin.dispose()
     return f"{server.base_url}/{name}"
+
+
+def fresh_pg_url(server: PgServer) -> str:
+    """A new PostgreSQL database cloned from the migrated, seeded template."""
+    return _new_pg_database(server, TEMPLATE_DB)
 
 
 def blank_pg_url(server: PgServer) -> str:
     """A new PostgreSQL database with nothing in it (not cloned from the migrated template)."""
-    name = "pa_blank_" + uuid.uuid4().hex[:10]
-    admin = sa.create_engine(server.base_url + "/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    admin.dispose()
-    return f"{server.base_url}/{name}"
+    return _new_pg_database(server, None)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

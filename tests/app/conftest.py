@@ -4,8 +4,8 @@ DATABASE_URL; `tests.app.helpers.open_page` starts the dashboard on a page, sign
 from __future__ import annotations
 
 import shutil
-from datetime import timedelta
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -80,28 +80,27 @@ def _copy(templates: dict[str, Path], name: str, tmp_path: Path) -> Path:
     return target
 
 
-@pytest.fixture
-def db(templates: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
-    """Demo platform data, the demo history with one AI proposal pending, and the accounts."""
-    database = _use(_copy(templates, "demo", tmp_path), monkeypatch)
+def _database(templates: dict[str, Path], name: str, tmp_path: Path,
+              monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
+    database = _use(_copy(templates, name, tmp_path), monkeypatch)
     yield database
     database.engine.dispose()
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def db(templates: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
+    """Demo platform data, the demo history with one AI proposal pending, and the accounts."""
+    yield from _database(templates, "demo", tmp_path, monkeypatch)
 
 
 @pytest.fixture
 def plain_db(templates: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
     """Accounts, the default split and three imported weeks of engagement: no demo data."""
-    database = _use(_copy(templates, "plain", tmp_path), monkeypatch)
-    yield database
-    database.engine.dispose()
-    get_settings.cache_clear()
+    yield from _database(templates, "plain", tmp_path, monkeypatch)
 
 
 @pytest.fixture
 def empty_db(templates: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
     """A migrated database with no accounts and no platform data: a first start."""
-    database = _use(_copy(templates, "empty", tmp_path), monkeypatch)
-    yield database
-    database.engine.dispose()
-    get_settings.cache_clear()
+    yield from _database(templates, "empty", tmp_path, monkeypatch)

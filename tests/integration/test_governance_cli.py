@@ -18,37 +18,28 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from core.accounts import add_user, authenticate, disable_user
 from core.allocations import (
-    expire_stale_proposals, get_current_allocation, get_proposal, propose_allocation,
+    expire_stale_proposals,
+    get_current_allocation,
+    get_proposal,
+    propose_allocation,
     review_proposal,
 )
 from core.cli import app
 from core.policy_store import set_policy
 from core.validation import ProposalInput
 from db.engine import Database, open_database
+from tests.integration.state import snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
-TABLES = ("profit_allocation_log", "proposal_reviews", "protocol_activity", "allocation_policy",
-          "users", "profit_distributions")
 PASSWORD = "a long passphrase"
 STORY_ORDER = ("allocation_proposed", "allocation_approval_recorded", "allocation_approved",
                "allocation_auto_approved", "allocation_rejected", "allocation_expired",
                "allocation_activated")
 Run = Callable[..., Any]
-
-
-def snapshot(db: Database) -> dict[str, Any]:
-    with db.engine.connect() as conn:
-        state: dict[str, Any] = {t: conn.scalar(sa.text(f"SELECT count(*) FROM {t}")) for t in TABLES}
-        state["users_rows"] = sorted(conn.execute(sa.text(
-            "SELECT username, role, active FROM users")).all())
-        state["log_rows"] = sorted((str(i), s, str(u)) for i, s, u in conn.execute(sa.text(
-            "SELECT id, status, effective_until FROM profit_allocation_log")).all())
-    return state
 
 
 @pytest.fixture

@@ -15,12 +15,21 @@ import pytest
 import sqlalchemy as sa
 
 from core.accounts import (
-    add_user, authenticate, count_accounts, disable_user, get_account, list_users,
-    login_delay_seconds, set_role,
+    add_user,
+    authenticate,
+    count_accounts,
+    disable_user,
+    get_account,
+    list_users,
+    login_delay_seconds,
+    set_role,
 )
 from core.activity import list_activity
 from core.allocations import (
-    get_allocation_history, get_current_allocation, get_pending_proposals, propose_allocation,
+    get_allocation_history,
+    get_current_allocation,
+    get_pending_proposals,
+    propose_allocation,
     review_proposal,
 )
 from core.distribution import distribute, list_distributions
@@ -29,23 +38,11 @@ from core.policy_store import get_policy, set_policy
 from core.validation import ProposalInput
 from db.engine import Database
 from db.types import utcnow
+from tests.integration.state import snapshot
 
-TABLES = ("profit_allocation_log", "proposal_reviews", "protocol_activity", "allocation_policy",
-          "users", "profit_distributions")
 ROLE_OF = {"vic": "viewer", "ann": "analyst", "gus": "governor", "ada": "admin"}
 ROLE_ORDER = ("viewer", "analyst", "governor", "admin")
 PASSWORD = "correct horse battery"
-
-
-def snapshot(db: Database) -> dict[str, Any]:
-    """Row counts of every governance table, plus the parts of rows a refused write could touch."""
-    with db.engine.connect() as conn:
-        state: dict[str, Any] = {t: conn.scalar(sa.text(f"SELECT count(*) FROM {t}")) for t in TABLES}
-        state["users_rows"] = sorted(conn.execute(sa.text(
-            "SELECT username, role, active, failed_logins FROM users")).all())
-        state["log_rows"] = sorted((str(i), s, str(u)) for i, s, u in conn.execute(sa.text(
-            "SELECT id, status, effective_until FROM profit_allocation_log")).all())
-    return state
 
 
 def sso(db: Database, name: str, role: str, by: str | None = "ada") -> None:
