@@ -23,7 +23,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-STATUSES = ("proposed", "active", "rejected", "expired")
+STATUSES = ("proposed", "active", "rejected", "expired", "withdrawn", "superseded")
 PROPOSERS = ("ai", "manual", "system")
 ROLES = ("viewer", "analyst", "governor", "admin")
 PCT = sa.Numeric(5, 2)
@@ -51,7 +51,8 @@ def _pct_checks() -> list[sa.CheckConstraint]:
 
 
 class AllocationLog(Base):
-    """Append-only: proposals, the active split (and the replaced ones), rejected and expired."""
+    """Append-only: proposals, the active split (and the replaced ones), rejected, expired,
+    withdrawn and superseded ones."""
 
     __tablename__ = "profit_allocation_log"
     __table_args__ = (

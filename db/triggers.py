@@ -2,7 +2,8 @@
 
 They hold against any client, including raw SQL: the allocation log keeps every row and the
 substance of each (percentages, reasoning, proposer, time); only the review lifecycle may move
-(proposed -> active/rejected/expired, and an active row's period may be closed once).
+(proposed -> active/rejected/expired/withdrawn/superseded, and an active row's period may be
+closed once).
 The activity log, the distribution ledger, policy versions and review records are insert-only.
 """
 
@@ -15,7 +16,7 @@ IMMUTABLE_LOG_COLUMNS = (
     "id", "reinvestment_pct", "dao_pct", "lucky_pct", "creator_pct", "reasoning", "proposed_by",
     "proposer_username", "timestamp", "confidence", "input_metrics", "based_on_id",
 )
-# Once a row is decided (active, rejected, expired) who decided and why is part of the record.
+# Once a row is decided (any status but proposed) who decided and why is part of the record.
 DECIDED_LOG_COLUMNS = ("reviewed_by", "review_notes", "reviewed_at")
 INSERT_ONLY_TABLES = ("protocol_activity", "profit_distributions", "allocation_policy",
                       "proposal_reviews")
