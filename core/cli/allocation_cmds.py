@@ -14,6 +14,7 @@ from core.settings import get_settings
 
 app = typer.Typer()
 db_app = typer.Typer(help="Schema management.")
+proposal_app = typer.Typer(help="One proposal and its story.")
 
 
 @db_app.command("upgrade")
@@ -90,9 +91,10 @@ def pending(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     emit([p.as_json() for p in items], as_json, lambda: table(
         [{"id": p.record.id, "split": p.record.split.label(), "confidence": p.record.confidence,
           "by": p.record.proposer_username or p.record.proposed_by,
-          "approvals": f"{len(p.approvals)}/{p.approvals_required}",
+          "approvals": f"{len(p.approvals)}/{p.approvals_required}", "tier": p.tier,
           "expires": f"{p.expires_at:%Y-%m-%d %H:%M}", "reasoning": p.record.reasoning[:60]}
-         for p in items], ["id", "split", "confidence", "by", "approvals", "expires", "reasoning"]))
+         for p in items], ["id", "split", "confidence", "by", "approvals", "tier", "expires",
+                           "reasoning"]))
 
 
 @app.command()
@@ -105,7 +107,37 @@ def review(ctx: typer.Context, proposal_id: str = typer.Argument(..., metavar="I
     outcome = allocations.review_proposal(database(ctx), proposal_id, decision, by=by, notes=notes)
     emit(outcome.as_json(), as_json, lambda: typer.echo(
         f"proposal {outcome.proposal_id} is {outcome.status} "
-        f"({outcome.approvals} of {outcome.approvals_required} approvals)"))
+        f"({outcome.approvals} of {outcome.approvals_required} approvals), a {outcome.tier} change"))
+
+
+@app.command()
+@refusals
+def withdraw(ctx: typer.Context, proposal_id: str = typer.Argument(..., metavar="ID"),
+             by: str = typer.Option(..., "--by", help="The proposer, or an admin."),
+             notes: str = typer.Option(None, "--notes"), as_json: bool = JsonOption) -> None:
+    """Withdraw a pending proposal (its proposer or an admin)."""
+    outcome = allocations.withdraw_proposal(database(ctx), proposal_id, by=by, notes=notes)
+    emit(outcome.as_json(), as_json,
+         lambda: typer.echo(f"proposal {outcome.proposal_id} is {outcome.status}"))
+
+
+@proposal_app.command("show")
+@refusals
+def proposal_show(ctx: typer.Context, proposal_id: str = typer.Argument(..., metavar="ID"),
+                  as_json: bool = JsonOption) -> None:
+    """One proposal: its split, status, tier, approvals and every event of its story."""
+    story = allocations.get_proposal_story(database(ctx), proposal_id)
+
+    def human() -> None:
+        r = story.record
+        typer.echo(f"proposal {r.id}: {r.split.label()} ({story.tier} change against "
+                   f"{story.compared_with.label()}), {r.status}, {len(story.approvals)} of "
+                   f"{story.approvals_required} approvals")
+        table([{"at": f"{e.at:%Y-%m-%d %H:%M:%S}", "event": e.event, "by": e.by,
+                "notes": (e.notes or "")[:60]} for e in story.timeline],
+              ["at", "event", "by", "notes"])
+
+    emit(story.as_json(), as_json, human)
 
 
 @app.command()
