@@ -251,7 +251,8 @@ def get_proposal_story(db: Database, proposal_id: str,
 # --- proposals ---------------------------------------------------------------------------------
 
 def file_proposal(session: so.Session, proposal: ProposalInput, actor: Actor,
-                  policy: Policy) -> tuple[AllocationLog, ValidationResult]:
+                  policy: Policy, now: datetime | None = None
+                  ) -> tuple[AllocationLog, ValidationResult]:
     """Validate and insert a proposal inside the caller's transaction; raises on any error,
     including a duplicate of the live split or of a pending proposal."""
     # Serialised, so two identical proposals filed at the same moment cannot both pass the
@@ -263,7 +264,8 @@ def file_proposal(session: so.Session, proposal: ProposalInput, actor: Actor,
     if not result.valid:
         raise ValidationFailed(*result.errors)
     assert result.split is not None and result.confidence is not None
-    duplicates = duplicate_problems(session, result.split, live, policy, utcnow())
+    now = now or utcnow()
+    duplicates = duplicate_problems(session, result.split, live, policy, now)
     if duplicates:
         raise Refused(*duplicates)
     row = AllocationLog(
@@ -272,7 +274,7 @@ def file_proposal(session: so.Session, proposal: ProposalInput, actor: Actor,
         reasoning=proposal.reasoning.strip(), confidence=result.confidence,
         input_metrics=proposal.input_metrics, proposed_by=proposal.proposed_by,
         proposer_username=actor.username, based_on_id=current.id if current else None,
-        timestamp=utcnow())
+        timestamp=now)
     session.add(row)
     session.flush()
     record_activity(session, "allocation_proposed",
@@ -285,10 +287,11 @@ def file_proposal(session: so.Session, proposal: ProposalInput, actor: Actor,
     return row, result
 
 
-def propose_allocation(db: Database, proposal: ProposalInput, *, by: str | None = None) -> ProposalResult:
+def propose_allocation(db: Database, proposal: ProposalInput, *, by: str | None = None,
+                       now: datetime | None = None) -> ProposalResult:
     with db.sessions.begin() as session:
         actor = resolve_actor(session, by, "analyst", "filing a proposal")
-        row, result = file_proposal(session, proposal, actor, load_policy(session))
+        row, result = file_proposal(session, proposal, actor, load_policy(session), now)
         return ProposalResult(str(row.id), result.warnings)
 
 

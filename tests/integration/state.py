@@ -21,3 +21,18 @@ def snapshot(db: Database) -> dict[str, Any]:
         state["log_rows"] = sorted((str(i), s, str(u)) for i, s, u in conn.execute(sa.text(
             "SELECT id, status, effective_until FROM profit_allocation_log")).all())
     return state
+
+
+# A team with one account of each role and three governors, made through core.
+TEAM = (("gus", "governor"), ("gail", "governor"), ("gwen", "governor"), ("ann", "analyst"),
+        ("vic", "viewer"))
+
+
+def make_team(db: Database) -> Database:
+    """`ada` (admin) first, which closes open mode, then the rest of TEAM, all single sign-on."""
+    from core.accounts import add_user
+
+    add_user(db, "ada", "admin", None, email="ada@example.org")
+    for name, role in TEAM:
+        add_user(db, name, role, None, by="ada", email=f"{name}@example.org")
+    return db
