@@ -36,3 +36,12 @@ def make_team(db: Database) -> Database:
     for name, role in TEAM:
         add_user(db, name, role, None, by="ada", email=f"{name}@example.org")
     return db
+
+
+def file(db: Database, split: tuple[Any, ...] = (75, 15, 6, 4), by: str = "ann",
+         **kw: Any) -> str:
+    """File a proposal through core as `by`; returns its id."""
+    from core.allocations import propose_allocation
+    from core.validation import ProposalInput
+
+    return propose_allocation(db, ProposalInput(*split, "Q1 strategy"), by=by, **kw).proposal_id

@@ -6,26 +6,14 @@ possible, and nothing is written; 0 (the default) switches it off.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
-from core.allocations import get_current_allocation, propose_allocation, review_proposal
+from core.allocations import get_current_allocation, review_proposal
 from core.errors import Refused, ValidationFailed
 from core.policy_store import get_policy, set_policy
-from core.validation import ProposalInput
-from db.engine import Database
 from db.types import utcnow
-from tests.integration.state import make_team, snapshot
-
-
-@pytest.fixture
-def team(db: Database) -> Database:
-    return make_team(db)
-
-
-def file(db: Database, split: tuple[Any, ...], by: str = "ann") -> str:
-    return propose_allocation(db, ProposalInput(*split, "Q1 strategy"), by=by).proposal_id
+from tests.integration.state import file, snapshot
 
 
 def test_off_by_default_so_two_activations_may_follow_each_other(team):

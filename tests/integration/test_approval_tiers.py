@@ -6,7 +6,6 @@ auto-approved; a minor one goes through as before.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -15,25 +14,15 @@ from cli import app
 from core.accounts import Actor
 from core.allocations import (
     auto_approve_if_allowed, file_proposal, get_current_allocation, get_pending_proposals,
-    get_proposal, propose_allocation, review_proposal,
+    get_proposal, review_proposal,
 )
 from core.errors import ValidationFailed
 from core.policy_store import get_policy, load_policy, set_policy
 from core.validation import ProposalInput
-from db.engine import Database
-from tests.integration.state import make_team, snapshot
+from tests.integration.state import file, snapshot
 
 MAJOR_SPLIT = (64, 16, 10, 10)  # reinvestment moves 16 points from 80/15/3/2
 MINOR_SPLIT = (75, 15, 6, 4)
-
-
-@pytest.fixture
-def team(db: Database) -> Database:
-    return make_team(db)
-
-
-def file(db: Database, split: tuple[Any, ...], by: str = "ann") -> str:
-    return propose_allocation(db, ProposalInput(*split, "Q1 strategy"), by=by).proposal_id
 
 
 def test_a_minor_change_needs_the_minor_count_and_says_so(team):

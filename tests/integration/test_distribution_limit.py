@@ -14,13 +14,7 @@ from cli import app
 from core.distribution import distribute, list_distributions
 from core.errors import Refused, ValidationFailed
 from core.policy_store import get_policy, set_policy
-from db.engine import Database
-from tests.integration.state import make_team, snapshot
-
-
-@pytest.fixture
-def team(db: Database) -> Database:
-    return make_team(db)
+from tests.integration.state import snapshot
 
 
 def test_off_by_default(team):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -15,23 +14,13 @@ from typer.testing import CliRunner
 from cli import app
 from core.activity import list_activity
 from core.allocations import (
-    get_pending_proposals, get_proposal, propose_allocation, review_proposal,
+    get_pending_proposals, get_proposal, review_proposal,
     validate_against_live, withdraw_proposal,
 )
 from core.errors import Refused
 from core.validation import ProposalInput
-from db.engine import Database
 from db.types import utcnow
-from tests.integration.state import make_team, snapshot
-
-
-@pytest.fixture
-def team(db: Database) -> Database:
-    return make_team(db)
-
-
-def file(db: Database, split: tuple[Any, ...] = (75, 15, 6, 4), by: str = "ann", **kw: Any) -> str:
-    return propose_allocation(db, ProposalInput(*split, "Q1 strategy"), by=by, **kw).proposal_id
+from tests.integration.state import file, snapshot
 
 
 def test_filing_a_split_already_pending_is_refused_naming_it_and_writes_nothing(team):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -15,26 +14,15 @@ from typer.testing import CliRunner
 from cli import app
 from core.allocations import (
     expire_stale_proposals, get_current_allocation, get_proposal, get_proposal_story,
-    propose_allocation, review_proposal, withdraw_proposal,
+    review_proposal, withdraw_proposal,
 )
 from core.errors import NotFound
 from core.records import TIMELINE_EVENTS
-from core.validation import ProposalInput
 from db.engine import Database
 from db.types import utcnow
-from tests.integration.state import make_team
+from tests.integration.state import file
 
 MAJOR_SPLIT = (64, 16, 10, 10)
-
-
-@pytest.fixture
-def team(db: Database) -> Database:
-    return make_team(db)
-
-
-def file(db: Database, split: tuple[Any, ...] = (75, 15, 6, 4), by: str = "ann",
-         **kw: Any) -> str:
-    return propose_allocation(db, ProposalInput(*split, "Q1 strategy"), by=by, **kw).proposal_id
 
 
 def events(db: Database, pid: str) -> list[tuple[str, str | None, str | None]]:

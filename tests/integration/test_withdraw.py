@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -15,21 +14,10 @@ from cli import app
 from core.accounts import disable_user
 from core.activity import list_activity
 from core.allocations import (
-    get_pending_proposals, get_proposal, propose_allocation, review_proposal, withdraw_proposal,
+    get_pending_proposals, get_proposal, review_proposal, withdraw_proposal,
 )
 from core.errors import NotFound, PermissionDenied, Refused
-from core.validation import ProposalInput
-from db.engine import Database
-from tests.integration.state import make_team, snapshot
-
-
-@pytest.fixture
-def team(db: Database) -> Database:
-    return make_team(db)
-
-
-def file(db: Database, split: tuple[Any, ...] = (75, 15, 6, 4), by: str = "ann") -> str:
-    return propose_allocation(db, ProposalInput(*split, "Q1 strategy"), by=by).proposal_id
+from tests.integration.state import file, snapshot
 
 
 def test_the_proposer_withdraws_a_pending_proposal_and_it_is_logged(team):

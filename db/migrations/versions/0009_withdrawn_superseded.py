@@ -5,7 +5,7 @@ On SQLite the batch operation copies the table, which drops its triggers: the al
 guards are re-created from db/triggers.py afterwards (on PostgreSQL the same statements just
 replace them).
 
-Revision ID: 0009_withdrawn_superseded_statuses
+Revision ID: 0009_withdrawn_superseded
 Revises: 0005
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 
 from db import triggers
 
-revision = '0009_withdrawn_superseded_statuses'
+revision = '0009_withdrawn_superseded'  # alembic_version holds at most 32 characters
 down_revision = '0005'
 branch_labels = None
 depends_on = None
