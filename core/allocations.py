@@ -223,11 +223,9 @@ def _timeline(session: so.Session, row: AllocationLog) -> tuple[list[TimelineEve
     return events, replaced_by, superseded_by
 
 
-def get_proposal_story(db: Database, proposal_id: str,
-                       now: datetime | None = None) -> ProposalStory:
+def get_proposal_story(db: Database, proposal_id: str) -> ProposalStory:
     """One proposal with its whole story: status, tier, approvals and the timeline (filed, each
     approval, rejection, withdrawal, expiry, activation, superseding, replacement)."""
-    now = now or utcnow()
     with db.reads() as session:
         row = _load(session, proposal_id)
         policy = load_policy(session)
