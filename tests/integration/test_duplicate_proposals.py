@@ -6,6 +6,8 @@ every other pending proposal of it, in the same transaction, logged.
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from datetime import timedelta
 
 import pytest
@@ -17,8 +19,9 @@ from core.allocations import (
     get_pending_proposals, get_proposal, review_proposal,
     validate_against_live, withdraw_proposal,
 )
-from core.errors import Refused
+from core.errors import DomainError, Refused
 from core.validation import ProposalInput
+from db.engine import open_database
 from db.types import utcnow
 from tests.integration.state import file, snapshot
 
@@ -81,6 +84,37 @@ def test_the_command_line_refuses_a_duplicate_with_exit_3_and_names_the_pending_
     assert document["ok"] is False and first in document["errors"][0]
     assert f"error: split: 75/15/6/4 is already pending as proposal {first}" in result.stderr
     assert snapshot(team) == before
+
+
+def test_the_same_split_filed_at_the_same_moment_is_filed_once(team, db_url):
+    racers = 6
+    barrier, results = threading.Barrier(racers), queue.Queue()
+
+    def file_when_released(by: str) -> None:
+        db = open_database(db_url)  # an engine of its own, like another process
+        try:
+            with db.engine.connect():
+                pass
+            barrier.wait(timeout=60)
+            try:
+                results.put(("filed", file(db, by=by)))
+            except DomainError as refusal:
+                results.put(("refused", refusal.problems[0]))
+        finally:
+            db.engine.dispose()
+
+    threads = [threading.Thread(target=file_when_released, args=(name,))
+               for name in ("ann", "gus", "gail", "gwen", "ada", "ann")]
+    for thread in threads:
+        thread.start()
+    outcomes = [results.get(timeout=120) for _ in threads]
+    for thread in threads:
+        thread.join(timeout=60)
+    filed = [value for kind, value in outcomes if kind == "filed"]
+    refused = [value for kind, value in outcomes if kind == "refused"]
+    assert len(filed) == 1 and len(refused) == racers - 1
+    assert all(f"already pending as proposal {filed[0]}" in r for r in refused)
+    assert [p.record.id for p in get_pending_proposals(team)] == filed
 
 
 # --- superseding -----------------------------------------------------------------------------------
