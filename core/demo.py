@@ -32,6 +32,7 @@ from core.activity import jsonable, record_activity
 from core.errors import Refused, ValidationFailed
 from core.locking import serialize_writes
 from core.money import calculate_amounts
+from core.sessions import reading, writing
 from core.split import Split
 from db.engine import Database
 from db.models import (AllocationLog, EngagementDaily, ProfitDistribution, ProposalReview,
@@ -99,7 +100,7 @@ PENDING = Event(1.0, (74, 16, 6, 4), "proposed", "ai", "0.83",
 
 def has_platform_data(db: Database) -> bool:
     """Any tokens, engagement days or treasury snapshots: the app's first-start check."""
-    with db.reads() as session:
+    with reading(db) as session:
         return _has_data(session)
 
 
@@ -358,7 +359,7 @@ def generate_demo_data(db: Database, seed: int = 7, days: int = 120, tokens: int
     rng = {part: random.Random(f"{seed}/{part}") for part in
            ("levels", "engagement", "history", "profits", "treasury", "tokens")}
     levels = _day_levels(rng["levels"], start.date(), days)
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         serialize_writes(session)  # two first starts at once: the second sees the data, refuses
         if _has_data(session):
             raise Refused("database: it already holds platform data; demo data only goes into "
