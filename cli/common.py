@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from cli.errors import refusals  # noqa: F401 - re-exported: the commands import their plumbing here
-from core.setup import connect
+from core.database import connect
 from db.engine import Database
 
 JsonOption = typer.Option(False, "--json", help="Print exactly one JSON document on stdout.")

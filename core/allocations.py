@@ -21,7 +21,7 @@ from core.errors import NotFound, Refused, ValidationFailed
 from core.locking import serialize_writes
 from core.policy import Policy
 from core.policy_store import load_policy
-from core.records import AllocationRecord, CurrentAllocation, PendingProposal, split_of
+from core.allocation_records import AllocationRecord, CurrentAllocation, PendingProposal, split_of
 from core.sessions import reading, writing
 from core.split import Split
 from core.validation import ProposalInput, ValidationResult, step_errors, validate_proposal

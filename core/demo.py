@@ -39,6 +39,7 @@ from db.models import (AllocationLog, EngagementDaily, ProfitDistribution, Propo
                        ProtocolActivity, Token, TreasurySnapshot)
 from db.types import utcnow
 
+DEMO_ACTIVITY = "demo_data_loaded"  # logged with the data; `holds_demo_data` looks for it
 BATCH = 20_000
 MIN_DAYS, MAX_DAYS, MAX_TOKENS = 14, 3650, 5_000_000
 MIN_HISTORY = timedelta(days=7)
@@ -107,6 +108,13 @@ def has_platform_data(db: Database) -> bool:
 def _has_data(session: so.Session) -> bool:
     return any(session.scalar(sa.select(sa.exists().where(sa.literal(True)).select_from(m)))
                for m in (Token, EngagementDaily, TreasurySnapshot))
+
+
+def holds_demo_data(db: Database) -> bool:
+    """True when the platform data was generated here, not imported (the dashboard's banner)."""
+    with reading(db) as session:
+        return session.scalar(sa.select(sa.literal(True)).where(
+            ProtocolActivity.activity_type == DEMO_ACTIVITY).limit(1)) is not None
 
 
 def _level(fraction: float) -> float:
@@ -382,7 +390,7 @@ def generate_demo_data(db: Database, seed: int = 7, days: int = 120, tokens: int
                   "proposal_reviews": len(history.reviews) if history else 0,
                   "profit_distributions": len(distributions),
                   "protocol_activity": len(activities) + 1}
-        record_activity(session, "demo_data_loaded",
+        record_activity(session, DEMO_ACTIVITY,
                         f"Demo data loaded (seed {seed}, {days} days, {written} tokens)",
                         {"seed": seed, "days": days, "tokens": tokens, "now": now,
                          "counts": counts, "allocation_history": history is not None})

@@ -16,7 +16,7 @@ from core.errors import Refused, ValidationFailed
 from core.locking import serialize_writes
 from core.money import Amounts, calculate_amounts, parse_total
 from core.policy_store import load_policy
-from core.records import CurrentAllocation
+from core.allocation_records import CurrentAllocation
 from core.sessions import reading, writing
 from settings import get_settings
 from db.engine import Database

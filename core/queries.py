@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from core.records import split_of
+from core.allocation_records import split_of
 from core.sessions import reading
 from core.split import BUCKETS
 from db.engine import Database

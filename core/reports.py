@@ -11,7 +11,7 @@ import sqlalchemy.orm as so
 from core.activity import jsonable, record_activity
 from core.allocations import current_row
 from core.queries import money_sum
-from core.records import CurrentAllocation
+from core.allocation_records import CurrentAllocation
 from core.sessions import writing
 from db.engine import Database
 from db.models import AllocationLog, ProfitDistribution

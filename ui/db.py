@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import DatabaseFailure
-from core.setup import connect
+from core.database import connect
 from db.engine import Database
 from settings import get_settings
 from ui.feedback import stop_on_database_failure

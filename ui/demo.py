@@ -41,7 +41,7 @@ def ensure_demo_data(db: Database) -> None:
 
 @reader(ttl=60)
 def is_demo(db: Database) -> bool:
-    from core.dashboard_reads import holds_demo_data
+    from core.demo import holds_demo_data
 
     return holds_demo_data(db)
 

@@ -88,12 +88,12 @@ def history(db: Database) -> pd.DataFrame:
     return frame
 
 
-# --- metrics and analytics (core.metrics / core.queries) --------------------------------------
+# --- metrics and analytics (core.metrics_store / core.queries) ------------------------------
 
 @reader(ttl=300, spinner="Computing the platform metrics…")
 def metrics_now_and_week_ago(db: Database):
     """The platform metrics now and seven days ago, for the week's change."""
-    from core.metrics import compute_metrics
+    from core.metrics_store import compute_metrics
 
     now = utcnow()
     return compute_metrics(db, now=now), compute_metrics(db, now=now - timedelta(days=7))
@@ -101,7 +101,7 @@ def metrics_now_and_week_ago(db: Database):
 
 @reader(ttl=300, spinner="Computing the platform metrics…")
 def metrics(db: Database):
-    from core.metrics import compute_metrics
+    from core.metrics_store import compute_metrics
 
     return compute_metrics(db)
 

@@ -218,7 +218,7 @@ def run_rebalance(db: Database, metrics: PlatformMetrics | None = None, engine: 
         _actor(session, by, scheduled)  # refuse before spending an advisor call
         policy, live = load_policy(session), live_split(session)
     if metrics is None:
-        from core.metrics import compute_metrics  # the database's own figures
+        from core.metrics_store import compute_metrics  # the database's own figures
 
         metrics = compute_metrics(db, now=now)
     suggestion = suggest(metrics, live, policy, engine, settings)

@@ -17,8 +17,8 @@ from cli.errors import exit_code
 from core.distribution import distribute, list_distributions
 from core.errors import (Conflict, DatabaseBusy, DatabaseUnavailable, InvalidDatabaseUrl, NotFound,
                          ReadFailed, ValidationFailed)
+from core.database import connect
 from core.sessions import reading, writing
-from core.setup import connect
 from db.engine import Database
 
 # A statement each engine refuses at run time with an error about the value, not the connection.

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from cli import app
 from core.errors import ValidationFailed
-from core.imports import ImportRejected, import_csv
+from core.csv_import import ImportRejected, import_csv
 from db.models import EngagementDaily, ProtocolActivity, Token, TreasurySnapshot
 
 TOKENS_HEADER = "symbol,name,price,volume_24h,created_at"
