@@ -21,10 +21,11 @@ from core.errors import NotFound, PermissionDenied, Refused, ValidationFailed
 from core.locking import serialize_writes
 from core.policy import MAJOR, MAX_STEP, MIN_HOURS_BETWEEN_ACTIVATIONS, Policy
 from core.policy_store import load_policy
-from core.records import (
+from core.allocation_records import (
     TIMELINE_EVENTS, AllocationRecord, CurrentAllocation, PendingProposal, ProposalStory,
     TimelineEvent, split_of,
 )
+from core.sessions import reading, writing
 from core.split import BUCKETS, DEFAULT_SPLIT, Split, format_pct
 from core.validation import (
     ProposalInput, ValidationResult, proposal_tier, step_errors, validate_proposal,
@@ -86,7 +87,7 @@ def live_split(session: so.Session) -> Split:
 
 def get_current_allocation(db: Database) -> CurrentAllocation:
     """The split in force, or the built-in 80/15/3/2 (source "default") if none is active."""
-    with db.reads() as session:
+    with reading(db) as session:
         row = current_row(session)
         return CurrentAllocation.of(row)
 
@@ -95,12 +96,12 @@ def get_allocation_history(db: Database, limit: int | None = None) -> list[Alloc
     query = sa.select(AllocationLog).order_by(AllocationLog.timestamp.desc(), AllocationLog.id)
     if limit is not None:
         query = query.limit(limit)
-    with db.reads() as session:
+    with reading(db) as session:
         return [AllocationRecord.from_row(r) for r in session.scalars(query)]
 
 
 def get_proposal(db: Database, proposal_id: str) -> AllocationRecord:
-    with db.reads() as session:
+    with reading(db) as session:
         return AllocationRecord.from_row(_load(session, proposal_id))
 
 
@@ -118,7 +119,7 @@ def get_pending_proposals(db: Database, now: datetime | None = None) -> list[Pen
     """Proposals waiting for review, newest first; ones past their lifetime are left out. Each
     carries its tier against the live split and the approvals that tier needs."""
     now = now or utcnow()
-    with db.reads() as session:
+    with reading(db) as session:
         policy = load_policy(session)
         live = live_split(session)
         lifetime = timedelta(hours=policy.proposal_lifetime_hours)
@@ -161,7 +162,7 @@ def duplicate_problems(session: so.Session, split: Split, live: Split, policy: P
 def validate_against_live(db: Database, proposal: ProposalInput) -> ValidationResult:
     """Validation as `propose` would apply it now: the policy in force, the live split, and no
     duplicate of the live split or of a pending proposal."""
-    with db.reads() as session:
+    with reading(db) as session:
         policy, live = load_policy(session), live_split(session)
         result = validate_proposal(proposal, policy=policy, live=live)
         if result.split is None:
@@ -226,7 +227,7 @@ def _timeline(session: so.Session, row: AllocationLog) -> tuple[list[TimelineEve
 def get_proposal_story(db: Database, proposal_id: str) -> ProposalStory:
     """One proposal with its whole story: status, tier, approvals and the timeline (filed, each
     approval, rejection, withdrawal, expiry, activation, superseding, replacement)."""
-    with db.reads() as session:
+    with reading(db) as session:
         row = _load(session, proposal_id)
         policy = load_policy(session)
         if row.status == PENDING:
@@ -287,7 +288,7 @@ def file_proposal(session: so.Session, proposal: ProposalInput, actor: Actor,
 
 def propose_allocation(db: Database, proposal: ProposalInput, *, by: str | None = None,
                        now: datetime | None = None) -> ProposalResult:
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         actor = resolve_actor(session, by, "analyst", "filing a proposal")
         row, result = file_proposal(session, proposal, actor, load_policy(session), now)
         return ProposalResult(str(row.id), result.warnings)
@@ -452,7 +453,7 @@ def review_proposal(db: Database, proposal_id: str, decision: str, *, by: str | 
     if decision not in DECISIONS:
         raise ValidationFailed(f"decision: {decision!r} is not one of {', '.join(DECISIONS)}")
     notes = notes.strip() if notes and notes.strip() else None
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         serialize_writes(session)  # first: the actor's role is read under the lock too
         actor = resolve_actor(session, by, "governor", "reviewing a proposal")
         now = now or utcnow()
@@ -476,7 +477,7 @@ def withdraw_proposal(db: Database, proposal_id: str, *, by: str | None,
                       notes: str | None = None, now: datetime | None = None) -> WithdrawOutcome:
     """The proposer, or an admin, takes back a proposal still waiting for review."""
     notes = notes.strip() if notes and notes.strip() else None
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         serialize_writes(session)  # a withdrawal and a review of the same proposal queue
         actor = resolve_actor(session, by, "viewer", "withdrawing a proposal")
         now = now or utcnow()
@@ -498,7 +499,7 @@ def withdraw_proposal(db: Database, proposal_id: str, *, by: str | None,
 def expire_stale_proposals(db: Database, now: datetime | None = None) -> list[str]:
     """Mark proposals past their lifetime as expired (they can never be activated)."""
     now = now or utcnow()
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         # Serialised with reviews: a proposal approved while it is being expired must end as
         # one or the other, not trip the decided-row trigger.
         serialize_writes(session)

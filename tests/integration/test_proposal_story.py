@@ -17,7 +17,7 @@ from core.allocations import (
     review_proposal, withdraw_proposal,
 )
 from core.errors import NotFound
-from core.records import TIMELINE_EVENTS
+from core.allocation_records import TIMELINE_EVENTS
 from db.engine import Database
 from db.types import utcnow
 from tests.integration.state import file
