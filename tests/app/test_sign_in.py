@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from core.accounts import count_accounts, disable_user
-from db.models import User
+from db.models import SignInFailure
 from tests.app.helpers import PASSWORD, all_text, button, no_exception, open_page
 
 PAGES = ["app.py", "pages/1_Review.py", "pages/2_Propose.py", "pages/3_Rebalancer.py",
@@ -95,7 +95,8 @@ def test_a_wrong_password_is_refused_counted_and_then_slowed_down(db):
         no_exception(at)
         assert "sign-in: unknown account or wrong password" in all_text(at)
     with db.sessions() as session:
-        assert session.scalar(sa.select(User.failed_logins).where(User.username == "gus")) == 3
+        assert session.scalar(sa.select(SignInFailure.failures).where(
+            SignInFailure.username == "gus")) == 3
     at.text_input(key="signin_password").input(PASSWORD)  # right password, but too soon
     at = button(at, "Sign in").click().run()
     assert "too many failed attempts" in all_text(at)
