@@ -123,6 +123,35 @@ def resolve_actor(session: so.Session, username: str | None, needed_role: str, a
     return actor
 
 
+# The roles that may approve a proposal (an admin outranks a governor).
+GOVERNING_ROLES = tuple(role for role in ROLES if ROLE_RANK[role] >= ROLE_RANK["governor"])
+
+
+def active_governors() -> sa.Select[tuple[str]]:
+    """The names of the accounts that may approve now: active, governor or admin."""
+    return sa.select(User.username).where(User.active.is_(True), User.role.in_(GOVERNING_ROLES))
+
+
+def count_active_governors(session: so.Session) -> int:
+    return session.scalar(sa.select(sa.func.count()).select_from(active_governors().subquery()))
+
+
+def _refuse_losing_a_needed_governor(session: so.Session, user: User, change: str) -> None:
+    """Refuse `change` (disabling or demoting `user`) if it would leave fewer active governors
+    than the policy's approvals need: every proposal would then wait forever."""
+    if not (user.active and user.role in GOVERNING_ROLES):
+        return
+    # Imported here: the policy store names its actor through this module.
+    from core.policy_store import load_policy
+
+    needed = load_policy(session).governors_needed
+    left = count_active_governors(session) - 1
+    if left < needed:
+        raise Refused(f"username: {change} {user.username} would leave {left} active governor(s), "
+                      f"fewer than the {needed} approvals the policy requires "
+                      "(approvals_required); lower it first or add a governor")
+
+
 def _check_role(role: str) -> str:
     if role not in ROLES:
         raise ValidationFailed(f"role: {role!r} is not one of {', '.join(ROLES)}")
@@ -212,6 +241,8 @@ def set_role(db: Database, username: str, role: str, *, by: str | None) -> Accou
             return _account(user)  # nothing changes, nothing is logged
         if role != "admin":
             _last_admin_guard(session, user)
+        if role not in GOVERNING_ROLES:
+            _refuse_losing_a_needed_governor(session, user, f"making a {role} of")
         old = user.role
         user.role = role
         record_activity(session, "account_role_changed",
@@ -229,6 +260,7 @@ def disable_user(db: Database, username: str, *, by: str | None) -> Account:
         if not user.active:
             return _account(user)  # already disabled: nothing changes, nothing is logged
         _last_admin_guard(session, user)
+        _refuse_losing_a_needed_governor(session, user, "disabling")
         user.active = False
         record_activity(session, "account_disabled", f"{actor.username} disabled {user.username}",
                         {"username": user.username, "by": actor.username})

@@ -46,6 +46,11 @@ class Policy:
     rebalancing_paused: bool = False
     baseline: Split = DEFAULT_SPLIT
 
+    @property
+    def governors_needed(self) -> int:
+        """How many distinct governors must be able to approve, or approvals deadlock."""
+        return max(getattr(self, key) for key in GOVERNOR_COUNT_KEYS)
+
     def as_dict(self) -> dict[str, Any]:
         """Flat key/value form, the keys of `policy set`."""
         flat: dict[str, Any] = {}
@@ -70,6 +75,8 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+# Keys that count approvals by distinct governors: none may exceed the active governors.
+GOVERNOR_COUNT_KEYS = ("approvals_required",)
 POLICY_KEYS: tuple[str, ...] = tuple(
     [f"{b}_{end}" for b in BUCKETS for end in ("min", "max")]
     + ["max_step", "min_delta", "approvals_required", "proposal_lifetime_hours",
