@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from core.accounts import DUMMY_HASH, add_user, authenticate, unlock_user
 from core.activity import list_activity
-from core.cli import app
+from cli import app
 from core.errors import PermissionDenied, Refused
 from db.engine import Database
 from db.models import SignInFailure, User
