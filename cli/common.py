@@ -69,6 +69,14 @@ def refusals(func: F) -> F:
         except sa.exc.ArgumentError as error:
             # A --db / DATABASE_URL that is not a database URL is bad usage, not a crash.
             fail([f"database: not a usable database URL ({error})"], 2, as_json)
+        except sa.exc.ProgrammingError as error:
+            # A restricted app role missing a privilege (e.g. on a table a newer version added).
+            reason = str(error.orig).strip().splitlines()[0] if error.orig else "not permitted"
+            if "permission denied" not in reason:
+                raise
+            fail([f"database: this role may not do that ({reason}); the schema's owner can "
+                  "grant the app's privileges with `python -m core db grant-app-role ROLE`"],
+                 EXIT_UNAVAILABLE, as_json)
 
     return wrapper  # type: ignore[return-value]
 
