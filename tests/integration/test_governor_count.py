@@ -28,14 +28,18 @@ def board(db: Database) -> Database:
     return db
 
 
+# The two ways an account stops being a governor.
+REMOVALS = pytest.mark.parametrize("remove", [
+    lambda db: disable_user(db, "gus", by="ada"),
+    lambda db: set_role(db, "gus", "analyst", by="ada"),
+], ids=["disabled", "demoted"])
+
+
 def proposal(db: Database) -> str:
     return propose_allocation(db, ProposalInput(70, 18, 8, 4, "more reinvestment"), by="ann").proposal_id
 
 
-@pytest.mark.parametrize("remove", [
-    lambda db: disable_user(db, "gus", by="ada"),
-    lambda db: set_role(db, "gus", "analyst", by="ada"),
-], ids=["disabled", "demoted"])
+@REMOVALS
 def test_an_approval_by_a_governor_since_removed_does_not_count(board, remove):
     db = board
     before = get_current_allocation(db)
@@ -76,10 +80,7 @@ def test_a_disabled_governor_is_not_counted_as_one_who_could_approve(board):
         set_policy(db, "approvals_required", "4", by="ada")
 
 
-@pytest.mark.parametrize("remove", [
-    lambda db: disable_user(db, "gus", by="ada"),
-    lambda db: set_role(db, "gus", "viewer", by="ada"),
-], ids=["disabling", "demoting"])
+@REMOVALS
 def test_removing_the_governor_the_policy_needs_is_refused_and_says_why(board, remove):
     db = board
     set_policy(db, "approvals_required", "4", by="ada")
