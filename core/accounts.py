@@ -301,11 +301,16 @@ def _lock_failures(session: so.Session, name: str, client: str, now: datetime) -
     parallel attempts from one client queue here, so each sees every earlier failure counted
     (on SQLite the transaction's write lock already does this)."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(dialect.insert(SignInFailure).values(
-        username=name, client=client, failures=0, last_failed_at=now).on_conflict_do_nothing())
-    return session.scalars(sa.select(SignInFailure).where(
-        SignInFailure.username == name, SignInFailure.client == client)
-        .with_for_update().execution_options(populate_existing=True)).one()
+    while True:
+        session.execute(dialect.insert(SignInFailure).values(
+            username=name, client=client, failures=0, last_failed_at=now).on_conflict_do_nothing())
+        row = session.scalars(sa.select(SignInFailure).where(
+            SignInFailure.username == name, SignInFailure.client == client)
+            .with_for_update().execution_options(populate_existing=True)).first()
+        # None: the row we waited for was deleted meanwhile (an unlock, or a day-old count
+        # forgotten); make it again.
+        if row is not None:
+            return row
 
 
 def authenticate(db: Database, username: str, password: str, *, client: str | None = None,
@@ -328,7 +333,7 @@ def authenticate(db: Database, username: str, password: str, *, client: str | No
         user = session.get(User, name)
         usable = user is not None and user.active and bool(user.password_hash)
         if usable and _verify_quietly(user.password_hash, password):
-            session.delete(throttle)  # this client starts again; others keep their count
+            throttle.failures = 0  # this client starts again; others keep their count
             if _hasher.check_needs_rehash(user.password_hash):
                 user.password_hash = _hasher.hash(password)
             return _account(user)

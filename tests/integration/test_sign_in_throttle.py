@@ -4,6 +4,7 @@ known ones, and the owner's ways back in (another client, `users unlock`)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from datetime import timedelta
 
@@ -164,3 +165,31 @@ def test_failure_counts_nobody_added_to_for_a_day_are_forgotten(team):
     answer(db, "nobody", "wrong", OWNER, utcnow())
     assert failures(db, "alice") == 0
     assert failures(db, "nobody") == 1
+
+
+def lock_waiters(db: Database) -> int:
+    # A new connection each time: pg_stat_activity is a snapshot per transaction.
+    with db.engine.connect() as conn:
+        return conn.scalar(sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
+
+
+def test_a_sign_in_waiting_for_a_count_that_is_cleared_meanwhile_still_answers(pg_db):
+    db = pg_db
+    add_user(db, "ada", "admin", PASSWORD)
+    answer(db, "ada", "wrong", ATTACKER, None)
+    result: dict[str, str] = {}
+    with db.engine.connect() as holder:
+        holder.execute(sa.text("SELECT * FROM sign_in_failures WHERE username = 'ada' FOR UPDATE"))
+        waiting = threading.Thread(
+            target=lambda: result.update(answer=answer(db, "ada", PASSWORD, ATTACKER, None)))
+        waiting.start()
+        deadline = time.monotonic() + 20
+        while not lock_waiters(db):
+            assert time.monotonic() < deadline, "the sign-in never waited for the row"
+            time.sleep(0.05)
+        # An unlock (or the day-old clean-up) deletes the row the sign-in is waiting for.
+        holder.execute(sa.text("DELETE FROM sign_in_failures WHERE username = 'ada'"))
+        holder.commit()
+        waiting.join()
+    assert result["answer"] == "signed in as ada"
