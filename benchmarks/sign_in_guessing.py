@@ -41,7 +41,7 @@ def failure_count(db) -> int:  # type: ignore[no-untyped-def]
 def guess(url: str, threads: int, seconds: float) -> None:
     from core.accounts import add_user, authenticate, count_accounts
     from core.errors import Refused
-    from core.setup import connect
+    from core.database import connect
 
     db = connect(url)
     if count_accounts(db) == 0:

@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from core.activity import record_activity
 from core.errors import NotFound, PermissionDenied, Refused, ValidationFailed
 from core.locking import serialize_writes
+from core.sessions import reading, writing
 from db.engine import Database
 from db.models import ROLES, SignInFailure, User
 from db.types import utcnow
@@ -186,7 +187,7 @@ def add_user(db: Database, username: str, role: str, password: str | None, *,
     if username in RESERVED_USERNAMES:
         raise ValidationFailed(f"username: {username!r} is reserved for the system")
     _check_role(role)
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         # Serialised: two "first accounts" created at once in open mode would both see no
         # accounts and both be trusted as the open-mode operator.
         serialize_writes(session)
@@ -211,7 +212,7 @@ def add_user(db: Database, username: str, role: str, password: str | None, *,
 
 
 def list_users(db: Database) -> list[Account]:
-    with db.reads() as session:
+    with reading(db) as session:
         return [_account(u) for u in session.scalars(sa.select(User).order_by(User.username))]
 
 
@@ -231,7 +232,7 @@ def _last_admin_guard(session: so.Session, user: User) -> None:
 
 def set_role(db: Database, username: str, role: str, *, by: str | None) -> Account:
     _check_role(role)
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         # Serialised with the other account writes: two admins demoting each other at the same
         # moment would otherwise each see the other still an admin and leave none.
         serialize_writes(session)
@@ -253,7 +254,7 @@ def set_role(db: Database, username: str, role: str, *, by: str | None) -> Accou
 
 
 def disable_user(db: Database, username: str, *, by: str | None) -> Account:
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         serialize_writes(session)
         actor = resolve_actor(session, by, "admin", "disabling an account")
         user = _load_user(session, username)
@@ -322,7 +323,7 @@ def authenticate(db: Database, username: str, password: str, *, client: str | No
     same count and delay, the same messages and the same hashing cost."""
     refusal = Refused("sign-in: unknown account or wrong password")
     name, where = _throttle_key(username, client)
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         throttle = _lock_failures(session, name, where, now or utcnow())
         # The time is read once the lock is held: an attempt that queued behind others must not
         # record a failure earlier than theirs (which would shorten the delay).
@@ -361,7 +362,7 @@ def _forget_old_failures(session: so.Session, now: datetime) -> None:
 def unlock_user(db: Database, username: str, *, by: str | None) -> int:
     """Clear the failed sign-ins of an account from every client (admins; the owner's way back in
     when a client is slowed down). Returns how many clients were cleared."""
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         serialize_writes(session)
         actor = resolve_actor(session, by, "admin", "unlocking an account")
         user = _load_user(session, username)
@@ -375,17 +376,17 @@ def unlock_user(db: Database, username: str, *, by: str | None) -> int:
 
 
 def account_by_email(db: Database, email: str) -> Account | None:
-    with db.reads() as session:
+    with reading(db) as session:
         user = session.scalar(sa.select(User).where(sa.func.lower(User.email) == email.strip().lower()))
         return _account(user) if user is not None and user.active else None
 
 
 def get_account(db: Database, username: str) -> Account | None:
-    with db.reads() as session:
+    with reading(db) as session:
         user = session.get(User, _normalise_username(username))
         return _account(user) if user is not None else None
 
 
 def count_accounts(db: Database) -> int:
-    with db.reads() as session:
+    with reading(db) as session:
         return session.scalar(sa.select(sa.func.count()).select_from(User))

@@ -19,10 +19,10 @@ from core.accounts import add_user, authenticate, unlock_user
 from core.allocations import get_current_allocation, propose_allocation, review_proposal
 from core.distribution import distribute
 from core.errors import DatabaseUnavailable, NotFound, Refused, ValidationFailed
-from core.imports import import_csv
+from core.csv_import import import_csv
 from core.policy_store import set_policy
 from core.reports import weekly_report
-from core.setup import connect, grant_app_role, upgrade_database
+from core.database import connect, grant_app_role, upgrade_database
 from core.validation import ProposalInput
 from db import migrate, triggers
 from db.engine import Database, open_database

@@ -9,8 +9,11 @@ import sqlalchemy as sa
 from alembic.util import exc as alembic_errors
 
 from core.activity import record_activity
-from core.errors import DatabaseUnavailable, NotFound, Refused, ValidationFailed
+from core.errors import (
+    DatabaseBusy, DatabaseUnavailable, InvalidDatabaseUrl, NotFound, Refused, ValidationFailed,
+)
 from core.locking import serialize_writes
+from core.sessions import database_failures, reason_of, translate, writing
 from core.split import DEFAULT_SPLIT
 from settings import get_settings
 from db import migrate, roles
@@ -32,7 +35,7 @@ class UpgradeResult:
 
 def seed_default_allocation(db: Database) -> bool:
     """On a log with no rows at all, make 80/15/3/2 the active split. Idempotent."""
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         serialize_writes(session)  # two first starts at once seed one default, not two
         if session.scalar(sa.select(sa.func.count()).select_from(AllocationLog)):
             return False
@@ -56,13 +59,16 @@ def upgrade_database(db: Database) -> UpgradeResult:
     except alembic_errors.CommandError as error:
         # A revision this program does not know: a newer version wrote the schema.
         raise DatabaseUnavailable(f"database: schema revision unknown to this version ({error})") from None
-    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as error:
-        first_line = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+    except sa.exc.DBAPIError as error:
+        failure = translate(error, writing=True)
+        if isinstance(failure, DatabaseBusy):
+            raise failure from error  # another process holds the lock: try again
         hint = ""
-        if "permission denied" in first_line or "must be owner" in first_line:
+        if "permission denied" in reason_of(error) or "must be owner" in reason_of(error):
             hint = ("; this role may not change the schema: run `python -m core --db OWNER_URL "
                     "db upgrade` as the schema's owner, or set MIGRATION_DATABASE_URL")
-        raise DatabaseUnavailable(f"database: the schema upgrade failed ({first_line}){hint}") from None
+        raise DatabaseUnavailable(
+            f"database: the schema upgrade failed ({reason_of(error)}){hint}") from error
     return UpgradeResult(revision, seed_default_allocation(db))
 
 
@@ -76,7 +82,7 @@ def grant_app_role(db: Database, role: str, *, by: str = "operator") -> list[str
         raise ValidationFailed(f"role: {role[:40]!r} must be a lower-case PostgreSQL name "
                                "(a-z, 0-9, '_', at most 63 characters)")
     statements = roles.grant_statements(role)
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         if not session.scalar(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}):
             raise NotFound(f"role: no PostgreSQL role named {role!r} (CREATE ROLE it first)")
         owner = session.scalar(sa.text("SELECT current_user"))
@@ -96,7 +102,10 @@ def owner_url(url: str) -> str:
     migration = get_settings().migration_database_url
     if not migration:
         return url
-    mine, theirs = sa.make_url(url), sa.make_url(migration)
+    try:
+        mine, theirs = sa.make_url(url), sa.make_url(migration)
+    except sa.exc.ArgumentError as error:
+        raise InvalidDatabaseUrl(f"database: not a usable database URL ({error})") from None
     same = (mine.get_backend_name(), mine.host, mine.port, mine.database) == (
         theirs.get_backend_name(), theirs.host, theirs.port, theirs.database)
     return migration if same else url
@@ -107,6 +116,10 @@ def _open(url: str) -> Database:
         return open_database(url)
     except ImportError as error:
         raise DatabaseUnavailable(f"database: no driver installed for this URL ({error.name})") from None
+    except sa.exc.ArgumentError as error:
+        raise InvalidDatabaseUrl(f"database: not a usable database URL ({error})") from None
+    except OSError as error:  # the SQLite file's folder cannot be made
+        raise DatabaseUnavailable(f"database: cannot be reached ({error})") from None
 
 
 def connect(url: str | None = None, *, upgrade: bool = True) -> Database:
@@ -116,17 +129,20 @@ def connect(url: str | None = None, *, upgrade: bool = True) -> Database:
     the app's role (the user of `url`) its privileges on whatever the upgrade added."""
     url = url or get_settings().database_url
     db = _open(url)
-    if upgrade and migrate.current_revision(db) != migrate.head_revision():
-        migration_url = owner_url(url)
-        if migration_url == url:
-            upgrade_database(db)
-            return db
-        owner = _open(migration_url)
-        try:
-            upgrade_database(owner)
-            app_role = sa.make_url(url).username
-            if owner.dialect == "postgresql" and app_role and app_role != sa.make_url(migration_url).username:
-                grant_app_role(owner, app_role, by="system:upgrade")
-        finally:
-            owner.engine.dispose()
+    with database_failures(writing=False):
+        behind = upgrade and migrate.current_revision(db) != migrate.head_revision()
+    if not behind:
+        return db
+    migration_url = owner_url(url)
+    if migration_url == url:
+        upgrade_database(db)
+        return db
+    owner = _open(migration_url)
+    try:
+        upgrade_database(owner)
+        app_role = sa.make_url(url).username
+        if owner.dialect == "postgresql" and app_role and app_role != sa.make_url(migration_url).username:
+            grant_app_role(owner, app_role, by="system:upgrade")
+    finally:
+        owner.engine.dispose()
     return db
