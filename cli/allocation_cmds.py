@@ -7,7 +7,7 @@ import typer
 from core import allocations, distribution
 from core.activity import list_activity
 from cli.common import JsonOption, database, emit, refusals, table
-from core.database import connect, upgrade_database
+from core.database import connect, grant_app_role, upgrade_database
 from core.split import format_pct
 from core.validation import ProposalInput
 from settings import get_settings
@@ -17,15 +17,32 @@ db_app = typer.Typer(help="Schema management.")
 proposal_app = typer.Typer(help="One proposal and its story.")
 
 
+def _owner_url(ctx: typer.Context) -> str:
+    """Schema commands run as the owner: --db, else MIGRATION_DATABASE_URL, else DATABASE_URL."""
+    settings = get_settings()
+    return ((ctx.find_root().obj or {}).get("url") or settings.migration_database_url
+            or settings.database_url)
+
+
 @db_app.command("upgrade")
 @refusals
 def db_upgrade(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Upgrade the schema to head; seed the default 80/15/3/2 split on an empty log."""
-    url = (ctx.find_root().obj or {}).get("url") or get_settings().database_url
-    result = upgrade_database(connect(url, upgrade=False))
+    result = upgrade_database(connect(_owner_url(ctx), upgrade=False))
     emit(result.as_json(), as_json, lambda: typer.echo(
         f"database at revision {result.revision}"
         + ("; default split 80/15/3/2 seeded" if result.seeded_default else "")))
+
+
+@db_app.command("grant-app-role")
+@refusals
+def db_grant_app_role(ctx: typer.Context, role: str = typer.Argument(..., help="The app's role."),
+                      as_json: bool = JsonOption) -> None:
+    """PostgreSQL: give ROLE what the app needs (no TRUNCATE, no DDL); run as the owner."""
+    statements = grant_app_role(connect(_owner_url(ctx)), role)
+    emit({"role": role.strip(), "statements": statements}, as_json,
+         lambda: typer.echo(f"role {role.strip()} granted the app's privileges "
+                            f"({len(statements)} statements)"))
 
 
 @app.command()

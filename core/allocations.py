@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from core.accounts import Actor, resolve_actor
+from core.accounts import Actor, active_governors, has_accounts, resolve_actor
 from core.activity import record_activity
 from core.errors import NotFound, PermissionDenied, Refused, ValidationFailed
 from core.locking import serialize_writes
@@ -106,9 +106,16 @@ def get_proposal(db: Database, proposal_id: str) -> AllocationRecord:
 
 
 def _approvals(session: so.Session, proposal_id: uuid.UUID) -> list[str]:
-    return list(session.scalars(sa.select(ProposalReview.reviewer).where(
+    """The approvals that count: those by accounts that are active governors (or admins) now.
+    One from an account since disabled or demoted no longer counts, as a multisig counts only
+    its current owners' signatures. (In open mode, before any account exists, every named
+    operator is trusted, so every approval counts.)"""
+    query = (sa.select(ProposalReview.reviewer).where(
         ProposalReview.proposal_id == proposal_id, ProposalReview.decision == "approved")
-        .order_by(ProposalReview.reviewed_at)))
+        .order_by(ProposalReview.reviewed_at))
+    if has_accounts(session):
+        query = query.where(ProposalReview.reviewer.in_(active_governors()))
+    return list(session.scalars(query))
 
 
 def _same_split(split: Split) -> list[sa.ColumnElement[bool]]:

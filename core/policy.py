@@ -65,6 +65,12 @@ class Policy:
         """Approvals a proposal of this tier needs."""
         return self.approvals_required_major if tier == MAJOR else self.approvals_required
 
+    @property
+    def governors_needed(self) -> int:
+        """How many distinct governors must stay able to approve, or every proposal deadlocks
+        (a major change needing more only waits for governors to be added)."""
+        return self.approvals_required
+
     def as_dict(self) -> dict[str, Any]:
         """Flat key/value form, the keys of `policy set`."""
         flat: dict[str, Any] = {}
@@ -93,6 +99,8 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+# Keys that count approvals by distinct governors: none may be set above the active governors.
+GOVERNOR_COUNT_KEYS = (APPROVALS_REQUIRED, APPROVALS_REQUIRED_MAJOR)
 POLICY_KEYS: tuple[str, ...] = tuple(
     [f"{b}_{end}" for b in BUCKETS for end in ("min", "max")]
     + [MAX_STEP, "min_delta", APPROVALS_REQUIRED, APPROVALS_REQUIRED_MAJOR,

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from db.engine import Database
 
 TABLES = ("profit_allocation_log", "proposal_reviews", "protocol_activity", "allocation_policy",
-          "users", "profit_distributions")
+          "users", "profit_distributions", "sign_in_failures")
 
 
 def snapshot(db: Database) -> dict[str, Any]:
@@ -17,7 +17,7 @@ def snapshot(db: Database) -> dict[str, Any]:
     with db.engine.connect() as conn:
         state: dict[str, Any] = {t: conn.scalar(sa.text(f"SELECT count(*) FROM {t}")) for t in TABLES}
         state["users_rows"] = sorted(conn.execute(sa.text(
-            "SELECT username, role, active, failed_logins FROM users")).all())
+            "SELECT username, role, active, password_hash FROM users")).all())
         state["log_rows"] = sorted((str(i), s, str(u)) for i, s, u in conn.execute(sa.text(
             "SELECT id, status, effective_until FROM profit_allocation_log")).all())
     return state

@@ -288,6 +288,7 @@ def test_set_role_and_disable_through_the_cli(run, database):
 
 def test_policy_show_reflects_the_latest_set(run, database):
     sso(database, "ada", "admin", by=None)
+    sso(database, "gus", "governor")  # two who can approve, so two approvals may be required
     shown = json.loads(run("policy", "show", "--json").stdout)
     assert shown["approvals_required"] == 1 and shown["auto_approve_min_confidence"] is None
     result = run("policy", "set", "approvals_required", "2", "--by", "ada", "--json")

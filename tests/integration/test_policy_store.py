@@ -88,6 +88,7 @@ def test_each_change_is_logged_to_protocol_activity(admin):
 
 
 def test_the_latest_version_is_the_one_in_force(admin):
+    add_user(admin, "gil", "governor", None, by="ada", email="gil@example.org")  # 3 can approve
     set_policy(admin, "approvals_required_major", "3", by="ada")  # never below the minor count
     for value in ("2", "3", "1"):
         set_policy(admin, "approvals_required", value, by="ada")
