@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from core.parsing import optional_text, parse_limit
 from db.engine import Database
 from db.models import ProtocolActivity
 
@@ -52,7 +53,10 @@ def record_activity(session: so.Session, activity_type: str, description: str,
                                  meta=jsonable(metadata or {})))
 
 
-def list_activity(db: Database, limit: int = 50, activity_type: str | None = None) -> list[ActivityEntry]:
+def list_activity(db: Database, limit: Any = 50,
+                  activity_type: str | None = None) -> list[ActivityEntry]:
+    limit = parse_limit(limit)
+    activity_type = optional_text(activity_type, "type", limit_of="activity_type")
     query = sa.select(ProtocolActivity).order_by(ProtocolActivity.timestamp.desc()).limit(limit)
     if activity_type:
         query = query.where(ProtocolActivity.activity_type == activity_type)
