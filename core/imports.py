@@ -106,7 +106,10 @@ def _quantity(maximum: int) -> Callable[[str], float]:
         try:
             value = to_decimal(raw, _CELL)
         except ValueError as error:
-            raise ValueError(_reason(error)) from None
+            reason = _reason(error)
+            if reason.endswith("is too large"):
+                reason = f"{shown(raw, quote=False)} is above the maximum {maximum:,}"
+            raise ValueError(reason) from None
         if value < 0:
             raise ValueError(f"{raw} is negative")
         if value > maximum:
@@ -122,6 +125,8 @@ def _money(raw: str) -> Decimal:
         reason = _reason(error)
         if "has more than" in reason or reason.endswith("is not a number"):
             reason = f"{shown(raw)} is not an amount with at most 2 decimal places"
+        elif reason.endswith("is too large"):
+            reason = f"{shown(raw, quote=False)} is above the maximum {MAX_BALANCE:,}"
         raise ValueError(reason) from None
     if value < 0:
         raise ValueError(f"{raw} is negative")

@@ -46,11 +46,10 @@ TEXT_LIMITS: dict[str, int] = {
 MAX_NUMBER_TEXT = 100  # characters in a number as typed: "1e999999999" fits, a pasted page not
 MAX_MAGNITUDE = 24  # digits before the point; the ledger holds 18, percentages 3
 
-# Platform data (market figures in USD, counts per day).
-MAX_TOKEN_PRICE_USD = 10**9  # a billion dollars per token
-MAX_TOKEN_VOLUME_USD = 10**15  # a quadrillion dollars traded in a day: world GDP is ~1e14
-MAX_TREASURY_BALANCE_USD = 10**15
-MAX_DAILY_COUNT = 2**31 - 1  # wallet connections, trades or page views in a day (int32 columns)
+# Platform data (market figures in USD, counts per day): the database's CHECK constraints hold
+# the same bounds, so they live beside the models.
+from db.limits import (MAX_DAILY_COUNT, MAX_TOKEN_PRICE_USD,  # noqa: E402,F401
+                       MAX_TOKEN_VOLUME_USD, MAX_TREASURY_BALANCE_USD)
 
 # How many rows a listing may ask for (history, activity). (Demo data has its own in core.demo.)
 MAX_LIST_LIMIT = 100_000

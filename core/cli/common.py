@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 import typer
 
+from core.activity import finite
 from core.errors import DomainError
 from core.setup import connect
 from db.engine import Database
@@ -33,11 +34,11 @@ def database(ctx: typer.Context) -> Database:
 
 def emit(data: Any, as_json: bool, human: Callable[[], None] | None = None) -> None:
     if as_json:
-        typer.echo(json.dumps(data, default=str))
+        typer.echo(json.dumps(finite(data), default=str, allow_nan=False))
     elif human is not None:
         human()
     else:
-        typer.echo(json.dumps(data, indent=2, default=str))
+        typer.echo(json.dumps(finite(data), indent=2, default=str, allow_nan=False))
 
 
 def fail(problems: list[str], code: int, as_json: bool) -> None:
