@@ -21,3 +21,13 @@ def snapshot(db: Database) -> dict[str, Any]:
         state["log_rows"] = sorted((str(i), s, str(u)) for i, s, u in conn.execute(sa.text(
             "SELECT id, status, effective_until FROM profit_allocation_log")).all())
     return state
+
+
+def every_row(db: Database) -> dict[str, list[tuple[str, ...]]]:
+    """Every row of every table the database holds (the models' and Alembic's), as text, sorted:
+    equal before and after means nothing at all was written."""
+    with db.engine.connect() as conn:
+        tables = sorted(sa.inspect(conn).get_table_names())
+        return {t: sorted(tuple(str(v) for v in row)
+                          for row in conn.execute(sa.text(f'SELECT * FROM "{t}"')).all())
+                for t in tables}
