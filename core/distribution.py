@@ -18,7 +18,7 @@ from core.money import Amounts, calculate_amounts, parse_total
 from core.parsing import TEXT_LIMITS, check_text, positive_amount
 from core.policy_store import load_policy
 from core.records import CurrentAllocation
-from core.settings import get_settings
+from settings import get_settings
 from db.engine import Database
 from db.models import ProfitDistribution
 

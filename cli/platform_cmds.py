@@ -14,9 +14,9 @@ from typing import Any
 import typer
 
 from core import demo, imports, metrics, queries, reports, schedule
-from core.cli.common import JsonOption, database, emit, refusals, table
-from core.parsing import parse_date, parse_instant
+from cli.common import JsonOption, database, emit, refusals, table
 from core.errors import ValidationFailed
+from core.parsing import parse_date, parse_instant
 from core.split import BUCKETS
 from db.types import utcnow
 
