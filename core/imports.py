@@ -31,6 +31,9 @@ from db.engine import Database
 from db.models import EngagementDaily, Token, TreasurySnapshot
 
 BATCH_SIZE = 5000
+# No row of these files comes near it (the longest text cell is 200 characters); a longer line
+# is a wrong file, refused before the csv module's own field limit (131,072) says it obscurely.
+MAX_LINE_CHARS = 4096
 MAX_REPORTED = 20
 MAX_INT64 = 2**63 - 1
 MAX_BALANCE = MAX_TREASURY_BALANCE_USD
@@ -243,6 +246,9 @@ def _lines(handle: IO[bytes], counter: _Counter) -> Iterator[str]:
             raise ValidationFailed(
                 f"row {number}: has a carriage return inside the line; lines must end with LF or "
                 "CRLF (a file whose lines end with carriage returns only is not read)")
+        if len(line) > MAX_LINE_CHARS:
+            raise ValidationFailed(f"row {number}: is {len(line):,} characters long; at most "
+                                   f"{MAX_LINE_CHARS:,} are allowed in a row")
         if "\ufeff" in line:
             raise ValidationFailed(f"row {number}: holds a byte-order mark (U+FEFF) inside the "
                                    "file (two files joined?); only the file's start may have one")
