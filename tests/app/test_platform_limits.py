@@ -12,7 +12,7 @@ import pytest
 
 from core.accounts import add_user
 from core.imports import import_csv
-from core.settings import get_settings
+from settings import get_settings
 from core.setup import connect
 from db.engine import Database
 from db.limits import (MAX_DAILY_COUNT, MAX_TOKEN_PRICE_USD, MAX_TOKEN_VOLUME_USD,

@@ -13,7 +13,7 @@ import pytest
 from core.metrics_model import PlatformMetrics
 from core.rebalancer.advisor import quotes_secret
 from core.rebalancer.service import run_rebalance
-from core.settings import Settings
+from settings import Settings
 from tests.fake_openai import FakeOpenAI
 from tests.integration.state import every_row
 
