@@ -31,7 +31,7 @@ def read_metrics_file(path: Path) -> PlatformMetrics:
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise ValidationFailed(f"metrics: cannot read {path} ({reason})") from None
-    return PlatformMetrics.from_json(load_json(text, "metrics"))
+    return PlatformMetrics.from_json(load_json(text, "metrics", source=str(path)))
 
 
 def _human(result: RebalanceResult) -> None:

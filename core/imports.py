@@ -29,6 +29,7 @@ from core.parsing import (MAX_DAILY_COUNT, MAX_TOKEN_PRICE_USD, MAX_TOKEN_VOLUME
                           parse_whole, shown, text_problem, to_decimal)
 from db.engine import Database
 from db.models import EngagementDaily, Token, TreasurySnapshot
+from db.types import utcnow
 
 BATCH_SIZE = 5000
 # No row of these files comes near it (the longest text cell is 200 characters); a longer line
@@ -81,10 +82,11 @@ def _reason(error: ValidationFailed | ValueError) -> str:
 
 
 _CELL = "cell"
+Parser = Callable[[str, datetime], Any]  # (cell text, the import's moment) -> value
 
 
-def _text(limit_of: str) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
+def _text(limit_of: str) -> Parser:
+    def parse(raw: str, now: datetime) -> str:
         problem = text_problem(raw, TEXT_LIMITS[limit_of])
         if problem:
             raise ValueError(problem)
@@ -92,8 +94,8 @@ def _text(limit_of: str) -> Callable[[str], str]:
     return parse
 
 
-def _whole(limit: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
+def _whole(limit: int) -> Parser:
+    def parse(raw: str, now: datetime) -> int:
         if raw.startswith("-") and raw[1:].isascii() and raw[1:].isdigit():
             raise ValueError(f"{raw} is negative")
         try:
@@ -103,9 +105,9 @@ def _whole(limit: int) -> Callable[[str], int]:
     return parse
 
 
-def _quantity(maximum: int) -> Callable[[str], float]:
+def _quantity(maximum: int) -> Parser:
     """A market figure (price, volume in USD): a finite number, not negative, at most `maximum`."""
-    def parse(raw: str) -> float:
+    def parse(raw: str, now: datetime) -> float:
         try:
             value = to_decimal(raw, _CELL)
         except ValueError as error:
@@ -121,7 +123,7 @@ def _quantity(maximum: int) -> Callable[[str], float]:
     return parse
 
 
-def _money(raw: str) -> Decimal:
+def _money(raw: str, now: datetime) -> Decimal:
     try:
         value = to_decimal(raw, _CELL, places=2)
     except ValueError as error:
@@ -138,17 +140,18 @@ def _money(raw: str) -> Decimal:
     return value.quantize(Decimal("0.01")) + 0  # "1e3" -> 1000.00, "-0" -> 0.00
 
 
-def _day(raw: str) -> date:
+def _day(raw: str, now: datetime) -> date:
     try:
-        return parse_date(raw, _CELL, facts=True)
+        return parse_date(raw, _CELL, facts=True, now=now)
     except ValidationFailed as error:
         raise ValueError(_reason(error)) from None
 
 
-def _instant(raw: str) -> datetime:
-    """ISO 8601 date-time; without an offset it is taken as UTC."""
+def _instant(raw: str, now: datetime) -> datetime:
+    """ISO 8601 date-time; without an offset it is taken as UTC. Not after `now` (give or take
+    core.parsing's clock skew): the platform cannot have recorded the future."""
     try:
-        return parse_instant(raw, _CELL, facts=True)
+        return parse_instant(raw, _CELL, facts=True, now=now)
     except ValidationFailed as error:
         raise ValueError(_reason(error)) from None
 
@@ -158,7 +161,7 @@ def _instant(raw: str) -> datetime:
 @dataclass(frozen=True)
 class Column:
     name: str
-    parse: Callable[[str], Any]
+    parse: Parser
     required: bool = True
 
 
@@ -282,6 +285,7 @@ class _Checker:
 
     spec: ImportSpec
     names: list[str]
+    now: datetime
     seen: dict[Any, int] = field(default_factory=dict)
     bad: list[BadRow] = field(default_factory=list)
     bad_count: int = 0
@@ -304,7 +308,7 @@ class _Checker:
                 row[name] = None
                 continue
             try:
-                row[name] = by_name[name].parse(raw)
+                row[name] = by_name[name].parse(raw, self.now)
             except ValueError as exc:
                 problems.append((name, str(exc)))
         self._check_key(line, row, problems)
@@ -329,8 +333,10 @@ class _Checker:
 
 
 def import_csv(db: Database, kind: str, path: str | Path, progress: Progress | None = None,
-               *, batch_size: int = BATCH_SIZE) -> ImportResult:
-    """Load `path` into the table for `kind` (tokens, engagement, treasury): all rows or none."""
+               *, batch_size: int = BATCH_SIZE, now: datetime | None = None) -> ImportResult:
+    """Load `path` into the table for `kind` (tokens, engagement, treasury): all rows or none.
+    Dates after `now` (default: this moment) are refused, give or take a day of clock skew."""
+    now = now or utcnow()
     spec, path = _spec(kind), Path(path)
     if not path.is_file():
         raise NotFound(f"file: {path} does not exist")
@@ -339,7 +345,7 @@ def import_csv(db: Database, kind: str, path: str | Path, progress: Progress | N
         reader = csv.reader(_lines(handle, counter))
         batch: list[dict[str, Any]] = []
         try:
-            checker = _Checker(spec, _header(reader, spec))
+            checker = _Checker(spec, _header(reader, spec), now)
             for cells in reader:
                 if not any(c.strip() for c in cells):
                     continue  # blank lines carry nothing

@@ -303,8 +303,8 @@ def json_depth_problem(text: str, limit: int = MAX_JSON_DEPTH) -> str | None:
     return None
 
 
-def load_json(text: str, field: str, *, max_bytes: int = MAX_JSON_BYTES,
-              max_depth: int = MAX_JSON_DEPTH) -> Any:
+def load_json(text: str, field: str, *, source: str | None = None,
+              max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """Strict JSON: bounded size and depth. (NaN and Infinity are read; the caller's checks
     refuse them as "not a finite number", naming the key.)"""
     if len(text.encode("utf-8", "surrogatepass")) > max_bytes:
@@ -315,4 +315,5 @@ def load_json(text: str, field: str, *, max_bytes: int = MAX_JSON_BYTES,
     try:
         return json.loads(text)
     except ValueError as error:
-        raise ValidationFailed(f"{field}: not valid JSON ({error})") from None
+        where = f"{source} is" if source else "it is"
+        raise ValidationFailed(f"{field}: {where} not valid JSON ({error})") from None
