@@ -317,3 +317,37 @@ def load_json(text: str, field: str, *, source: str | None = None,
     except ValueError as error:
         where = f"{source} is" if source else "it is"
         raise ValidationFailed(f"{field}: {where} not valid JSON ({error})") from None
+
+
+# --- the README's "Input rules and limits" table, built from the constants above ----------------
+
+def documented_limits() -> list[tuple[str, str]]:
+    """(input, rule) rows: the README's table must hold exactly these (a test checks it)."""
+    from core.accounts import MIN_PASSWORD_LENGTH
+    from core.demo import MAX_DAYS, MAX_TOKENS, MIN_DAYS
+    from core.imports import MAX_LINE_CHARS
+    from core.money import MAX_TOTAL
+
+    rows = [
+        ("numbers", "digits 0-9, an optional `.` and exponent; no `+`, no `_`, no other digits"),
+        ("profit (`amounts`, `distribute`)",
+         f"more than 0 (`0` and `-0` refused), at most 2 decimals, under "
+         f"10^{MAX_TOTAL.adjusted()}"),
+        ("`--limit` (`history`, `activity`)", f"1..{MAX_LIST_LIMIT}"),
+        ("`demo-data`", f"`--days` {MIN_DAYS}..{MAX_DAYS}, `--tokens` 0..{MAX_TOKENS}"),
+        ("dates", "ISO 8601 extended form (`2026-10-03`, `2026-10-03T12:00:00Z`), "
+                  f"{EARLIEST_DATE}..{LATEST_DATE}"),
+        ("dates in imported data", f"not after now + {CLOCK_SKEW.days} day (clock skew)"),
+        ("text", "no NUL, no lone surrogate, no control character but tab and line breaks"),
+        *((f"`{name}`", f"at most {limit} characters") for name, limit in TEXT_LIMITS.items()),
+        ("password", f"at least {MIN_PASSWORD_LENGTH} characters, not only spaces"),
+        ("token `price`", f"0..{MAX_TOKEN_PRICE_USD:,} USD"),
+        ("token `volume_24h`", f"0..{MAX_TOKEN_VOLUME_USD:,} USD"),
+        ("treasury `balance_usd`", f"0..{MAX_TREASURY_BALANCE_USD:,} USD"),
+        ("engagement counts", f"0..{MAX_DAILY_COUNT:,} a day"),
+        ("CSV files", f"UTF-8, LF or CRLF line ends, a BOM only at the start, at most "
+                      f"{MAX_LINE_CHARS:,} characters a row, the header once"),
+        ("`rebalance --metrics` file", f"at most {MAX_JSON_BYTES:,} bytes and {MAX_JSON_DEPTH} "
+                                       "levels deep; only the `metrics` keys (and `inputs`)"),
+    ]
+    return rows
