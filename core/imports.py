@@ -105,39 +105,34 @@ def _whole(limit: int) -> Parser:
     return parse
 
 
+def _bounded(raw: str, maximum: int, places: int | None = None) -> Decimal:
+    """A figure from 0 to `maximum`, exact; the reasons name the limit."""
+    try:
+        value = to_decimal(raw, _CELL, places=places)
+    except ValueError as error:
+        reason = _reason(error)
+        if reason.endswith("is too large"):
+            reason = f"{shown(raw, quote=False)} is above the maximum {maximum:,}"
+        elif places is not None and ("has more than" in reason or reason.endswith("is not a number")):
+            reason = f"{shown(raw)} is not an amount with at most {places} decimal places"
+        raise ValueError(reason) from None
+    if value < 0:
+        raise ValueError(f"{raw} is negative")
+    if value > maximum:
+        raise ValueError(f"{shown(raw, quote=False)} is above the maximum {maximum:,}")
+    return value
+
+
 def _quantity(maximum: int) -> Parser:
     """A market figure (price, volume in USD): a finite number, not negative, at most `maximum`."""
     def parse(raw: str, now: datetime) -> float:
-        try:
-            value = to_decimal(raw, _CELL)
-        except ValueError as error:
-            reason = _reason(error)
-            if reason.endswith("is too large"):
-                reason = f"{shown(raw, quote=False)} is above the maximum {maximum:,}"
-            raise ValueError(reason) from None
-        if value < 0:
-            raise ValueError(f"{raw} is negative")
-        if value > maximum:
-            raise ValueError(f"{shown(raw, quote=False)} is above the maximum {maximum:,}")
-        return float(value) + 0.0  # + 0.0: "-0" is stored as 0, not as minus zero
+        return float(_bounded(raw, maximum)) + 0.0  # + 0.0: "-0" is stored as 0, not as -0
     return parse
 
 
 def _money(raw: str, now: datetime) -> Decimal:
-    try:
-        value = to_decimal(raw, _CELL, places=2)
-    except ValueError as error:
-        reason = _reason(error)
-        if "has more than" in reason or reason.endswith("is not a number"):
-            reason = f"{shown(raw)} is not an amount with at most 2 decimal places"
-        elif reason.endswith("is too large"):
-            reason = f"{shown(raw, quote=False)} is above the maximum {MAX_BALANCE:,}"
-        raise ValueError(reason) from None
-    if value < 0:
-        raise ValueError(f"{raw} is negative")
-    if value > MAX_BALANCE:
-        raise ValueError(f"{shown(raw, quote=False)} is above the maximum {MAX_BALANCE:,}")
-    return value.quantize(Decimal("0.01")) + 0  # "1e3" -> 1000.00, "-0" -> 0.00
+    # "1e3" -> 1000.00, "-0" -> 0.00
+    return _bounded(raw, MAX_BALANCE, places=2).quantize(Decimal("0.01")) + 0
 
 
 def _day(raw: str, now: datetime) -> date:

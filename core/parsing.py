@@ -226,23 +226,27 @@ def _latest_fact_date(now: datetime | None) -> date:
     return ((now or datetime.now(UTC)) + CLOCK_SKEW).date()
 
 
+def _iso_text(value: Any, field: str, pattern: re.Pattern[str], what: str,
+              convert: Any) -> Any:
+    """`convert(text)` of text matching `pattern`, or ValidationFailed naming `what` it is not."""
+    text = str(value).strip() if value is not None else ""
+    check_text(text, field, limit_of="policy_value")
+    try:
+        if not pattern.fullmatch(text):
+            raise ValueError(text)
+        return convert(text)
+    except ValueError:
+        raise ValidationFailed(f"{field}: {shown(text)} is not an ISO 8601 {what}") from None
+
+
 def parse_date(value: Any, field: str, *, facts: bool = False,
                now: datetime | None = None) -> date:
     """An ISO 8601 calendar date (YYYY-MM-DD). `facts`: a day the platform recorded, so not after
     today (plus a day of clock skew); else a day asked about, inside EARLIEST..LATEST_DATE."""
     if isinstance(value, datetime):
         value = value.date()
-    if isinstance(value, date):
-        day = value
-    else:
-        text = str(value).strip() if value is not None else ""
-        check_text(text, field, limit_of="policy_value")
-        if not _ISO_DATE.fullmatch(text):
-            raise ValidationFailed(f"{field}: {shown(text)} is not an ISO 8601 date (YYYY-MM-DD)")
-        try:
-            day = date.fromisoformat(text)
-        except ValueError:
-            raise ValidationFailed(f"{field}: {shown(text)} is not an ISO 8601 date (YYYY-MM-DD)") from None
+    day = value if isinstance(value, date) else _iso_text(
+        value, field, _ISO_DATE, "date (YYYY-MM-DD)", date.fromisoformat)
     _check_date_range(day, field, facts, now)
     return day
 
@@ -251,17 +255,9 @@ def parse_instant(value: Any, field: str, *, facts: bool = False,
                   now: datetime | None = None) -> datetime:
     """An ISO 8601 date and time (`2026-10-03T12:00:00Z`; without an offset it is UTC), as an
     aware UTC datetime, with the same range rules as `parse_date`."""
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        text = str(value).strip() if value is not None else ""
-        check_text(text, field, limit_of="policy_value")
-        if not _ISO_INSTANT.fullmatch(text):
-            raise ValidationFailed(f"{field}: {shown(text)} is not an ISO 8601 date-time")
-        try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise ValidationFailed(f"{field}: {shown(text)} is not an ISO 8601 date-time") from None
+    moment = value if isinstance(value, datetime) else _iso_text(
+        value, field, _ISO_INSTANT, "date-time",
+        lambda text: datetime.fromisoformat(text.replace("Z", "+00:00")))
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     _check_date_range(moment.date(), field, facts, now)
     if facts and moment > (now or datetime.now(UTC)) + CLOCK_SKEW:
