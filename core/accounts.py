@@ -83,8 +83,9 @@ def has_accounts(session: so.Session) -> bool:
 
 
 def _normalise_username(username: str | None) -> str:
-    # Accounts are stored lower-case (add_user); `--by Alice` must find `alice`.
-    return (username or "").strip().lower()
+    # Accounts are stored lower-case (add_user); `--by Alice` must find `alice`. Text no account
+    # name can hold (NUL, a lone surrogate) is refused before it reaches the database.
+    return check_text(username or "", "username").strip().lower()
 
 
 def resolve_actor(session: so.Session, username: str | None, needed_role: str, action: str) -> Actor:
