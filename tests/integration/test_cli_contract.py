@@ -419,7 +419,7 @@ def test_activity_lists_the_transparency_log_newest_first(url):
 
 # --- usage and human output -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("args", [["propose", "--reinvestment", "70"], ["history", "--limit"],
+@pytest.mark.parametrize("args", [["propose", "--reinvestment", "70"], ["history", "--no-such-option"],
                                   ["no-such-command"], ["review", "--decision", "approved"]])
 def test_bad_usage_exits_2_without_a_traceback(url, args):
     before = counts(url)
