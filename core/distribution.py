@@ -17,7 +17,8 @@ from core.locking import serialize_writes
 from core.money import Amounts, calculate_amounts, parse_total
 from core.parsing import TEXT_LIMITS, check_text, positive_amount
 from core.policy_store import load_policy
-from core.records import CurrentAllocation
+from core.allocation_records import CurrentAllocation
+from core.sessions import reading, writing
 from settings import get_settings
 from db.engine import Database
 from db.models import ProfitDistribution
@@ -66,7 +67,7 @@ def distribute(db: Database, profit: Any, key: str, *, by: str | None = None) ->
     minor_unit = get_settings().minor_unit
     positive_amount(profit, "profit")
     total = parse_total(profit, minor_unit)
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         actor = resolve_actor(session, by, "analyst", "running a distribution")
         serialize_writes(session)
         existing = session.scalar(sa.select(ProfitDistribution).where(
@@ -99,7 +100,7 @@ def distribute(db: Database, profit: Any, key: str, *, by: str | None = None) ->
 
 
 def list_distributions(db: Database, limit: int = 200) -> list[Distribution]:
-    with db.reads() as session:
+    with reading(db) as session:
         rows = session.scalars(sa.select(ProfitDistribution)
                                .order_by(ProfitDistribution.created_at.desc()).limit(limit))
         return [_from_row(r, created=True) for r in rows]

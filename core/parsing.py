@@ -321,7 +321,7 @@ def documented_limits() -> list[tuple[str, str]]:
     """(input, rule) rows: the README's table must hold exactly these (a test checks it)."""
     from core.accounts import MIN_PASSWORD_LENGTH
     from core.demo import MAX_DAYS, MAX_TOKENS, MIN_DAYS
-    from core.imports import MAX_LINE_CHARS
+    from core.csv_import import MAX_LINE_CHARS
     from core.money import MAX_TOTAL
 
     rows = [

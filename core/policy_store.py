@@ -10,6 +10,7 @@ from core.activity import record_activity
 from core.locking import serialize_writes
 from core.parsing import check_text
 from core.policy import SETTABLE_KEYS, Policy, policy_from_dict, with_setting
+from core.sessions import reading, writing
 from db.engine import Database
 from db.models import AllocationPolicy
 
@@ -29,7 +30,7 @@ def load_policy(session: so.Session) -> Policy:
 
 
 def get_policy(db: Database) -> Policy:
-    with db.reads() as session:
+    with reading(db) as session:
         return load_policy(session)
 
 
@@ -37,7 +38,7 @@ def set_policy(db: Database, key: str, value: str, *, by: str | None) -> Policy:
     """Change one policy key (admins only); validated as a whole, versioned and logged."""
     check_text(key, "key", limit_of="activity_type")
     check_text(value, key if key in SETTABLE_KEYS else "value", limit_of="policy_value")
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         serialize_writes(session)  # first: the actor's role is read under the lock too
         actor = resolve_actor(session, by, "admin", "changing the policy")
         latest = session.scalar(sa.select(sa.func.max(AllocationPolicy.version))) or 0
@@ -56,7 +57,7 @@ def set_policy(db: Database, key: str, value: str, *, by: str | None) -> Policy:
 
 
 def policy_versions(db: Database) -> list[dict[str, object]]:
-    with db.reads() as session:
+    with reading(db) as session:
         rows = session.scalars(sa.select(AllocationPolicy).order_by(AllocationPolicy.version.desc()))
         return [{"version": r.version, "key": r.changed_key, "old_value": r.old_value,
                  "new_value": r.new_value, "changed_by": r.changed_by,

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from core.accounts import add_user
-from core.imports import import_csv
+from core.csv_import import import_csv
 from settings import get_settings
-from core.setup import connect
+from core.database import connect
 from db.engine import Database
 from db.limits import (MAX_DAILY_COUNT, MAX_TOKEN_PRICE_USD, MAX_TOKEN_VOLUME_USD,
                        MAX_TREASURY_BALANCE_USD)

@@ -27,6 +27,7 @@ from core.errors import NotFound, ValidationFailed
 from core.parsing import (MAX_DAILY_COUNT, MAX_TOKEN_PRICE_USD, MAX_TOKEN_VOLUME_USD,
                           MAX_TREASURY_BALANCE_USD, TEXT_LIMITS, parse_date, parse_instant,
                           parse_whole, shown, text_problem, to_decimal)
+from core.sessions import writing
 from db.engine import Database
 from db.models import EngagementDaily, Token, TreasurySnapshot
 from db.types import utcnow
@@ -333,10 +334,16 @@ def import_csv(db: Database, kind: str, path: str | Path, progress: Progress | N
     Dates after `now` (default: this moment) are refused, give or take a day of clock skew."""
     now = now or utcnow()
     spec, path = _spec(kind), Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        raise ValidationFailed(f"file: {path} is a directory, not a CSV file")
+    if not path.exists():
         raise NotFound(f"file: {path} does not exist")
+    try:
+        handle = path.open("rb")
+    except OSError as error:  # no permission, a dangling link, a special file
+        raise ValidationFailed(f"file: {path} cannot be read ({error.strerror or error})") from None
     size, counter, rows = path.stat().st_size, _Counter(), 0
-    with path.open("rb") as handle, db.sessions.begin() as session:
+    with handle, writing(db) as session:
         reader = csv.reader(_lines(handle, counter))
         batch: list[dict[str, Any]] = []
         try:
@@ -353,6 +360,8 @@ def import_csv(db: Database, kind: str, path: str | Path, progress: Progress | N
                     _flush(session, spec, batch, progress, counter.done, size)
         except csv.Error as exc:
             raise ValidationFailed(f"row {reader.line_num}: not valid CSV ({exc})") from None
+        except OSError as exc:  # the disk or the network share failed mid-file
+            raise ValidationFailed(f"file: {path} cannot be read ({exc.strerror or exc})") from None
         if checker.bad_count:
             raise ImportRejected(spec.table.name, checker.bad, checker.bad_count)
         _flush(session, spec, batch, progress, size, size)
