@@ -177,10 +177,11 @@ CASES: dict[str, Case] = {
 
 @pytest.fixture
 def pending(db_url: str) -> str:
-    """A proposal waiting for review (open mode: no accounts, any name may act)."""
+    """A proposal waiting for review (open mode: no accounts, any name may act); its split differs
+    from the cases' 70/18/8/4, so the duplicate-proposal rule never adds a second line."""
     database = open_database(db_url)
     try:
-        result = propose_allocation(database, ProposalInput(70, 18, 8, 4, "Q3 growth"), by="ann")
+        result = propose_allocation(database, ProposalInput(72, 16, 8, 4, "Q3 growth"), by="ann")
     finally:
         database.engine.dispose()
     return result.proposal_id
