@@ -28,6 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from core import rollup
 from core.activity import jsonable, record_activity
 from core.errors import Refused, ValidationFailed
 from core.locking import serialize_writes
@@ -39,7 +40,7 @@ from db.models import (AllocationLog, EngagementDaily, ProfitDistribution, Propo
 from db.types import utcnow
 
 BATCH = 20_000
-MIN_DAYS, MAX_DAYS, MAX_TOKENS = 14, 3650, 5_000_000
+MIN_DAYS, MAX_DAYS, MAX_TOKENS = 14, 3650, 10_000_000
 MIN_HISTORY = timedelta(days=7)
 # The activity story as (fraction of the period, level): 1.0 is the busiest day.
 CURVE = ((0.0, 0.25), (0.25, 0.42), (0.5, 1.0), (0.6, 1.0), (0.8, 0.5), (1.0, 0.68))
@@ -156,6 +157,7 @@ def _write_tokens(session: so.Session, rng: random.Random, count: int, start: da
     while written < count:
         batch = _token_batch(rng, min(BATCH, count - written), start, cum_weights, levels)
         session.execute(sa.insert(Token.__table__), batch)
+        rollup.apply_batch(session, ((r["created_at"], r["price"], r["volume_24h"]) for r in batch))
         written += len(batch)
         if progress is not None:
             progress(written, count)
@@ -360,6 +362,7 @@ def generate_demo_data(db: Database, seed: int = 7, days: int = 120, tokens: int
     levels = _day_levels(rng["levels"], start.date(), days)
     with db.sessions.begin() as session:
         serialize_writes(session)  # two first starts at once: the second sees the data, refuses
+        rollup.lock_token_writes(session)
         if _has_data(session):
             raise Refused("database: it already holds platform data; demo data only goes into "
                           "an empty platform")

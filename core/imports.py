@@ -23,6 +23,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from sqlalchemy.dialects import postgresql, sqlite
 
+from core import rollup
 from core.activity import record_activity
 from core.errors import NotFound, ValidationFailed
 from core.split import to_decimal
@@ -166,14 +167,27 @@ def _upsert(table: sa.Table, key: str) -> Callable[[so.Session, list[dict[str, A
     return write
 
 
+def _figures(row: Any) -> rollup.TokenFigures:
+    return row["created_at"], row["price"], row["volume_24h"]
+
+
 def _write_tokens(session: so.Session, rows: list[dict[str, Any]]) -> None:
+    """Insert or update a batch of tokens and move the roll-up with them, in one go."""
     table = Token.__table__
     with_id = [r for r in rows if r.get("id") is not None]
     without_id = [{k: v for k, v in r.items() if k != "id"} for r in rows if r.get("id") is None]
+    replaced: list[rollup.TokenFigures] = []
+    if with_id:
+        # The rows an update replaces leave their buckets: read them (locked) before writing.
+        old = (sa.select(Token.created_at, Token.price, Token.volume_24h)
+               .where(Token.id.in_([r["id"] for r in with_id])))
+        if session.get_bind().dialect.name == "postgresql":
+            old = old.with_for_update()
+        replaced = [tuple(r) for r in session.execute(old)]  # type: ignore[misc]
+        _upsert(table, "id")(session, with_id)
     if without_id:
         session.execute(sa.insert(table), without_id)
-    if with_id:
-        _upsert(table, "id")(session, with_id)
+    rollup.apply_batch(session, map(_figures, rows), replaced)
 
 
 def _advance_token_ids(session: so.Session) -> None:
@@ -297,6 +311,8 @@ def import_csv(db: Database, kind: str, path: str | Path, progress: Progress | N
         raise NotFound(f"file: {path} does not exist")
     size, counter, rows = path.stat().st_size, _Counter(), 0
     with path.open("rb") as handle, db.sessions.begin() as session:
+        if spec.table.name == "tokens":
+            rollup.lock_token_writes(session)
         reader = csv.reader(_lines(handle, counter))
         checker = _Checker(spec, _header(reader, spec))
         batch: list[dict[str, Any]] = []
