@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from core import rollup
-from core.cli import app
+from cli import app
 from core.demo import generate_demo_data
 from core.errors import ValidationFailed
 from core.imports import import_csv

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from core import rollup
-from core.cli.common import JsonOption, database, emit, refusals
+from cli.common import JsonOption, database, emit, refusals
 
 app = typer.Typer(help="The token activity roll-up (pre-aggregated launches, prices, volumes).",
                   no_args_is_help=True)
