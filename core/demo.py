@@ -34,6 +34,7 @@ from core.errors import Refused, ValidationFailed
 from core.locking import serialize_writes
 from core.money import calculate_amounts
 from core.split import Split
+from db import bulk
 from db.engine import Database
 from db.models import (AllocationLog, EngagementDaily, ProfitDistribution, ProposalReview,
                        ProtocolActivity, Token, TreasurySnapshot)
@@ -135,32 +136,35 @@ def _engagement_rows(rng: random.Random, start: date, levels: list[float]) -> li
 
 
 def _token_batch(rng: random.Random, n: int, start: datetime, cum_weights: list[float],
-                 levels: list[float]) -> list[dict[str, Any]]:
+                 levels: list[float]) -> list[bulk.NewToken]:
     """Launches follow activity; prices log-normal over ~1e-5..10 USD, volumes with activity."""
     days = rng.choices(range(len(levels)), cum_weights=cum_weights, k=n)
     batch = []
+    gauss, choices, randint, choice, randrange = (rng.gauss, rng.choices, rng.randint,
+                                                  rng.choice, rng.randrange)
     for day in days:
-        log_price = min(max(rng.gauss(-2.6, 1.1), -5.0), 1.0)
-        letters = "".join(rng.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZ", k=rng.randint(3, 5)))
-        batch.append({
-            "symbol": letters, "name": f"{rng.choice(WORDS)} {rng.choice(NOUNS)}",
-            "price": round(10 ** log_price, 8),
-            "volume_24h": round(10 ** rng.gauss(3.3, 0.9) * levels[day], 2),
-            "created_at": start + timedelta(days=day, seconds=rng.randrange(86400))})
+        log_price = min(max(gauss(-2.6, 1.1), -5.0), 1.0)
+        letters = "".join(choices("ABCDEFGHIJKLMNOPQRSTUVWXYZ", k=randint(3, 5)))
+        batch.append((letters, f"{choice(WORDS)} {choice(NOUNS)}", round(10 ** log_price, 8),
+                      round(10 ** gauss(3.3, 0.9) * levels[day], 2),
+                      start + timedelta(seconds=day * 86400 + randrange(86400))))
     return batch
 
 
 def _write_tokens(session: so.Session, rng: random.Random, count: int, start: datetime,
                   levels: list[float], progress: Progress | None) -> int:
     cum_weights = list(_accumulate(levels))
+    connection = session.connection()
+    changes = rollup.Changes()
     written = 0
     while written < count:
         batch = _token_batch(rng, min(BATCH, count - written), start, cum_weights, levels)
-        session.execute(sa.insert(Token.__table__), batch)
-        rollup.apply_batch(session, ((r["created_at"], r["price"], r["volume_24h"]) for r in batch))
+        bulk.insert_tokens(connection, batch)
+        changes.add((r[4], r[2], r[3]) for r in batch)
         written += len(batch)
         if progress is not None:
             progress(written, count)
+    changes.apply(session)
     return written
 
 

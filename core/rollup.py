@@ -84,13 +84,27 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
 
 
-def _minute_deltas(added: Iterable[TokenFigures], removed: Iterable[TokenFigures]
-                   ) -> dict[datetime, list[Any]]:
-    minutes: dict[datetime, list[Any]] = {}
-    with localcontext(sql.EXACT):
-        for sign, rows in ((1, added), (-1, removed)):
+class Changes:
+    """Token rows entering and leaving the roll-up, added up per minute in Python and written
+    in one go by `apply` (a few thousand bucket rows, however many tokens): a load of millions
+    of tokens touches each bucket once, not once per batch."""
+
+    def __init__(self) -> None:
+        self.minutes: dict[datetime, list[Any]] = {}
+
+    def add(self, rows: Iterable[TokenFigures]) -> None:
+        self._count(rows, 1)
+
+    def remove(self, rows: Iterable[TokenFigures]) -> None:
+        self._count(rows, -1)
+
+    def _count(self, rows: Iterable[TokenFigures], sign: int) -> None:
+        minutes = self.minutes
+        with localcontext(sql.EXACT):
             for created_at, price, volume in rows:
-                key = _utc(created_at).replace(second=0, microsecond=0)
+                if created_at.tzinfo is not UTC:
+                    created_at = created_at.astimezone(UTC)
+                key = created_at.replace(second=0, microsecond=0)
                 entry = minutes.get(key)
                 if entry is None:
                     entry = minutes[key] = [0, Decimal(0), Decimal(0)]
@@ -102,7 +116,12 @@ def _minute_deltas(added: Iterable[TokenFigures], removed: Iterable[TokenFigures
                     entry[0] -= 1
                     entry[1] -= Decimal(repr(price))
                     entry[2] -= Decimal(repr(volume))
-    return minutes
+
+    def apply(self, session: so.Session) -> int:
+        """Write the changes into the roll-up (the caller's transaction); start over."""
+        touched = _write_deltas(session, _layered(self.minutes))
+        self.minutes = {}
+        return touched
 
 
 def _layered(minutes: dict[datetime, list[Any]]) -> dict[tuple[int, datetime], list[Any]]:
@@ -127,7 +146,13 @@ def apply_batch(session: so.Session, added: Iterable[TokenFigures] = (),
     """Add the tokens `added` to the roll-up and take the tokens `removed` out of it (an
     update is both: the old row removed, the new one added). Part of the caller's transaction.
     Returns the number of bucket rows touched."""
-    deltas = _layered(_minute_deltas(added, removed))
+    changes = Changes()
+    changes.add(added)
+    changes.remove(removed)
+    return changes.apply(session)
+
+
+def _write_deltas(session: so.Session, deltas: dict[tuple[int, datetime], list[Any]]) -> int:
     if not deltas:
         return 0
     keys = sorted(deltas)  # one lock order for every writer
