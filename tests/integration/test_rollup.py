@@ -197,3 +197,46 @@ def test_upgrading_a_database_with_tokens_fills_the_rollup(blank_db):
     rows = rollup_rows(blank_db)
     assert rows[(rollup.DAY, BASE)] == (3, Decimal("0.3000001"), Decimal("8.7"))
     assert rows[(rollup.MINUTE, BASE)] == (2, Decimal("0.3"), Decimal("5.7"))
+
+
+def test_compare_gives_the_raw_tables_numbers_with_tokens_on_edges_and_in_partial_minutes(db, tmp_path):
+    from core.queries import allocation_periods, compare_performance
+
+    generate_demo_data(db, days=20, tokens=400)
+    edges = [p["effective_from"] for p in allocation_periods(db)[1:]]
+    assert any(e.second or e.microsecond for e in edges)  # edges inside minutes
+    extra = []
+    for edge in edges:
+        minute = edge.replace(second=0, microsecond=0)
+        for at in (edge, edge - timedelta(microseconds=1), edge + timedelta(seconds=30), minute,
+                   minute + timedelta(minutes=1), edge.replace(minute=0, second=0, microsecond=0)):
+            extra.append((0.25 + len(extra), 1.5 * len(extra), at))
+    import_csv(db, "tokens", write_csv(tmp_path / "edges.csv", extra))
+    tokens = raw_tokens(db)
+    now = datetime.now(UTC)
+    for window in ({}, {"date_from": edges[1].date(), "date_to": edges[-1].date()}):
+        rows = compare_performance(db, now=now, **window)
+        assert rows
+        for row in rows:
+            lo, hi = (datetime.fromisoformat(row[k]) for k in ("window_from", "window_until"))
+            expected = expected_activity(tokens, lo, hi)
+            assert row["tokens_launched"] == expected.tokens
+            assert row["avg_price"] == (float(expected.avg_price) if expected.tokens else None)
+            assert row["total_volume"] == float(expected.volume_sum)
+    # Every token launched before `now` counted exactly once over the whole timeline.
+    launched = len([t for t in tokens if t[0] < now])
+    assert sum(r["tokens_launched"] for r in compare_performance(db, now=now)) == launched
+
+
+def test_metrics_token_figures_come_from_the_rollup_and_match_the_raw_rows(db, tmp_path):
+    from core.metrics import compute_metrics
+
+    now = BASE + timedelta(days=8, hours=3, seconds=17, microseconds=5)
+    rows = [(1.0, 1.0, now - timedelta(days=7)),  # exactly on the window's start: inside
+            (2.0, 1.0, now - timedelta(days=7, microseconds=1)),  # just before: outside
+            (4.0, 1.0, now - timedelta(microseconds=1)), (8.0, 1.0, now),  # `now`: not yet
+            (16.0, 1.0, BASE)]
+    import_csv(db, "tokens", write_csv(tmp_path / "m.csv", rows))
+    metrics = compute_metrics(db, now=now)
+    assert metrics.tokens_launched_7d == 2
+    assert metrics.avg_token_price_usd == (1.0 + 2.0 + 4.0 + 16.0) / 4
