@@ -21,7 +21,6 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from sqlalchemy.dialects import postgresql, sqlite
 
 from core import rollup
 from core.activity import record_activity
@@ -159,8 +158,7 @@ class ImportSpec:
 def _upsert(table: sa.Table, key: str) -> Callable[[so.Session, list[dict[str, Any]]], None]:
     """INSERT ... ON CONFLICT (key) DO UPDATE: same syntax on SQLite and PostgreSQL."""
     def write(session: so.Session, rows: list[dict[str, Any]]) -> None:
-        dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
-        statement = dialect.insert(table)
+        statement = bulk.dialect_insert(session.get_bind().dialect.name, table)
         columns = [c for c in rows[0] if c != key]
         statement = statement.on_conflict_do_update(
             index_elements=[key], set_={c: statement.excluded[c] for c in columns})

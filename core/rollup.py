@@ -23,9 +23,9 @@ from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from sqlalchemy.dialects import postgresql, sqlite
 
 from core.activity import record_activity
+from db import bulk
 from db import rollup as sql
 from db.engine import Database
 from db.models import TokenActivityRollup
@@ -172,7 +172,7 @@ def _write_deltas(session: so.Session, deltas: dict[tuple[int, datetime], list[A
         return table.c[column] + value
 
     if growing:
-        statement = (sqlite if on_sqlite else postgresql).insert(table).values(
+        statement = bulk.dialect_insert(session.get_bind().dialect.name, table).values(
             width=sa.bindparam("w"), bucket_start=sa.bindparam("b"))
         statement = statement.on_conflict_do_update(
             index_elements=["width", "bucket_start"],

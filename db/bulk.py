@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -15,6 +16,15 @@ _COLUMNS = ", ".join(TOKEN_COLUMNS)
 _SQLITE_INSERT = f"INSERT INTO tokens ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
 _PG_COPY = f"COPY tokens ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
 _PG_TYPES = ["text", "text", "float8", "float8", "timestamptz"]
+
+
+def dialect_insert(dialect: str, table: sa.Table) -> Any:
+    """The engine's INSERT, which has ON CONFLICT."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert
+    return insert(table)
 
 
 def sqlite_time(moment: datetime) -> str:
