@@ -324,9 +324,12 @@ def _segment_query(dialect: str, raw: bool) -> str:
         return (f"SELECT {value.format(0)} AS grp, {sums} FROM json_each(:segments) AS s "
                 f"CROSS JOIN {source} WHERE {where} GROUP BY grp")
     where = extra.format(width="s.width") + f"{at} >= s.lo AND {at} < s.hi"
-    return (f"SELECT s.grp, {sums} FROM jsonb_to_recordset(CAST(:segments AS jsonb)) AS "
-            f"s(grp int, width int, lo timestamptz, hi timestamptz) JOIN {source} ON {where} "
-            "GROUP BY s.grp")
+    # One aggregate per segment, in a LATERAL subquery the planner cannot flatten: each is an
+    # index range scan. As a plain join, PostgreSQL hashed the segments on `width` and
+    # filtered every bucket against every segment (19 s at 500 periods instead of 0.1 s).
+    return (f"SELECT s.grp, part.* FROM jsonb_to_recordset(CAST(:segments AS jsonb)) AS "
+            f"s(grp int, width int, lo timestamptz, hi timestamptz) CROSS JOIN LATERAL "
+            f"(SELECT {sums} FROM {source} WHERE {where}) AS part")
 
 
 def activity_in_ranges(session: so.Session,
@@ -349,7 +352,9 @@ def activity_in_ranges(session: so.Session,
                              [dict(zip(("grp", "width", "lo", "hi"), r)) for r in rows])
         for group, tokens, price, volume in session.execute(
                 sa.text(_segment_query(dialect, raw)), {"segments": payload}):
-            totals[int(group)] += Activity(int(tokens), Decimal(str(price)), Decimal(str(volume)))
+            if tokens:  # a segment without tokens sums to NULL
+                totals[int(group)] += Activity(int(tokens), Decimal(str(price)),
+                                               Decimal(str(volume)))
     return totals
 
 
