@@ -99,7 +99,8 @@ class Changes:
         self._count(rows, -1)
 
     def _count(self, rows: Iterable[TokenFigures], sign: int) -> None:
-        minutes = self.minutes
+        # The hot loop of every load (a few microseconds a token): names bound locally.
+        minutes, exact, text, zero = self.minutes, Decimal, repr, Decimal(0)
         with localcontext(sql.EXACT):
             for created_at, price, volume in rows:
                 if created_at.tzinfo is not UTC:
@@ -107,15 +108,15 @@ class Changes:
                 key = created_at.replace(second=0, microsecond=0)
                 entry = minutes.get(key)
                 if entry is None:
-                    entry = minutes[key] = [0, Decimal(0), Decimal(0)]
+                    entry = minutes[key] = [0, zero, zero]
                 if sign > 0:
                     entry[0] += 1
-                    entry[1] += Decimal(repr(price))
-                    entry[2] += Decimal(repr(volume))
+                    entry[1] += exact(text(price))
+                    entry[2] += exact(text(volume))
                 else:
                     entry[0] -= 1
-                    entry[1] -= Decimal(repr(price))
-                    entry[2] -= Decimal(repr(volume))
+                    entry[1] -= exact(text(price))
+                    entry[2] -= exact(text(volume))
 
     def apply(self, session: so.Session) -> int:
         """Write the changes into the roll-up (the caller's transaction); start over."""
