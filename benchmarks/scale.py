@@ -218,6 +218,7 @@ def medians(variants: dict[str, Callable[[], Any]], runs: int) -> dict[str, tupl
 
 
 def pages(url: str, runs: int) -> list[tuple[str, float, float]]:
+    os.environ.setdefault("STREAMLIT_LOGGER_LEVEL", "error")  # AppTest's bare-mode warnings
     from benchmarks.pages import PAGES, time_page
     from core.accounts import add_user, count_accounts
     from settings import get_settings

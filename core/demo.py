@@ -155,16 +155,24 @@ def _write_tokens(session: so.Session, rng: random.Random, count: int, start: da
                   levels: list[float], progress: Progress | None) -> int:
     cum_weights = list(_accumulate(levels))
     connection = session.connection()
+    # The platform was empty, so the roll-up is this load's alone. PostgreSQL sums it from the
+    # new rows in SQL after the COPY (about three times faster than in Python); SQLite, whose
+    # exact sums are Python functions either way, adds it up while the rows are made.
+    in_python = connection.dialect.name == "sqlite"
     changes = rollup.Changes()
     written = 0
     while written < count:
         batch = _token_batch(rng, min(BATCH, count - written), start, cum_weights, levels)
         bulk.insert_tokens(connection, batch)
-        changes.add((r[4], r[2], r[3]) for r in batch)
+        if in_python:
+            changes.add((r[4], r[2], r[3]) for r in batch)
         written += len(batch)
         if progress is not None:
             progress(written, count)
-    changes.apply(session)
+    if in_python:
+        changes.apply(session)
+    else:
+        rollup.fill_from_tokens(session)
     return written
 
 

@@ -96,7 +96,7 @@ def prepare_statements(dialect: str) -> list[str]:
     """Session settings the exact sums rely on (PostgreSQL: shortest float output; no JIT,
     which only adds compile time to these short queries)."""
     if dialect == "postgresql":
-        return ["SET LOCAL extra_float_digits = 1", "SET LOCAL jit = off"]
+        return ["SET LOCAL extra_float_digits = 1; SET LOCAL jit = off"]
     return []
 
 
