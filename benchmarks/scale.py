@@ -50,8 +50,8 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 
 from core import demo, queries  # noqa: E402
-from core.metrics import compute_metrics  # noqa: E402
-from core.setup import connect  # noqa: E402
+from core.metrics_store import compute_metrics  # noqa: E402
+from core.database import connect  # noqa: E402
 from db import bulk  # noqa: E402
 from db.engine import Database  # noqa: E402
 from db.models import AllocationLog, Token  # noqa: E402

@@ -49,11 +49,11 @@ def _progress_bar(label: str, length: int, shown: bool) -> Iterator[Any]:
 def import_(ctx: typer.Context, kind: Kind = typer.Argument(..., help="What the file holds."),
             file: Path = typer.Argument(..., metavar="FILE.csv"), as_json: bool = JsonOption) -> None:
     """Load a CSV file (header row required; ISO 8601 dates): all rows or none."""
-    from core import imports  # on use: start-up time of every other command
+    from core import csv_import  # on use: start-up time of every other command
     db = database(ctx)
     size = file.stat().st_size if file.is_file() else 0
     with _progress_bar(f"importing {file.name}", size, sys.stderr.isatty()) as progress:
-        result = imports.import_csv(db, kind.value, file, progress)
+        result = csv_import.import_csv(db, kind.value, file, progress)
     emit(result.as_json(), as_json,
          lambda: typer.echo(f"imported {result.rows} rows into {result.table}"))
 
@@ -77,11 +77,11 @@ def demo_data(ctx: typer.Context, seed: int = typer.Option(7, "--seed"),
 @refusals
 def metrics_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Platform metrics computed from the database (the rebalancer's inputs)."""
-    from core import metrics  # on use: start-up time of every other command
+    from core import metrics_store  # on use: start-up time of every other command
     db = database(ctx)
     now = utcnow()  # one moment for both reads, so they describe the same window
-    values = metrics.compute_metrics(db, now)
-    inputs = metrics.engagement_inputs(db, now)
+    values = metrics_store.compute_metrics(db, now)
+    inputs = metrics_store.engagement_inputs(db, now)
     data = {**values.as_json(), "inputs": inputs.as_json()}
     emit(data, as_json, lambda: table(
         [{"metric": k, "value": v} for k, v in values.as_json().items()]

@@ -16,7 +16,8 @@ from core.errors import Refused, ValidationFailed
 from core.locking import serialize_writes
 from core.money import Amounts, calculate_amounts, parse_total
 from core.policy_store import load_policy
-from core.records import CurrentAllocation
+from core.allocation_records import CurrentAllocation
+from core.sessions import reading, writing
 from settings import get_settings
 from db.engine import Database
 from db.models import ProfitDistribution
@@ -63,7 +64,7 @@ def distribute(db: Database, profit: Any, key: str, *, by: str | None = None) ->
         raise ValidationFailed(f"key: must be 1-{MAX_KEY_LENGTH} characters")
     minor_unit = get_settings().minor_unit
     total = parse_total(profit, minor_unit)
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         actor = resolve_actor(session, by, "analyst", "running a distribution")
         serialize_writes(session)
         existing = session.scalar(sa.select(ProfitDistribution).where(
@@ -96,7 +97,7 @@ def distribute(db: Database, profit: Any, key: str, *, by: str | None = None) ->
 
 
 def list_distributions(db: Database, limit: int = 200) -> list[Distribution]:
-    with db.reads() as session:
+    with reading(db) as session:
         rows = session.scalars(sa.select(ProfitDistribution)
                                .order_by(ProfitDistribution.created_at.desc()).limit(limit))
         return [_from_row(r, created=True) for r in rows]

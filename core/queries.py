@@ -13,8 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from core.records import split_of
+from core.allocation_records import split_of
 from core.rollup import Activity, activity_in_ranges
+from core.sessions import reading
 from core.split import BUCKETS
 from db.engine import Database
 from db.models import AllocationLog, EngagementDaily, ProfitDistribution
@@ -127,7 +128,7 @@ def compare_performance(db: Database, date_from: date | datetime | None = None,
     """
     start, stop = _start_of(date_from), _start_of(date_to, next_day=True)
     periods = _periods(start, stop, now or utcnow())
-    with db.reads() as session:
+    with reading(db) as session:
         rows = session.execute(sa.select(periods).order_by(periods.c.effective_from)).all()
         activity = activity_in_ranges(session, [(r.lo, r.hi) for r in rows])
     return [_compare_row(r, a) for r, a in zip(rows, activity)]
@@ -138,7 +139,7 @@ def allocation_periods(db: Database, now: datetime | None = None) -> list[dict[s
     now = now or utcnow()
     query = (sa.select(AllocationLog).where(AllocationLog.status == "active")
              .order_by(AllocationLog.effective_from))
-    with db.reads() as session:
+    with reading(db) as session:
         rows = session.scalars(query).all()
     out = []
     for row in rows:
@@ -166,7 +167,7 @@ def suggestion_quality(db: Database, days: int = 30, now: datetime | None = None
     ).where(AllocationLog.proposed_by == "ai",
             AllocationLog.timestamp > _at(now - timedelta(days=days)),
             AllocationLog.timestamp <= _at(now))
-    with db.reads() as session:
+    with reading(db) as session:
         row = session.execute(query).one()
     return {"days": days, "proposals": int(row.proposals),
             "avg_confidence": round(float(row.avg), 4) if row.avg is not None else None,
@@ -178,7 +179,7 @@ def distribution_totals_over_time(db: Database) -> list[dict[str, Any]]:
     """Per UTC day with distributions: that day's amounts per bucket and the running totals,
     as exact Decimals (summed by the database; only the running total is added up here)."""
     dist = ProfitDistribution
-    with db.reads() as session:
+    with reading(db) as session:
         day = utc_day(session, dist.created_at).label("day")
         sums = [money_sum(session, getattr(dist, c)).label(b) for b, c in AMOUNT_COLUMNS.items()]
         query = (sa.select(day, sa.func.count().label("distributions"),
@@ -206,7 +207,7 @@ def weekly_metric_series(db: Database, days: int = 28, now: datetime | None = No
     start = end - timedelta(days=days - 1)
     query = (sa.select(EngagementDaily).where(EngagementDaily.day.between(start, end))
              .order_by(EngagementDaily.day))
-    with db.reads() as session:
+    with reading(db) as session:
         found = {r.day: r for r in session.scalars(query)}
     series = []
     for offset in range(days):

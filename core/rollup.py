@@ -25,6 +25,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from core.activity import record_activity
+from core.sessions import reading, writing
 from db import bulk
 from db import rollup as sql
 from db.engine import Database
@@ -211,7 +212,7 @@ def fill_from_tokens(session: so.Session) -> None:
 
 def rebuild(db: Database) -> dict[str, int]:
     """Rebuild the roll-up from the raw table, in one transaction; token writes wait for it."""
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         lock_token_writes(session)
         fill_from_tokens(session)
         buckets = _bucket_count(session)
@@ -235,7 +236,7 @@ def _raw_buckets(session: so.Session) -> dict[tuple[int, datetime], tuple[int, D
 def check(db: Database) -> dict[str, int]:
     """Compare every bucket with the raw table: `buckets` stored, `mismatches` differing (a
     bucket missing on either side counts as one)."""
-    with db.reads() as session:
+    with reading(db) as session:
         if db.dialect == "postgresql":
             # One snapshot for both reads, so a write landing between them is not a mismatch.
             session.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))

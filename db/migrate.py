@@ -1,6 +1,6 @@
 """Running Alembic from code: the CLI, the app and the tests all upgrade through here.
 
-Every command opens the database through `core.setup.connect`, which asks whether the schema is
+Every command opens the database through `core.database.connect`, which asks whether the schema is
 at head. Answering that must not import Alembic (with Mako and Pygments, about a third of a
 second of start-up): the head is read from the revision files' own `revision` and
 `down_revision` lines, and the database's revision from `alembic_version` with plain SQL.

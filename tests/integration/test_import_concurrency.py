@@ -10,7 +10,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from core.accounts import add_user, authenticate
-from core.imports import import_csv
+from core.csv_import import import_csv
 from core import rollup
 from db.models import Token
 

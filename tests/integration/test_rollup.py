@@ -17,7 +17,7 @@ from core import rollup
 from cli import app
 from core.demo import generate_demo_data
 from core.errors import ValidationFailed
-from core.imports import import_csv
+from core.csv_import import import_csv
 from db import migrate
 from db.rollup import EXACT
 from db.models import ProtocolActivity, Token, TokenActivityRollup
@@ -229,7 +229,7 @@ def test_compare_gives_the_raw_tables_numbers_with_tokens_on_edges_and_in_partia
 
 
 def test_metrics_token_figures_come_from_the_rollup_and_match_the_raw_rows(db, tmp_path):
-    from core.metrics import compute_metrics
+    from core.metrics_store import compute_metrics
 
     now = BASE + timedelta(days=8, hours=3, seconds=17, microseconds=5)
     rows = [(1.0, 1.0, now - timedelta(days=7)),  # exactly on the window's start: inside

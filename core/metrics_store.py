@@ -34,6 +34,7 @@ import sqlalchemy.orm as so
 
 from core.metrics_model import PlatformMetrics
 from core.rollup import activity_in_ranges
+from core.sessions import reading
 from db.engine import Database
 from db.models import EngagementDaily, TreasurySnapshot
 from db.types import utcnow
@@ -124,7 +125,7 @@ def _engagement(session: so.Session, now: datetime) -> tuple[EngagementInputs, i
 
 
 def engagement_inputs(db: Database, now: datetime | None = None) -> EngagementInputs:
-    with db.reads() as session:
+    with reading(db) as session:
         return _engagement(session, now or utcnow())[0]
 
 
@@ -148,7 +149,7 @@ def _token_figures(session: so.Session, now: datetime) -> tuple[float, int]:
 def compute_metrics(db: Database, now: datetime | None = None) -> PlatformMetrics:
     """The rebalancer's inputs at `now` (default: this moment)."""
     now = now or utcnow()
-    with db.reads() as session:
+    with reading(db) as session:
         inputs, days_of_data = _engagement(session, now)
         avg_price, launched = _token_figures(session, now)
         return PlatformMetrics(

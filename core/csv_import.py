@@ -25,6 +25,7 @@ import sqlalchemy.orm as so
 from core import rollup
 from core.activity import record_activity
 from core.errors import NotFound, ValidationFailed
+from core.sessions import database_failures, writing
 from core.split import to_decimal
 from db import bulk
 from db.engine import READ_ONLY, Database
@@ -316,8 +317,8 @@ class _Checker:
         return None
 
 
-def _batches(handle: IO[bytes], spec: ImportSpec, batch_size: int, progress: Progress | None,
-             size: int) -> Iterator[list[dict[str, Any]]]:
+def _batches(handle: IO[bytes], path: Path, spec: ImportSpec, batch_size: int,
+             progress: Progress | None, size: int) -> Iterator[list[dict[str, Any]]]:
     """The file's good rows in batches, while no row is bad; after the first bad row it reads
     on (to report every bad row) and raises ImportRejected at the end."""
     counter = _Counter()
@@ -339,6 +340,8 @@ def _batches(handle: IO[bytes], spec: ImportSpec, batch_size: int, progress: Pro
                     progress(counter.done, size)
     except csv.Error as exc:
         raise ValidationFailed(f"row {reader.line_num}: not valid CSV ({exc})") from None
+    except OSError as exc:  # the disk or the network share failed mid-file
+        raise ValidationFailed(f"file: {path} cannot be read ({exc.strerror or exc})") from None
     if checker.bad_count:
         raise ImportRejected(spec.table.name, checker.bad, checker.bad_count)
     if batch:
@@ -357,24 +360,31 @@ def import_csv(db: Database, kind: str, path: str | Path, progress: Progress | N
                *, batch_size: int = BATCH_SIZE) -> ImportResult:
     """Load `path` into the table for `kind` (tokens, engagement, treasury): all rows or none."""
     spec, path = _spec(kind), Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        raise ValidationFailed(f"file: {path} is a directory, not a CSV file")
+    if not path.exists():
         raise NotFound(f"file: {path} does not exist")
+    try:
+        handle = path.open("rb")
+    except OSError as error:  # no permission, a dangling link, a special file
+        raise ValidationFailed(f"file: {path} cannot be read ({error.strerror or error})") from None
     size = path.stat().st_size
-    if spec.table.name == "tokens" and db.dialect == "sqlite":
-        rows = _import_tokens_staged(db, spec, path, progress, batch_size, size)
-        return ImportResult(spec.table.name, rows)
-    rows = 0
-    with path.open("rb") as handle, db.sessions.begin() as session:
-        tokens = _TokenWriter(session) if spec.table.name == "tokens" else None
-        for batch in _batches(handle, spec, batch_size, progress, size):
+    with handle:
+        if spec.table.name == "tokens" and db.dialect == "sqlite":
+            rows = _import_tokens_staged(db, spec, handle, path, progress, batch_size, size)
+            return ImportResult(spec.table.name, rows)
+        rows = 0
+        with writing(db) as session:
+            tokens = _TokenWriter(session) if spec.table.name == "tokens" else None
+            for batch in _batches(handle, path, spec, batch_size, progress, size):
+                if tokens is not None:
+                    tokens.write(batch)
+                else:
+                    spec.write(session, batch)
+                rows += len(batch)
             if tokens is not None:
-                tokens.write(batch)
-            else:
-                spec.write(session, batch)
-            rows += len(batch)
-        if tokens is not None:
-            tokens.finish()
-        _record(session, spec.table.name, rows, path)
+                tokens.finish()
+            _record(session, spec.table.name, rows, path)
     return ImportResult(spec.table.name, rows)
 
 
@@ -390,25 +400,24 @@ _STAGE = "import_tokens_staging"
 _STAGE_COLUMNS = "id, symbol, name, price, volume_24h, created_at"
 
 
-def _import_tokens_staged(db: Database, spec: ImportSpec, path: Path, progress: Progress | None,
-                          batch_size: int, size: int) -> int:
+def _import_tokens_staged(db: Database, spec: ImportSpec, handle: IO[bytes], path: Path,
+                          progress: Progress | None, batch_size: int, size: int) -> int:
     changes, rows = rollup.Changes(), 0
-    with db.engine.connect() as connection:
+    with database_failures(writing=True), db.engine.connect() as connection:
         connection.execution_options(**{READ_ONLY: True})  # a plain BEGIN: no write lock
         try:
             with connection.begin():
                 connection.exec_driver_sql(
                     f"CREATE TEMP TABLE {_STAGE} (seq INTEGER PRIMARY KEY, id INTEGER, "
                     "symbol TEXT, name TEXT, price REAL, volume_24h REAL, created_at TEXT)")
-            with path.open("rb") as handle:
-                for batch in _batches(handle, spec, batch_size, progress, size):
-                    with connection.begin():
-                        connection.exec_driver_sql(
-                            f"INSERT INTO temp.{_STAGE} ({_STAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-                            [(r.get("id"), r["symbol"], r["name"], r["price"], r["volume_24h"],
-                              bulk.sqlite_time(r["created_at"])) for r in batch])
-                    changes.add(map(_figures, batch))
-                    rows += len(batch)
+            for batch in _batches(handle, path, spec, batch_size, progress, size):
+                with connection.begin():
+                    connection.exec_driver_sql(
+                        f"INSERT INTO temp.{_STAGE} ({_STAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                        [(r.get("id"), r["symbol"], r["name"], r["price"], r["volume_24h"],
+                          bulk.sqlite_time(r["created_at"])) for r in batch])
+                changes.add(map(_figures, batch))
+                rows += len(batch)
             connection.execution_options(**{READ_ONLY: False})  # BEGIN IMMEDIATE from here
             with so.Session(bind=connection) as session, session.begin():
                 _publish(session, changes)
