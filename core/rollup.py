@@ -322,23 +322,22 @@ def _bucket_sums(dialect: str) -> str:
             f"{sql.exact_sum_of_decimals(dialect, 'r.volume_sum')} AS v")
 
 
-def _segments_query(dialect: str) -> str:
-    """One statement: per range (`grp`), its raw edges and its buckets summed."""
-    if dialect == "sqlite":
-        # The segments come as JSON arrays [grp, width, lo, hi]; CROSS JOIN keeps them the
-        # outer loop, so each is one index range.
-        value = "json_extract(s.value, '$[{}]')"
-        lo, hi = value.format(2), value.format(3)
-        raw = (f"SELECT {value.format(0)} AS grp, {_raw_sums(dialect)} FROM json_each(:raw) AS s "
-               f"CROSS JOIN tokens t WHERE t.created_at >= {lo} AND t.created_at < {hi} "
-               "GROUP BY grp")
-        buckets = (f"SELECT {value.format(0)} AS grp, {_bucket_sums(dialect)} FROM "
-                   f"json_each(:buckets) AS s CROSS JOIN {sql.TABLE} r WHERE "
-                   f"r.width = {value.format(1)} AND r.bucket_start >= {lo} AND "
-                   f"r.bucket_start < {hi} GROUP BY grp")
-        return (f"SELECT grp, sum(n), exact_text_sum(p), exact_text_sum(v) FROM ({raw} "
-                f"UNION ALL {buckets}) AS parts GROUP BY grp")
-    raise ValueError(dialect)
+def _sqlite_segments_query() -> str:
+    """SQLite, one statement: per range (`grp`), its raw edges and its buckets summed. The
+    segments come as JSON arrays [grp, width, lo, hi]; CROSS JOIN keeps them the outer loop,
+    so each is one index range."""
+    dialect = "sqlite"
+    value = "json_extract(s.value, '$[{}]')"
+    lo, hi = value.format(2), value.format(3)
+    raw = (f"SELECT {value.format(0)} AS grp, {_raw_sums(dialect)} FROM json_each(:raw) AS s "
+           f"CROSS JOIN tokens t WHERE t.created_at >= {lo} AND t.created_at < {hi} "
+           "GROUP BY grp")
+    buckets = (f"SELECT {value.format(0)} AS grp, {_bucket_sums(dialect)} FROM "
+               f"json_each(:buckets) AS s CROSS JOIN {sql.TABLE} r WHERE "
+               f"r.width = {value.format(1)} AND r.bucket_start >= {lo} AND "
+               f"r.bucket_start < {hi} GROUP BY grp")
+    return (f"SELECT grp, sum(n), exact_text_sum(p), exact_text_sum(v) FROM ({raw} "
+            f"UNION ALL {buckets}) AS parts GROUP BY grp")
 
 
 def _pg_segments_query(raw: bool) -> str:
@@ -380,7 +379,7 @@ def activity_in_ranges(session: so.Session,
         return totals
     _prepare(session)
     if dialect == "sqlite":
-        statements = [(_segments_query(dialect), _parameters(dialect, parts))]
+        statements = [(_sqlite_segments_query(), _parameters(dialect, parts))]
     else:
         # Raw edges and buckets apart: each statement runs only the scans it needs.
         statements = [(_pg_segments_query(raw), _parameters(dialect, chosen))
