@@ -51,7 +51,6 @@ PEAK_WALLETS = 900
 WORDS = ("Moon", "Pixel", "Based", "Turbo", "Quantum", "Frog", "Solar", "Degen", "Alpha", "Meta",
          "Shiba", "Cosmic", "Neon", "Ape", "Rocket", "Lucky", "Golden", "Hyper", "Zen", "Nova")
 NOUNS = ("Coin", "Token", "Cat", "Dog", "Inu", "Protocol", "Finance", "Swap", "DAO", "Chain")
-NAMES = tuple(f"{word} {noun}" for word in WORDS for noun in NOUNS)
 
 Progress = Callable[[int, int], None]  # (tokens written, tokens to write)
 
@@ -152,13 +151,10 @@ def _token_batch(rng: random.Random, n: int, start: datetime, cum_weights: list[
     batch = []
     gauss, choices, randint, choice, randrange = (rng.gauss, rng.choices, rng.randint,
                                                   rng.choice, rng.randrange)
-    # Symbols drawn from a pool made per batch, names from the word pairs: loading runs at the
-    # database's bulk speed only if making a row costs less than writing it.
-    symbols = ["".join(choices("ABCDEFGHIJKLMNOPQRSTUVWXYZ", k=randint(3, 5)))
-               for _ in range(min(n, 2000))]
     for day in days:
         log_price = min(max(gauss(-2.6, 1.1), -5.0), 1.0)
-        batch.append((choice(symbols), choice(NAMES), round(10 ** log_price, 8),
+        letters = "".join(choices("ABCDEFGHIJKLMNOPQRSTUVWXYZ", k=randint(3, 5)))
+        batch.append((letters, f"{choice(WORDS)} {choice(NOUNS)}", round(10 ** log_price, 8),
                       round(10 ** gauss(3.3, 0.9) * levels[day], 2),
                       start + timedelta(seconds=day * 86400 + randrange(86400))))
     return batch
