@@ -2,7 +2,7 @@
 from the tokens already there (so an upgraded database reads the same figures as before).
 
 Revision ID: 0008_token_activity_rollup
-Revises: 0005
+Revises: 0009_withdrawn_superseded
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import db.types
 from db import rollup
 
 revision = '0008_token_activity_rollup'
-down_revision = '0005'
+down_revision = '0009_withdrawn_superseded'
 branch_labels = None
 depends_on = None
 
