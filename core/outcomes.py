@@ -1,0 +1,491 @@
+"""Did the split work? The outcome of every change of the split, with 95 % intervals.
+
+For every activation (every `active` row of the log, oldest first) the daily figures of a window
+of whole UTC days before it are set against the same number of days after it:
+
+* the **before** window: the `window_days` whole days before the activation's day, never reaching
+  into an earlier period than the previous one. The very first period is the exception that has
+  no "before"; for the second activation the previous period reaches back before its own start,
+  because its split (the hardcoded default this system replaced) was in force then too;
+* the **after** window: the `window_days` whole days from the first midnight after the activation,
+  ending where the period ends; the period still running uses the complete days it has so far
+  (`days_after` < `window_days`, said as `open`).
+
+The figures per day (`FIGURES`) are computed by the database (GROUP BY day); pandas only shapes
+the few hundred result rows. A day with no row in `engagement_daily` is missing, not zero (absent
+data is not a quiet day); token days are counted from the first day any token was launched; the
+treasury is the last snapshot at or before each day's end.
+
+**The interval: a two-sample percentile bootstrap** (`scipy.stats.bootstrap`, `paired=False`) of
+the percent change of the mean, `(mean(after) / mean(before) - 1) * 100`. Why this and not an
+interrupted-time-series regression (statsmodels):
+
+* the samples are small (7 to 30 days a side) and skewed (volume per day is log-normal, one launch
+  can dominate a day), so a method that assumes normal residuals is on weak ground, while the
+  bootstrap takes the daily values as they are;
+* the question is a ratio ("volume went up 40 %"); the bootstrap gives its interval directly, where
+  a regression gives a level shift in dollars and needs the delta method to become a percentage;
+* a segmented regression also fits a slope per side: with 7 days a side a trend is barely
+  identified, and the level-shift estimate inherits that noise;
+* speed: every (activation, figure) pair with the same day counts is resampled in one vectorised
+  call, so hundreds of activations cost a fraction of a second. The percentile method, not BCa:
+  BCa's jackknife costs six times as much, and at these sample sizes its correction is itself noisy.
+
+What it does not do, and the pages say so: it treats days as independent, so a trend already
+under way, weekly seasonality or a slowly moving stock (the treasury) make the interval too narrow;
+and before/after is an association, never a proof that the split caused the change. With fewer
+than `MIN_DAYS` days on either side there is no change and no interval ("not enough data").
+The resampling uses a fixed seed, so the same data give the same intervals on every run and engine.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from scipy import stats
+
+from core.errors import NotFound, ValidationFailed
+from core.metrics import REFERENCE_LEVELS, WEIGHTS
+from core.queries import utc_day
+from core.records import split_of
+from core.split import Split
+from db.engine import Database
+from db.models import AllocationLog, EngagementDaily, Token, TreasurySnapshot
+from db.types import UTCDateTime, utcnow
+
+WINDOW_DAYS_CHOICES = (7, 14, 30)
+DEFAULT_WINDOW_DAYS = 14
+MIN_DAYS = 5  # days with data on each side below which there is no change and no interval
+CONFIDENCE = 0.95
+N_RESAMPLES = 2000
+SEED = 20240610  # fixed: the same data always give the same interval
+NOT_ENOUGH_DATA = "not enough data"
+# name -> label, in the order pages and tables show them.
+FIGURES: dict[str, str] = {
+    "tokens_per_day": "Tokens launched per day",
+    "volume_per_day": "Trading volume per day ($)",
+    "avg_price": "Average token price ($)",
+    "engagement_score": "Engagement score",
+    "wallet_connections": "Wallet connections per day",
+    "dao_treasury": "DAO treasury ($)",
+}
+
+
+# --- the daily series ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DailyTokenActivity:
+    """One UTC day of token launches (the shape of the roll-up's `core.rollup` rows)."""
+
+    day: date
+    tokens: int
+    price_sum: Decimal
+    volume_sum: Decimal
+
+
+def daily_token_activity(session: so.Session, start: date, end: date) -> list[DailyTokenActivity]:
+    """Launches per UTC day in [start, end), only days with launches, oldest first.
+
+    The one place that reads the raw `tokens` table: when the roll-up lands, this becomes a call
+    to `core.rollup.daily_token_activity`.
+    """
+    day = utc_day(session, Token.created_at).label("day")
+    lo = sa.literal(datetime.combine(start, time(), tzinfo=UTC), UTCDateTime())
+    hi = sa.literal(datetime.combine(end, time(), tzinfo=UTC), UTCDateTime())
+    query = (sa.select(day, sa.func.count().label("tokens"), sa.func.sum(Token.price).label("price"),
+                       sa.func.sum(Token.volume_24h).label("volume"))
+             .where(Token.created_at >= lo, Token.created_at < hi).group_by(day).order_by(day))
+    return [DailyTokenActivity(_as_date(r.day), int(r.tokens), Decimal(str(r.price)),
+                               Decimal(str(r.volume))) for r in session.execute(query)]
+
+
+def _as_date(value: Any) -> date:
+    # SQLite's date() gives text; PostgreSQL a date.
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _first_token_day(session: so.Session) -> date | None:
+    first = session.scalar(sa.select(sa.func.min(Token.created_at)))
+    return first.date() if first is not None else None
+
+
+def _engagement_score_sql() -> sa.ColumnElement[float]:
+    """`core.metrics`' engagement score, computed per day by the database."""
+    parts = []
+    for name, reference in REFERENCE_LEVELS.items():
+        column = getattr(EngagementDaily, name)
+        capped = sa.case((column >= reference, 1.0), else_=column * 1.0 / reference)
+        parts.append(capped * (WEIGHTS[name] * 100))
+    return sum(parts[1:], parts[0])
+
+
+def _engagement(session: so.Session, start: date, end: date) -> list[Any]:
+    query = (sa.select(EngagementDaily.day, EngagementDaily.wallet_connections,
+                       _engagement_score_sql().label("score"))
+             .where(EngagementDaily.day >= start, EngagementDaily.day < end))
+    return list(session.execute(query))
+
+
+def _treasury(session: so.Session, start: date, end: date) -> list[tuple[date, Decimal]]:
+    """The last snapshot of each day in [start, end), and the last one before `start` (so the
+    balance carries into the window), as (day, balance)."""
+    snap = TreasurySnapshot
+    hi = sa.literal(datetime.combine(end, time(), tzinfo=UTC), UTCDateTime())
+    lo = sa.literal(datetime.combine(start, time(), tzinfo=UTC), UTCDateTime())
+    day = utc_day(session, snap.at)
+    last_per_day = (sa.select(sa.func.max(snap.at).label("at")).where(snap.at >= lo, snap.at < hi)
+                    .group_by(day))
+    carried = sa.select(sa.func.max(snap.at).label("at")).where(snap.at < lo)
+    moments = sa.union_all(last_per_day, carried).subquery()
+    query = (sa.select(snap.at, snap.balance_usd).join(moments, snap.at == moments.c.at)
+             .order_by(snap.at))
+    return [(r.at.date(), r.balance_usd) for r in session.execute(query)]
+
+
+def _figures_frame(session: so.Session, start: date, end: date) -> pd.DataFrame:
+    days = pd.date_range(start, end - timedelta(days=1), freq="D").date
+    frame = pd.DataFrame(index=pd.Index(days, name="day"), columns=list(FIGURES), dtype=float)
+    if not len(days):
+        return frame
+    first_token = _first_token_day(session)
+    if first_token is not None:
+        tokens = daily_token_activity(session, max(start, first_token), end)
+        counted = frame.index >= first_token  # from the first launch on, a day without is a 0
+        frame.loc[counted, ["tokens_per_day", "volume_per_day"]] = 0.0
+        for row in tokens:
+            frame.loc[row.day, "tokens_per_day"] = float(row.tokens)
+            frame.loc[row.day, "volume_per_day"] = float(row.volume_sum)
+            frame.loc[row.day, "avg_price"] = float(row.price_sum) / row.tokens
+    for row in _engagement(session, start, end):
+        frame.loc[_as_date(row.day), ["engagement_score", "wallet_connections"]] = (
+            float(row.score), float(row.wallet_connections))
+    balances = _treasury(session, start, end)
+    if balances:
+        series = pd.Series({max(d, start): float(b) for d, b in balances}, dtype=float)
+        frame["dao_treasury"] = series.reindex(frame.index).ffill()
+    return frame
+
+
+def daily_figures(db: Database, start: date | None = None, end: date | None = None,
+                  now: datetime | None = None) -> pd.DataFrame:
+    """Every figure of `FIGURES` per UTC day over [start, end) (default: from the first
+    activation, or the first data, to the last complete day before `now`). Index: the day; a
+    missing value is NaN."""
+    now = now or utcnow()
+    end = min(end or now.date(), now.date())
+    with db.reads() as session:
+        if start is None:
+            start = _first_day(session) or end
+        return _figures_frame(session, start, end)
+
+
+def _first_day(session: so.Session) -> date | None:
+    candidates = [session.scalar(sa.select(sa.func.min(AllocationLog.effective_from))
+                                 .where(AllocationLog.status == "active")),
+                  session.scalar(sa.select(sa.func.min(Token.created_at))),
+                  session.scalar(sa.select(sa.func.min(TreasurySnapshot.at)))]
+    engagement = session.scalar(sa.select(sa.func.min(EngagementDaily.day)))
+    days = [c.date() for c in candidates if c is not None]
+    if engagement is not None:
+        days.append(_as_date(engagement))
+    return min(days) if days else None
+
+
+# --- before and after ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FigureChange:
+    """One figure before and after a change: means of the daily values, the change of the mean
+    in percent and its 95 % interval (None: not enough data, or no base to compare with)."""
+
+    before: float | None
+    after: float | None
+    change_pct: float | None
+    ci95: tuple[float, float] | None
+    n_before: int
+    n_after: int
+
+    @property
+    def enough_data(self) -> bool:
+        return self.n_before >= MIN_DAYS and self.n_after >= MIN_DAYS
+
+    def as_json(self) -> dict[str, Any]:
+        return {"before": _round(self.before), "after": _round(self.after),
+                "change_pct": _round(self.change_pct, 2),
+                "ci95": [_round(v, 2) for v in self.ci95] if self.ci95 else None,
+                "days_with_data": [self.n_before, self.n_after]}
+
+
+def _round(value: float | None, digits: int = 6) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What followed one activation."""
+
+    allocation_id: str
+    split: Split
+    previous_split: Split | None
+    effective_from: datetime
+    effective_until: datetime | None
+    proposed_by: str
+    proposer: str | None
+    reviewed_by: str | None
+    review_notes: str | None
+    reasoning: str
+    confidence: Decimal
+    window_days: int
+    before_days: tuple[date, date] | None  # first and last day, inclusive
+    after_days: tuple[date, date] | None
+    figures: dict[str, FigureChange] = field(default_factory=dict)
+
+    @property
+    def days_before(self) -> int:
+        return _span(self.before_days)
+
+    @property
+    def days_after(self) -> int:
+        return _span(self.after_days)
+
+    @property
+    def open(self) -> bool:
+        """The period is still running and has not yet had a whole window of days after."""
+        return self.effective_until is None and self.days_after < self.window_days
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "allocation_id": self.allocation_id, "split": self.split.as_json(),
+            "split_label": self.split.label(),
+            "previous_split": self.previous_split.as_json() if self.previous_split else None,
+            "effective_from": self.effective_from.isoformat(),
+            "effective_until": self.effective_until.isoformat() if self.effective_until else None,
+            "window_days": self.window_days, "days_before": self.days_before,
+            "days_after": self.days_after, "open": self.open,
+            "before_window": _days_json(self.before_days), "after_window": _days_json(self.after_days),
+            "proposed_by": self.proposed_by, "reviewed_by": self.reviewed_by,
+            "metrics": {k: v.as_json() for k, v in self.figures.items()},
+        }
+
+
+def _span(days: tuple[date, date] | None) -> int:
+    return 0 if days is None else (days[1] - days[0]).days + 1
+
+
+def _days_json(days: tuple[date, date] | None) -> list[str] | None:
+    return [d.isoformat() for d in days] if days else None
+
+
+def _ceil_day(moment: datetime) -> date:
+    """The first day that starts at or after `moment`."""
+    day = moment.date()
+    return day if moment.timetz().replace(tzinfo=None) == time() else day + timedelta(days=1)
+
+
+def _range(first: date, last: date) -> tuple[date, date] | None:
+    return (first, last) if first <= last else None
+
+
+def _windows(periods: list[AllocationLog], index: int, window_days: int,
+             today: date) -> tuple[tuple[date, date] | None, tuple[date, date] | None]:
+    row = periods[index]
+    start = row.effective_from
+    after_first = _ceil_day(start)
+    after_last = after_first + timedelta(days=window_days - 1)
+    if row.effective_until is not None:
+        after_last = min(after_last, row.effective_until.date() - timedelta(days=1))
+    after_last = min(after_last, today - timedelta(days=1))  # today is not complete yet
+    if index == 0:
+        return None, _range(after_first, after_last)
+    before_last = start.date() - timedelta(days=1)
+    before_first = before_last - timedelta(days=window_days - 1)
+    if index >= 2:  # the previous period is bounded by its own start
+        before_first = max(before_first, _ceil_day(periods[index - 1].effective_from))
+    return _range(before_first, before_last), _range(after_first, after_last)
+
+
+def _active_rows(session: so.Session) -> list[AllocationLog]:
+    return list(session.scalars(sa.select(AllocationLog).where(AllocationLog.status == "active")
+                                .order_by(AllocationLog.effective_from)))
+
+
+def _values(frame: pd.DataFrame, figure: str, days: tuple[date, date] | None) -> np.ndarray:
+    if days is None or frame.empty:
+        return np.empty(0)
+    column = frame.loc[days[0]:days[1], figure]  # label slicing: both ends included
+    return column.dropna().to_numpy(dtype=float)
+
+
+def _change(before: np.ndarray, after: np.ndarray) -> float | None:
+    base = before.mean()
+    return None if base == 0 else float((after.mean() / base - 1) * 100)
+
+
+def _pct_change_of_means(before: np.ndarray, after: np.ndarray, axis: int = -1) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (np.mean(after, axis=axis) / np.mean(before, axis=axis) - 1) * 100
+
+
+def _intervals(pairs: dict[Any, tuple[np.ndarray, np.ndarray]]) -> dict[Any, tuple[float, float] | None]:
+    """The bootstrap interval of every (before, after) pair, resampled in batches of pairs with
+    the same day counts (one vectorised scipy call per batch)."""
+    batches: dict[tuple[int, int], list[Any]] = defaultdict(list)
+    for key, (before, after) in pairs.items():
+        batches[(len(before), len(after))].append(key)
+    found: dict[Any, tuple[float, float] | None] = {}
+    rng = np.random.default_rng(SEED)
+    for keys in batches.values():
+        before = np.stack([pairs[k][0] for k in keys])
+        after = np.stack([pairs[k][1] for k in keys])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            result = stats.bootstrap((before, after), _pct_change_of_means, n_resamples=N_RESAMPLES,
+                                     method="percentile", confidence_level=CONFIDENCE,
+                                     vectorized=True, paired=False, axis=-1, rng=rng)
+        lows = np.atleast_1d(result.confidence_interval.low)
+        highs = np.atleast_1d(result.confidence_interval.high)
+        for key, low, high in zip(keys, lows, highs):
+            found[key] = (float(low), float(high)) if np.isfinite(low) and np.isfinite(high) else None
+    return found
+
+
+def compare_days(frame: pd.DataFrame, before_days: tuple[date, date] | None,
+                 after_days: tuple[date, date] | None) -> dict[str, FigureChange]:
+    """Every figure over two ranges of days of one frame (see `daily_figures`)."""
+    return _compare_many(frame, {None: (before_days, after_days)})[None]
+
+
+def _compare_many(frame: pd.DataFrame, ranges: dict[Any, tuple[Any, Any]]) -> dict[Any, dict[str, FigureChange]]:
+    samples = {}
+    for key, (before_days, after_days) in ranges.items():
+        for figure in FIGURES:
+            samples[(key, figure)] = (_values(frame, figure, before_days),
+                                      _values(frame, figure, after_days))
+    testable = {k: v for k, v in samples.items()
+                if min(len(v[0]), len(v[1])) >= MIN_DAYS and v[0].mean() != 0}
+    intervals = _intervals(testable)
+    out: dict[Any, dict[str, FigureChange]] = {key: {} for key in ranges}
+    for (key, figure), (before, after) in samples.items():
+        enough = (key, figure) in testable
+        out[key][figure] = FigureChange(
+            before=float(before.mean()) if len(before) else None,
+            after=float(after.mean()) if len(after) else None,
+            change_pct=_change(before, after) if enough else None,
+            ci95=intervals.get((key, figure)), n_before=len(before), n_after=len(after))
+    return out
+
+
+def check_window(window_days: Any) -> int:
+    if window_days not in WINDOW_DAYS_CHOICES:
+        choices = ", ".join(map(str, WINDOW_DAYS_CHOICES))
+        raise ValidationFailed(f"window_days: {window_days} is not one of {choices}")
+    return int(window_days)
+
+
+def activation_outcomes(db: Database, window_days: int = DEFAULT_WINDOW_DAYS,
+                        now: datetime | None = None) -> list[Outcome]:
+    """One entry per activation, oldest first (the first has no "before" and no change)."""
+    window_days = check_window(window_days)
+    now = now or utcnow()
+    today = now.date()
+    with db.reads() as session:
+        rows = _active_rows(session)
+        if not rows:
+            return []
+        windows = [_windows(rows, i, window_days, today) for i in range(len(rows))]
+        starts = [w[0][0] for w in windows if w[0]] + [w[1][0] for w in windows if w[1]]
+        frame = _figures_frame(session, min(starts), today) if starts else pd.DataFrame()
+    changes = _compare_many(frame, dict(enumerate(windows)))
+    return [Outcome(str(row.id), split_of(row), split_of(rows[i - 1]) if i else None,
+                    row.effective_from, row.effective_until, row.proposed_by,
+                    row.proposer_username, row.reviewed_by, row.review_notes, row.reasoning,
+                    row.confidence, window_days, windows[i][0], windows[i][1], changes[i])
+            for i, row in enumerate(rows)]
+
+
+def last_change(db: Database, window_days: int = DEFAULT_WINDOW_DAYS,
+                now: datetime | None = None) -> Outcome | None:
+    """The outcome of the latest activation that changed a split (None before the first change)."""
+    outcomes = activation_outcomes(db, window_days, now)
+    return outcomes[-1] if len(outcomes) >= 2 else None
+
+
+def compare_periods(db: Database, first_id: str, second_id: str,
+                    now: datetime | None = None) -> dict[str, FigureChange]:
+    """Two whole periods' daily figures, the second against the first, with intervals."""
+    now = now or utcnow()
+    with db.reads() as session:
+        rows = {str(r.id): r for r in _active_rows(session)}
+        missing = [i for i in (first_id, second_id) if i not in rows]
+        if missing:
+            raise NotFound(f"allocation_id: no period {missing[0]}")
+        ranges = []
+        for key in (first_id, second_id):
+            row = rows[key]
+            until = row.effective_until.date() if row.effective_until else now.date()
+            ranges.append(_range(_ceil_day(row.effective_from), until - timedelta(days=1)))
+        starts = [r[0] for r in ranges if r]
+        if not starts:
+            frame = pd.DataFrame()
+        else:
+            frame = _figures_frame(session, min(starts), max(r[1] for r in ranges if r)
+                                   + timedelta(days=1))
+    return compare_days(frame, ranges[0], ranges[1])
+
+
+# --- the scorecard -------------------------------------------------------------------------------
+
+PROPOSER_KINDS = {"system": "Rules engine", "ai": "AI", "manual": "Manual"}
+
+
+def _count(status: str) -> sa.ColumnElement[int]:
+    return sa.func.coalesce(sa.func.sum(sa.case((AllocationLog.status == status, 1), else_=0)), 0)
+
+
+def scorecard(db: Database, window_days: int = DEFAULT_WINDOW_DAYS, now: datetime | None = None,
+              outcomes: Iterable[Outcome] | None = None) -> list[dict[str, Any]]:
+    """Per proposer kind: proposals, approved, rejected, expired, pending, average confidence,
+    and the average change of each figure over the changes of that kind that were approved.
+
+    The seeded default (active but never proposed nor reviewed) is not a proposal and not counted.
+    """
+    log = AllocationLog
+    seeded = sa.and_(log.status == "active", log.reviewed_by.is_(None))
+    query = (sa.select(log.proposed_by, sa.func.count().label("proposals"),
+                       sa.func.avg(log.confidence).label("confidence"),
+                       *(_count(s).label(s) for s in ("active", "rejected", "expired", "proposed")))
+             .where(sa.not_(seeded)).group_by(log.proposed_by))
+    with db.reads() as session:
+        counted = {r.proposed_by: r for r in session.execute(query)}
+    if outcomes is None:
+        outcomes = activation_outcomes(db, window_days, now)
+    changes: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for outcome in outcomes:
+        if outcome.reviewed_by is None:
+            continue
+        for figure, change in outcome.figures.items():
+            if change.change_pct is not None:
+                changes[outcome.proposed_by][figure].append(change.change_pct)
+    rows = []
+    for kind, label in PROPOSER_KINDS.items():
+        row = counted.get(kind)
+        averages = {f: (float(np.mean(changes[kind][f])) if changes[kind][f] else None)
+                    for f in FIGURES}
+        rows.append({
+            "kind": kind, "label": label, "proposals": int(row.proposals) if row else 0,
+            "approved": int(row.active) if row else 0, "rejected": int(row.rejected) if row else 0,
+            "expired": int(row.expired) if row else 0, "pending": int(row.proposed) if row else 0,
+            "avg_confidence": round(float(row.confidence), 4) if row and row.confidence is not None
+            else None,
+            "changes_measured": max((len(v) for v in changes[kind].values()), default=0),
+            "avg_change_pct": {f: _round(v, 2) for f, v in averages.items()},
+        })
+    return rows
