@@ -489,3 +489,21 @@ def scorecard(db: Database, window_days: int = DEFAULT_WINDOW_DAYS, now: datetim
             "avg_change_pct": {f: _round(v, 2) for f, v in averages.items()},
         })
     return rows
+
+
+def outcome_rows(outcomes: Iterable[Outcome]) -> list[dict[str, Any]]:
+    """One row per change and figure, numbers as numbers (for a CSV or a long table)."""
+    rows = []
+    for outcome in outcomes:
+        for figure, change in outcome.figures.items():
+            rows.append({
+                "allocation_id": outcome.allocation_id, "split": outcome.split.label(),
+                "previous_split": outcome.previous_split.label() if outcome.previous_split else None,
+                "effective_from": outcome.effective_from.isoformat(),
+                "window_days": outcome.window_days, "days_before": outcome.days_before,
+                "days_after": outcome.days_after, "open": outcome.open, "figure": figure,
+                "before": change.before, "after": change.after, "change_pct": change.change_pct,
+                "ci95_low": change.ci95[0] if change.ci95 else None,
+                "ci95_high": change.ci95[1] if change.ci95 else None,
+                "days_with_data_before": change.n_before, "days_with_data_after": change.n_after})
+    return rows
