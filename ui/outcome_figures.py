@@ -24,10 +24,11 @@ MARKERS_NAME = "Split changes"
 BAND_OPACITY = 0.13
 
 
-def split_colours(outcomes: Sequence[Outcome]) -> dict[str, str]:
+def split_colours(labels: Sequence[str]) -> dict[str, str]:
+    """Split label -> colour, in order of first appearance (periods oldest first), so a split
+    has the same colour on every chart built from the same periods."""
     colours: dict[str, str] = {}
-    for outcome in outcomes:
-        label = outcome.split.label()
+    for label in labels:
         colours.setdefault(label, PALETTE[len(colours) % len(PALETTE)])
     return colours
 
@@ -49,7 +50,7 @@ def _band_end(outcome: Outcome, last_day: datetime) -> datetime:
 
 def add_change_markers(fig: go.Figure, outcomes: Sequence[Outcome], end: datetime) -> go.Figure:
     """A band per period and a marker per activation, on a figure with a date x axis."""
-    colours = split_colours(outcomes)
+    colours = split_colours([o.split.label() for o in outcomes])
     for outcome in outcomes:
         label = outcome.split.label()
         fig.add_vrect(x0=outcome.effective_from, x1=_band_end(outcome, end),
@@ -96,4 +97,22 @@ def before_after(frame: pd.DataFrame, figure: str, outcome: Outcome) -> go.Figur
     fig.add_vline(x=outcome.effective_from, line_dash="dot", line_color="#A23B72")
     fig.update_layout(title=f"{FIGURES[figure]} around {outcome.split.label()}", height=340,
                       **_LAYOUT)
+    return fig
+
+
+def mark_period_bars(fig: go.Figure, frame: pd.DataFrame, periods: Sequence[dict]) -> go.Figure:
+    """Per-period bars (`ui.figures.period_bars` of `core.queries.compare_performance` rows)
+    coloured by split like the bands of the timeline, the hover saying who approved it and why."""
+    colours = split_colours([p["split"] for p in periods])
+    by_id = {p["allocation_id"]: p for p in periods}
+    hover = []
+    for allocation_id in frame["allocation_id"]:
+        period = by_id.get(allocation_id, {})
+        approved = (f"approved by {period['reviewed_by']}" if period.get("reviewed_by")
+                    else "never reviewed (the default)")
+        why = "<br>".join(textwrap.wrap(period.get("reasoning") or "", 70)[:3])
+        hover.append(f"proposed by {period.get('proposed_by', '?')}, {approved}<br>{why}")
+    fig.update_traces(marker_color=[colours.get(s, PALETTE[0]) for s in frame["split"]],
+                      hovertext=hover,
+                      hovertemplate="%{x}<br>%{y:,.2f}<br>%{hovertext}<extra></extra>")
     return fig
