@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from core.errors import ValidationFailed
 from core.money import Amounts, calculate_amounts
-from core.settings import get_settings
+from settings import get_settings
 from core.split import BUCKETS, HUNDRED, Split
 from db.engine import Database
 from db.models import ProfitDistribution

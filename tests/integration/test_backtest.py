@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from core.backtest import backtest, projection
-from core.cli import app
+from cli import app
 from core.distribution import distribute
 from core.split import BUCKETS, Split
 from db.models import ProfitDistribution

@@ -6,7 +6,7 @@ import typer
 
 from core import backtest as backtests
 from core import outcomes
-from core.cli.common import JsonOption, database, emit, refusals, table
+from cli.common import JsonOption, database, emit, refusals, table
 from core.split import BUCKETS
 
 app = typer.Typer()
