@@ -92,20 +92,24 @@ class DailyTokenActivity:
     volume_sum: Decimal
 
 
-def daily_token_activity(session: so.Session, start: date, end: date) -> list[DailyTokenActivity]:
-    """Launches per UTC day in [start, end), only days with launches, oldest first.
+def daily_token_activity(session: so.Session, start: datetime, end: datetime) -> list[DailyTokenActivity]:
+    """Launches per UTC day in [start, end), oldest first (days without launches may be left out).
 
     The one place that reads the raw `tokens` table: when the roll-up lands, this becomes a call
-    to `core.rollup.daily_token_activity`.
+    to `core.rollup.daily_token_activity` (same arguments, same rows).
     """
     day = utc_day(session, Token.created_at).label("day")
-    lo = sa.literal(datetime.combine(start, time(), tzinfo=UTC), UTCDateTime())
-    hi = sa.literal(datetime.combine(end, time(), tzinfo=UTC), UTCDateTime())
     query = (sa.select(day, sa.func.count().label("tokens"), sa.func.sum(Token.price).label("price"),
                        sa.func.sum(Token.volume_24h).label("volume"))
-             .where(Token.created_at >= lo, Token.created_at < hi).group_by(day).order_by(day))
+             .where(Token.created_at >= sa.literal(start, UTCDateTime()),
+                    Token.created_at < sa.literal(end, UTCDateTime()))
+             .group_by(day).order_by(day))
     return [DailyTokenActivity(_as_date(r.day), int(r.tokens), Decimal(str(r.price)),
                                Decimal(str(r.volume))) for r in session.execute(query)]
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
 
 
 def _as_date(value: Any) -> date:
@@ -139,8 +143,8 @@ def _treasury(session: so.Session, start: date, end: date) -> list[tuple[date, D
     """The last snapshot of each day in [start, end), and the last one before `start` (so the
     balance carries into the window), as (day, balance)."""
     snap = TreasurySnapshot
-    hi = sa.literal(datetime.combine(end, time(), tzinfo=UTC), UTCDateTime())
-    lo = sa.literal(datetime.combine(start, time(), tzinfo=UTC), UTCDateTime())
+    hi = sa.literal(_midnight(end), UTCDateTime())
+    lo = sa.literal(_midnight(start), UTCDateTime())
     day = utc_day(session, snap.at)
     last_per_day = (sa.select(sa.func.max(snap.at).label("at")).where(snap.at >= lo, snap.at < hi)
                     .group_by(day))
@@ -158,13 +162,14 @@ def _figures_frame(session: so.Session, start: date, end: date) -> pd.DataFrame:
         return frame
     first_token = _first_token_day(session)
     if first_token is not None:
-        tokens = daily_token_activity(session, max(start, first_token), end)
+        tokens = daily_token_activity(session, _midnight(max(start, first_token)), _midnight(end))
         counted = frame.index >= first_token  # from the first launch on, a day without is a 0
         frame.loc[counted, ["tokens_per_day", "volume_per_day"]] = 0.0
         for row in tokens:
-            frame.loc[row.day, "tokens_per_day"] = float(row.tokens)
-            frame.loc[row.day, "volume_per_day"] = float(row.volume_sum)
-            frame.loc[row.day, "avg_price"] = float(row.price_sum) / row.tokens
+            if row.tokens:
+                frame.loc[row.day, "tokens_per_day"] = float(row.tokens)
+                frame.loc[row.day, "volume_per_day"] = float(row.volume_sum)
+                frame.loc[row.day, "avg_price"] = float(row.price_sum) / row.tokens
     for row in _engagement(session, start, end):
         frame.loc[_as_date(row.day), ["engagement_score", "wallet_connections"]] = (
             float(row.score), float(row.wallet_connections))
