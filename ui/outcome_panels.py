@@ -72,7 +72,14 @@ def last_change(db: Database) -> None:
         if len(outcomes) < 2:
             st.caption("No change of the split yet: nothing to measure.")
             return
-        last = outcomes[-1]
+        newest = outcomes[-1]
+        measured = [o for o in outcomes[1:] if o.days_after >= MIN_DAYS]
+        last = measured[-1] if measured else newest
+        if last is not newest:
+            st.caption(f"The newest change, {newest.previous_split.label()} → "
+                       f"{newest.split.label()} on {when(newest.effective_from)}, has "
+                       f"{newest.days_after} complete day(s) after it: too few to measure. "
+                       "The change before it:")
         running = " (still running: the days it has so far)" if last.open else ""
         st.markdown(f"**{last.previous_split.label()} → {last.split.label()}** on "
                     f"{when(last.effective_from)}: {last.days_before} days before against "

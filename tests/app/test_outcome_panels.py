@@ -46,11 +46,13 @@ def test_without_distributions_the_card_projects_a_typed_profit(plain_db):
     assert "profit: 'lots' is not a number" in all_text(at)
 
 
-def test_review_shows_what_the_last_change_did(db):
-    last = activation_outcomes(db)[-1]
+def test_review_shows_what_the_last_measurable_change_did(db):
+    newest, last = activation_outcomes(db)[-1], activation_outcomes(db)[-2]
+    assert newest.days_after == 0  # the default seeded at install, minutes ago
     at = open_page(REVIEW, user="gus")
     no_exception(at)
-    assert f"{last.previous_split.label()} → {last.split.label()}" in all_text(at)
+    assert "too few to measure" in all_text(at)
+    assert f"**{last.previous_split.label()} → {last.split.label()}**" in all_text(at)
     labels = [m.label for m in at.metric]
     assert "Trading volume per day ($)" in labels
 
