@@ -22,6 +22,7 @@ PALETTE = ("#2E86AB", "#A23B72", "#F18F01", "#3BB273", "#7768AE", "#E15554", "#4
            "#C17C74", "#5C80BC", "#D4A017")
 MARKERS_NAME = "Split changes"
 BAND_OPACITY = 0.13
+LABELLED_BANDS = 40  # a band narrower than 1/40 of the chart goes unlabelled
 
 
 def split_colours(labels: Sequence[str]) -> dict[str, str]:
@@ -51,12 +52,21 @@ def _band_end(outcome: Outcome, last_day: datetime) -> datetime:
 def add_change_markers(fig: go.Figure, outcomes: Sequence[Outcome], end: datetime) -> go.Figure:
     """A band per period and a marker per activation, on a figure with a date x axis."""
     colours = split_colours([o.split.label() for o in outcomes])
+    span = (_band_end(outcomes[-1], end) - outcomes[0].effective_from) if outcomes else None
+    shapes = []
     for outcome in outcomes:
         label = outcome.split.label()
-        fig.add_vrect(x0=outcome.effective_from, x1=_band_end(outcome, end),
-                      fillcolor=colours[label], opacity=BAND_OPACITY, line_width=0, layer="below",
-                      name=f"period {outcome.allocation_id}",
-                      label=dict(text=label, textposition="top left", font=dict(size=11)))
+        stop = _band_end(outcome, end)
+        # A label on a band too narrow to hold it would only overprint its neighbours; the
+        # marker's hover still names the split.
+        wide = span is not None and (stop - outcome.effective_from) >= span / LABELLED_BANDS
+        shapes.append(dict(type="rect", xref="x", yref="y domain", x0=outcome.effective_from,
+                           x1=stop, y0=0, y1=1, fillcolor=colours[label], opacity=BAND_OPACITY,
+                           line_width=0, layer="below", name=f"period {outcome.allocation_id}",
+                           label=dict(text=label if wide else "", textposition="top left",
+                                      font=dict(size=11))))
+    # Set at once: add_vrect per band copies the layout each time (minutes at 500 periods).
+    fig.update_layout(shapes=[*fig.layout.shapes, *shapes])
     if outcomes:
         fig.add_trace(go.Scatter(
             x=[o.effective_from for o in outcomes], y=[0.0] * len(outcomes), yaxis="y2",
