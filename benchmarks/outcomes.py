@@ -17,6 +17,7 @@ at 10 M tokens and 500 periods.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import statistics
@@ -93,25 +94,11 @@ def time_command(url: str, runs: int) -> float:
 
 
 def time_page(runs: int) -> tuple[float, float]:
-    import streamlit as st
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
-    at.session_state["username"] = "bench"
-    at.switch_page("pages/9_Outcomes.py")
-    at.run()
-    if at.exception:
-        raise SystemExit(f"the Outcomes page failed: {[e.message for e in at.exception]}")
-
-    def one(clear: bool) -> float:
-        if clear:
-            st.cache_data.clear()
-        started = time.perf_counter()
-        at.run()
-        return time.perf_counter() - started
-
-    return (statistics.median(one(True) for _ in range(runs)),
-            statistics.median(one(False) for _ in range(runs)))
+    """The Outcomes page's cold and warm runs, timed as `benchmarks/pages.py` times every page."""
+    spec = importlib.util.spec_from_file_location("page_timing", ROOT / "benchmarks" / "pages.py")
+    page_timing = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(page_timing)
+    return page_timing.time_page("pages/9_Outcomes.py", runs)
 
 
 def main() -> None:

@@ -408,22 +408,31 @@ def check_window(window_days: Any) -> int:
 def activation_outcomes(db: Database, window_days: int = DEFAULT_WINDOW_DAYS,
                         now: datetime | None = None) -> list[Outcome]:
     """One entry per activation, oldest first (the first has no "before" and no change)."""
+    return outcomes_and_figures(db, window_days, now)[0]
+
+
+def outcomes_and_figures(db: Database, window_days: int = DEFAULT_WINDOW_DAYS,
+                         now: datetime | None = None) -> tuple[list[Outcome], pd.DataFrame]:
+    """The outcomes and the daily figures they were measured on (from the first window to the
+    last complete day), read once: a chart of the figures needs no second pass over the data."""
     window_days = check_window(window_days)
     now = now or utcnow()
     today = now.date()
     with db.reads() as session:
         rows = _active_rows(session)
         if not rows:
-            return []
+            return [], _figures_frame(session, today, today)
         windows = [_windows(rows, i, window_days, today) for i in range(len(rows))]
         starts = [w[0][0] for w in windows if w[0]] + [w[1][0] for w in windows if w[1]]
-        frame = _figures_frame(session, min(starts), today) if starts else pd.DataFrame()
+        first = min([*starts, _first_day(session) or today, today])
+        frame = _figures_frame(session, first, today)
     changes = _compare_many(frame, dict(enumerate(windows)))
-    return [Outcome(str(row.id), split_of(row), split_of(rows[i - 1]) if i else None,
-                    row.effective_from, row.effective_until, row.proposed_by,
-                    row.proposer_username, row.reviewed_by, row.review_notes, row.reasoning,
-                    row.confidence, window_days, windows[i][0], windows[i][1], changes[i])
-            for i, row in enumerate(rows)]
+    outcomes = [Outcome(str(row.id), split_of(row), split_of(rows[i - 1]) if i else None,
+                        row.effective_from, row.effective_until, row.proposed_by,
+                        row.proposer_username, row.reviewed_by, row.review_notes, row.reasoning,
+                        row.confidence, window_days, windows[i][0], windows[i][1], changes[i])
+                for i, row in enumerate(rows)]
+    return outcomes, frame
 
 
 def last_change(db: Database, window_days: int = DEFAULT_WINDOW_DAYS,

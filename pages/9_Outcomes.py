@@ -26,8 +26,7 @@ window = st.segmented_control("Days before and after each change", WINDOW_DAYS_C
 window = window or DEFAULT_WINDOW_DAYS
 params["window"] = str(window)
 
-outcomes = outcome_readers.outcomes(page.db, window)
-daily = outcome_readers.daily(page.db)
+outcomes, daily = outcome_readers.outcomes_and_figures(page.db, window)
 if not outcomes:
     st.info("No split has been in force yet.")
     st.stop()

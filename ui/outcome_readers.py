@@ -12,13 +12,13 @@ from ui.readers import reader
 
 
 @reader(ttl=300, spinner="Measuring what followed each change of the split…")
+def outcomes_and_figures(db: Database, window_days: int) -> tuple[list[core_outcomes.Outcome], pd.DataFrame]:
+    """The outcomes and the daily figures they were measured on, in one pass over the data."""
+    return core_outcomes.outcomes_and_figures(db, window_days)
+
+
 def outcomes(db: Database, window_days: int) -> list[core_outcomes.Outcome]:
-    return core_outcomes.activation_outcomes(db, window_days)
-
-
-@reader(ttl=300)
-def daily(db: Database) -> pd.DataFrame:
-    return core_outcomes.daily_figures(db)
+    return outcomes_and_figures(db, window_days)[0]
 
 
 @reader(ttl=300)
