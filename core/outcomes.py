@@ -35,7 +35,8 @@ What it does not do, and the pages say so: it treats days as independent, so a t
 under way, weekly seasonality or a slowly moving stock (the treasury) make the interval too narrow;
 and before/after is an association, never a proof that the split caused the change. With fewer
 than `MIN_DAYS` days on either side there is no change and no interval ("not enough data").
-The resampling uses a fixed seed, so the same data give the same intervals on every run and engine.
+The resampling uses a fixed seed per sample size, so the same days give the same interval on every
+run and engine, whichever other changes are measured with them.
 """
 
 from __future__ import annotations
@@ -354,8 +355,11 @@ def _intervals(pairs: dict[Any, tuple[np.ndarray, np.ndarray]]) -> dict[Any, tup
     for key, (before, after) in pairs.items():
         batches[(len(before), len(after))].append(key)
     found: dict[Any, tuple[float, float] | None] = {}
-    rng = np.random.default_rng(SEED)
-    for keys in batches.values():
+    for (n_before, n_after), keys in batches.items():
+        # scipy draws one matrix of resample indices per sample and applies it to every row of
+        # the batch; seeding by the sizes makes each pair's interval depend on its own data only
+        # (the Review page measuring one change agrees with the Outcomes page measuring all).
+        rng = np.random.default_rng([SEED, n_before, n_after])
         before = np.stack([pairs[k][0] for k in keys])
         after = np.stack([pairs[k][1] for k in keys])
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -413,33 +417,49 @@ def activation_outcomes(db: Database, window_days: int = DEFAULT_WINDOW_DAYS,
 
 def outcomes_and_figures(db: Database, window_days: int = DEFAULT_WINDOW_DAYS,
                          now: datetime | None = None) -> tuple[list[Outcome], pd.DataFrame]:
-    """The outcomes and the daily figures they were measured on (from the first window to the
-    last complete day), read once: a chart of the figures needs no second pass over the data."""
+    """The outcomes and the daily figures they were measured on (from the first day of any data
+    to the last complete day), read once: a chart of the figures needs no second pass."""
     window_days = check_window(window_days)
     now = now or utcnow()
-    today = now.date()
     with db.reads() as session:
         rows = _active_rows(session)
-        if not rows:
-            return [], _figures_frame(session, today, today)
-        windows = [_windows(rows, i, window_days, today) for i in range(len(rows))]
-        starts = [w[0][0] for w in windows if w[0]] + [w[1][0] for w in windows if w[1]]
-        first = min([*starts, _first_day(session) or today, today])
-        frame = _figures_frame(session, first, today)
-    changes = _compare_many(frame, dict(enumerate(windows)))
-    outcomes = [Outcome(str(row.id), split_of(row), split_of(rows[i - 1]) if i else None,
-                        row.effective_from, row.effective_until, row.proposed_by,
-                        row.proposer_username, row.reviewed_by, row.review_notes, row.reasoning,
-                        row.confidence, window_days, windows[i][0], windows[i][1], changes[i])
-                for i, row in enumerate(rows)]
+        return _measure(session, rows, range(len(rows)), window_days, now.date(), whole=True)
+
+
+def _measure(session: so.Session, rows: list[AllocationLog], chosen: Iterable[int],
+             window_days: int, today: date, whole: bool = False) -> tuple[list[Outcome], pd.DataFrame]:
+    """The outcomes of the `chosen` activations (indexes into `rows`, oldest first), and the
+    daily figures over their windows (`whole`: from the first day of any data)."""
+    chosen = list(chosen)
+    windows = {i: _windows(rows, i, window_days, today) for i in chosen}
+    starts = [w[0][0] for w in windows.values() if w[0]] + [w[1][0] for w in windows.values() if w[1]]
+    if whole:
+        starts.append(_first_day(session) or today)
+    frame = _figures_frame(session, min([*starts, today]), today)
+    changes = _compare_many(frame, windows)
+    outcomes = [Outcome(str(rows[i].id), split_of(rows[i]), split_of(rows[i - 1]) if i else None,
+                        rows[i].effective_from, rows[i].effective_until, rows[i].proposed_by,
+                        rows[i].proposer_username, rows[i].reviewed_by, rows[i].review_notes,
+                        rows[i].reasoning, rows[i].confidence, window_days, windows[i][0],
+                        windows[i][1], changes[i]) for i in chosen]
     return outcomes, frame
 
 
-def last_change(db: Database, window_days: int = DEFAULT_WINDOW_DAYS,
-                now: datetime | None = None) -> Outcome | None:
-    """The outcome of the latest activation that changed a split (None before the first change)."""
-    outcomes = activation_outcomes(db, window_days, now)
-    return outcomes[-1] if len(outcomes) >= 2 else None
+def last_changes(db: Database, window_days: int = DEFAULT_WINDOW_DAYS,
+                 now: datetime | None = None) -> tuple[Outcome | None, Outcome | None]:
+    """(the newest change, the newest change with `MIN_DAYS` whole days after it), measuring
+    only those two: what a governor wants to see before approving the next change."""
+    window_days = check_window(window_days)
+    today = (now or utcnow()).date()
+    with db.reads() as session:
+        rows = _active_rows(session)
+        if len(rows) < 2:
+            return None, None
+        measurable = [i for i in range(1, len(rows))
+                      if _span(_windows(rows, i, window_days, today)[1]) >= MIN_DAYS]
+        chosen = sorted({len(rows) - 1, *measurable[-1:]})
+        found = dict(zip(chosen, _measure(session, rows, chosen, window_days, today)[0]))
+    return found[len(rows) - 1], found[measurable[-1]] if measurable else None
 
 
 def compare_periods(db: Database, first_id: str, second_id: str,

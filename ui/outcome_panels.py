@@ -67,19 +67,18 @@ def figure_grid(outcome: Outcome) -> None:
 
 def last_change(db: Database) -> None:
     """What the previous move did, for a governor about to approve the next one."""
-    outcomes = outcome_readers.outcomes(db, DEFAULT_WINDOW_DAYS)
+    newest, last = outcome_readers.last_changes(db, DEFAULT_WINDOW_DAYS)
     with st.expander("📊 What the last change did", expanded=False):
-        if len(outcomes) < 2:
+        if newest is None:
             st.caption("No change of the split yet: nothing to measure.")
             return
-        newest = outcomes[-1]
-        measured = [o for o in outcomes[1:] if o.days_after >= MIN_DAYS]
-        last = measured[-1] if measured else newest
-        if last is not newest:
+        if last is None or last is not newest:
             st.caption(f"The newest change, {newest.previous_split.label()} → "
                        f"{newest.split.label()} on {when(newest.effective_from)}, has "
-                       f"{newest.days_after} complete day(s) after it: too few to measure. "
-                       "The change before it:")
+                       f"{newest.days_after} complete day(s) after it: too few to measure."
+                       + (" The change before it:" if last else ""))
+        if last is None:
+            return
         running = " (still running: the days it has so far)" if last.open else ""
         st.markdown(f"**{last.previous_split.label()} → {last.split.label()}** on "
                     f"{when(last.effective_from)}: {last.days_before} days before against "

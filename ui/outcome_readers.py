@@ -22,6 +22,11 @@ def outcomes(db: Database, window_days: int) -> list[core_outcomes.Outcome]:
 
 
 @reader(ttl=300)
+def last_changes(db: Database, window_days: int):
+    return core_outcomes.last_changes(db, window_days)
+
+
+@reader(ttl=300)
 def scorecard(db: Database, window_days: int) -> list[dict]:
     return core_outcomes.scorecard(db, window_days, outcomes=outcomes(db, window_days))
 

@@ -16,7 +16,7 @@ from core.errors import ValidationFailed
 from core.imports import import_csv
 from core.policy_store import set_policy
 from core.outcomes import (FIGURES, MIN_DAYS, activation_outcomes, compare_periods,
-                           daily_figures, last_change, scorecard)
+                           daily_figures, last_changes, scorecard)
 from core.validation import ProposalInput
 
 DAY = timedelta(days=1)
@@ -119,6 +119,19 @@ def test_the_open_period_uses_the_days_it_has_and_says_so(db, tmp_path):
         assert change.change_pct is None and change.ci95 is None  # not enough data
 
 
+def test_the_last_changes_are_the_newest_and_the_newest_with_enough_days_after(db, tmp_path):
+    set_policy(db, "proposal_lifetime_hours", str(30 * 24), by="ada")
+    at = activation_moment(db)
+    second = activate(db, (75, 15, 6, 4), at)
+    third = activate(db, (70, 18, 8, 4), at + 10 * DAY)
+    load_platform(db, tmp_path, at, 1.2)
+    newest, measured = last_changes(db, now=at + 12 * DAY)  # the third has one whole day after
+    assert (newest.allocation_id, measured.allocation_id) == (third, second)
+    assert measured.figures == activation_outcomes(db, now=at + 12 * DAY)[1].figures
+    newest, measured = last_changes(db, now=at + 20 * DAY)
+    assert newest.allocation_id == measured.allocation_id == third
+
+
 def test_a_window_stops_where_the_next_change_begins(db, tmp_path):
     at = activation_moment(db)
     activate(db, (75, 15, 6, 4), at)
@@ -136,7 +149,8 @@ def test_an_install_without_data_has_outcomes_without_numbers(db):
     activate(db, (75, 15, 6, 4), at)
     outcome = activation_outcomes(db, now=at + 40 * DAY)[1]
     assert all(c.before is None and c.ci95 is None for c in outcome.figures.values())
-    assert last_change(db, now=at + 40 * DAY).allocation_id == outcome.allocation_id
+    newest, measured = last_changes(db, now=at + 40 * DAY)
+    assert newest.allocation_id == measured.allocation_id == outcome.allocation_id
 
 
 def test_a_window_outside_the_choices_is_refused(db):
