@@ -105,7 +105,8 @@ def test_a_wrong_password_is_refused_counted_and_then_slowed_down(db):
 def test_a_viewer_is_not_offered_the_pages_of_higher_roles(db):
     at = open_page(user="vic")
     links = [link.proto.label for link in at.sidebar.get("page_link")]
-    assert links == ["Home", "Review", "Rebalancer", "History", "Performance", "Distributions",
+    assert links == ["Home", "Review", "Rebalancer", "History", "Performance", "Outcomes",
+                     "Distributions",
                      "Activity"]
     at = open_page("pages/2_Propose.py", user="vic")
     no_exception(at)
