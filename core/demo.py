@@ -32,14 +32,18 @@ from core.activity import jsonable, record_activity
 from core.errors import Refused, ValidationFailed
 from core.locking import serialize_writes
 from core.money import calculate_amounts
+from core.parsing import parse_whole
+from core.sessions import reading, writing
 from core.split import Split
 from db.engine import Database
 from db.models import (AllocationLog, EngagementDaily, ProfitDistribution, ProposalReview,
                        ProtocolActivity, Token, TreasurySnapshot)
 from db.types import utcnow
 
+DEMO_ACTIVITY = "demo_data_loaded"  # logged with the data; `holds_demo_data` looks for it
 BATCH = 20_000
 MIN_DAYS, MAX_DAYS, MAX_TOKENS = 14, 3650, 5_000_000
+MAX_SEED = 2**63 - 1
 MIN_HISTORY = timedelta(days=7)
 # The activity story as (fraction of the period, level): 1.0 is the busiest day.
 CURVE = ((0.0, 0.25), (0.25, 0.42), (0.5, 1.0), (0.6, 1.0), (0.8, 0.5), (1.0, 0.68))
@@ -99,13 +103,20 @@ PENDING = Event(1.0, (74, 16, 6, 4), "proposed", "ai", "0.83",
 
 def has_platform_data(db: Database) -> bool:
     """Any tokens, engagement days or treasury snapshots: the app's first-start check."""
-    with db.reads() as session:
+    with reading(db) as session:
         return _has_data(session)
 
 
 def _has_data(session: so.Session) -> bool:
     return any(session.scalar(sa.select(sa.exists().where(sa.literal(True)).select_from(m)))
                for m in (Token, EngagementDaily, TreasurySnapshot))
+
+
+def holds_demo_data(db: Database) -> bool:
+    """True when the platform data was generated here, not imported (the dashboard's banner)."""
+    with reading(db) as session:
+        return session.scalar(sa.select(sa.literal(True)).where(
+            ProtocolActivity.activity_type == DEMO_ACTIVITY).limit(1)) is not None
 
 
 def _level(fraction: float) -> float:
@@ -335,30 +346,34 @@ def _dao_inflows(distributions: list[dict[str, Any]]) -> dict[date, Decimal]:
     return inflows
 
 
-def _check(days: int, tokens: int) -> None:
-    problems = []
-    if not MIN_DAYS <= days <= MAX_DAYS:
-        problems.append(f"days: {days} is outside {MIN_DAYS}..{MAX_DAYS}")
-    if not 0 <= tokens <= MAX_TOKENS:
-        problems.append(f"tokens: {tokens} is outside 0..{MAX_TOKENS}")
+def _check(seed: Any, days: Any, tokens: Any) -> tuple[int, int, int]:
+    """The three options as whole numbers in range (typed text, from the CLI, or ints)."""
+    problems, values = [], []
+    for field, raw, low, high in (("seed", seed, 0, MAX_SEED), ("days", days, MIN_DAYS, MAX_DAYS),
+                                  ("tokens", tokens, 0, MAX_TOKENS)):
+        try:
+            values.append(parse_whole(raw, field, minimum=low, maximum=high))
+        except ValidationFailed as refused:
+            problems.extend(refused.problems)
     if problems:
         raise ValidationFailed(*problems)
+    return values[0], values[1], values[2]
 
 
-def generate_demo_data(db: Database, seed: int = 7, days: int = 120, tokens: int = 5000,
+def generate_demo_data(db: Database, seed: Any = 7, days: Any = 120, tokens: Any = 5000,
                        now: datetime | None = None, progress: Progress | None = None) -> dict[str, int]:
     """Fill an empty platform with `days` days of data ending at `now` (default today 00:00 UTC).
 
     Returns the rows written per table. Refused when any platform data is already there.
     """
-    _check(days, tokens)
+    seed, days, tokens = _check(seed, days, tokens)
     now = now or datetime.combine(utcnow().date(), time(), tzinfo=UTC)
     start = now - timedelta(days=days)
     # One generator per part, so each part is the same for a seed whatever the others do.
     rng = {part: random.Random(f"{seed}/{part}") for part in
            ("levels", "engagement", "history", "profits", "treasury", "tokens")}
     levels = _day_levels(rng["levels"], start.date(), days)
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         serialize_writes(session)  # two first starts at once: the second sees the data, refuses
         if _has_data(session):
             raise Refused("database: it already holds platform data; demo data only goes into "
@@ -381,7 +396,7 @@ def generate_demo_data(db: Database, seed: int = 7, days: int = 120, tokens: int
                   "proposal_reviews": len(history.reviews) if history else 0,
                   "profit_distributions": len(distributions),
                   "protocol_activity": len(activities) + 1}
-        record_activity(session, "demo_data_loaded",
+        record_activity(session, DEMO_ACTIVITY,
                         f"Demo data loaded (seed {seed}, {days} days, {written} tokens)",
                         {"seed": seed, "days": days, "tokens": tokens, "now": now,
                          "counts": counts, "allocation_history": history is not None})

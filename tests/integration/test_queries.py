@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from core.allocations import get_current_allocation, propose_allocation, review_proposal
 from cli import app
 from core.distribution import distribute
-from core.imports import import_csv
+from core.csv_import import import_csv
 from core.queries import (allocation_periods, compare_performance, distribution_totals_over_time,
                           suggestion_quality, weekly_metric_series)
 from core.validation import ProposalInput
@@ -34,7 +34,8 @@ def load_tokens(db, tmp_path: Path, *tokens: tuple[datetime, float, float]) -> N
     lines += [f"T{i},Token {i},{p},{v},{at.isoformat()}" for i, (at, p, v) in enumerate(tokens)]
     path = tmp_path / "tokens.csv"
     path.write_text("\n".join(lines) + "\n")
-    import_csv(db, "tokens", path)
+    # The periods lie ahead of the clock: the import's moment is after the last token.
+    import_csv(db, "tokens", path, now=max(at for at, _, _ in tokens))
 
 
 @pytest.fixture
