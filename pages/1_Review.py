@@ -5,7 +5,7 @@ import streamlit as st
 from core.allocations import review_proposal, validate_against_live
 from core.split import BUCKET_LABELS, BUCKETS
 from core.validation import ProposalInput
-from ui import figures, readers
+from ui import figures, outcome_panels, readers
 from ui.feedback import after_write, core_call
 from ui.format import pct, signed_points, time_left, when
 from ui.page import setup_page
@@ -17,6 +17,7 @@ pending = readers.pending(page.db)
 st.markdown(f"**Live split:** {live.split.label()} · **{len(pending)}** proposal(s) waiting")
 if not page.can("governor"):
     st.caption("Only governors approve or reject proposals; you can read them here.")
+outcome_panels.last_change(page.db)
 if not pending:
     st.success("✅ Nothing is waiting for review.")
 
@@ -43,6 +44,7 @@ for item in pending:
         with chart:
             st.plotly_chart(figures.split_comparison(live.split, proposal.split, "Live", "Proposed"),
                             key=f"compare_{proposal.id}")
+            outcome_panels.backtest(page.db, proposal.split, live.split, key=proposal.id)
         with facts:
             delta = proposal.split.delta(live.split)
             cells = st.columns(2)

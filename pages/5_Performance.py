@@ -3,7 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from ui import figures, readers
+from ui import figures, outcome_figures, outcome_readers, readers
+from ui.downloads import csv_download
+from ui.outcome_panels import change_text
 from ui.page import setup_page
 
 page = setup_page("Performance", "📈")
@@ -29,11 +31,15 @@ st.dataframe(
         "total_volume": st.column_config.NumberColumn("volume", format="dollar"),
         "volume_per_day": st.column_config.NumberColumn("volume / day", format="dollar")})
 
+csv_download(frame.drop(columns=["label"]), "performance.csv", "performance_csv")
+
+periods = readers.periods(page.db)
 left, right = st.columns(2)
-left.plotly_chart(figures.period_bars(frame, "tokens_per_day", "Tokens launched per day"),
-                  key="performance_tokens")
-right.plotly_chart(figures.period_bars(frame, "volume_per_day", "Trading volume per day ($)"),
-                   key="performance_volume")
+left.plotly_chart(outcome_figures.mark_period_bars(figures.period_bars(
+    frame, "tokens_per_day", "Tokens launched per day"), frame, periods), key="performance_tokens")
+right.plotly_chart(outcome_figures.mark_period_bars(figures.period_bars(
+    frame, "volume_per_day", "Trading volume per day ($)"), frame, periods), key="performance_volume")
+st.caption("Bars are coloured by split as on the Outcomes page; hover one to see who approved it.")
 
 st.subheader("Side by side")
 if len(frame) < 2:
@@ -48,6 +54,9 @@ b = pick_b.selectbox("Period B", labels, index=len(labels) - 1, key="performance
 rows = [("Days", "days", "{:,.1f}"), ("Tokens launched", "tokens_launched", "{:,.0f}"),
         ("Tokens per day", "tokens_per_day", "{:,.2f}"), ("Average price", "avg_price", "${:,.4f}"),
         ("Volume per day", "volume_per_day", "${:,.0f}")]
+# The change of the daily mean from A to B with its 95 % interval (core.outcomes).
+changes = outcome_readers.period_changes(page.db, frame.at[a, "allocation_id"],
+                                         frame.at[b, "allocation_id"])
 for label, column, fmt in rows:
     first, second = frame.at[a, column], frame.at[b, column]
     cell_a, cell_b = st.columns(2)
@@ -57,3 +66,6 @@ for label, column, fmt in rows:
         change = fmt.format(abs(second - first))
         delta = ("-" if second < first else "+") + change
     cell_b.metric(f"{label} (B)", "—" if pd.isna(second) else fmt.format(second), delta)
+    if column in changes:
+        cell_b.caption(f"B against A, mean per day over the whole periods: "
+                       f"{change_text(changes[column])}")

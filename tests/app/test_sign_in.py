@@ -15,7 +15,7 @@ from tests.app.helpers import PASSWORD, all_text, button, no_exception, open_pag
 
 PAGES = ["app.py", "pages/1_Review.py", "pages/2_Propose.py", "pages/3_Rebalancer.py",
          "pages/4_History.py", "pages/5_Performance.py", "pages/6_Distributions.py",
-         "pages/7_Activity.py", "pages/8_Admin.py"]
+         "pages/7_Activity.py", "pages/8_Admin.py", "pages/9_Outcomes.py"]
 TOKEN = "test-setup-token-123"
 
 
@@ -114,8 +114,8 @@ def test_a_wrong_password_is_refused_counted_and_then_slowed_down(db):
 def test_a_viewer_is_not_offered_the_pages_of_higher_roles(db):
     at = open_page(user="vic")
     links = [link.proto.label for link in at.sidebar.get("page_link")]
-    assert links == ["Home", "Review", "Rebalancer", "History", "Performance", "Distributions",
-                     "Activity"]
+    assert links == ["Home", "Review", "Rebalancer", "History", "Performance", "Outcomes",
+                     "Distributions", "Activity"]
     at = open_page("pages/2_Propose.py", user="vic")
     no_exception(at)
     assert "This page is for the analyst role" in all_text(at)

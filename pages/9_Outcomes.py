@@ -1,0 +1,78 @@
+"""Outcomes: where every split changed, what followed, how sure the numbers are, and who proposed
+the changes that worked. The window and the chosen change live in the URL."""
+
+import pandas as pd
+import streamlit as st
+
+from core.outcomes import DEFAULT_WINDOW_DAYS, FIGURES, WINDOW_DAYS_CHOICES, outcome_rows
+from db.types import utcnow
+from ui import outcome_figures, outcome_readers
+from ui.downloads import csv_download
+from ui.format import when
+from ui.outcome_panels import ASSOCIATION, changes_table, figure_grid
+from ui.page import setup_page
+
+page = setup_page("Outcomes", "🎯")
+st.caption(ASSOCIATION)
+
+# The URL carries the window and the change, so a link shows the same view.
+params = st.query_params
+if "outcomes_window" not in st.session_state:
+    asked = params.get("window", "")
+    st.session_state["outcomes_window"] = (int(asked) if asked.isdigit()
+                                           and int(asked) in WINDOW_DAYS_CHOICES else DEFAULT_WINDOW_DAYS)
+window = st.segmented_control("Days before and after each change", WINDOW_DAYS_CHOICES,
+                              key="outcomes_window", format_func=lambda d: f"{d} days")
+window = window or DEFAULT_WINDOW_DAYS
+params["window"] = str(window)
+
+outcomes, daily = outcome_readers.outcomes_and_figures(page.db, window)
+if not outcomes:
+    st.info("No split has been in force yet.")
+    st.stop()
+if daily["tokens_per_day"].isna().all():
+    st.info("No token launches recorded yet: the token figures have no data to compare.")
+
+figure = st.selectbox("Figure", list(FIGURES), key="outcomes_figure", format_func=FIGURES.get)
+st.plotly_chart(outcome_figures.timeline(daily, figure, outcomes, utcnow()), key="outcomes_timeline")
+st.caption("Each band is a period, coloured and labelled by its split; hover a ▲ to see who "
+           "proposed and approved the change, and why.")
+
+st.subheader("What followed each change")
+changes = outcomes[1:]
+if not changes:
+    st.info("Only one split so far: outcomes appear after the first change.")
+else:
+    st.dataframe(changes_table(outcomes), hide_index=True, key="outcomes_table")
+    csv_download(pd.DataFrame(outcome_rows(changes)), f"outcomes-{window}d.csv", "outcomes_csv")
+
+    ids = [o.allocation_id for o in changes]
+    if "outcomes_change" not in st.session_state:
+        asked = params.get("change", "")
+        measured = [o.allocation_id for o in changes if o.days_after] or ids
+        st.session_state["outcomes_change"] = asked if asked in ids else measured[-1]
+    by_id = {o.allocation_id: o for o in changes}
+    chosen = by_id[st.selectbox(
+        "Change", ids, key="outcomes_change",
+        format_func=lambda i: f"{by_id[i].split.label()} from {when(by_id[i].effective_from)}")]
+    params["change"] = chosen.allocation_id
+    st.markdown(f"**{chosen.previous_split.label()} → {chosen.split.label()}**: "
+                f"{chosen.days_before} days before, {chosen.days_after} after"
+                + (" (still running: the days it has so far)." if chosen.open else "."))
+    st.plotly_chart(outcome_figures.before_after(daily, figure, chosen), key="outcomes_before_after")
+    figure_grid(chosen)
+
+st.subheader("Scorecard per proposer")
+cards = outcome_readers.scorecard(page.db, window)
+scores = pd.DataFrame([{"proposer": c["label"], "proposals": c["proposals"],
+                        "approved": c["approved"], "rejected": c["rejected"],
+                        "expired": c["expired"], "pending": c["pending"],
+                        "avg confidence": c["avg_confidence"],
+                        "changes measured": c["changes_measured"],
+                        **{f"avg change: {FIGURES[f]} (%)": v
+                           for f, v in c["avg_change_pct"].items()}} for c in cards])
+st.dataframe(scores, hide_index=True, key="outcomes_scorecard",
+             column_config={"avg confidence": st.column_config.NumberColumn(format="%.2f")})
+csv_download(scores, "scorecard.csv", "scorecard_csv")
+st.caption("The average change is over the approved changes of each proposer with enough data; "
+           "the outcome of a change is an association, not proof it caused what followed.")

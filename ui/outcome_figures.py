@@ -1,0 +1,128 @@
+"""Figures of the outcomes: daily series with every split change marked, before/after views.
+
+Change markers follow Grafana's annotations: a band per period, coloured by its split and
+labelled with it, and one marker per activation along the bottom whose hover says who approved
+the change and why. Plain data in (`core.outcomes`), a Plotly figure out; no Streamlit here.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from datetime import datetime
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from core.outcomes import FIGURES, Outcome
+from ui.figures import _LAYOUT
+
+# Qualitative palette: one colour per distinct split, the same split keeping its colour.
+PALETTE = ("#2E86AB", "#A23B72", "#F18F01", "#3BB273", "#7768AE", "#E15554", "#4D9078",
+           "#C17C74", "#5C80BC", "#D4A017")
+MARKERS_NAME = "Split changes"
+BAND_OPACITY = 0.13
+LABELLED_BANDS = 40  # a band narrower than 1/40 of the chart goes unlabelled
+
+
+def split_colours(labels: Sequence[str]) -> dict[str, str]:
+    """Split label -> colour, in order of first appearance (periods oldest first), so a split
+    has the same colour on every chart built from the same periods."""
+    colours: dict[str, str] = {}
+    for label in labels:
+        colours.setdefault(label, PALETTE[len(colours) % len(PALETTE)])
+    return colours
+
+
+def who_and_why(outcome: Outcome) -> str:
+    """The hover of a marker: the split, who proposed and approved it, and why (HTML lines)."""
+    approved = (f"approved by {outcome.reviewed_by}" if outcome.reviewed_by
+                else "in force from the start (never reviewed)")
+    notes = f": {outcome.review_notes}" if outcome.review_notes else ""
+    why = "<br>".join(textwrap.wrap(outcome.reasoning, 70)[:4])
+    return (f"<b>{outcome.split.label()}</b> from {outcome.effective_from:%Y-%m-%d %H:%M} UTC<br>"
+            f"proposed by {outcome.proposer or outcome.proposed_by} ({outcome.proposed_by}), "
+            f"{approved}{notes}<br>{why}")
+
+
+def _band_end(outcome: Outcome, last_day: datetime) -> datetime:
+    return outcome.effective_until or max(last_day, outcome.effective_from)
+
+
+def add_change_markers(fig: go.Figure, outcomes: Sequence[Outcome], end: datetime) -> go.Figure:
+    """A band per period and a marker per activation, on a figure with a date x axis."""
+    colours = split_colours([o.split.label() for o in outcomes])
+    span = (_band_end(outcomes[-1], end) - outcomes[0].effective_from) if outcomes else None
+    shapes = []
+    for outcome in outcomes:
+        label = outcome.split.label()
+        stop = _band_end(outcome, end)
+        # A label on a band too narrow to hold it would only overprint its neighbours; the
+        # marker's hover still names the split.
+        wide = span is not None and (stop - outcome.effective_from) >= span / LABELLED_BANDS
+        shapes.append(dict(type="rect", xref="x", yref="y domain", x0=outcome.effective_from,
+                           x1=stop, y0=0, y1=1, fillcolor=colours[label], opacity=BAND_OPACITY,
+                           line_width=0, layer="below", name=f"period {outcome.allocation_id}",
+                           label=dict(text=label if wide else "", textposition="top left",
+                                      font=dict(size=11))))
+    # Set at once: add_vrect per band copies the layout each time (minutes at 500 periods).
+    fig.update_layout(shapes=[*fig.layout.shapes, *shapes])
+    if outcomes:
+        fig.add_trace(go.Scatter(
+            x=[o.effective_from for o in outcomes], y=[0.0] * len(outcomes), yaxis="y2",
+            mode="markers", name=MARKERS_NAME, hovertext=[who_and_why(o) for o in outcomes],
+            hovertemplate="%{hovertext}<extra></extra>", cliponaxis=False,
+            marker=dict(symbol="triangle-up", size=13, line=dict(width=1, color="#333"),
+                        color=[colours[o.split.label()] for o in outcomes])))
+        fig.update_layout(yaxis2=dict(overlaying="y", range=[0, 1], visible=False,
+                                      fixedrange=True))
+    return fig
+
+
+def timeline(frame: pd.DataFrame, figure: str, outcomes: Sequence[Outcome],
+             now: datetime) -> go.Figure:
+    """One figure's daily values with every split change marked."""
+    fig = go.Figure(go.Scatter(x=list(frame.index), y=frame[figure], mode="lines+markers",
+                               name=FIGURES[figure], marker=dict(size=4), line=dict(color="#333"),
+                               connectgaps=False,
+                               hovertemplate="%{x|%Y-%m-%d}: %{y:,.4~f}<extra></extra>"))
+    add_change_markers(fig, outcomes, now)
+    fig.update_layout(title=FIGURES[figure], height=420, hovermode="closest", **_LAYOUT)
+    return fig
+
+
+def before_after(frame: pd.DataFrame, figure: str, outcome: Outcome) -> go.Figure:
+    """The selected change's window: the daily values before and after, and their means."""
+    fig = go.Figure()
+    for name, days, colour in (("before", outcome.before_days, "#B0B7C3"),
+                               ("after", outcome.after_days, "#2E86AB")):
+        if days is None:
+            continue
+        part = frame.loc[days[0]:days[1], figure]
+        fig.add_trace(go.Bar(x=list(part.index), y=part, name=name, marker_color=colour,
+                             hovertemplate="%{x|%Y-%m-%d}: %{y:,.4~f}<extra>" + name + "</extra>"))
+        if part.notna().any():
+            fig.add_trace(go.Scatter(x=[days[0], days[1]], y=[part.mean()] * 2, mode="lines",
+                                     name=f"mean {name}", line=dict(color=colour, dash="dash")))
+    fig.add_vline(x=outcome.effective_from, line_dash="dot", line_color="#A23B72")
+    fig.update_layout(title=f"{FIGURES[figure]} around {outcome.split.label()}", height=340,
+                      **_LAYOUT)
+    return fig
+
+
+def mark_period_bars(fig: go.Figure, frame: pd.DataFrame, periods: Sequence[dict]) -> go.Figure:
+    """Per-period bars (`ui.figures.period_bars` of `core.queries.compare_performance` rows)
+    coloured by split like the bands of the timeline, the hover saying who approved it and why."""
+    colours = split_colours([p["split"] for p in periods])
+    by_id = {p["allocation_id"]: p for p in periods}
+    hover = []
+    for allocation_id in frame["allocation_id"]:
+        period = by_id.get(allocation_id, {})
+        approved = (f"approved by {period['reviewed_by']}" if period.get("reviewed_by")
+                    else "never reviewed (the default)")
+        why = "<br>".join(textwrap.wrap(period.get("reasoning") or "", 70)[:3])
+        hover.append(f"proposed by {period.get('proposed_by', '?')}, {approved}<br>{why}")
+    fig.update_traces(marker_color=[colours.get(s, PALETTE[0]) for s in frame["split"]],
+                      hovertext=hover,
+                      hovertemplate="%{x}<br>%{y:,.2f}<br>%{hovertext}<extra></extra>")
+    return fig
