@@ -39,7 +39,7 @@ def test_the_right_setup_token_creates_the_admin_and_signs_them_in(empty_db, mon
     at = _fill_first_admin(open_page(), TOKEN)
     no_exception(at)
     assert count_accounts(empty_db) == 1
-    assert at.session_state["username"] == "root"
+    assert at.session_state["_session_token"]
     assert at.title[0].value == "💰 Profit allocation"
     assert "`root` · admin" in "\n".join(m.value for m in at.sidebar.markdown)
 
@@ -83,7 +83,7 @@ def test_signing_in_shows_who_and_which_role_in_the_sidebar_and_signing_out_ends
     assert "`gus` · governor" in sidebar
     at = at.button(key="sign_out").click().run()
     assert [t.value for t in at.title] == ["🔐 Sign in"]
-    assert "username" not in at.session_state
+    assert "_session_token" not in at.session_state
 
 
 def test_a_wrong_password_is_refused_counted_and_then_slowed_down(db):
@@ -99,7 +99,7 @@ def test_a_wrong_password_is_refused_counted_and_then_slowed_down(db):
     at.text_input(key="signin_password").input(PASSWORD)  # right password, but too soon
     at = button(at, "Sign in").click().run()
     assert "too many failed attempts" in all_text(at)
-    assert "username" not in at.session_state
+    assert "_session_token" not in at.session_state
 
 
 def test_a_viewer_is_not_offered_the_pages_of_higher_roles(db):
