@@ -187,3 +187,54 @@ def test_an_analyst_proposes_a_governor_approves_and_home_shows_the_new_split(se
     expect(page.get_by_role("heading", name="🛠️ Admin")).to_be_visible(timeout=WAIT_MS)
     _shot(page, "13_admin")
     db.engine.dispose()
+
+
+@pytest.fixture
+def browser_context():
+    """One browser, so that tabs share their cookies as a user's tabs do."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=CHROMIUM_ARGS)
+        yield browser.new_context(viewport={"width": 1400, "height": 1000})
+        browser.close()
+
+
+def _wait_for_cookie(context) -> None:
+    """The session cookie is set by a component in the first run after the sign-in."""
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while not any(c["name"] == "pa_session" for c in context.cookies()):
+        assert time.monotonic() < deadline, "the session cookie was never set"
+        time.sleep(0.2)
+
+
+def _signed_in_as(page: Page, username: str) -> None:
+    expect(page.get_by_test_id("stSidebar").locator("code", has_text=username)).to_be_visible(
+        timeout=WAIT_MS)
+
+
+@pytest.mark.e2e
+def test_a_reload_and_a_new_tab_stay_signed_in_and_signing_out_in_one_tab_ends_the_other(
+        server, browser_context):
+    base, _ = server
+    first = browser_context.new_page()
+    first.goto(base)
+    _sign_in(first, "gus")
+    _wait_for_cookie(browser_context)
+    first.reload()
+    _signed_in_as(first, "gus")
+    expect(first.get_by_role("heading", name="🔐 Sign in")).to_have_count(0)
+
+    second = browser_context.new_page()
+    second.goto(f"{base}/History")
+    _signed_in_as(second, "gus")
+    expect(second.get_by_role("heading", name="📜 History")).to_be_visible(timeout=WAIT_MS)
+    _shot(second, "20_new_tab_signed_in")
+
+    _sign_out(first)
+    expect(first.get_by_role("heading", name="🔐 Sign in")).to_be_visible(timeout=WAIT_MS)
+    # The other tab's next action finds its session over and asks for a sign-in.
+    _go(second, "Activity")
+    expect(second.get_by_role("heading", name="🔐 Sign in")).to_be_visible(timeout=WAIT_MS)
+    second.reload()
+    expect(second.get_by_role("heading", name="🔐 Sign in")).to_be_visible(timeout=WAIT_MS)
+    _shot(second, "21_other_tab_signed_out")
