@@ -45,7 +45,8 @@ def texts(elements) -> list[str]:
 def all_text(at: AppTest) -> str:
     """Every message, markdown, caption and title on the page, for `in` assertions."""
     parts = []
-    for kind in ("title", "subheader", "markdown", "caption", "error", "warning", "info", "success"):
+    for kind in ("title", "subheader", "markdown", "caption", "text", "error", "warning", "info",
+                 "success"):
         parts += texts(getattr(at, kind))
     return "\n".join(parts)
 
