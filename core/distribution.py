@@ -16,7 +16,8 @@ from core.errors import Refused, ValidationFailed
 from core.locking import serialize_writes
 from core.money import Amounts, calculate_amounts, parse_total
 from core.policy_store import load_policy
-from core.records import CurrentAllocation
+from core.records import CurrentAllocation, split_of
+from core.split import Split
 from core.settings import get_settings
 from db.engine import Database
 from db.models import ProfitDistribution
@@ -33,6 +34,7 @@ class Distribution:
     amounts: Amounts
     created_at: datetime
     created: bool
+    split: Split | None = None  # the percentages it was split with (not in the CLI's JSON)
 
     def as_json(self) -> dict[str, Any]:
         return {"distribution_id": self.id, "key": self.key, "allocation_id": self.allocation_id,
@@ -44,7 +46,7 @@ def _from_row(row: ProfitDistribution, created: bool) -> Distribution:
     amounts = Amounts(row.reinvestment_amount, row.dao_amount, row.lucky_amount, row.creator_amount)
     return Distribution(str(row.id), row.idempotency_key,
                         str(row.allocation_id) if row.allocation_id else None, row.total, amounts,
-                        row.created_at, created)
+                        row.created_at, created, split_of(row))
 
 
 def amounts_for(db: Database, profit: Any) -> tuple[Amounts, CurrentAllocation]:
@@ -100,3 +102,10 @@ def list_distributions(db: Database, limit: int = 200) -> list[Distribution]:
         rows = session.scalars(sa.select(ProfitDistribution)
                                .order_by(ProfitDistribution.created_at.desc()).limit(limit))
         return [_from_row(r, created=True) for r in rows]
+
+
+def largest_distribution(db: Database) -> Decimal | None:
+    """The largest total ever distributed (None before the first): the yardstick against which
+    the dashboard asks for an unusually large amount to be typed twice."""
+    with db.reads() as session:
+        return session.scalar(sa.select(sa.func.max(ProfitDistribution.total)))
