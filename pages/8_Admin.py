@@ -3,11 +3,11 @@
 import streamlit as st
 
 from core.accounts import ROLES, add_user, disable_user, set_role
-from core.policy import POLICY_KEYS
+from core.policy import POLICY_KEYS, with_setting
 from core.policy_store import set_policy
-from ui import readers
+from ui import confirm, readers
 from ui.feedback import after_write, core_call
-from ui.format import when
+from ui.format import plain, when
 from ui.page import setup_page
 
 page = setup_page("Admin", "🛠️", role="admin")
@@ -24,10 +24,10 @@ with st.form("policy_set"):
                                  help="Percentages as numbers, true/false, or 'off' for the "
                                       "auto-approval threshold.")
     slot = st.empty()
-    if st.form_submit_button("💾 Change the policy"):
+    if st.form_submit_button("💾 Change the policy…"):
         with core_call({key: slot}):
-            set_policy(page.db, key, value, by=page.username)
-            after_write(f"💾 Policy: {key} is now {value}.")
+            new = with_setting(policy, key, value).as_json().get(key)  # refused here, not later
+            confirm.ask("policy", key=key, value=value, old=str(values.get(key)), new=str(new))
 with st.expander("Policy versions"):
     st.dataframe(readers.policy_versions(page.db), hide_index=True, key="admin_policy_versions")
 
@@ -64,11 +64,31 @@ if others:
     new_role = role_col.selectbox("Role", ROLES, key="change_role")
     with act_col:
         st.write("")
-        if st.button("🔁 Set role", key="change_set_role"):
-            with core_call():
-                set_role(page.db, who, new_role, by=page.username)
-                after_write(f"🔁 {who} is now a {new_role}.")
-        if st.button("⛔ Disable", key="change_disable"):
-            with core_call():
-                disable_user(page.db, who, by=page.username)
-                after_write(f"⛔ {who} is disabled and can no longer sign in.")
+        old_role = next(a.role for a in accounts if a.username == who)
+        if st.button("🔁 Set role…", key="change_set_role"):
+            confirm.ask("set_role", who=who, old=old_role, new=new_role)
+        if st.button("⛔ Disable…", key="change_disable"):
+            confirm.ask("disable", who=who, role=old_role)
+
+confirm.confirmation(
+    "policy", "Change the policy?",
+    lambda d: st.markdown(f"**{d['key']}**: {plain(d['old'])} → **{plain(d['new'])}**. A new "
+                          "policy version is written and applies to every decision from now on.")
+    or True,
+    lambda d: (set_policy(page.db, d["key"], d["value"], by=page.username),
+               f"💾 Policy: {d['key']} is now {plain(d['new'])}.")[1],
+    confirm_label="💾 Change the policy")
+confirm.confirmation(
+    "set_role", "Change this role?",
+    lambda d: st.markdown(f"**{d['who']}**: {d['old']} → **{d['new']}**. It takes effect on "
+                          "their next click.") or True,
+    lambda d: (set_role(page.db, d["who"], d["new"], by=page.username),
+               f"🔁 {d['who']} is now a {d['new']}.")[1],
+    confirm_label="🔁 Set role")
+confirm.confirmation(
+    "disable", "Disable this account?",
+    lambda d: st.markdown(f"**{d['who']}** ({d['role']}) can no longer sign in, and every "
+                          "session of theirs ends on their next click.") or True,
+    lambda d: (disable_user(page.db, d["who"], by=page.username),
+               f"⛔ {d['who']} is disabled and can no longer sign in.")[1],
+    confirm_label="⛔ Disable")
