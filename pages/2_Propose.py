@@ -13,8 +13,12 @@ from ui import readers
 from ui.feedback import after_write, core_call, show_problems
 from ui.format import money, pct
 from ui.page import setup_page
+from ui.proposals import page_link as proposal_link
 
+FILED_KEY = "propose_filed"
 page = setup_page("Propose", "✍️", role="analyst")
+if st.session_state.get(FILED_KEY):
+    proposal_link(st.session_state.pop(FILED_KEY), "Open the proposal you filed")
 live = readers.current(page.db)
 policy = readers.policy(page.db)
 
@@ -64,8 +68,12 @@ if submitted:
     with core_call(slots):
         filed = propose_allocation(page.db, proposal, by=page.username)
         label = "/".join(format_pct(Decimal(repr(values[b]))) for b in BUCKETS)
-        after_write(f"📨 Proposal {label} filed (id `{filed.proposal_id}`); it now waits for a "
-                    "governor on the Review page.")
+        # The form starts again from the live split: what was filed cannot be filed by a
+        # second click, and the link leads to the proposal itself.
+        for widget in [f"propose_{b}" for b in BUCKETS] + ["propose_reasoning", "propose_confidence"]:
+            st.session_state.pop(widget, None)
+        st.session_state[FILED_KEY] = filed.proposal_id
+        after_write(f"📨 Proposal {label} filed; it now waits for a governor.")
 
 st.subheader("🧮 Preview of the amounts")
 sample = st.text_input("Sample profit", value="1000.00", key="propose_sample")

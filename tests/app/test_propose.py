@@ -76,6 +76,23 @@ def test_a_valid_proposal_is_filed_and_appears_in_the_log_and_on_review(plain_db
     assert "Manual adjustment for Q1 strategy" in all_text(review)
 
 
+def test_after_filing_the_form_starts_again_from_the_live_split_with_a_link_to_the_proposal(plain_db):
+    at = _set(open_page(PROPOSE, user="ann"), reinvestment=75.0, lucky=6.0, creator=4.0)
+    at.text_area(key="propose_reasoning").input("Manual adjustment for Q1 strategy")
+    at = at.run().button(key="propose_submit").click().run()
+    no_exception(at)
+    filed = get_pending_proposals(plain_db)
+    assert len(filed) == 1
+    assert [at.number_input(key=f"propose_{b}").value for b in BUCKETS] == [80, 15, 3, 2]
+    assert at.text_area(key="propose_reasoning").value == ""
+    assert "Valid: this proposal can be filed." not in all_text(at)
+    links = [l.proto for l in at.get("page_link")]
+    assert any(l.label == "Open the proposal you filed"
+               and f"proposal={filed[0].record.id}" in l.query_string for l in links)
+    at = at.button(key="propose_submit").click().run()  # a second click files nothing
+    assert len(get_pending_proposals(plain_db)) == 1
+
+
 def test_the_preview_shows_exact_amounts_for_a_sample_profit(plain_db):
     at = _set(open_page(PROPOSE, user="ann"), reinvestment=75.0, lucky=6.0, creator=4.0)
     at.text_input(key="propose_sample").input("999.99").run()
