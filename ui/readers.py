@@ -88,6 +88,13 @@ def history(db: Database) -> pd.DataFrame:
     return frame
 
 
+@reader(ttl=30)
+def history_records(db: Database) -> dict[str, dict]:
+    """Every row of the allocation log as core's JSON (ISO times, input metrics as data), by id:
+    what the History CSV writes."""
+    return {r.id: r.as_json() for r in get_allocation_history(db)}
+
+
 # --- metrics and analytics (core.metrics / core.queries) --------------------------------------
 
 @reader(ttl=300, spinner="Computing the platform metrics…")
