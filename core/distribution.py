@@ -18,7 +18,7 @@ from core.money import Amounts, calculate_amounts, parse_total
 from core.policy_store import load_policy
 from core.records import CurrentAllocation, split_of
 from core.split import Split
-from core.settings import get_settings
+from settings import get_settings
 from db.engine import Database
 from db.models import ProfitDistribution
 

@@ -10,7 +10,7 @@ import streamlit as st
 from core.allocations import get_proposal, review_proposal, validate_against_live
 from core.errors import DomainError
 from core.money import calculate_amounts
-from core.settings import get_settings
+from settings import get_settings
 from core.split import BUCKET_LABELS, BUCKETS, Split
 from core.validation import ProposalInput
 from db.engine import Database

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from core.accounts import count_accounts
 from core.errors import DomainError
-from core.settings import get_settings
+from settings import get_settings
 from core.setup import connect
 from ui.setup_token import SETUP_TOKEN_ENV, banner
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from core.settings import get_settings
+from settings import get_settings
 from core.setup import connect
 from core.web_sessions import open_session
 from ui.auth import EXPIRES_KEY, TOKEN_KEY
