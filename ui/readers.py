@@ -95,6 +95,12 @@ def history_records(db: Database) -> dict[str, dict]:
     return {r.id: r.as_json() for r in get_allocation_history(db)}
 
 
+@reader(ttl=30)
+def proposal_splits(db: Database) -> dict[str, str]:
+    """Each log row's split label by its id, to name proposals by their split."""
+    return {r.id: r.split.label() for r in get_allocation_history(db)}
+
+
 # --- metrics and analytics (core.metrics / core.queries) --------------------------------------
 
 @reader(ttl=300, spinner="Computing the platform metrics…")
