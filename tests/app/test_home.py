@@ -10,6 +10,9 @@ from core.metrics import compute_metrics
 from core.money import calculate_amounts
 from core.split import BUCKET_LABELS, BUCKETS, format_pct
 from db.types import utcnow
+from streamlit.testing.v1 import AppTest
+
+from tests.app.helpers import ROOT, TIMEOUT, sign_in_as
 from tests.app.helpers import all_text, no_exception, open_page
 
 
@@ -91,9 +94,11 @@ def test_first_start_on_an_empty_embedded_database_loads_demo_data(empty_db, mon
 def test_an_unreachable_database_is_a_clear_message_not_a_traceback(db, monkeypatch):
     from settings import get_settings
 
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    sign_in_as(at, "vic")  # signed in while the database was there
     monkeypatch.setenv("DATABASE_URL", "postgresql://someone:secret@127.0.0.1:9/nowhere")
     get_settings.cache_clear()
-    at = open_page(user="vic")
+    at = at.run()
     no_exception(at)
     message = all_text(at)
     assert "The database cannot be reached" in message
