@@ -49,8 +49,9 @@ def seed_default_allocation(db: Database) -> bool:
         return True
 
 
-def upgrade_database(db: Database) -> UpgradeResult:
-    """Migrate to head (one transaction) and seed the default split on an empty log."""
+def upgrade_database(db: Database, *, seed: bool = True) -> UpgradeResult:
+    """Migrate to head (one transaction) and seed the default split on an empty log (unless
+    `seed` is off: the dashboard loads the demo first, whose last approved split is current)."""
     try:
         revision = migrate.upgrade(db)
     except alembic_errors.CommandError as error:
@@ -59,16 +60,17 @@ def upgrade_database(db: Database) -> UpgradeResult:
     except (sa.exc.OperationalError, sa.exc.ProgrammingError) as error:
         first_line = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
         raise DatabaseUnavailable(f"database: the schema upgrade failed ({first_line})") from None
-    return UpgradeResult(revision, seed_default_allocation(db))
+    return UpgradeResult(revision, seed_default_allocation(db) if seed else False)
 
 
-def connect(url: str | None = None, *, upgrade: bool = True) -> Database:
-    """Open the configured database; bring it to the current schema unless told not to."""
+def connect(url: str | None = None, *, upgrade: bool = True, seed: bool = True) -> Database:
+    """Open the configured database; bring it to the current schema unless told not to (and seed
+    the default split on an empty log unless told not to)."""
     url = url or get_settings().database_url
     try:
         db = open_database(url)
     except ImportError as error:
         raise DatabaseUnavailable(f"database: no driver installed for this URL ({error.name})") from None
     if upgrade and migrate.current_revision(db) != migrate.head_revision():
-        upgrade_database(db)
+        upgrade_database(db, seed=seed)
     return db

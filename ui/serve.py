@@ -24,7 +24,7 @@ APP = Path(__file__).resolve().parents[1] / "app.py"
 
 def main(argv: list[str]) -> int:
     try:
-        db = connect(get_settings().database_url)
+        db = connect(get_settings().database_url, seed=False)  # the page seeds, after the demo
         first_start = count_accounts(db) == 0
         db.engine.dispose()
     except (DomainError, Exception) as error:  # noqa: BLE001 - the page says it again, clearly
