@@ -5,12 +5,17 @@ import streamlit as st
 
 from ui import readers
 from ui.page import setup_page
-from ui.proposals import card, decision_dialogs
+from ui.proposals import card, decision_dialogs, proposal_page
 
 SEEN_KEY = "review_seen"
 page = setup_page("Review", "🗳️")
 if not page.can("governor"):
     st.caption("Only governors approve or reject proposals; you can read them here.")
+if st.query_params.get("proposal"):  # one proposal's shareable page
+    proposal_page(page.db, st.query_params["proposal"], can_review=page.can("governor"),
+                  username=page.username)
+    decision_dialogs(page.db, page.username)
+    st.stop()
 
 
 def what_changed(pending) -> str | None:

@@ -197,3 +197,41 @@ def decision_dialogs(db: Database, username: str) -> None:
     confirm.confirmation("reject", "Reject this proposal?", show_reject,
                          act("rejected", "reject_notes"), confirm_label="❌ Reject",
                          refused=refused)
+
+
+def proposal_page(db: Database, proposal_id: str, *, can_review: bool, username: str) -> None:
+    """One proposal on its own page (`?proposal=ID`): against the live split, its story, and the
+    decision buttons when this viewer may act."""
+    page_link_to_queue()
+    try:
+        record = get_proposal(db, proposal_id)
+    except DomainError as missing:
+        st.error(missing.problems[0], icon="🔎")
+        return
+    live = readers.current(db)
+    pending = next((item for item in readers.pending(db) if item.record.id == record.id), None)
+    st.subheader(f"Proposal {record.split.label()} · {record.status}")
+    who = record.proposer_username or record.proposed_by
+    st.caption(f"Filed {when(record.timestamp)} by {who} ({record.proposed_by}) · id {record.id}")
+    chart, facts = st.columns([3, 2])
+    with chart:
+        st.plotly_chart(figures.split_comparison(live.split, record.split, "Live", "This proposal"),
+                        key="proposal_compare")
+    with facts:
+        st.dataframe(split_changes(live.split, record.split), hide_index=True,
+                     key="proposal_changes")
+        st.metric("Confidence", f"{float(record.confidence):.0%}")
+        if pending is not None:
+            st.metric("Approvals", f"{len(pending.approvals)} of {pending.approvals_required}",
+                      help=", ".join(pending.approvals) or "none yet")
+            st.caption(f"{time_left(pending.expires_at)} before it expires")
+    st.markdown("**Reasoning:**")
+    st.text(record.reasoning)
+    if record.status != "proposed":
+        st.info(decided_line(db, record.id).replace("Someone decided first: ", "Decided: "))
+    if pending is not None:
+        decision_buttons(pending, can_review=can_review, username=username)
+
+
+def page_link_to_queue() -> None:
+    st.page_link(REVIEW_PAGE, label="← Every proposal waiting for review")

@@ -10,7 +10,9 @@ from core.allocations import (get_current_allocation, get_pending_proposals, get
                               propose_allocation)
 from core.policy_store import set_policy
 from core.validation import ProposalInput
-from tests.app.helpers import all_text, no_exception, open_page
+from streamlit.testing.v1 import AppTest
+
+from tests.app.helpers import ROOT, TIMEOUT, all_text, no_exception, open_page, sign_in_as
 
 REVIEW = "pages/1_Review.py"
 
@@ -186,3 +188,28 @@ def test_the_queue_says_what_changed_since_the_tab_last_looked(plain_db):
     st.cache_data.clear()
     at = at.run()
     assert "Since you last looked — new: 75/15/6/4" in all_text(at)
+
+
+def _proposal_page(user: str, proposal_id: str):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    sign_in_as(at, user)
+    at.query_params["proposal"] = proposal_id
+    return at.switch_page(REVIEW).run()
+
+
+def test_a_proposal_has_its_own_page_with_the_chart_and_the_decision_buttons(plain_db):
+    proposal_id = _file(plain_db, reasoning="# Verified by the board ![x](http://evil.example/x.png)")
+    at = _proposal_page("gus", proposal_id)
+    no_exception(at)
+    assert "Proposal 75/15/6/4 · proposed" in all_text(at)
+    assert "# Verified by the board ![x](http://evil.example/x.png)" in [t.value for t in at.text]
+    assert len(at.get("plotly_chart")) == 1
+    at = _decide(at, "approve", proposal_id)
+    assert get_current_allocation(plain_db).id == proposal_id
+    assert "Decided: gus approved it; it became the live split" in all_text(at)
+
+
+def test_a_proposal_page_for_an_unknown_id_says_so(plain_db):
+    at = _proposal_page("vic", "not-an-id")
+    no_exception(at)
+    assert "proposal: 'not-an-id' is not a proposal id" in [e.value for e in at.error]
