@@ -15,12 +15,21 @@ from ui.format import money, pct
 from ui.page import setup_page
 from ui.proposals import page_link as proposal_link
 
-FILED_KEY = "propose_filed"
+FILED_KEY, RESET_KEY = "propose_filed", "propose_reset"
 page = setup_page("Propose", "✍️", role="analyst")
 if st.session_state.get(FILED_KEY):
     proposal_link(st.session_state.pop(FILED_KEY), "Open the proposal you filed")
 live = readers.current(page.db)
 policy = readers.policy(page.db)
+
+# The inputs start at the live split, and start there again after a proposal is filed (set before
+# the widgets exist: the browser then shows the new values, so a second click cannot re-file).
+fresh = {f"propose_{b}": float(getattr(live.split, b)) for b in BUCKETS}
+fresh.update(propose_reasoning="", propose_confidence=1.0)
+reset = st.session_state.pop(RESET_KEY, False)
+for widget, start in fresh.items():
+    if reset or widget not in st.session_state:
+        st.session_state[widget] = start
 
 st.caption(f"Live split **{live.split.label()}**. Each bucket may move at most "
            f"{format_pct(policy.max_step)} points from it; a governor reviews what you file.")
@@ -34,8 +43,7 @@ for column, bucket in zip(st.columns(4), BUCKETS):
         values[bucket] = st.number_input(
             # No min/max and no rounding format: what is typed reaches core as typed, so its
             # refusal (bounds, decimals) is shown instead of a silently clamped value.
-            f"{BUCKET_LABELS[bucket]} %", step=0.5,
-            value=float(getattr(live.split, bucket)), format="%g", key=f"propose_{bucket}",
+            f"{BUCKET_LABELS[bucket]} %", step=0.5, format="%g", key=f"propose_{bucket}",
             help=f"Allowed {format_pct(low)}–{format_pct(high)}%")
         slots[bucket] = st.empty()
 
@@ -48,7 +56,7 @@ slots["total"] = st.empty()
 reasoning = st.text_area("Reasoning", key="propose_reasoning",
                          placeholder="Why this split, and what should it change?")
 slots["reasoning"] = st.empty()
-confidence = st.slider("Confidence", 0.0, 1.0, 1.0, 0.05, key="propose_confidence")
+confidence = st.slider("Confidence", 0.0, 1.0, step=0.05, key="propose_confidence")
 slots["confidence"] = st.empty()
 
 proposal = ProposalInput(*(values[b] for b in BUCKETS), reasoning=reasoning,
@@ -68,11 +76,8 @@ if submitted:
     with core_call(slots):
         filed = propose_allocation(page.db, proposal, by=page.username)
         label = "/".join(format_pct(Decimal(repr(values[b]))) for b in BUCKETS)
-        # The form starts again from the live split: what was filed cannot be filed by a
-        # second click, and the link leads to the proposal itself.
-        for widget in [f"propose_{b}" for b in BUCKETS] + ["propose_reasoning", "propose_confidence"]:
-            st.session_state.pop(widget, None)
-        st.session_state[FILED_KEY] = filed.proposal_id
+        st.session_state[RESET_KEY] = True  # the form starts again from the live split
+        st.session_state[FILED_KEY] = filed.proposal_id  # and links to what was filed
         after_write(f"📨 Proposal {label} filed; it now waits for a governor.")
 
 st.subheader("🧮 Preview of the amounts")

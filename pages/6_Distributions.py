@@ -20,28 +20,6 @@ page = setup_page("Distributions", "💸")
 live = readers.current(page.db)
 policy = readers.policy(page.db)
 
-if not page.can("analyst"):
-    st.caption("Analysts run distributions; you can read the ledger.")
-elif policy.distributions_paused:
-    st.warning("⏸️ Distributions are paused by the policy; an admin can resume them.")
-else:
-    st.markdown(f"A distribution splits the profit with the live split **{live.split.label()}** "
-                "and records it in the ledger. The key makes it safe to retry: the same key "
-                "again writes nothing. You see the exact amounts before anything is written.")
-    with st.form("distribute"):
-        profit = st.text_input("Profit to distribute", placeholder="1,000.00", key="dist_profit")
-        slots = {"profit": st.empty()}
-        key = st.text_input("Idempotency key", value=f"manual-{date.today().isoformat()}",
-                            key="dist_key", help="One key per real-world payout, e.g. its date.")
-        slots["key"] = st.empty()
-        submitted = st.form_submit_button("💸 Distribute…", type="primary")
-    if submitted:
-        with core_call(slots):
-            amounts, _ = amounts_for(page.db, profit)  # refuses a bad amount before any dialog
-            if not key.strip():
-                raise ValidationFailed("key: must not be empty")
-            confirm.ask("distribute", profit=str(amounts.total), key=key.strip())
-
 
 def show(details) -> bool:
     total = Decimal(details["profit"])
@@ -69,8 +47,10 @@ def show(details) -> bool:
 
 def act(details) -> tuple[str, str]:
     result = distribute(page.db, details["profit"], details["key"], by=page.username)
-    for widget in ("dist_profit", "dist_retype"):
-        st.session_state.pop(widget, None)  # an empty form for the next payout
+    # An empty form for the next payout; set (not deleted) so the browser clears the box too. The
+    # dialog runs before the form is drawn, so the widget does not exist yet in this run.
+    st.session_state["dist_profit"] = ""
+    st.session_state.pop("dist_retype", None)
     parts = ", ".join(f"{BUCKET_LABELS[b]} {money(getattr(result.amounts, b))}" for b in BUCKETS)
     if result.created:
         return f"💸 Distributed {money(result.total)} under key {plain(result.key)}: {parts}.", "success"
@@ -78,8 +58,32 @@ def act(details) -> tuple[str, str]:
             f"nothing new was written. That distribution was {money(result.total)}: {parts}.", "info")
 
 
+
 confirm.confirmation("distribute", "Distribute this profit?", show, act,
                      confirm_label="💸 Distribute")
+
+if not page.can("analyst"):
+    st.caption("Analysts run distributions; you can read the ledger.")
+elif policy.distributions_paused:
+    st.warning("⏸️ Distributions are paused by the policy; an admin can resume them.")
+else:
+    st.markdown(f"A distribution splits the profit with the live split **{live.split.label()}** "
+                "and records it in the ledger. The key makes it safe to retry: the same key "
+                "again writes nothing. You see the exact amounts before anything is written.")
+    with st.form("distribute"):
+        profit = st.text_input("Profit to distribute", placeholder="1,000.00", key="dist_profit")
+        slots = {"profit": st.empty()}
+        key = st.text_input("Idempotency key", value=f"manual-{date.today().isoformat()}",
+                            key="dist_key", help="One key per real-world payout, e.g. its date.")
+        slots["key"] = st.empty()
+        submitted = st.form_submit_button("💸 Distribute…", type="primary")
+    if submitted:
+        with core_call(slots):
+            amounts, _ = amounts_for(page.db, profit)  # refuses a bad amount before any dialog
+            if not key.strip():
+                raise ValidationFailed("key: must not be empty")
+            confirm.ask("distribute", profit=str(amounts.total), key=key.strip())
+
 
 st.subheader("Cumulative amounts per bucket")
 totals = readers.distribution_totals(page.db)

@@ -32,6 +32,7 @@ def test_a_distribution_lands_in_the_ledger_with_exact_amounts(plain_db):
         {"reinvestment": "800.02", "dao": "150.01", "lucky": "30.00", "creator": "20.00"})
     ledger = at.dataframe[0].value
     assert list(ledger["key"]) == ["payout-1"] and list(ledger["total"]) == ["1,000.03"]
+    assert at.text_input(key="dist_profit").value == ""  # an empty form for the next payout
     assert {m.label: m.value for m in at.metric}["All distributed"] == "1,000.03"
 
 

@@ -168,10 +168,15 @@ def test_an_analyst_proposes_a_governor_approves_and_home_shows_the_new_split(se
     _go(page, "Review")
     expect(page.get_by_text("75/15/6/4 · proposed by ann")).to_be_visible(timeout=WAIT_MS)
     _shot(page, "10_review_pending")
-    page.locator(f".st-key-notes_{filed.id} input").fill("Metrics support this change")
-    page.locator(f".st-key-notes_{filed.id} input").press("Enter")
-    _settled(page)
     page.locator(f".st-key-approve_{filed.id} button").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text("against the live split")).to_be_visible(timeout=WAIT_MS)
+    _shot(page, "10b_review_confirm")
+    assert get_pending_proposals(db)  # nothing written before the confirmation
+    dialog.locator(".st-key-approve_notes input").fill("Metrics support this change")
+    dialog.locator(".st-key-approve_notes input").press("Enter")
+    _settled(page)
+    dialog.locator(".st-key-confirm_approve button").click()
     expect(page.get_by_text("is now the live split")).to_be_visible(timeout=WAIT_MS)
     _shot(page, "11_review_approved")
 
@@ -238,3 +243,38 @@ def test_a_reload_and_a_new_tab_stay_signed_in_and_signing_out_in_one_tab_ends_t
     second.reload()
     expect(second.get_by_role("heading", name="🔐 Sign in")).to_be_visible(timeout=WAIT_MS)
     _shot(second, "21_other_tab_signed_out")
+
+
+@pytest.mark.e2e
+def test_a_proposals_link_opens_its_page_in_a_new_tab_and_filing_twice_is_impossible(
+        server, browser_context):
+    base, url = server
+    first = browser_context.new_page()
+    first.goto(f"{base}/Propose")
+    _sign_in(first, "ann")
+    _set_number(first, "propose_reinvestment", "75")
+    _set_number(first, "propose_lucky", "6")
+    _set_number(first, "propose_creator", "4")
+    reasoning = first.locator(".st-key-propose_reasoning textarea")
+    reasoning.fill("A proposal to share")
+    reasoning.press("Control+Enter")
+    _settled(first)
+    first.get_by_role("button", name="📨 File proposal").click()
+    expect(first.get_by_text("Proposal 75/15/6/4 filed")).to_be_visible(timeout=WAIT_MS)
+    # The form starts again from the live split: the same proposal cannot be filed by a 2nd click.
+    expect(first.locator(".st-key-propose_reinvestment input")).to_have_value("80")
+    expect(first.locator(".st-key-propose_reasoning textarea")).to_have_value("")
+    link = first.get_by_role("link", name="Open the proposal you filed")
+    href = link.get_attribute("href")
+    db = connect(url)
+    [filed] = [p.record for p in get_pending_proposals(db)]
+    db.engine.dispose()
+    assert href.endswith(f"?proposal={filed.id}")
+    _wait_for_cookie(browser_context)
+
+    second = browser_context.new_page()
+    second.goto(base + "/" + href.lstrip("/") if not href.startswith("http") else href)
+    _signed_in_as(second, "ann")
+    expect(second.get_by_text("Proposal 75/15/6/4 · proposed")).to_be_visible(timeout=WAIT_MS)
+    expect(second.get_by_text("A proposal to share")).to_be_visible()
+    _shot(second, "22_proposal_page_new_tab")
