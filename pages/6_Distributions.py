@@ -102,7 +102,7 @@ ledger = readers.distributions(page.db)
 st.dataframe([{"when": when(d.created_at), "key": d.key, "total": money(d.total),
                **{BUCKET_LABELS[b]: money(getattr(d.amounts, b)) for b in BUCKETS},
                "split": d.split.label() if d.split else "",
-               "proposal": link(d.allocation_id) if d.allocation_id else None} for d in ledger],
+               "proposal": link(d.allocation_id) if d.allocation_id else ""} for d in ledger],
              hide_index=True, key="dist_ledger", column_config={
                  "proposal": st.column_config.LinkColumn(
                      "approved as", display_text="open its proposal",

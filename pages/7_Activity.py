@@ -24,7 +24,7 @@ def by_split(description: str, splits: dict[str, str]) -> str:
 def proposal_of(entry) -> str | None:
     data = entry.metadata or {}
     key = data.get("proposal_id") or data.get("allocation_id")
-    return link(str(key)) if key else None
+    return link(str(key)) if key else ""  # empty, not "None", where no proposal is concerned
 
 types = readers.activity_types(page.db)
 kind_col, limit_col = st.columns([3, 1])
