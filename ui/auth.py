@@ -12,6 +12,7 @@ from core.accounts import Account, account_by_email, add_user, authenticate, cou
 from core.web_sessions import close_session, open_session, session_account
 from db.engine import Database
 from ui.feedback import core_call, show_problems
+from ui.format import plain
 from ui.setup_token import setup_token
 
 TOKEN_KEY = "_session_token"
@@ -156,7 +157,7 @@ def _sso_section(db: Database) -> None:
             if account is not None:
                 _start_session(db, account)
                 st.rerun()
-        st.warning(f"No active account has the email {email}; ask an admin to add one.")
+        st.warning(f"No active account has the email {plain(email)}; ask an admin to add one.")
         st.button("Sign out of single sign-on", key="sso_logout", on_click=st.logout)
     else:
         st.button("🔑 Sign in with single sign-on", key="sso_login", on_click=st.login)
