@@ -5,7 +5,7 @@ import streamlit as st
 
 from ui import readers
 from ui.page import setup_page
-from ui.proposals import card, decision_dialogs, proposal_page
+from ui.proposals import card, decided_line, decision_dialogs, proposal_page
 
 SEEN_KEY = "review_seen"
 page = setup_page("Review", "🗳️")
@@ -26,13 +26,11 @@ def what_changed(pending) -> str | None:
     if before is None:
         return None
     arrived = [label for key, label in now.items() if key not in before]
-    left = [label for key, label in before.items() if key not in now]
-    parts = []
-    if arrived:
-        parts.append(f"new: {', '.join(arrived)}")
-    if left:
-        parts.append(f"decided or expired: {', '.join(left)} (see History)")
-    return "🔄 Since you last looked — " + "; ".join(parts) if parts else None
+    left = [(decided_line(page.db, key) or f"{label} left the queue").replace(
+        "Someone decided first: ", "") for key, label in before.items() if key not in now]
+    parts = [f"new: {', '.join(arrived)}"] if arrived else []
+    return "🔄 Since you last looked — " + " ".join([*(p + "." for p in parts), *left]) \
+        if parts or left else None
 
 
 @st.fragment(run_every=30)

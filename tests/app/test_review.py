@@ -187,7 +187,13 @@ def test_the_queue_says_what_changed_since_the_tab_last_looked(plain_db):
     _file(plain_db)
     st.cache_data.clear()
     at = at.run()
-    assert "Since you last looked — new: 75/15/6/4" in all_text(at)
+    assert "Since you last looked — new: 75/15/6/4." in all_text(at)
+    from core.allocations import review_proposal
+    review_proposal(plain_db, get_pending_proposals(plain_db)[0].record.id, "rejected", by="gil",
+                    notes="no")
+    st.cache_data.clear()
+    at = at.run()
+    assert "Since you last looked — gil rejected it on" in all_text(at)
 
 
 def _proposal_page(user: str, proposal_id: str):
