@@ -278,3 +278,32 @@ def test_a_proposals_link_opens_its_page_in_a_new_tab_and_filing_twice_is_imposs
     expect(second.get_by_text("Proposal 75/15/6/4 · proposed")).to_be_visible(timeout=WAIT_MS)
     expect(second.get_by_text("A proposal to share")).to_be_visible()
     _shot(second, "22_proposal_page_new_tab")
+
+
+@pytest.mark.e2e
+def test_a_stale_card_says_who_decided_and_the_queue_refreshes_by_itself(server, browser_context):
+    base, url = server
+    db = connect(url)
+    from decimal import Decimal
+
+    from core.allocations import propose_allocation, review_proposal
+    from core.validation import ProposalInput
+    filed = propose_allocation(db, ProposalInput(75, 15, 6, 4, reasoning="stale soon",
+                                                 confidence=Decimal("0.9")), by="ann")
+    page = browser_context.new_page()
+    page.goto(f"{base}/Review")
+    _sign_in(page, "gus")
+    expect(page.get_by_text("75/15/6/4 · proposed by ann")).to_be_visible(timeout=WAIT_MS)
+    # Another governor rejects it while gus still looks at the card.
+    review_proposal(db, filed.proposal_id, "rejected", by="ada", notes="Not this quarter")
+    page.locator(f".st-key-approve_{filed.proposal_id} button").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text("Someone decided first: ada rejected it")).to_be_visible(timeout=WAIT_MS)
+    expect(dialog.locator(".st-key-confirm_approve button")).to_be_disabled()
+    _shot(page, "23_stale_decision")
+    dialog.locator(".st-key-cancel_approve button").click()
+    # Without any click, the queue reads itself again (every 30 s) and says what changed.
+    expect(page.get_by_text("Since you last looked")).to_be_visible(timeout=75_000)
+    expect(page.get_by_text("75/15/6/4 · proposed by ann")).to_have_count(0)
+    _shot(page, "24_queue_refreshed")
+    db.engine.dispose()
