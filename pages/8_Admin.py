@@ -70,25 +70,29 @@ if others:
         if st.button("⛔ Disable…", key="change_disable"):
             confirm.ask("disable", who=who, role=old_role)
 
-confirm.confirmation(
-    "policy", "Change the policy?",
-    lambda d: st.markdown(f"**{d['key']}**: {plain(d['old'])} → **{plain(d['new'])}**. A new "
-                          "policy version is written and applies to every decision from now on.")
-    or True,
-    lambda d: (set_policy(page.db, d["key"], d["value"], by=page.username),
-               f"💾 Policy: {d['key']} is now {plain(d['new'])}.")[1],
-    confirm_label="💾 Change the policy")
-confirm.confirmation(
-    "set_role", "Change this role?",
-    lambda d: st.markdown(f"**{d['who']}**: {d['old']} → **{d['new']}**. It takes effect on "
-                          "their next click.") or True,
-    lambda d: (set_role(page.db, d["who"], d["new"], by=page.username),
-               f"🔁 {d['who']} is now a {d['new']}.")[1],
-    confirm_label="🔁 Set role")
-confirm.confirmation(
-    "disable", "Disable this account?",
-    lambda d: st.markdown(f"**{d['who']}** ({d['role']}) can no longer sign in, and every "
-                          "session of theirs ends on their next click.") or True,
-    lambda d: (disable_user(page.db, d["who"], by=page.username),
-               f"⛔ {d['who']} is disabled and can no longer sign in.")[1],
-    confirm_label="⛔ Disable")
+
+
+def confirmed_change(action: str, title: str, label: str, describe, write, done) -> None:
+    """An admin change behind its confirmation: `describe` says what changes (Markdown of our own
+    making; user text through `plain`), `write` makes the one core call, `done` is the notice."""
+    confirm.confirmation(action, title, lambda d: st.markdown(describe(d)) or True,
+                         lambda d: (write(d), done(d))[1], confirm_label=label)
+
+
+confirmed_change(
+    "policy", "Change the policy?", "💾 Change the policy",
+    lambda d: f"**{d['key']}**: {plain(d['old'])} → **{plain(d['new'])}**. A new policy version "
+              "is written and applies to every decision from now on.",
+    lambda d: set_policy(page.db, d["key"], d["value"], by=page.username),
+    lambda d: f"💾 Policy: {d['key']} is now {plain(d['new'])}.")
+confirmed_change(
+    "set_role", "Change this role?", "🔁 Set role",
+    lambda d: f"**{d['who']}**: {d['old']} → **{d['new']}**. It takes effect on their next click.",
+    lambda d: set_role(page.db, d["who"], d["new"], by=page.username),
+    lambda d: f"🔁 {d['who']} is now a {d['new']}.")
+confirmed_change(
+    "disable", "Disable this account?", "⛔ Disable",
+    lambda d: f"**{d['who']}** ({d['role']}) can no longer sign in, and every session of theirs "
+              "ends on their next click.",
+    lambda d: disable_user(page.db, d["who"], by=page.username),
+    lambda d: f"⛔ {d['who']} is disabled and can no longer sign in.")

@@ -122,6 +122,16 @@ def _set_number(page: Page, key: str, value: str) -> None:
     _settled(page)
 
 
+def _fill_proposal(page: Page, reasoning: str) -> None:
+    """With reinvestment at 75 already: lucky 6, creator 4 (75/15/6/4) and the reasoning."""
+    _set_number(page, "propose_lucky", "6")
+    _set_number(page, "propose_creator", "4")
+    field = page.locator(".st-key-propose_reasoning textarea")
+    field.fill(reasoning)
+    field.press("Control+Enter")
+    _settled(page)
+
+
 @pytest.mark.e2e
 def test_an_analyst_proposes_a_governor_approves_and_home_shows_the_new_split(server, page):
     base, url = server
@@ -136,12 +146,7 @@ def test_an_analyst_proposes_a_governor_approves_and_home_shows_the_new_split(se
     _go(page, "Propose")
     _set_number(page, "propose_reinvestment", "75")
     expect(page.get_by_text("total: the four sum to 95, not exactly 100")).to_be_visible()
-    _set_number(page, "propose_lucky", "6")
-    _set_number(page, "propose_creator", "4")
-    reasoning = page.locator(".st-key-propose_reasoning textarea")
-    reasoning.fill("Manual adjustment for Q1 strategy")
-    reasoning.press("Control+Enter")
-    _settled(page)
+    _fill_proposal(page, "Manual adjustment for Q1 strategy")
     expect(page.get_by_text("Valid: this proposal can be filed.")).to_be_visible(timeout=WAIT_MS)
     _shot(page, "02_propose_form")
     page.get_by_role("button", name="📨 File proposal").click()
@@ -253,12 +258,7 @@ def test_a_proposals_link_opens_its_page_in_a_new_tab_and_filing_twice_is_imposs
     first.goto(f"{base}/Propose")
     _sign_in(first, "ann")
     _set_number(first, "propose_reinvestment", "75")
-    _set_number(first, "propose_lucky", "6")
-    _set_number(first, "propose_creator", "4")
-    reasoning = first.locator(".st-key-propose_reasoning textarea")
-    reasoning.fill("A proposal to share")
-    reasoning.press("Control+Enter")
-    _settled(first)
+    _fill_proposal(first, "A proposal to share")
     first.get_by_role("button", name="📨 File proposal").click()
     expect(first.get_by_text("Proposal 75/15/6/4 filed")).to_be_visible(timeout=WAIT_MS)
     # The form starts again from the live split: the same proposal cannot be filed by a 2nd click.
