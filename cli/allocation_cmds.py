@@ -7,7 +7,7 @@ import typer
 from core import allocations, distribution
 from core.activity import list_activity
 from cli.common import JsonOption, database, emit, refusals, table
-from core.setup import connect, upgrade_database
+from core.database import connect, upgrade_database
 from core.split import format_pct
 from core.validation import ProposalInput
 from settings import get_settings

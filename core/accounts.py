@@ -23,6 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from core.activity import record_activity
 from core.errors import NotFound, PermissionDenied, Refused, ValidationFailed
 from core.locking import serialize_writes
+from core.sessions import reading, writing
 from db.engine import Database
 from db.models import ROLES, User
 from db.types import utcnow
@@ -140,7 +141,7 @@ def add_user(db: Database, username: str, role: str, password: str | None, *,
     if username in RESERVED_USERNAMES:
         raise ValidationFailed(f"username: {username!r} is reserved for the system")
     _check_role(role)
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         # Serialised: two "first accounts" created at once in open mode would both see no
         # accounts and both be trusted as the open-mode operator.
         serialize_writes(session)
@@ -165,7 +166,7 @@ def add_user(db: Database, username: str, role: str, password: str | None, *,
 
 
 def list_users(db: Database) -> list[Account]:
-    with db.reads() as session:
+    with reading(db) as session:
         return [_account(u) for u in session.scalars(sa.select(User).order_by(User.username))]
 
 
@@ -185,7 +186,7 @@ def _last_admin_guard(session: so.Session, user: User) -> None:
 
 def set_role(db: Database, username: str, role: str, *, by: str | None) -> Account:
     _check_role(role)
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         # Serialised with the other account writes: two admins demoting each other at the same
         # moment would otherwise each see the other still an admin and leave none.
         serialize_writes(session)
@@ -205,7 +206,7 @@ def set_role(db: Database, username: str, role: str, *, by: str | None) -> Accou
 
 
 def disable_user(db: Database, username: str, *, by: str | None) -> Account:
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         serialize_writes(session)
         actor = resolve_actor(session, by, "admin", "disabling an account")
         user = _load_user(session, username)
@@ -237,7 +238,7 @@ def authenticate(db: Database, username: str, password: str,
     """Check a password. Failures are counted; after three, each attempt must wait longer."""
     now = now or utcnow()
     refusal = Refused("sign-in: unknown account or wrong password")
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         user = session.get(User, _normalise_username(username))
         if user is None or not user.active or not user.password_hash:
             _verify_quietly(_dummy_hash(), password)
@@ -264,17 +265,17 @@ def authenticate(db: Database, username: str, password: str,
 
 
 def account_by_email(db: Database, email: str) -> Account | None:
-    with db.reads() as session:
+    with reading(db) as session:
         user = session.scalar(sa.select(User).where(sa.func.lower(User.email) == email.strip().lower()))
         return _account(user) if user is not None and user.active else None
 
 
 def get_account(db: Database, username: str) -> Account | None:
-    with db.reads() as session:
+    with reading(db) as session:
         user = session.get(User, _normalise_username(username))
         return _account(user) if user is not None else None
 
 
 def count_accounts(db: Database) -> int:
-    with db.reads() as session:
+    with reading(db) as session:
         return session.scalar(sa.select(sa.func.count()).select_from(User))

@@ -21,7 +21,8 @@ from core.errors import NotFound, Refused, ValidationFailed
 from core.locking import serialize_writes
 from core.policy import Policy
 from core.policy_store import load_policy
-from core.records import AllocationRecord, CurrentAllocation, PendingProposal, split_of
+from core.allocation_records import AllocationRecord, CurrentAllocation, PendingProposal, split_of
+from core.sessions import reading, writing
 from core.split import Split
 from core.validation import ProposalInput, ValidationResult, step_errors, validate_proposal
 from db.engine import Database
@@ -67,7 +68,7 @@ def live_split(session: so.Session) -> Split:
 
 def get_current_allocation(db: Database) -> CurrentAllocation:
     """The split in force, or the built-in 80/15/3/2 (source "default") if none is active."""
-    with db.reads() as session:
+    with reading(db) as session:
         row = current_row(session)
         return CurrentAllocation.of(row)
 
@@ -76,12 +77,12 @@ def get_allocation_history(db: Database, limit: int | None = None) -> list[Alloc
     query = sa.select(AllocationLog).order_by(AllocationLog.timestamp.desc(), AllocationLog.id)
     if limit is not None:
         query = query.limit(limit)
-    with db.reads() as session:
+    with reading(db) as session:
         return [AllocationRecord.from_row(r) for r in session.scalars(query)]
 
 
 def get_proposal(db: Database, proposal_id: str) -> AllocationRecord:
-    with db.reads() as session:
+    with reading(db) as session:
         return AllocationRecord.from_row(_load(session, proposal_id))
 
 
@@ -94,7 +95,7 @@ def _approvals(session: so.Session, proposal_id: uuid.UUID) -> list[str]:
 def get_pending_proposals(db: Database, now: datetime | None = None) -> list[PendingProposal]:
     """Proposals waiting for review, newest first; ones past their lifetime are left out."""
     now = now or utcnow()
-    with db.reads() as session:
+    with reading(db) as session:
         policy = load_policy(session)
         lifetime = timedelta(hours=policy.proposal_lifetime_hours)
         rows = session.scalars(sa.select(AllocationLog).where(AllocationLog.status == "proposed")
@@ -106,7 +107,7 @@ def get_pending_proposals(db: Database, now: datetime | None = None) -> list[Pen
 
 def validate_against_live(db: Database, proposal: ProposalInput) -> ValidationResult:
     """Validation as `propose` would apply it now: the policy in force and the live split."""
-    with db.reads() as session:
+    with reading(db) as session:
         return validate_proposal(proposal, policy=load_policy(session), live=live_split(session))
 
 
@@ -140,7 +141,7 @@ def file_proposal(session: so.Session, proposal: ProposalInput, actor: Actor,
 
 
 def propose_allocation(db: Database, proposal: ProposalInput, *, by: str | None = None) -> ProposalResult:
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         actor = resolve_actor(session, by, "analyst", "filing a proposal")
         row, result = file_proposal(session, proposal, actor, load_policy(session))
         return ProposalResult(str(row.id), result.warnings)
@@ -262,7 +263,7 @@ def review_proposal(db: Database, proposal_id: str, decision: str, *, by: str | 
     if decision not in DECISIONS:
         raise ValidationFailed(f"decision: {decision!r} is not one of {', '.join(DECISIONS)}")
     notes = notes.strip() if notes and notes.strip() else None
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         serialize_writes(session)  # first: the actor's role is read under the lock too
         actor = resolve_actor(session, by, "governor", "reviewing a proposal")
         now = now or utcnow()
@@ -283,7 +284,7 @@ def review_proposal(db: Database, proposal_id: str, decision: str, *, by: str | 
 def expire_stale_proposals(db: Database, now: datetime | None = None) -> list[str]:
     """Mark proposals past their lifetime as expired (they can never be activated)."""
     now = now or utcnow()
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         # Serialised with reviews: a proposal approved while it is being expired must end as
         # one or the other, not trip the decided-row trigger.
         serialize_writes(session)

@@ -16,7 +16,8 @@ from core.errors import Refused, ValidationFailed
 from core.locking import serialize_writes
 from core.money import Amounts, calculate_amounts, parse_total
 from core.policy_store import load_policy
-from core.records import CurrentAllocation, split_of
+from core.allocation_records import CurrentAllocation, split_of
+from core.sessions import reading, writing
 from core.split import Split
 from settings import get_settings
 from db.engine import Database
@@ -65,7 +66,7 @@ def distribute(db: Database, profit: Any, key: str, *, by: str | None = None) ->
         raise ValidationFailed(f"key: must be 1-{MAX_KEY_LENGTH} characters")
     minor_unit = get_settings().minor_unit
     total = parse_total(profit, minor_unit)
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         actor = resolve_actor(session, by, "analyst", "running a distribution")
         serialize_writes(session)
         existing = session.scalar(sa.select(ProfitDistribution).where(
@@ -98,7 +99,7 @@ def distribute(db: Database, profit: Any, key: str, *, by: str | None = None) ->
 
 
 def list_distributions(db: Database, limit: int = 200) -> list[Distribution]:
-    with db.reads() as session:
+    with reading(db) as session:
         rows = session.scalars(sa.select(ProfitDistribution)
                                .order_by(ProfitDistribution.created_at.desc()).limit(limit))
         return [_from_row(r, created=True) for r in rows]
@@ -107,5 +108,5 @@ def list_distributions(db: Database, limit: int = 200) -> list[Distribution]:
 def largest_distribution(db: Database) -> Decimal | None:
     """The largest total ever distributed (None before the first): the yardstick against which
     the dashboard asks for an unusually large amount to be typed twice."""
-    with db.reads() as session:
+    with reading(db) as session:
         return session.scalar(sa.select(sa.func.max(ProfitDistribution.total)))

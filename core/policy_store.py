@@ -9,6 +9,7 @@ from core.accounts import resolve_actor
 from core.activity import record_activity
 from core.locking import serialize_writes
 from core.policy import Policy, policy_from_dict, with_setting
+from core.sessions import reading, writing
 from db.engine import Database
 from db.models import AllocationPolicy
 
@@ -28,13 +29,13 @@ def load_policy(session: so.Session) -> Policy:
 
 
 def get_policy(db: Database) -> Policy:
-    with db.reads() as session:
+    with reading(db) as session:
         return load_policy(session)
 
 
 def set_policy(db: Database, key: str, value: str, *, by: str | None) -> Policy:
     """Change one policy key (admins only); validated as a whole, versioned and logged."""
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         serialize_writes(session)  # first: the actor's role is read under the lock too
         actor = resolve_actor(session, by, "admin", "changing the policy")
         latest = session.scalar(sa.select(sa.func.max(AllocationPolicy.version))) or 0
@@ -53,7 +54,7 @@ def set_policy(db: Database, key: str, value: str, *, by: str | None) -> Policy:
 
 
 def policy_versions(db: Database) -> list[dict[str, object]]:
-    with db.reads() as session:
+    with reading(db) as session:
         rows = session.scalars(sa.select(AllocationPolicy).order_by(AllocationPolicy.version.desc()))
         return [{"version": r.version, "key": r.changed_key, "old_value": r.old_value,
                  "new_value": r.new_value, "changed_by": r.changed_by,

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from core.accounts import Account, get_account
+from core.sessions import reading, writing
 from db.engine import Database
 from db.models import User, WebSession
 from db.types import utcnow
@@ -47,7 +48,7 @@ def open_session(db: Database, username: str, now: datetime | None = None) -> Op
     now = now or utcnow()
     token = secrets.token_urlsafe(TOKEN_BYTES)
     expires_at = now + SESSION_LIFETIME
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         user = session.get(User, username)
         if user is None or not user.active:
             raise LookupError(username)  # callers pass an account authenticate() just returned
@@ -64,7 +65,7 @@ def session_account(db: Database, token: str | None, now: datetime | None = None
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
     now = now or utcnow()
-    with db.reads() as session:
+    with reading(db) as session:
         row = session.get(WebSession, _digest(token))
         if row is None or row.expires_at <= now:
             return None
@@ -79,12 +80,12 @@ def close_session(db: Database, token: str | None) -> None:
     """Sign-out: the row goes, so every tab and every copy of the cookie is signed out."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         session.execute(sa.delete(WebSession).where(WebSession.token_hash == _digest(token)))
 
 
 def close_sessions_of(db: Database, username: str) -> int:
     """End every session of one account (e.g. after a password reset by its owner)."""
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         result = session.execute(sa.delete(WebSession).where(WebSession.username == username))
         return result.rowcount or 0

@@ -11,12 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import sqlalchemy as sa
 import streamlit as st
 
-from core.errors import DomainError
-from ui.db import database_unreachable
-from ui.feedback import flash
+from core.errors import DatabaseFailure, DomainError
+from ui.feedback import flash, stop_on_database_failure
 
 PENDING_KEY = "_confirm"
 
@@ -42,13 +40,13 @@ def _carry_out(act: Callable[[dict[str, Any]], str | tuple[str, str]], details: 
     forget()
     try:
         outcome = act(details)
+    except DatabaseFailure as failure:
+        stop_on_database_failure(failure)  # busy, unreachable: said in the dialog, nothing written
     except DomainError as refusal:
         # Told on the page after the rerun (the dialog closes): the refusal often means the data
         # moved under this tab, so the cached reads go too.
         for line in (refused(details, refusal) if refused else []) + refusal.problems:
             flash(line, "error")
-    except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
-        database_unreachable(error)
     else:
         message, kind = outcome if isinstance(outcome, tuple) else (outcome, "success")
         flash(message, kind)

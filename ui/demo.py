@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 import streamlit as st
 
-from core.errors import DomainError
+from core.errors import DatabaseFailure, DomainError
 from db.engine import Database
-from ui.db import database_unreachable
+from ui.feedback import stop_on_database_failure
 from ui.readers import reader
 
 
@@ -21,7 +20,7 @@ def _load_demo_once(url: str, _db: Database) -> bool:
     seeded, so its own last approved split is the current one (not 80/15/3/2 "approved by
     nobody" on top of it).
     """
-    from core.setup import seed_default_allocation
+    from core.database import seed_default_allocation
 
     loaded = False
     if _db.dialect == "sqlite":
@@ -31,6 +30,8 @@ def _load_demo_once(url: str, _db: Database) -> bool:
             try:
                 generate_demo_data(_db)
                 loaded = True
+            except DatabaseFailure:
+                raise  # not "filled already": the page says what happened
             except DomainError:
                 pass  # another server process filled it a moment ago
     seed_default_allocation(_db)  # nothing to do when the log already has rows
@@ -40,13 +41,13 @@ def _load_demo_once(url: str, _db: Database) -> bool:
 def ensure_demo_data(db: Database) -> None:
     try:
         _load_demo_once(db.engine.url.render_as_string(hide_password=True), db)
-    except sa.exc.DBAPIError as error:
-        database_unreachable(error)
+    except DatabaseFailure as failure:
+        stop_on_database_failure(failure)
 
 
 @reader(ttl=60)
 def is_demo(db: Database) -> bool:
-    from core.dashboard_reads import holds_demo_data
+    from core.demo import holds_demo_data
 
     return holds_demo_data(db)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from core.accounts import count_accounts
 from core.errors import DomainError
 from settings import get_settings
-from core.setup import connect
+from core.database import connect
 from ui.setup_token import SETUP_TOKEN_ENV, banner
 
 APP = Path(__file__).resolve().parents[1] / "app.py"

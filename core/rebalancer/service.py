@@ -26,6 +26,7 @@ from core.policy_store import load_policy
 from core.rebalancer.advisor import AdvisorUnavailable, suggest_by_ai
 from core.rebalancer.rules import suggest_by_rules
 from core.rebalancer.suggestion import Suggestion, clamp_to_policy, policy_gate
+from core.sessions import reading, writing
 from settings import Settings, get_settings
 from core.split import BUCKETS, Split
 from core.validation import ProposalInput
@@ -213,16 +214,16 @@ def run_rebalance(db: Database, metrics: PlatformMetrics | None = None, engine: 
     if scheduled and by:
         raise ValidationFailed(f"by: a scheduled run acts as {SCHEDULER_ACTOR}; name no account")
     settings = settings or get_settings()
-    with db.reads() as session:
+    with reading(db) as session:
         _actor(session, by, scheduled)  # refuse before spending an advisor call
         policy, live = load_policy(session), live_split(session)
     if metrics is None:
-        from core.metrics import compute_metrics  # the database's own figures
+        from core.metrics_store import compute_metrics  # the database's own figures
 
         metrics = compute_metrics(db, now=now)
     suggestion = suggest(metrics, live, policy, engine, settings)
 
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         actor = _actor(session, by, scheduled)
         serialize_writes(session)  # the live split read below stays the live split until commit
         policy_now, live_now = load_policy(session), live_split(session)
@@ -242,7 +243,7 @@ def file_suggestion(db: Database, result: RebalanceResult, *, by: str | None,
     """File the suggestion of an earlier dry run (a person read it, then chose to file it),
     exactly as a non-dry run would have: re-checked against the split and policy in force now,
     refused while rebalancing is paused, auto-approval tried, and the run logged."""
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         serialize_writes(session)
         actor = _actor(session, by, scheduled=False)
         policy, live = load_policy(session), live_split(session)

@@ -7,7 +7,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from settings import get_settings
-from core.setup import connect
+from core.database import connect
 from core.web_sessions import open_session
 from ui.auth import EXPIRES_KEY, TOKEN_KEY
 

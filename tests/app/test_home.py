@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.allocations import get_current_allocation, get_pending_proposals
 from core.demo import has_platform_data
-from core.metrics import compute_metrics
+from core.metrics_store import compute_metrics
 from core.money import calculate_amounts
 from core.split import BUCKET_LABELS, BUCKETS, format_pct
 from db.types import utcnow
@@ -107,7 +107,7 @@ def test_an_unreachable_database_is_a_clear_message_not_a_traceback(db, monkeypa
 
 def test_on_a_first_start_the_demos_last_approved_split_stays_the_current_one(tmp_path, monkeypatch):
     from core.accounts import add_user
-    from core.setup import connect
+    from core.database import connect
     from settings import get_settings
 
     url = f"sqlite:///{tmp_path / 'fresh.db'}"

@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from core.setup import upgrade_database
+from core.database import upgrade_database
 from db import migrate, triggers
 from db.engine import Database
 from db.models import Base

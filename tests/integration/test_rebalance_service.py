@@ -179,7 +179,7 @@ def test_every_run_writes_exactly_one_rebalance_run_row(db):
 
 
 def test_metrics_come_from_the_database_when_none_are_given(db):
-    from core.metrics import compute_metrics
+    from core.metrics_store import compute_metrics
 
     now = utcnow()
     result = run_rebalance(db, now=now, settings=NO_KEY)

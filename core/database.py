@@ -9,8 +9,9 @@ import sqlalchemy as sa
 from alembic.util import exc as alembic_errors
 
 from core.activity import record_activity
-from core.errors import DatabaseUnavailable
+from core.errors import DatabaseBusy, DatabaseUnavailable, InvalidDatabaseUrl
 from core.locking import serialize_writes
+from core.sessions import database_failures, reason_of, translate, writing
 from core.split import DEFAULT_SPLIT
 from settings import get_settings
 from db import migrate
@@ -32,7 +33,7 @@ class UpgradeResult:
 
 def seed_default_allocation(db: Database) -> bool:
     """On a log with no rows at all, make 80/15/3/2 the active split. Idempotent."""
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         serialize_writes(session)  # two first starts at once seed one default, not two
         if session.scalar(sa.select(sa.func.count()).select_from(AllocationLog)):
             return False
@@ -57,9 +58,11 @@ def upgrade_database(db: Database, *, seed: bool = True) -> UpgradeResult:
     except alembic_errors.CommandError as error:
         # A revision this program does not know: a newer version wrote the schema.
         raise DatabaseUnavailable(f"database: schema revision unknown to this version ({error})") from None
-    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as error:
-        first_line = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-        raise DatabaseUnavailable(f"database: the schema upgrade failed ({first_line})") from None
+    except sa.exc.DBAPIError as error:
+        failure = translate(error, writing=True)
+        if isinstance(failure, DatabaseBusy):
+            raise failure from error  # another process holds the lock: try again
+        raise DatabaseUnavailable(f"database: the schema upgrade failed ({reason_of(error)})") from error
     return UpgradeResult(revision, seed_default_allocation(db) if seed else False)
 
 
@@ -71,6 +74,12 @@ def connect(url: str | None = None, *, upgrade: bool = True, seed: bool = True) 
         db = open_database(url)
     except ImportError as error:
         raise DatabaseUnavailable(f"database: no driver installed for this URL ({error.name})") from None
-    if upgrade and migrate.current_revision(db) != migrate.head_revision():
+    except sa.exc.ArgumentError as error:
+        raise InvalidDatabaseUrl(f"database: not a usable database URL ({error})") from None
+    except OSError as error:  # the SQLite file's folder cannot be made
+        raise DatabaseUnavailable(f"database: cannot be reached ({error})") from None
+    with database_failures(writing=False):
+        behind = upgrade and migrate.current_revision(db) != migrate.head_revision()
+    if behind:
         upgrade_database(db, seed=seed)
     return db
