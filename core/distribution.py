@@ -15,6 +15,7 @@ from core.allocations import current_row
 from core.errors import Refused, ValidationFailed
 from core.locking import serialize_writes
 from core.money import Amounts, calculate_amounts, parse_total
+from core.policy import MAX_DISTRIBUTION
 from core.policy_store import load_policy
 from core.allocation_records import CurrentAllocation, split_of
 from core.sessions import reading, writing
@@ -76,8 +77,12 @@ def distribute(db: Database, profit: Any, key: str, *, by: str | None = None) ->
                 raise Refused(f"key: {key!r} was already used for a distribution of "
                               f"{existing.total}, not {total}")
             return _from_row(existing, created=False)
-        if load_policy(session).distributions_paused:
+        policy = load_policy(session)
+        if policy.distributions_paused:
             raise Refused("distribution: distributions are paused by the policy")
+        if policy.max_distribution is not None and total > policy.max_distribution:
+            raise Refused(f"profit: {total} is above the policy's {MAX_DISTRIBUTION} "
+                          f"{policy.max_distribution}; an admin may raise it or set it to off")
         row = current_row(session)
         current = CurrentAllocation.of(row)
         amounts = calculate_amounts(total, current.split, minor_unit)

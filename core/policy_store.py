@@ -5,10 +5,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from core.accounts import resolve_actor
+from core.accounts import count_active_governors, resolve_actor
 from core.activity import record_activity
+from core.errors import Refused
 from core.locking import serialize_writes
-from core.policy import Policy, policy_from_dict, with_setting
+from core.policy import GOVERNOR_COUNT_KEYS, Policy, policy_from_dict, with_setting
 from core.sessions import reading, writing
 from db.engine import Database
 from db.models import AllocationPolicy
@@ -41,6 +42,8 @@ def set_policy(db: Database, key: str, value: str, *, by: str | None) -> Policy:
         latest = session.scalar(sa.select(sa.func.max(AllocationPolicy.version))) or 0
         current = load_policy(session)
         updated = with_setting(current, key, value)
+        if key in GOVERNOR_COUNT_KEYS and not actor.open_mode:
+            _refuse_more_approvals_than_governors(session, key, getattr(updated, key))
         old_value, new_value = current.as_json().get(key), updated.as_json().get(key)
         session.add(AllocationPolicy(
             version=latest + 1, settings=updated.as_json(), changed_key=key,
@@ -51,6 +54,16 @@ def set_policy(db: Database, key: str, value: str, *, by: str | None) -> Policy:
                         {"key": key, "old_value": old_value, "new_value": new_value,
                          "version": latest + 1, "by": actor.username})
         return updated
+
+
+def _refuse_more_approvals_than_governors(session: so.Session, key: str, wanted: int) -> None:
+    """M-of-N needs N >= M: more required approvals than active governors deadlocks every
+    proposal. (In open mode any named operator may approve, so there is nothing to count.)"""
+    governors = count_active_governors(session)
+    if wanted > governors:
+        raise Refused(f"{key}: {wanted} is more than the {governors} active governor(s) "
+                      "(governor or admin accounts) who could approve; no proposal could ever "
+                      "be activated. Add governors first")
 
 
 def policy_versions(db: Database) -> list[dict[str, object]]:

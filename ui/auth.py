@@ -75,6 +75,17 @@ def _forget_cookie() -> None:
         manager.delete(COOKIE, key="cookie_delete")
 
 
+def client_address() -> str | None:
+    """Where this browser session connects from, for the sign-in throttle: Streamlit's view of
+    the connection (None when local; the throttle then counts it as one "unknown" client)."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # noqa: BLE001 - no context outside a browser session: no address
+        return None
+    # Only a string is an address (a test harness may hand back a stand-in object).
+    return address if isinstance(address, str) else None
+
+
 def sign_out(db: Database) -> None:
     with core_call():
         close_session(db, st.session_state.get(TOKEN_KEY))
@@ -144,7 +155,7 @@ def sign_in_form(db: Database) -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         with core_call():
-            account = authenticate(db, username, password)
+            account = authenticate(db, username, password, client=client_address())
             _start_session(db, account)
             st.rerun()
 

@@ -1,7 +1,7 @@
 """Server-side sessions of the dashboard's sign-in cookie (sign-out ends them at once).
 
 Revision ID: 0010
-Revises: 0005
+Revises: 0009_withdrawn_superseded
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import db.types
 
 revision = '0010'
-down_revision = '0005'
+down_revision = '0009_withdrawn_superseded'
 branch_labels = None
 depends_on = None
 
