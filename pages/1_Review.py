@@ -5,7 +5,7 @@ import streamlit as st
 
 from ui import readers
 from ui.page import setup_page
-from ui.proposals import card, decided_line, decision_dialogs, proposal_page
+from ui.proposals import card, decided_line, decision_dialogs, proposal_page, withdraw_dialog
 
 SEEN_KEY = "review_seen"
 page = setup_page("Review", "🗳️")
@@ -13,8 +13,9 @@ if not page.can("governor"):
     st.caption("Only governors approve or reject proposals; you can read them here.")
 if st.query_params.get("proposal"):  # one proposal's shareable page
     proposal_page(page.db, st.query_params["proposal"], can_review=page.can("governor"),
-                  username=page.username)
+                  username=page.username, is_admin=page.can("admin"))
     decision_dialogs(page.db, page.username)
+    withdraw_dialog(page.db, page.username)
     st.stop()
 
 

@@ -31,8 +31,11 @@ for widget, start in fresh.items():
     if reset or widget not in st.session_state:
         st.session_state[widget] = start
 
-st.caption(f"Live split **{live.split.label()}**. Each bucket may move at most "
-           f"{format_pct(policy.max_step)} points from it; a governor reviews what you file.")
+st.caption(f"Live split **{live.split.label()}**. A change that moves each bucket at most "
+           f"{format_pct(policy.max_step)} points from it is a **minor** change: "
+           f"{policy.approvals_required} governor approval(s) make it live. A larger move is a "
+           f"**major** change: it needs {policy.approvals_required_major} approvals and is never "
+           "auto-approved. The same split as the live one or as a pending proposal is refused.")
 
 # Not an st.form: each input reruns the page, so the checks below follow every change.
 slots = {}
@@ -70,7 +73,8 @@ with core_call():
     shown = [e for e in check.errors if submitted or reasoning or not e.startswith("reasoning:")]
     show_problems(shown, slots, warnings=check.warnings)
     if check.valid:
-        st.success("✔️ Valid: this proposal can be filed.")
+        st.success("✔️ Valid: this proposal can be filed."
+                   + (f" It is a {check.tier} change." if check.tier else ""))
 
 if submitted:
     with core_call(slots):

@@ -32,6 +32,10 @@ def show(details) -> bool:
                        "Amount": money(getattr(amounts, b))} for b in BUCKETS]
                      + [{"Bucket": "Total", "Share": "100%", "Amount": money(amounts.total)}],
                      hide_index=True, key="dist_confirm_amounts")
+        if policy.max_distribution is not None and total > policy.max_distribution:
+            st.error(f"🚫 profit: {money(total)} is above the policy's max_distribution "
+                     f"({money(policy.max_distribution)}); an admin can raise it.")
+            return False
         largest = largest_distribution(page.db)
         if largest and total > RETYPE_FACTOR * largest:
             st.warning(f"⚠️ This is more than {RETYPE_FACTOR} times the largest distribution so "

@@ -7,7 +7,9 @@ from typing import Any
 
 import streamlit as st
 
-from core.allocations import get_proposal, review_proposal, validate_against_live
+from core.allocations import (get_proposal, get_proposal_story, review_proposal,
+                              validate_against_live, withdraw_proposal)
+from core.policy import MAJOR
 from core.errors import DomainError
 from core.money import calculate_amounts
 from settings import get_settings
@@ -54,6 +56,14 @@ def decided_line(db: Database, proposal_id: str) -> str | None:
     return line
 
 
+def tier_badge(tier: str, required: int) -> str:
+    """How the tier reads everywhere on the dashboard."""
+    if tier == MAJOR:
+        return (f"🟠 Major change: a bucket moves more than the step limit, so it needs {required} "
+                "approvals and is never auto-approved")
+    return f"🟢 Minor change: within the step limit; {required} approval(s) make it live"
+
+
 def split_changes(live: Split, proposed: Split) -> list[dict[str, str]]:
     delta = proposed.delta(live)
     return [{"Bucket": BUCKET_LABELS[b], "Live": pct(getattr(live, b)),
@@ -70,6 +80,7 @@ def card(db: Database, item, live, *, can_review: bool, username: str) -> None:
         st.subheader(f"{label} · proposed by {who} ({proposal.proposed_by})")
         st.caption(f"Filed {when(proposal.timestamp)} · {time_left(item.expires_at)} before it "
                    f"expires · id {proposal.id}")
+        st.markdown(tier_badge(item.tier, item.approvals_required))
         page_link(proposal.id)
         chart, facts = st.columns([3, 2])
         with chart:
@@ -118,7 +129,7 @@ def decision_buttons(item, *, can_review: bool, username: str) -> None:
         st.info("👍 You approved this proposal; it waits for other governors.")
         return
     approve, reject, _ = st.columns([1, 1, 4])
-    details = {"id": proposal.id, "split": proposal.split.as_json(),
+    details = {"id": proposal.id, "split": proposal.split.as_json(), "tier": item.tier,
                "approvals": len(item.approvals), "required": item.approvals_required}
     if approve.button("✅ Approve…", key=f"approve_{proposal.id}", type="primary"):
         confirm.ask("approve", **details)
@@ -153,6 +164,7 @@ def decision_dialogs(db: Database, username: str) -> None:
         completes = details["approvals"] + 1 >= details["required"]
         st.markdown(f"**{proposed.label()}** against the live split **{live.split.label()}**:")
         st.dataframe(split_changes(live.split, proposed), hide_index=True, key="approve_changes")
+        st.markdown(tier_badge(details["tier"], details["required"]))
         st.write(("Your approval completes the count: the split becomes live at once."
                   if completes else
                   f"Your approval is {details['approvals'] + 1} of {details['required']}: the "
@@ -199,20 +211,22 @@ def decision_dialogs(db: Database, username: str) -> None:
                          refused=refused)
 
 
-def proposal_page(db: Database, proposal_id: str, *, can_review: bool, username: str) -> None:
-    """One proposal on its own page (`?proposal=ID`): against the live split, its story, and the
-    decision buttons when this viewer may act."""
+def proposal_page(db: Database, proposal_id: str, *, can_review: bool, username: str,
+                  is_admin: bool) -> None:
+    """One proposal on its own page (`?proposal=ID`): against the live split, its tier, its whole
+    story with every reviewer's notes, and the buttons this viewer may use."""
     page_link_to_queue()
     try:
-        record = get_proposal(db, proposal_id)
+        story = get_proposal_story(db, proposal_id)
     except DomainError as missing:
         st.error(missing.problems[0], icon="🔎")
         return
-    live = readers.current(db)
+    record, live = story.record, readers.current(db)
     pending = next((item for item in readers.pending(db) if item.record.id == record.id), None)
     st.subheader(f"Proposal {record.split.label()} · {record.status}")
     who = record.proposer_username or record.proposed_by
     st.caption(f"Filed {when(record.timestamp)} by {who} ({record.proposed_by}) · id {record.id}")
+    st.markdown(tier_badge(story.tier, story.approvals_required))
     chart, facts = st.columns([3, 2])
     with chart:
         st.plotly_chart(figures.split_comparison(live.split, record.split, "Live", "This proposal"),
@@ -220,17 +234,49 @@ def proposal_page(db: Database, proposal_id: str, *, can_review: bool, username:
     with facts:
         st.dataframe(split_changes(live.split, record.split), hide_index=True,
                      key="proposal_changes")
-        st.metric("Confidence", f"{float(record.confidence):.0%}")
+        left, right = st.columns(2)
+        left.metric("Confidence", f"{float(record.confidence):.0%}")
+        right.metric("Approvals", f"{len(story.approvals)} of {story.approvals_required}",
+                     help=", ".join(story.approvals) or "none yet")
         if pending is not None:
-            st.metric("Approvals", f"{len(pending.approvals)} of {pending.approvals_required}",
-                      help=", ".join(pending.approvals) or "none yet")
             st.caption(f"{time_left(pending.expires_at)} before it expires")
     st.markdown("**Reasoning:**")
     st.text(record.reasoning)
     if record.status != "proposed":
         st.info(decided_line(db, record.id).replace("Someone decided first: ", "Decided: "))
+    st.markdown("**Its story**")
+    # Notes are user text: a table cell shows them as text.
+    st.dataframe([{"when": when(e.at), "what": e.event, "by": e.by or "", "notes": e.notes or ""}
+                  for e in story.timeline], hide_index=True, key="proposal_timeline")
+    for later, label in ((story.replaced_by, "Replaced later by"),
+                         (story.superseded_by, "Superseded by")):
+        if later:
+            page_link(later, f"{label} proposal {later[:8]}")
     if pending is not None:
         decision_buttons(pending, can_review=can_review, username=username)
+        if username == record.proposer_username or is_admin:
+            if st.button("↩️ Withdraw…", key=f"withdraw_{record.id}"):
+                confirm.ask("withdraw", id=record.id, split=record.split.as_json())
+
+
+def withdraw_dialog(db: Database, username: str) -> None:
+    def show(details: dict[str, Any]) -> bool:
+        line = decided_line(db, details["id"])
+        if line:
+            st.warning(line, icon="⏱️")
+            return False
+        st.markdown(f"Withdraw **{Split.from_mapping(details['split']).label()}**? It stops waiting "
+                    "for review and can no longer be approved.")
+        st.text_input("Why? (optional, written to the log)", key="withdraw_notes")
+        return True
+
+    def act(details: dict[str, Any]) -> tuple[str, str]:
+        withdraw_proposal(db, details["id"], by=username,
+                          notes=st.session_state.pop("withdraw_notes", ""))
+        return f"↩️ Withdrew {Split.from_mapping(details['split']).label()}.", "info"
+
+    confirm.confirmation("withdraw", "Withdraw this proposal?", show, act,
+                         confirm_label="↩️ Withdraw")
 
 
 def page_link_to_queue() -> None:

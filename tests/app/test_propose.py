@@ -115,3 +115,26 @@ def test_out_of_range_and_over_precise_values_reach_core_as_typed_and_file_nothi
     at.text_area(key="propose_reasoning").input("a negative creator share")
     at = at.button(key="propose_submit").click().run()
     assert get_pending_proposals(plain_db) == []
+
+
+def test_the_step_limit_wording_is_truthful_and_a_major_change_is_marked(plain_db):
+    at = open_page(PROPOSE, user="ann")
+    assert "is a **minor** change" in all_text(at) and "needs 2 approvals" in all_text(at)
+    at = _set(at, reinvestment=64.0, dao=16.0, lucky=10.0, creator=10.0)
+    at.text_area(key="propose_reasoning").input("a big move")
+    at = at.run()
+    assert any("tier: a major change" in w.value for w in at.warning)
+    assert "Valid: this proposal can be filed. It is a major change." in all_text(at)
+
+
+def test_filing_what_is_already_pending_is_refused_next_to_the_form(plain_db):
+    at = _set(open_page(PROPOSE, user="ann"), reinvestment=75.0, lucky=6.0, creator=4.0)
+    at.text_area(key="propose_reasoning").input("first")
+    at = at.run().button(key="propose_submit").click().run()
+    at = _set(at, reinvestment=75.0, lucky=6.0, creator=4.0)
+    at.text_area(key="propose_reasoning").input("again")
+    at = at.run()
+    [pending] = get_pending_proposals(plain_db)
+    assert any(pending.record.id in e.value for e in at.error)
+    at = at.button(key="propose_submit").click().run()
+    assert len(get_pending_proposals(plain_db)) == 1

@@ -213,6 +213,33 @@ def test_a_proposal_has_its_own_page_with_the_chart_and_the_decision_buttons(pla
     at = _decide(at, "approve", proposal_id)
     assert get_current_allocation(plain_db).id == proposal_id
     assert "Decided: gus approved it; it became the live split" in all_text(at)
+    story = next(d.value for d in at.dataframe if "what" in d.value.columns)
+    assert list(story["what"]) == ["filed", "approved", "activated"]
+    assert list(story["by"]) == ["ann", "gus", "gus"]
+
+
+def test_a_major_change_is_marked_and_needs_the_major_count(plain_db):
+    proposal_id = _file(plain_db, split=(60, 25, 10, 5))  # 20 points off 80: beyond the step limit
+    at = _proposal_page("gus", proposal_id)
+    assert "🟠 Major change" in all_text(at) and "needs 2 approvals" in all_text(at)
+    at = _decide(at, "approve", proposal_id)
+    assert "Approval recorded: 1 of 2" in all_text(at)
+    assert get_proposal(plain_db, proposal_id).status == "proposed"
+    queue = open_page(REVIEW, user="gil")
+    assert "🟠 Major change" in all_text(queue)
+
+
+def test_the_proposer_withdraws_from_the_proposal_page_after_confirming(plain_db):
+    proposal_id = _file(plain_db)
+    at = _proposal_page("ann", proposal_id)
+    at = at.button(key=f"withdraw_{proposal_id}").click().run()
+    assert get_proposal(plain_db, proposal_id).status == "proposed"  # not before the confirmation
+    at.text_input(key="withdraw_notes").input("Filed too early")
+    at = at.run().button(key="confirm_withdraw").click().run()
+    no_exception(at)
+    assert get_proposal(plain_db, proposal_id).status == "withdrawn"
+    assert "Decided: ann withdrew it" in all_text(at)
+    assert f"withdraw_{proposal_id}" not in _keys(_proposal_page("vic", _file(plain_db, split=(78, 15, 4, 3))))
 
 
 def test_a_proposal_page_for_an_unknown_id_says_so(plain_db):
