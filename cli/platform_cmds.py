@@ -16,6 +16,7 @@ import typer
 from core import csv_import, demo, metrics_store, queries, reports, schedule
 from cli.common import JsonOption, database, emit, refusals, table
 from core.errors import ValidationFailed
+from core.parsing import parse_date, parse_instant
 from core.split import BUCKETS
 from db.types import utcnow
 
@@ -60,12 +61,14 @@ def import_(ctx: typer.Context, kind: Kind = typer.Argument(..., help="What the 
 
 @app.command("demo-data")
 @refusals
-def demo_data(ctx: typer.Context, seed: int = typer.Option(7, "--seed"),
-              days: int = typer.Option(120, "--days"),
-              tokens: int = typer.Option(5000, "--tokens"), as_json: bool = JsonOption) -> None:
+def demo_data(ctx: typer.Context, seed: str = typer.Option("7", "--seed", metavar="N"),
+              days: str = typer.Option("120", "--days", metavar="N"),
+              tokens: str = typer.Option("5000", "--tokens", metavar="N"),
+              as_json: bool = JsonOption) -> None:
     """Fill an empty platform with deterministic synthetic data."""
     db = database(ctx)
-    with _progress_bar("tokens", tokens, sys.stderr.isatty()) as progress:
+    length = int(tokens) if tokens.isascii() and tokens.isdigit() else 0  # core checks it
+    with _progress_bar("tokens", length, sys.stderr.isatty()) as progress:
         counts = demo.generate_demo_data(db, seed=seed, days=days, tokens=tokens,
                                          progress=progress)
     emit(counts, as_json, lambda: table(
@@ -89,12 +92,7 @@ def metrics_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
 
 def _date(value: str | None, field: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise ValidationFailed(f"{field}: {value!r} is not an ISO 8601 date (YYYY-MM-DD)") from None
+    return None if value is None else parse_date(value, field)
 
 
 @app.command("compare")
@@ -132,13 +130,7 @@ def weekly(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
 
 def _instant(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise ValidationFailed(f"at: {value!r} is not an ISO 8601 date-time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=schedule.UTC)
+    return None if value is None else parse_instant(value, "at")
 
 
 @app.command("schedule")

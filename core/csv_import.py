@@ -11,7 +11,6 @@ row with an `id` updates that token, one without gets a new id.
 from __future__ import annotations
 
 import csv
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -25,16 +24,21 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core.activity import record_activity
 from core.errors import NotFound, ValidationFailed
+from core.parsing import (MAX_DAILY_COUNT, MAX_TOKEN_PRICE_USD, MAX_TOKEN_VOLUME_USD,
+                          MAX_TREASURY_BALANCE_USD, TEXT_LIMITS, parse_date, parse_instant,
+                          parse_whole, shown, text_problem, to_decimal)
 from core.sessions import writing
-from core.split import to_decimal
 from db.engine import Database
 from db.models import EngagementDaily, Token, TreasurySnapshot
+from db.types import utcnow
 
 BATCH_SIZE = 5000
+# No row of these files comes near it (the longest text cell is 200 characters); a longer line
+# is a wrong file, refused before the csv module's own field limit (131,072) says it obscurely.
+MAX_LINE_CHARS = 4096
 MAX_REPORTED = 20
-MAX_INT32 = 2**31 - 1
 MAX_INT64 = 2**63 - 1
-MAX_BALANCE = Decimal(10) ** 22  # ExactDecimal(24, 2): 22 digits before the point
+MAX_BALANCE = MAX_TREASURY_BALANCE_USD
 
 Progress = Callable[[int, int], None]  # (bytes read so far, file size in bytes)
 
@@ -70,68 +74,82 @@ class ImportRejected(ValidationFailed):
 
 
 # --- cell parsers: each returns the value or raises ValueError with the reason ---------------
+# The rules are core.parsing's (the dashboard and the API read numbers and dates the same way);
+# here the column is named by the bad-row report, so the reason is kept without the field.
 
-def _text(max_length: int) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
-        if len(raw) > max_length:
-            raise ValueError(f"is longer than {max_length} characters")
+def _reason(error: ValidationFailed | ValueError) -> str:
+    message = error.problems[0] if isinstance(error, ValidationFailed) else str(error)
+    return message.split(": ", 1)[1] if message.startswith(f"{_CELL}: ") else message
+
+
+_CELL = "cell"
+Parser = Callable[[str, datetime], Any]  # (cell text, the import's moment) -> value
+
+
+def _text(limit_of: str) -> Parser:
+    def parse(raw: str, now: datetime) -> str:
+        problem = text_problem(raw, TEXT_LIMITS[limit_of])
+        if problem:
+            raise ValueError(problem)
         return raw
     return parse
 
 
-def _whole(limit: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        try:
-            value = int(raw, 10)
-        except ValueError:
-            raise ValueError(f"{raw!r} is not a whole number") from None
-        if value < 0:
+def _whole(limit: int) -> Parser:
+    def parse(raw: str, now: datetime) -> int:
+        if raw.startswith("-") and raw[1:].isascii() and raw[1:].isdigit():
             raise ValueError(f"{raw} is negative")
-        if value > limit:
-            raise ValueError(f"{raw} is too large (at most {limit})")
-        return value
+        try:
+            return parse_whole(raw, _CELL, minimum=0, maximum=limit)
+        except ValidationFailed as error:
+            raise ValueError(_reason(error)) from None
     return parse
 
 
-def _quantity(raw: str) -> float:
-    """A market figure (price, volume): a finite number, not negative."""
+def _bounded(raw: str, maximum: int, places: int | None = None) -> Decimal:
+    """A figure from 0 to `maximum`, exact; the reasons name the limit."""
     try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{raw!r} is not a number") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{raw} is not a finite number")
+        value = to_decimal(raw, _CELL, places=places)
+    except ValueError as error:
+        reason = _reason(error)
+        if reason.endswith("is too large"):
+            reason = f"{shown(raw, quote=False)} is above the maximum {maximum:,}"
+        elif places is not None and ("has more than" in reason or reason.endswith("is not a number")):
+            reason = f"{shown(raw)} is not an amount with at most {places} decimal places"
+        raise ValueError(reason) from None
     if value < 0:
         raise ValueError(f"{raw} is negative")
+    if value > maximum:
+        raise ValueError(f"{shown(raw, quote=False)} is above the maximum {maximum:,}")
     return value
 
 
-def _money(raw: str) -> Decimal:
+def _quantity(maximum: int) -> Parser:
+    """A market figure (price, volume in USD): a finite number, not negative, at most `maximum`."""
+    def parse(raw: str, now: datetime) -> float:
+        return float(_bounded(raw, maximum)) + 0.0  # + 0.0: "-0" is stored as 0, not as -0
+    return parse
+
+
+def _money(raw: str, now: datetime) -> Decimal:
+    # "1e3" -> 1000.00, "-0" -> 0.00
+    return _bounded(raw, MAX_BALANCE, places=2).quantize(Decimal("0.01")) + 0
+
+
+def _day(raw: str, now: datetime) -> date:
     try:
-        value = to_decimal(raw, "amount", places=2)
-    except ValueError:
-        raise ValueError(f"{raw!r} is not an amount with at most 2 decimal places") from None
-    if value < 0:
-        raise ValueError(f"{raw} is negative")
-    if value >= MAX_BALANCE:
-        raise ValueError(f"{raw} is too large")
-    return value.quantize(Decimal("0.01"))  # "1e3" is stored as 1000.00, not as "1E+3"
+        return parse_date(raw, _CELL, facts=True, now=now)
+    except ValidationFailed as error:
+        raise ValueError(_reason(error)) from None
 
 
-def _day(raw: str) -> date:
+def _instant(raw: str, now: datetime) -> datetime:
+    """ISO 8601 date-time; without an offset it is taken as UTC. Not after `now` (give or take
+    core.parsing's clock skew): the platform cannot have recorded the future."""
     try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ValueError(f"{raw!r} is not an ISO 8601 date (YYYY-MM-DD)") from None
-
-
-def _instant(raw: str) -> datetime:
-    """ISO 8601 date-time; without an offset it is taken as UTC."""
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        raise ValueError(f"{raw!r} is not an ISO 8601 date-time") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return parse_instant(raw, _CELL, facts=True, now=now)
+    except ValidationFailed as error:
+        raise ValueError(_reason(error)) from None
 
 
 # --- what each kind of file holds and how it is written ----------------------------------------
@@ -139,7 +157,7 @@ def _instant(raw: str) -> datetime:
 @dataclass(frozen=True)
 class Column:
     name: str
-    parse: Callable[[str], Any]
+    parse: Parser
     required: bool = True
 
 
@@ -186,12 +204,13 @@ def _advance_token_ids(session: so.Session) -> None:
 
 SPECS: dict[str, ImportSpec] = {
     "tokens": ImportSpec(Token.__table__, (
-        Column("id", _whole(MAX_INT64), required=False), Column("symbol", _text(32)),
-        Column("name", _text(200)), Column("price", _quantity), Column("volume_24h", _quantity),
+        Column("id", _whole(MAX_INT64), required=False), Column("symbol", _text("symbol")),
+        Column("name", _text("name")), Column("price", _quantity(MAX_TOKEN_PRICE_USD)),
+        Column("volume_24h", _quantity(MAX_TOKEN_VOLUME_USD)),
         Column("created_at", _instant)), key="id", write=_write_tokens),
     "engagement": ImportSpec(EngagementDaily.__table__, (
-        Column("day", _day), Column("wallet_connections", _whole(MAX_INT32)),
-        Column("trades_count", _whole(MAX_INT32)), Column("page_views", _whole(MAX_INT32))),
+        Column("day", _day), Column("wallet_connections", _whole(MAX_DAILY_COUNT)),
+        Column("trades_count", _whole(MAX_DAILY_COUNT)), Column("page_views", _whole(MAX_DAILY_COUNT))),
         key="day", write=_upsert(EngagementDaily.__table__, "day")),
     "treasury": ImportSpec(TreasurySnapshot.__table__, (
         Column("at", _instant), Column("balance_usd", _money)),
@@ -218,9 +237,24 @@ def _lines(handle: IO[bytes], counter: _Counter) -> Iterator[str]:
     for number, raw in enumerate(handle, start=1):
         counter.done += len(raw)
         try:
-            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            # A byte-order mark opening the file is what spreadsheets write: it is skipped.
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError:
             raise ValidationFailed(f"row {number}: is not UTF-8 text") from None
+        if "\r" in line.rstrip("\r\n"):
+            raise ValidationFailed(
+                f"row {number}: has a carriage return inside the line; lines must end with LF or "
+                "CRLF (a file whose lines end with carriage returns only is not read)")
+        if len(line) > MAX_LINE_CHARS:
+            raise ValidationFailed(f"row {number}: is {len(line):,} characters long; at most "
+                                   f"{MAX_LINE_CHARS:,} are allowed in a row")
+        if "\ufeff" in line:
+            raise ValidationFailed(f"row {number}: holds a byte-order mark (U+FEFF) inside the "
+                                   "file (two files joined?); only the file's start may have one")
+        if "\x00" in line:
+            raise ValidationFailed(f"row {number}: contains a NUL character (U+0000), which text "
+                                   "may not hold")
+        yield line
 
 
 def _header(reader: Iterator[list[str]], spec: ImportSpec) -> list[str]:
@@ -247,12 +281,16 @@ class _Checker:
 
     spec: ImportSpec
     names: list[str]
+    now: datetime
     seen: dict[Any, int] = field(default_factory=dict)
     bad: list[BadRow] = field(default_factory=list)
     bad_count: int = 0
 
     def parse(self, line: int, cells: list[str]) -> dict[str, Any] | None:
         problems: list[tuple[str, str]] = []
+        if [c.strip().lower() for c in cells] == self.names:
+            problems.append(("*", "repeats the header row (two files joined?)"))
+            return self._reject(line, problems)
         if len(cells) != len(self.names):
             problems.append(("*", f"has {len(cells)} fields, the header has {len(self.names)}"))
             return self._reject(line, problems)
@@ -266,7 +304,7 @@ class _Checker:
                 row[name] = None
                 continue
             try:
-                row[name] = by_name[name].parse(raw)
+                row[name] = by_name[name].parse(raw, self.now)
             except ValueError as exc:
                 problems.append((name, str(exc)))
         self._check_key(line, row, problems)
@@ -291,8 +329,10 @@ class _Checker:
 
 
 def import_csv(db: Database, kind: str, path: str | Path, progress: Progress | None = None,
-               *, batch_size: int = BATCH_SIZE) -> ImportResult:
-    """Load `path` into the table for `kind` (tokens, engagement, treasury): all rows or none."""
+               *, batch_size: int = BATCH_SIZE, now: datetime | None = None) -> ImportResult:
+    """Load `path` into the table for `kind` (tokens, engagement, treasury): all rows or none.
+    Dates after `now` (default: this moment) are refused, give or take a day of clock skew."""
+    now = now or utcnow()
     spec, path = _spec(kind), Path(path)
     if path.is_dir():
         raise ValidationFailed(f"file: {path} is a directory, not a CSV file")
@@ -305,9 +345,9 @@ def import_csv(db: Database, kind: str, path: str | Path, progress: Progress | N
     size, counter, rows = path.stat().st_size, _Counter(), 0
     with handle, writing(db) as session:
         reader = csv.reader(_lines(handle, counter))
-        checker = _Checker(spec, _header(reader, spec))
         batch: list[dict[str, Any]] = []
         try:
+            checker = _Checker(spec, _header(reader, spec), now)
             for cells in reader:
                 if not any(c.strip() for c in cells):
                     continue  # blank lines carry nothing

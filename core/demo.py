@@ -32,6 +32,7 @@ from core.activity import jsonable, record_activity
 from core.errors import Refused, ValidationFailed
 from core.locking import serialize_writes
 from core.money import calculate_amounts
+from core.parsing import parse_whole
 from core.sessions import reading, writing
 from core.split import Split
 from db.engine import Database
@@ -42,6 +43,7 @@ from db.types import utcnow
 DEMO_ACTIVITY = "demo_data_loaded"  # logged with the data; `holds_demo_data` looks for it
 BATCH = 20_000
 MIN_DAYS, MAX_DAYS, MAX_TOKENS = 14, 3650, 5_000_000
+MAX_SEED = 2**63 - 1
 MIN_HISTORY = timedelta(days=7)
 # The activity story as (fraction of the period, level): 1.0 is the busiest day.
 CURVE = ((0.0, 0.25), (0.25, 0.42), (0.5, 1.0), (0.6, 1.0), (0.8, 0.5), (1.0, 0.68))
@@ -360,23 +362,27 @@ def _dao_inflows(distributions: list[dict[str, Any]]) -> dict[date, Decimal]:
     return inflows
 
 
-def _check(days: int, tokens: int) -> None:
-    problems = []
-    if not MIN_DAYS <= days <= MAX_DAYS:
-        problems.append(f"days: {days} is outside {MIN_DAYS}..{MAX_DAYS}")
-    if not 0 <= tokens <= MAX_TOKENS:
-        problems.append(f"tokens: {tokens} is outside 0..{MAX_TOKENS}")
+def _check(seed: Any, days: Any, tokens: Any) -> tuple[int, int, int]:
+    """The three options as whole numbers in range (typed text, from the CLI, or ints)."""
+    problems, values = [], []
+    for field, raw, low, high in (("seed", seed, 0, MAX_SEED), ("days", days, MIN_DAYS, MAX_DAYS),
+                                  ("tokens", tokens, 0, MAX_TOKENS)):
+        try:
+            values.append(parse_whole(raw, field, minimum=low, maximum=high))
+        except ValidationFailed as refused:
+            problems.extend(refused.problems)
     if problems:
         raise ValidationFailed(*problems)
+    return values[0], values[1], values[2]
 
 
-def generate_demo_data(db: Database, seed: int = 7, days: int = 120, tokens: int = 5000,
+def generate_demo_data(db: Database, seed: Any = 7, days: Any = 120, tokens: Any = 5000,
                        now: datetime | None = None, progress: Progress | None = None) -> dict[str, int]:
     """Fill an empty platform with `days` days of data ending at `now` (default today 00:00 UTC).
 
     Returns the rows written per table. Refused when any platform data is already there.
     """
-    _check(days, tokens)
+    seed, days, tokens = _check(seed, days, tokens)
     now = now or datetime.combine(utcnow().date(), time(), tzinfo=UTC)
     start = now - timedelta(days=days)
     # One generator per part, so each part is the same for a seed whatever the others do.
