@@ -7,8 +7,9 @@ from settings import get_settings
 from core.split import BUCKET_LABELS, BUCKETS
 from ui import figures, readers
 from ui.feedback import core_call
-from ui.format import ago, money, pct, usd, when
+from ui.format import ago, money, pct, plain, usd, when
 from ui.page import setup_page
+from ui.proposals import page_link as proposal_link
 
 
 def week_change(cell, label: str, value: str, change: float, fmt: str) -> None:
@@ -36,11 +37,15 @@ with right:
         record = readers.allocation(page.db, current.id)
         approver = current.reviewed_by or f"nobody (set by {record.proposer_username or 'the system'})"
         st.markdown(f"**In force since** {when(current.effective_from)} "
-                    f"({ago(current.effective_from)})  \n**Approved by** {approver} · "
-                    f"proposed by {current.proposed_by}")
-        st.markdown(f"**Why:** {current.reasoning}")
+                    f"({ago(current.effective_from)})  \n**Approved by** {plain(approver)} · "
+                    f"proposed by {plain(current.proposed_by)}")
+        proposal_link(current.id, "Open its proposal page")
+        # Reasoning and notes are user text: shown as text, never as Markdown.
+        st.markdown("**Why:**")
+        st.text(current.reasoning)
         if record.review_notes:
-            st.markdown(f"**Reviewer's notes:** {record.review_notes}")
+            st.markdown("**Reviewer's notes:**")
+            st.text(record.review_notes)
 
 st.subheader("📊 Key metrics, and their change over the last 7 days")
 with core_call():

@@ -51,8 +51,10 @@ def time_page(page: str, runs: int) -> tuple[float, float]:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
+    from tests.app.helpers import sign_in_as
+
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.session_state["username"] = "bench"
+    sign_in_as(at, "bench")
     if page != "app.py":
         at.switch_page(page)
     at.run()  # imports, the engine, the first fill of the caches

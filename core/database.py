@@ -50,8 +50,9 @@ def seed_default_allocation(db: Database) -> bool:
         return True
 
 
-def upgrade_database(db: Database) -> UpgradeResult:
-    """Migrate to head (one transaction) and seed the default split on an empty log."""
+def upgrade_database(db: Database, *, seed: bool = True) -> UpgradeResult:
+    """Migrate to head (one transaction) and seed the default split on an empty log (unless
+    `seed` is off: the dashboard loads the demo first, whose last approved split is current)."""
     from alembic.util import exc as alembic_errors  # only here: importing Alembic is slow
 
     try:
@@ -69,7 +70,7 @@ def upgrade_database(db: Database) -> UpgradeResult:
                     "db upgrade` as the schema's owner, or set MIGRATION_DATABASE_URL")
         raise DatabaseUnavailable(
             f"database: the schema upgrade failed ({reason_of(error)}){hint}") from error
-    return UpgradeResult(revision, seed_default_allocation(db))
+    return UpgradeResult(revision, seed_default_allocation(db) if seed else False)
 
 
 def grant_app_role(db: Database, role: str, *, by: str = "operator") -> list[str]:
@@ -122,8 +123,9 @@ def _open(url: str) -> Database:
         raise DatabaseUnavailable(f"database: cannot be reached ({error})") from None
 
 
-def connect(url: str | None = None, *, upgrade: bool = True) -> Database:
-    """Open the configured database; bring it to the current schema unless told not to.
+def connect(url: str | None = None, *, upgrade: bool = True, seed: bool = True) -> Database:
+    """Open the configured database; bring it to the current schema unless told not to (and seed
+    the default split on an empty log unless `seed` is off: the dashboard loads its demo first).
 
     With MIGRATION_DATABASE_URL set, the upgrade runs as that (owner) role, which then grants
     the app's role (the user of `url`) its privileges on whatever the upgrade added."""
@@ -135,11 +137,11 @@ def connect(url: str | None = None, *, upgrade: bool = True) -> Database:
         return db
     migration_url = owner_url(url)
     if migration_url == url:
-        upgrade_database(db)
+        upgrade_database(db, seed=seed)
         return db
     owner = _open(migration_url)
     try:
-        upgrade_database(owner)
+        upgrade_database(owner, seed=seed)
         app_role = sa.make_url(url).username
         if owner.dialect == "postgresql" and app_role and app_role != sa.make_url(migration_url).username:
             grant_app_role(owner, app_role, by="system:upgrade")

@@ -280,8 +280,10 @@ def _decide(rng: random.Random, row: dict[str, Any], event: Event, timeline: _Ti
         f"{reviewer} {verb} {label}", {"proposal_id": row["id"], "by": reviewer}))
 
 
-def _timeline(rng: random.Random, start: datetime, end: datetime) -> _Timeline:
-    """Closed periods over [start, end), each ending where the next begins."""
+def _timeline(rng: random.Random, start: datetime, end: datetime, *,
+              open_end: bool = False) -> _Timeline:
+    """Closed periods over [start, end), each ending where the next begins; with `open_end`, the
+    last approved split stays open: it is the current one."""
     current = _first_period(start)
     timeline = _Timeline([current], [], [], [(start, current["id"], _split(FIRST))])
     for event in HISTORY:
@@ -292,14 +294,15 @@ def _timeline(rng: random.Random, start: datetime, end: datetime) -> _Timeline:
             current["effective_until"] = row["effective_from"]
             current = row
             timeline.periods.append((row["effective_from"], row["id"], _split(event)))
-    current["effective_until"] = end  # the seeded default row takes over here
+    if not open_end:
+        current["effective_until"] = end  # the seeded default row takes over here
     return timeline
 
 
-def _pending(seeded: AllocationLog, timeline: _Timeline) -> None:
+def _pending(based_on: uuid.UUID, since: datetime, timeline: _Timeline) -> None:
     """One AI proposal filed now against the current split, waiting for review."""
-    filed = max(utcnow(), seeded.effective_from or utcnow())
-    row = _log_row(PENDING, filed, seeded.id)
+    filed = max(utcnow(), since)
+    row = _log_row(PENDING, filed, based_on)
     timeline.rows.append(row)
     timeline.activities.append(_activity(filed, "allocation_proposed",
                                          f"rebalancer proposed {_split(PENDING).label()}",
@@ -307,18 +310,31 @@ def _pending(seeded: AllocationLog, timeline: _Timeline) -> None:
 
 
 def _history(session: so.Session, rng: random.Random, start: datetime) -> _Timeline | None:
-    """The demo allocation history, or None when the log holds more than the seeded row."""
+    """The demo allocation history, or None when the log holds more than the seeded row.
+
+    On a log with no row at all (the dashboard's first start opens an embedded database without
+    seeding the default, so that the demo comes first) the demo's own last approved split stays
+    the current one; after a seeded default, the history is laid out before it.
+    """
     rows = session.scalars(sa.select(AllocationLog).limit(2)).all()
-    if len(rows) != 1 or rows[0].effective_until is not None or rows[0].status != "active":
-        return None
-    seeded = rows[0]
-    assert seeded.effective_from is not None
-    if seeded.effective_from - start < MIN_HISTORY:
-        return None  # the default split has been in force for (nearly) the whole demo period
-    timeline = _timeline(rng, start, seeded.effective_from)
-    timeline.periods.append((seeded.effective_from, seeded.id, Split(
-        seeded.reinvestment_pct, seeded.dao_pct, seeded.lucky_pct, seeded.creator_pct)))
-    _pending(seeded, timeline)
+    if not rows:
+        now = utcnow()
+        if now - start < MIN_HISTORY:
+            return None
+        timeline = _timeline(rng, start, now, open_end=True)
+        since, current_id, _ = timeline.periods[-1]
+        _pending(current_id, since, timeline)
+    else:
+        if len(rows) != 1 or rows[0].effective_until is not None or rows[0].status != "active":
+            return None
+        seeded = rows[0]
+        assert seeded.effective_from is not None
+        if seeded.effective_from - start < MIN_HISTORY:
+            return None  # the default split has been in force for (nearly) the whole demo period
+        timeline = _timeline(rng, start, seeded.effective_from)
+        timeline.periods.append((seeded.effective_from, seeded.id, Split(
+            seeded.reinvestment_pct, seeded.dao_pct, seeded.lucky_pct, seeded.creator_pct)))
+        _pending(seeded.id, seeded.effective_from, timeline)
     session.execute(sa.insert(AllocationLog.__table__), timeline.rows)
     if timeline.reviews:
         session.execute(sa.insert(ProposalReview.__table__), timeline.reviews)

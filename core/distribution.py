@@ -18,8 +18,9 @@ from core.money import Amounts, calculate_amounts, parse_total
 from core.policy import MAX_DISTRIBUTION
 from core.parsing import TEXT_LIMITS, check_text, positive_amount
 from core.policy_store import load_policy
-from core.allocation_records import CurrentAllocation
+from core.allocation_records import CurrentAllocation, split_of
 from core.sessions import reading, writing
+from core.split import Split
 from settings import get_settings
 from db.engine import Database
 from db.models import ProfitDistribution
@@ -36,6 +37,7 @@ class Distribution:
     amounts: Amounts
     created_at: datetime
     created: bool
+    split: Split | None = None  # the percentages it was split with (not in the CLI's JSON)
 
     def as_json(self) -> dict[str, Any]:
         return {"distribution_id": self.id, "key": self.key, "allocation_id": self.allocation_id,
@@ -47,7 +49,7 @@ def _from_row(row: ProfitDistribution, created: bool) -> Distribution:
     amounts = Amounts(row.reinvestment_amount, row.dao_amount, row.lucky_amount, row.creator_amount)
     return Distribution(str(row.id), row.idempotency_key,
                         str(row.allocation_id) if row.allocation_id else None, row.total, amounts,
-                        row.created_at, created)
+                        row.created_at, created, split_of(row))
 
 
 def amounts_for(db: Database, profit: Any) -> tuple[Amounts, CurrentAllocation]:
@@ -109,3 +111,10 @@ def list_distributions(db: Database, limit: int = 200) -> list[Distribution]:
         rows = session.scalars(sa.select(ProfitDistribution)
                                .order_by(ProfitDistribution.created_at.desc()).limit(limit))
         return [_from_row(r, created=True) for r in rows]
+
+
+def largest_distribution(db: Database) -> Decimal | None:
+    """The largest total ever distributed (None before the first): the yardstick against which
+    the dashboard asks for an unusually large amount to be typed twice."""
+    with reading(db) as session:
+        return session.scalar(sa.select(sa.func.max(ProfitDistribution.total)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal, localcontext
 from typing import Any
@@ -11,6 +12,10 @@ from core.split import BUCKETS, HUNDRED, Split, to_decimal
 
 
 MAX_TOTAL = Decimal(10) ** 18
+# Thousands separators as the app itself writes amounts (`1,000.50`): a comma before every group
+# of exactly three digits, a point for the decimals. Anything else with a comma (`1,00`,
+# `1.000,50`, `1,0000`) could mean two different amounts, so it is refused.
+_GROUPED = re.compile(r"[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,12 @@ class Amounts:
 def parse_total(value: Any, minor_unit: Decimal = Decimal("0.01"), field: str = "profit") -> Decimal:
     """A profit total: finite, not negative, no finer than the currency's minor unit."""
     places = -minor_unit.as_tuple().exponent
+    if isinstance(value, str) and "," in value:
+        if not _GROUPED.fullmatch(value.strip()):
+            raise ValidationFailed(f"{field}: {value.strip()[:40]!r} is ambiguous; write 1,000.50 "
+                                   "(a comma before every three digits, a point for decimals) "
+                                   "or 1000.50")
+        value = value.strip().replace(",", "")
     try:
         total = to_decimal(value, field, places=places)
     except ValueError as exc:

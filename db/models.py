@@ -271,3 +271,18 @@ class ProposalReview(Base):
     decision: so.Mapped[str] = so.mapped_column(sa.String(16))
     notes: so.Mapped[str | None] = so.mapped_column(sa.Text)
     reviewed_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebSession(Base):
+    """A signed-in browser: the dashboard's cookie carries a random token whose SHA-256 is the
+    key here. The row is the authority: deleting it (sign-out) ends the session at once, wherever
+    its cookie is; `password_mark` ties it to the password it was opened with."""
+
+    __tablename__ = "web_sessions"
+
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    username: so.Mapped[str] = so.mapped_column(
+        sa.String(64), sa.ForeignKey("users.username", ondelete="CASCADE"), index=True)
+    password_mark: so.Mapped[str] = so.mapped_column(sa.String(64))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    expires_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)

@@ -13,13 +13,29 @@ from ui import readers
 from ui.feedback import after_write, core_call, show_problems
 from ui.format import money, pct
 from ui.page import setup_page
+from ui.proposals import page_link as proposal_link
 
+FILED_KEY, RESET_KEY = "propose_filed", "propose_reset"
 page = setup_page("Propose", "✍️", role="analyst")
+if st.session_state.get(FILED_KEY):
+    proposal_link(st.session_state.pop(FILED_KEY), "Open the proposal you filed")
 live = readers.current(page.db)
 policy = readers.policy(page.db)
 
-st.caption(f"Live split **{live.split.label()}**. Each bucket may move at most "
-           f"{format_pct(policy.max_step)} points from it; a governor reviews what you file.")
+# The inputs start at the live split, and start there again after a proposal is filed (set before
+# the widgets exist: the browser then shows the new values, so a second click cannot re-file).
+fresh = {f"propose_{b}": float(getattr(live.split, b)) for b in BUCKETS}
+fresh.update(propose_reasoning="", propose_confidence=1.0)
+reset = st.session_state.pop(RESET_KEY, False)
+for widget, start in fresh.items():
+    if reset or widget not in st.session_state:
+        st.session_state[widget] = start
+
+st.caption(f"Live split **{live.split.label()}**. A change that moves each bucket at most "
+           f"{format_pct(policy.max_step)} points from it is a **minor** change: "
+           f"{policy.approvals_required} governor approval(s) make it live. A larger move is a "
+           f"**major** change: it needs {policy.approvals_required_major} approvals and is never "
+           "auto-approved. The same split as the live one or as a pending proposal is refused.")
 
 # Not an st.form: each input reruns the page, so the checks below follow every change.
 slots = {}
@@ -30,8 +46,7 @@ for column, bucket in zip(st.columns(4), BUCKETS):
         values[bucket] = st.number_input(
             # No min/max and no rounding format: what is typed reaches core as typed, so its
             # refusal (bounds, decimals) is shown instead of a silently clamped value.
-            f"{BUCKET_LABELS[bucket]} %", step=0.5,
-            value=float(getattr(live.split, bucket)), format="%g", key=f"propose_{bucket}",
+            f"{BUCKET_LABELS[bucket]} %", step=0.5, format="%g", key=f"propose_{bucket}",
             help=f"Allowed {format_pct(low)}–{format_pct(high)}%")
         slots[bucket] = st.empty()
 
@@ -44,7 +59,7 @@ slots["total"] = st.empty()
 reasoning = st.text_area("Reasoning", key="propose_reasoning",
                          placeholder="Why this split, and what should it change?")
 slots["reasoning"] = st.empty()
-confidence = st.slider("Confidence", 0.0, 1.0, 1.0, 0.05, key="propose_confidence")
+confidence = st.slider("Confidence", 0.0, 1.0, step=0.05, key="propose_confidence")
 slots["confidence"] = st.empty()
 
 proposal = ProposalInput(*(values[b] for b in BUCKETS), reasoning=reasoning,
@@ -58,14 +73,16 @@ with core_call():
     shown = [e for e in check.errors if submitted or reasoning or not e.startswith("reasoning:")]
     show_problems(shown, slots, warnings=check.warnings)
     if check.valid:
-        st.success("✔️ Valid: this proposal can be filed.")
+        st.success("✔️ Valid: this proposal can be filed."
+                   + (f" It is a {check.tier} change." if check.tier else ""))
 
 if submitted:
     with core_call(slots):
         filed = propose_allocation(page.db, proposal, by=page.username)
         label = "/".join(format_pct(Decimal(repr(values[b]))) for b in BUCKETS)
-        after_write(f"📨 Proposal {label} filed (id `{filed.proposal_id}`); it now waits for a "
-                    "governor on the Review page.")
+        st.session_state[RESET_KEY] = True  # the form starts again from the live split
+        st.session_state[FILED_KEY] = filed.proposal_id  # and links to what was filed
+        after_write(f"📨 Proposal {label} filed; it now waits for a governor.")
 
 st.subheader("🧮 Preview of the amounts")
 sample = st.text_input("Sample profit", value="1000.00", key="propose_sample")

@@ -8,11 +8,15 @@ from settings import get_settings
 from core.split import Split
 from ui import figures, readers
 from ui.feedback import after_write, core_call
-from ui.format import usd
+from ui.format import plain, usd
 from ui.page import setup_page
+from ui.proposals import page_link as proposal_link
 
 RESULT_KEY = "rebalance_result"
+FILED_KEY = "rebalance_filed"
 page = setup_page("Rebalancer", "🤖")
+if st.session_state.get(FILED_KEY):
+    proposal_link(st.session_state.pop(FILED_KEY), "Open the proposal just filed")
 settings = get_settings()
 
 st.subheader("Platform metrics now")
@@ -52,7 +56,7 @@ result = analysis.as_json()
 current = Split.from_mapping(result["current_allocation"])
 suggested = Split.from_mapping(result["suggested_allocation"])
 if result["fallback_reason"]:
-    st.warning(f"⚠️ The AI advisor did not answer: {result['fallback_reason']}.")
+    st.warning(f"⚠️ The AI advisor did not answer: {plain(result['fallback_reason'])}.")
 chart, facts = st.columns([3, 2])
 chart.plotly_chart(figures.split_comparison(current, suggested, "Current", "Suggested"),
                    key="rebalance_compare")
@@ -64,9 +68,10 @@ with facts:
     if result["target_allocation"] and result["target_allocation"] != result["suggested_allocation"]:
         target = Split.from_mapping(result["target_allocation"])
         st.caption(f"Heading for {target.label()}; the step limit lets this run go part of the way.")
-st.markdown(f"**Reasoning:** {result['reasoning']}")
+st.markdown("**Reasoning:**")
+st.text(result["reasoning"])  # the AI's words: shown as text, never Markdown
 if result["rules_fired"]:
-    st.caption("Rules that fired: " + "; ".join(result["rules_fired"]))
+    st.caption("Rules that fired: " + plain("; ".join(result["rules_fired"])))
 
 if not result["should_rebalance"]:
     st.success("✅ No rebalance needed: the current split stays.")
@@ -81,5 +86,6 @@ if st.button("📨 File it as a proposal", key="rebalance_file"):
         st.session_state.pop(RESULT_KEY, None)
         outcome = ("and auto-approved: it is the live split now" if filed.auto_approved
                    else "it waits for a governor on the Review page")
-        after_write(f"📨 Suggestion {filed.suggestion.split.label()} filed as proposal "
-                    f"`{filed.proposal_id}`; {outcome}.")
+        st.session_state[FILED_KEY] = filed.proposal_id
+        after_write(f"📨 Suggestion {filed.suggestion.split.label()} filed as a proposal; "
+                    f"{outcome}.")

@@ -1,19 +1,70 @@
-"""Distributions: split a profit with the live split into the ledger (once per key), and the ledger."""
+"""Distributions: split a profit with the live split into the ledger (once per key), and the ledger.
+Nothing is written before the user has seen the four exact amounts and confirmed them."""
 
 from datetime import date
+from decimal import Decimal
 
 import streamlit as st
 
-from core.distribution import distribute
+from core.distribution import amounts_for, distribute, largest_distribution
+from core.errors import ValidationFailed
 from core.split import BUCKET_LABELS, BUCKETS
-from ui import figures, readers
-from ui.feedback import after_write, core_call
-from ui.format import money, when
+from ui import confirm, figures, readers
+from ui.feedback import core_call
+from ui.format import money, plain, when
 from ui.page import setup_page
+from ui.proposals import link
 
+RETYPE_FACTOR = 10  # an amount over ten times the largest distribution so far is typed twice
 page = setup_page("Distributions", "💸")
 live = readers.current(page.db)
 policy = readers.policy(page.db)
+
+
+def show(details) -> bool:
+    total = Decimal(details["profit"])
+    with core_call():
+        amounts, current = amounts_for(page.db, total)
+        st.markdown(f"Distribute **{money(total)}** under the live split **{current.split.label()}**"
+                    f" with the key **{plain(details['key'])}**. The ledger is insert-only: this "
+                    "cannot be undone.")
+        st.dataframe([{"Bucket": BUCKET_LABELS[b], "Share": f"{getattr(current.split, b)}%",
+                       "Amount": money(getattr(amounts, b))} for b in BUCKETS]
+                     + [{"Bucket": "Total", "Share": "100%", "Amount": money(amounts.total)}],
+                     hide_index=True, key="dist_confirm_amounts")
+        if policy.max_distribution is not None and total > policy.max_distribution:
+            st.error(f"🚫 profit: {money(total)} is above the policy's max_distribution "
+                     f"({money(policy.max_distribution)}); an admin can raise it.")
+            return False
+        largest = largest_distribution(page.db)
+        if largest and total > RETYPE_FACTOR * largest:
+            st.warning(f"⚠️ This is more than {RETYPE_FACTOR} times the largest distribution so "
+                       f"far ({money(largest)}). Type the amount again to confirm it.")
+            again = st.text_input("The amount again", key="dist_retype")
+            try:
+                return amounts_for(page.db, again)[0].total == total
+            except ValidationFailed:
+                return False
+        return True
+    return False
+
+
+def act(details) -> tuple[str, str]:
+    result = distribute(page.db, details["profit"], details["key"], by=page.username)
+    # An empty form for the next payout; set (not deleted) so the browser clears the box too. The
+    # dialog runs before the form is drawn, so the widget does not exist yet in this run.
+    st.session_state["dist_profit"] = ""
+    st.session_state.pop("dist_retype", None)
+    parts = ", ".join(f"{BUCKET_LABELS[b]} {money(getattr(result.amounts, b))}" for b in BUCKETS)
+    if result.created:
+        return f"💸 Distributed {money(result.total)} under key {plain(result.key)}: {parts}.", "success"
+    return (f"🔁 The key {plain(result.key)} was already used on {when(result.created_at)}: "
+            f"nothing new was written. That distribution was {money(result.total)}: {parts}.", "info")
+
+
+
+confirm.confirmation("distribute", "Distribute this profit?", show, act,
+                     confirm_label="💸 Distribute")
 
 if not page.can("analyst"):
     st.caption("Analysts run distributions; you can read the ledger.")
@@ -22,24 +73,21 @@ elif policy.distributions_paused:
 else:
     st.markdown(f"A distribution splits the profit with the live split **{live.split.label()}** "
                 "and records it in the ledger. The key makes it safe to retry: the same key "
-                "again writes nothing.")
+                "again writes nothing. You see the exact amounts before anything is written.")
     with st.form("distribute"):
-        profit = st.text_input("Profit to distribute", placeholder="1000.00", key="dist_profit")
+        profit = st.text_input("Profit to distribute", placeholder="1,000.00", key="dist_profit")
         slots = {"profit": st.empty()}
         key = st.text_input("Idempotency key", value=f"manual-{date.today().isoformat()}",
                             key="dist_key", help="One key per real-world payout, e.g. its date.")
         slots["key"] = st.empty()
-        submitted = st.form_submit_button("💸 Distribute", type="primary")
+        submitted = st.form_submit_button("💸 Distribute…", type="primary")
     if submitted:
-        with core_call(slots), st.spinner("Recording the distribution…"):
-            result = distribute(page.db, profit, key, by=page.username)
-            parts = ", ".join(f"{BUCKET_LABELS[b]} {money(getattr(result.amounts, b))}"
-                              for b in BUCKETS)
-            if result.created:
-                after_write(f"💸 Distributed {money(result.total)} under key `{result.key}`: {parts}.")
-            after_write(f"🔁 The key `{result.key}` was already used on {when(result.created_at)}: "
-                        f"nothing new was written. That distribution was {money(result.total)}: "
-                        f"{parts}.", "info")
+        with core_call(slots):
+            amounts, _ = amounts_for(page.db, profit)  # refuses a bad amount before any dialog
+            if not key.strip():
+                raise ValidationFailed("key: must not be empty")
+            confirm.ask("distribute", profit=str(amounts.total), key=key.strip())
+
 
 st.subheader("Cumulative amounts per bucket")
 totals = readers.distribution_totals(page.db)
@@ -57,6 +105,10 @@ st.subheader("The ledger")
 ledger = readers.distributions(page.db)
 st.dataframe([{"when": when(d.created_at), "key": d.key, "total": money(d.total),
                **{BUCKET_LABELS[b]: money(getattr(d.amounts, b)) for b in BUCKETS},
-               "allocation": d.allocation_id or "default"} for d in ledger],
-             hide_index=True, key="dist_ledger")
+               "split": d.split.label() if d.split else "",
+               "proposal": link(d.allocation_id) if d.allocation_id else ""} for d in ledger],
+             hide_index=True, key="dist_ledger", column_config={
+                 "proposal": st.column_config.LinkColumn(
+                     "approved as", display_text="open its proposal",
+                     help="The proposal that made this split live (none: the built-in default)")})
 st.caption(f"The {len(ledger)} most recent distributions, newest first.")

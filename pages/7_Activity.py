@@ -1,5 +1,7 @@
 """Activity: the transparency log (protocol_activity) and the weekly allocation reports."""
 
+import re
+
 import streamlit as st
 
 from core.split import BUCKETS
@@ -7,8 +9,22 @@ from ui import readers
 from ui.feedback import after_write, core_call
 from ui.format import when
 from ui.page import setup_page
+from ui.proposals import link
 
 page = setup_page("Activity", "📰")
+UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
+
+
+def by_split(description: str, splits: dict[str, str]) -> str:
+    """Proposals named by their split, not their id: `proposal 75/15/6/4 (3f2a…)`."""
+    return UUID.sub(lambda m: f"{splits[m[0]]} ({m[0][:8]})" if m[0] in splits else m[0],
+                    description)
+
+
+def proposal_of(entry) -> str | None:
+    data = entry.metadata or {}
+    key = data.get("proposal_id") or data.get("allocation_id")
+    return link(str(key)) if key else ""  # empty, not "None", where no proposal is concerned
 
 types = readers.activity_types(page.db)
 kind_col, limit_col = st.columns([3, 1])
@@ -18,14 +34,18 @@ entries = readers.activity(page.db, None if kind == "All types" else kind, limit
 if not entries:
     st.info("Nothing logged yet.")
 else:
+    splits = readers.proposal_splits(page.db)
     picked = st.dataframe(
-        [{"when": when(e.timestamp), "type": e.activity_type, "description": e.description}
+        [{"when": when(e.timestamp), "type": e.activity_type,
+          "description": by_split(e.description, splits), "proposal": proposal_of(e)}
          for e in entries],
-        hide_index=True, key="activity_table", on_select="rerun", selection_mode="single-row")
+        hide_index=True, key="activity_table", on_select="rerun", selection_mode="single-row",
+        column_config={"proposal": st.column_config.LinkColumn("proposal", display_text="open")})
     rows = picked.selection.rows if picked else []
     if rows:
         entry = entries[rows[0]]
-        st.markdown(f"**{entry.activity_type}** · {when(entry.timestamp)}  \n{entry.description}")
+        st.markdown(f"**{entry.activity_type}** · {when(entry.timestamp)}")
+        st.text(by_split(entry.description, splits))  # logged text may quote user text
         st.json(entry.metadata)
     else:
         st.caption("Select a row to see its details.")

@@ -3,11 +3,11 @@
 import streamlit as st
 
 from core.accounts import ROLES, add_user, disable_user, set_role
-from core.policy import POLICY_KEYS
+from core.policy import POLICY_KEYS, with_setting
 from core.policy_store import set_policy
-from ui import readers
+from ui import confirm, readers
 from ui.feedback import after_write, core_call
-from ui.format import when
+from ui.format import plain, when
 from ui.page import setup_page
 
 page = setup_page("Admin", "🛠️", role="admin")
@@ -24,10 +24,10 @@ with st.form("policy_set"):
                                  help="Percentages as numbers, true/false, or 'off' for the "
                                       "auto-approval threshold.")
     slot = st.empty()
-    if st.form_submit_button("💾 Change the policy"):
+    if st.form_submit_button("💾 Change the policy…"):
         with core_call({key: slot}):
-            set_policy(page.db, key, value, by=page.username)
-            after_write(f"💾 Policy: {key} is now {value}.")
+            new = with_setting(policy, key, value).as_json().get(key)  # refused here, not later
+            confirm.ask("policy", key=key, value=value, old=str(values.get(key)), new=str(new))
 with st.expander("Policy versions"):
     st.dataframe(readers.policy_versions(page.db), hide_index=True, key="admin_policy_versions")
 
@@ -64,11 +64,35 @@ if others:
     new_role = role_col.selectbox("Role", ROLES, key="change_role")
     with act_col:
         st.write("")
-        if st.button("🔁 Set role", key="change_set_role"):
-            with core_call():
-                set_role(page.db, who, new_role, by=page.username)
-                after_write(f"🔁 {who} is now a {new_role}.")
-        if st.button("⛔ Disable", key="change_disable"):
-            with core_call():
-                disable_user(page.db, who, by=page.username)
-                after_write(f"⛔ {who} is disabled and can no longer sign in.")
+        old_role = next(a.role for a in accounts if a.username == who)
+        if st.button("🔁 Set role…", key="change_set_role"):
+            confirm.ask("set_role", who=who, old=old_role, new=new_role)
+        if st.button("⛔ Disable…", key="change_disable"):
+            confirm.ask("disable", who=who, role=old_role)
+
+
+
+def confirmed_change(action: str, title: str, label: str, describe, write, done) -> None:
+    """An admin change behind its confirmation: `describe` says what changes (Markdown of our own
+    making; user text through `plain`), `write` makes the one core call, `done` is the notice."""
+    confirm.confirmation(action, title, lambda d: st.markdown(describe(d)) or True,
+                         lambda d: (write(d), done(d))[1], confirm_label=label)
+
+
+confirmed_change(
+    "policy", "Change the policy?", "💾 Change the policy",
+    lambda d: f"**{d['key']}**: {plain(d['old'])} → **{plain(d['new'])}**. A new policy version "
+              "is written and applies to every decision from now on.",
+    lambda d: set_policy(page.db, d["key"], d["value"], by=page.username),
+    lambda d: f"💾 Policy: {d['key']} is now {plain(d['new'])}.")
+confirmed_change(
+    "set_role", "Change this role?", "🔁 Set role",
+    lambda d: f"**{d['who']}**: {d['old']} → **{d['new']}**. It takes effect on their next click.",
+    lambda d: set_role(page.db, d["who"], d["new"], by=page.username),
+    lambda d: f"🔁 {d['who']} is now a {d['new']}.")
+confirmed_change(
+    "disable", "Disable this account?", "⛔ Disable",
+    lambda d: f"**{d['who']}** ({d['role']}) can no longer sign in, and every session of theirs "
+              "ends on their next click.",
+    lambda d: disable_user(page.db, d["who"], by=page.username),
+    lambda d: f"⛔ {d['who']} is disabled and can no longer sign in.")

@@ -3,40 +3,76 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import secrets
 
+import extra_streamlit_components as stx
 import streamlit as st
 
-from core.accounts import Account, account_by_email, add_user, authenticate, count_accounts, get_account
+from core.accounts import Account, account_by_email, add_user, authenticate, count_accounts
+from core.web_sessions import close_session, open_session, session_account
 from db.engine import Database
 from ui.feedback import core_call, show_problems
+from ui.format import plain
+from ui.setup_token import setup_token
 
-USER_KEY = "username"
-SETUP_TOKEN_ENV = "PA_SETUP_TOKEN"
+TOKEN_KEY = "_session_token"
+EXPIRES_KEY = "_session_expires"
+FORGET_KEY = "_forget_cookie"
+COOKIE = "pa_session"
 
 
-@st.cache_resource(show_spinner=False)
-def setup_token() -> str:
-    """One token per server process, printed to the server's terminal (as Jupyter does), so only
-    someone who can see that terminal can claim an install that has no accounts yet."""
-    token = os.environ.get(SETUP_TOKEN_ENV) or secrets.token_urlsafe(24)
-    print("\n" + "=" * 72 + "\n  No accounts yet. To create the first admin in the browser, use this"
-          f"\n  one-time setup token:\n\n      {token}\n" + "=" * 72 + "\n", flush=True)
-    return token
+def _start_session(db: Database, account: Account) -> None:
+    """Signed in: a server-side session whose token the browser keeps in a cookie."""
+    opened = open_session(db, account.username)
+    st.session_state[TOKEN_KEY] = opened.token
+    st.session_state[EXPIRES_KEY] = opened.expires_at
+    st.session_state.pop(FORGET_KEY, None)
 
 
 def signed_in_account(db: Database) -> Account | None:
-    """The account of this browser session, read fresh so a disabled account is out at once."""
-    username = st.session_state.get(USER_KEY)
-    if not username:
+    """The account of this browser tab, checked against the session table on every run, so a
+    sign-out in another tab, a disabled account or a changed password end it at once.
+
+    The token comes from this tab's state, or else from the cookie the browser sent when the tab
+    connected (a reload, a new tab, a shared link)."""
+    token = st.session_state.get(TOKEN_KEY)
+    if token is None and not st.session_state.get(FORGET_KEY):
+        token = _cookie()
+    if not token:
         return None
     with core_call():
-        account = get_account(db, username)
-        if account is not None and account.active:
+        account = session_account(db, token)
+        if account is not None:
+            st.session_state[TOKEN_KEY] = token
             return account
-    st.session_state.pop(USER_KEY, None)
+    # Over (signed out elsewhere, expired, disabled): this tab forgets it, and so does the browser.
+    for key in (TOKEN_KEY, EXPIRES_KEY):
+        st.session_state.pop(key, None)
+    st.session_state[FORGET_KEY] = True
     return None
+
+
+def _cookie() -> str | None:
+    """The session cookie this tab's browser sent when it connected (AppTest has no browser)."""
+    value = st.context.cookies.get(COOKIE)
+    return value if isinstance(value, str) else None
+
+
+def keep_cookie() -> None:
+    """Hand the session token to the browser (extra-streamlit-components' CookieManager; reading
+    uses `st.context.cookies`). Drawn on every run with the same arguments, so the browser sets
+    it once; drawn from the next run on, so a `st.rerun()` cannot cut it off before it runs."""
+    token, expires = st.session_state.get(TOKEN_KEY), st.session_state.get(EXPIRES_KEY)
+    if token and expires:
+        stx.CookieManager(key="cookie_manager").set(COOKIE, token, key="cookie_set",
+                                                      expires_at=expires, same_site="strict")
+
+
+def _forget_cookie() -> None:
+    if st.session_state.get(FORGET_KEY) and _cookie():
+        manager = stx.CookieManager(key="cookie_manager")
+        manager.cookies.setdefault(COOKIE, "")  # its delete() expects to know the cookie
+        manager.delete(COOKIE, key="cookie_delete")
 
 
 def client_address() -> str | None:
@@ -50,8 +86,11 @@ def client_address() -> str | None:
     return address if isinstance(address, str) else None
 
 
-def sign_out() -> None:
+def sign_out(db: Database) -> None:
+    with core_call():
+        close_session(db, st.session_state.get(TOKEN_KEY))
     st.session_state.clear()
+    st.session_state[FORGET_KEY] = True
     if _sso_configured() and _sso_user_email():
         st.logout()
     st.rerun()
@@ -102,7 +141,7 @@ def first_admin_form(db: Database) -> None:
         return
     with core_call(slots):
         account = add_user(db, username, "admin", password)
-        st.session_state[USER_KEY] = account.username
+        _start_session(db, account)
         st.rerun()
 
 
@@ -117,7 +156,7 @@ def sign_in_form(db: Database) -> None:
     if submitted:
         with core_call():
             account = authenticate(db, username, password, client=client_address())
-            st.session_state[USER_KEY] = account.username
+            _start_session(db, account)
             st.rerun()
 
 
@@ -127,9 +166,9 @@ def _sso_section(db: Database) -> None:
         with core_call():
             account = account_by_email(db, email)
             if account is not None:
-                st.session_state[USER_KEY] = account.username
+                _start_session(db, account)
                 st.rerun()
-        st.warning(f"No active account has the email {email}; ask an admin to add one.")
+        st.warning(f"No active account has the email {plain(email)}; ask an admin to add one.")
         st.button("Sign out of single sign-on", key="sso_logout", on_click=st.logout)
     else:
         st.button("🔑 Sign in with single sign-on", key="sso_login", on_click=st.login)
@@ -141,6 +180,7 @@ def require_account(db: Database) -> Account:
     account = signed_in_account(db)
     if account is not None:
         return account
+    _forget_cookie()
     with core_call():
         if count_accounts(db) == 0:
             first_admin_form(db)

@@ -12,24 +12,30 @@ from ui.readers import reader
 
 @st.cache_resource(show_spinner="First start: loading demo data into the empty database…")
 def _load_demo_once(url: str, _db: Database) -> bool:
-    """Fill an empty *embedded* (SQLite) database with demo data, once per process and URL.
+    """Fill an empty *embedded* (SQLite) database with demo data, once per process and URL; then
+    make sure the log has a current split (the default 80/15/3/2 when it is empty).
 
     A server database (PostgreSQL) is never filled with invented numbers: it is somebody's
-    real platform, empty only until its data is imported.
+    real platform, empty only until its data is imported. The demo runs before the default is
+    seeded, so its own last approved split is the current one (not 80/15/3/2 "approved by
+    nobody" on top of it).
     """
-    if _db.dialect != "sqlite":
-        return False
-    from core.demo import generate_demo_data, has_platform_data
+    from core.database import seed_default_allocation
 
-    if has_platform_data(_db):
-        return False
-    try:
-        generate_demo_data(_db)
-    except DatabaseFailure:
-        raise  # not "filled already": the page says what happened
-    except DomainError:
-        return False  # another server process filled it a moment ago
-    return True
+    loaded = False
+    if _db.dialect == "sqlite":
+        from core.demo import generate_demo_data, has_platform_data
+
+        if not has_platform_data(_db):
+            try:
+                generate_demo_data(_db)
+                loaded = True
+            except DatabaseFailure:
+                raise  # not "filled already": the page says what happened
+            except DomainError:
+                pass  # another server process filled it a moment ago
+    seed_default_allocation(_db)  # nothing to do when the log already has rows
+    return loaded
 
 
 def ensure_demo_data(db: Database) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -52,3 +53,14 @@ def ago(moment: datetime | None, now: datetime | None = None) -> str:
 def time_left(until: datetime, now: datetime | None = None) -> str:
     left = until - (now or utcnow())
     return "expired" if left.total_seconds() <= 0 else f"{_span(left)} left"
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$=&^\"'@/%;,?])")
+
+
+def plain(text: object) -> str:
+    """User text (reasoning, notes, names, keys, AI answers) made inert inside Markdown: every
+    ASCII punctuation mark escaped, so no image is fetched, no heading, link, colour or emoji
+    code is drawn; line breaks kept. For whole blocks of user text prefer `st.text`."""
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+    return escaped.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "  \n")

@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.accounts import ROLE_RANK, Account
 from db.engine import Database
-from ui.auth import require_account, sign_out
+from ui.auth import keep_cookie, require_account, sign_out
 from ui.db import get_db
 from ui.demo import demo_banner, ensure_demo_data
 from ui.feedback import show_flashes
@@ -41,15 +41,16 @@ class Page:
         return ROLE_RANK[self.account.role] >= ROLE_RANK[role]
 
 
-def _sidebar(account: Account) -> None:
+def _sidebar(db: Database, account: Account) -> None:
     with st.sidebar:
         for path, label, icon, role in PAGES:
             if ROLE_RANK[account.role] >= ROLE_RANK[role]:
                 st.page_link(path, label=label, icon=icon)
         st.divider()
-        st.markdown(f"👤 **{account.display_name}**  \n`{account.username}` · {account.role}")
+        st.text(f"👤 {account.display_name}")  # user text: never Markdown
+        st.markdown(f"`{account.username}` · {account.role}")
         if st.button("🚪 Sign out", key="sign_out"):
-            sign_out()
+            sign_out(db)
 
 
 def setup_page(title: str, icon: str, *, role: str = "viewer") -> Page:
@@ -60,7 +61,8 @@ def setup_page(title: str, icon: str, *, role: str = "viewer") -> Page:
     ensure_demo_data(db)
     demo_banner(db)
     account = require_account(db)
-    _sidebar(account)
+    keep_cookie()
+    _sidebar(db, account)
     page = Page(db, account)
     if not page.can(role):
         st.title(f"{icon} {title}")

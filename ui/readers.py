@@ -88,6 +88,19 @@ def history(db: Database) -> pd.DataFrame:
     return frame
 
 
+@reader(ttl=30)
+def history_records(db: Database) -> dict[str, dict]:
+    """Every row of the allocation log as core's JSON (ISO times, input metrics as data), by id:
+    what the History CSV writes."""
+    return {r.id: r.as_json() for r in get_allocation_history(db)}
+
+
+@reader(ttl=30)
+def proposal_splits(db: Database) -> dict[str, str]:
+    """Each log row's split label by its id, to name proposals by their split."""
+    return {r.id: r.split.label() for r in get_allocation_history(db)}
+
+
 # --- metrics and analytics (core.metrics_store / core.queries) ------------------------------
 
 @reader(ttl=300, spinner="Computing the platform metrics…")

@@ -6,6 +6,11 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from settings import get_settings
+from core.database import connect
+from core.web_sessions import open_session
+from ui.auth import EXPIRES_KEY, TOKEN_KEY
+
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery"
 TIMEOUT = 30
@@ -15,10 +20,22 @@ def open_page(page: str = "app.py", user: str | None = None) -> AppTest:
     """The dashboard on `page`, signed in as `user` (None: nobody), after its first run."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     if user is not None:
-        at.session_state["username"] = user
+        sign_in_as(at, user)
     if page != "app.py":
         at.switch_page(page)
     return at.run()
+
+
+def sign_in_as(at: AppTest, user: str) -> str:
+    """A real server-side session for `user`, its token in the tab's state (as after a sign-in)."""
+    db = connect(get_settings().database_url)
+    try:
+        opened = open_session(db, user)
+    finally:
+        db.engine.dispose()
+    at.session_state[TOKEN_KEY] = opened.token
+    at.session_state[EXPIRES_KEY] = opened.expires_at
+    return opened.token
 
 
 def texts(elements) -> list[str]:
@@ -28,7 +45,8 @@ def texts(elements) -> list[str]:
 def all_text(at: AppTest) -> str:
     """Every message, markdown, caption and title on the page, for `in` assertions."""
     parts = []
-    for kind in ("title", "subheader", "markdown", "caption", "error", "warning", "info", "success"):
+    for kind in ("title", "subheader", "markdown", "caption", "text", "error", "warning", "info",
+                 "success"):
         parts += texts(getattr(at, kind))
     return "\n".join(parts)
 

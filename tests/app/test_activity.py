@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from core.activity import list_activity
+from core.allocations import get_proposal, propose_allocation, review_proposal
+from core.validation import ProposalInput
 from tests.app.helpers import all_text, no_exception, open_page
 
 ACTIVITY = "pages/7_Activity.py"
@@ -12,7 +16,22 @@ def test_the_feed_lists_the_newest_activity_first(db):
     at = open_page(ACTIVITY, user="vic")
     no_exception(at)
     feed = at.dataframe[0].value
-    assert list(feed["description"]) == [e.description for e in list_activity(db, limit=50)]
+    assert list(feed["when"]) == [e.timestamp.strftime("%Y-%m-%d %H:%M UTC")
+                                  for e in list_activity(db, limit=50)]
+
+
+def test_proposals_are_named_by_their_split_and_linked_to_their_page(plain_db):
+    filed = propose_allocation(plain_db, ProposalInput(75, 15, 6, 4, reasoning="why",
+                                                       confidence=Decimal("0.9")), by="ann")
+    review_proposal(plain_db, filed.proposal_id, "rejected", by="gus", notes="no")
+    at = open_page(ACTIVITY, user="vic")
+    at.selectbox(key="activity_type").set_value("allocation_rejected").run()
+    feed = at.dataframe[0].value
+    proposal = get_proposal(plain_db, filed.proposal_id)
+    assert proposal.id in list_activity(plain_db, activity_type="allocation_rejected")[0].description
+    assert proposal.id not in feed["description"].iloc[0]
+    assert f"proposal {proposal.split.label()} ({proposal.id[:8]})" in feed["description"].iloc[0]
+    assert feed["proposal"].iloc[0] == f"Review?proposal={proposal.id}"
 
 
 def test_the_feed_filters_by_type(db):

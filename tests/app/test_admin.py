@@ -22,8 +22,11 @@ def test_an_admin_changes_the_policy(plain_db):
     at = open_page(ADMIN, user="ada")
     at.selectbox(key="policy_key").set_value("approvals_required")
     at.text_input(key="policy_value").input("2")
-    at = button(at, "💾 Change the policy").click().run()
+    at = button(at, "💾 Change the policy…").click().run()
     no_exception(at)
+    assert "**approvals_required**: 1 → **2**" in all_text(at)
+    assert get_policy(plain_db).approvals_required == 1  # not before the confirmation
+    at = at.button(key="confirm_policy").click().run()
     assert get_policy(plain_db).approvals_required == 2
     assert "approvals_required is now 2" in all_text(at)
 
@@ -32,7 +35,8 @@ def test_a_bad_policy_value_is_explained_and_changes_nothing(plain_db):
     at = open_page(ADMIN, user="ada")
     at.selectbox(key="policy_key").set_value("dao_max")
     at.text_input(key="policy_value").input("300")
-    at = button(at, "💾 Change the policy").click().run()
+    at = button(at, "💾 Change the policy…").click().run()
+    assert not [b for b in at.button if b.key == "confirm_policy"]
     assert "dao_max: 300 is outside 0..100" in [e.value for e in at.error]
     assert get_policy(plain_db).bounds["dao"][1] == 30
 
@@ -54,11 +58,30 @@ def test_an_admin_changes_a_role_and_disables_an_account(plain_db):
     at.selectbox(key="change_who").set_value("vic")
     at.selectbox(key="change_role").set_value("analyst")
     at = at.button(key="change_set_role").click().run()
+    assert "**vic**: viewer → **analyst**" in all_text(at)
+    assert get_account(plain_db, "vic").role == "viewer"  # not before the confirmation
+    at = at.button(key="confirm_set_role").click().run()
     assert get_account(plain_db, "vic").role == "analyst"
     at.selectbox(key="change_who").set_value("vic")
     at = at.button(key="change_disable").click().run()
+    assert get_account(plain_db, "vic").active  # not before the confirmation
+    at = at.button(key="confirm_disable").click().run()
     no_exception(at)
     assert not get_account(plain_db, "vic").active
+
+
+def test_disabling_an_account_ends_its_open_sessions_at_once(plain_db):
+    from tests.app.helpers import sign_in_as
+    from streamlit.testing.v1 import AppTest
+    from tests.app.helpers import ROOT, TIMEOUT
+    vic = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    sign_in_as(vic, "vic")
+    assert "`vic` · viewer" in "\n".join(m.value for m in vic.run().sidebar.markdown)
+    at = open_page(ADMIN, user="ada")
+    at.selectbox(key="change_who").set_value("vic")
+    at = at.button(key="change_disable").click().run()
+    at.button(key="confirm_disable").click().run()
+    assert [t.value for t in vic.run().title] == ["🔐 Sign in"]
 
 
 def test_a_malformed_or_taken_email_is_explained_next_to_it_and_adds_nothing(plain_db):

@@ -4,27 +4,35 @@ from __future__ import annotations
 
 from core.distribution import list_distributions
 from core.policy_store import set_policy
+from core.distribution import distribute
 from tests.app.helpers import all_text, button, no_exception, open_page
+from ui.format import plain
 
 DISTRIBUTIONS = "pages/6_Distributions.py"
 
 
-def _distribute(at, profit: str, key: str):
+def _distribute(at, profit: str, key: str, *, confirmed: bool = True):
+    """Fill the form and submit; then confirm in the dialog (unless told not to)."""
     at.text_input(key="dist_profit").input(profit)
     at.text_input(key="dist_key").input(key)
-    return button(at, "💸 Distribute").click().run()
+    at = button(at, "💸 Distribute…").click().run()
+    no_exception(at)
+    if confirmed and any(b.key == "confirm_distribute" for b in at.button):
+        at = at.button(key="confirm_distribute").click().run()
+    return at
 
 
 def test_a_distribution_lands_in_the_ledger_with_exact_amounts(plain_db):
     at = _distribute(open_page(DISTRIBUTIONS, user="ann"), "1000.03", "payout-1")
     no_exception(at)
-    assert "Distributed 1,000.03 under key `payout-1`" in all_text(at)
+    assert f"Distributed 1,000.03 under key {plain('payout-1')}" in all_text(at)
     [record] = list_distributions(plain_db)
     assert (record.key, str(record.total), record.amounts.as_json()) == (
         "payout-1", "1000.03",
         {"reinvestment": "800.02", "dao": "150.01", "lucky": "30.00", "creator": "20.00"})
     ledger = at.dataframe[0].value
     assert list(ledger["key"]) == ["payout-1"] and list(ledger["total"]) == ["1,000.03"]
+    assert at.text_input(key="dist_profit").value == ""  # an empty form for the next payout
     assert {m.label: m.value for m in at.metric}["All distributed"] == "1,000.03"
 
 
@@ -54,7 +62,7 @@ def test_a_bad_profit_is_explained_next_to_it_and_nothing_is_written(plain_db):
 def test_a_viewer_reads_the_ledger_but_cannot_distribute(db):
     at = open_page(DISTRIBUTIONS, user="vic")
     no_exception(at)
-    assert "💸 Distribute" not in [b.label for b in at.button]
+    assert "💸 Distribute…" not in [b.label for b in at.button]
     assert len(at.dataframe[0].value) == len(list_distributions(db))
     assert len(at.get("plotly_chart")) == 1
 
@@ -63,4 +71,36 @@ def test_paused_distributions_are_not_offered(plain_db):
     set_policy(plain_db, "distributions_paused", "true", by="ada")
     at = open_page(DISTRIBUTIONS, user="ann")
     assert "Distributions are paused" in all_text(at)
-    assert "💸 Distribute" not in [b.label for b in at.button]
+    assert "💸 Distribute…" not in [b.label for b in at.button]
+
+
+def test_distribute_shows_the_four_exact_amounts_and_writes_nothing_until_confirmed(plain_db):
+    at = _distribute(open_page(DISTRIBUTIONS, user="ann"), "1,000.03", "payout-5", confirmed=False)
+    amounts = next(d.value for d in at.dataframe if "Amount" in d.value.columns)
+    assert list(amounts["Amount"]) == ["800.02", "150.01", "30.00", "20.00", "1,000.03"]
+    assert list_distributions(plain_db) == []
+    at = at.button(key="cancel_distribute").click().run()
+    assert list_distributions(plain_db) == []
+    assert not [b for b in at.button if b.key == "confirm_distribute"]
+
+
+def test_an_amount_over_ten_times_the_largest_so_far_must_be_typed_again(plain_db):
+    distribute(plain_db, "100.00", "first", by="ann")
+    at = _distribute(open_page(DISTRIBUTIONS, user="ann"), "1e15", "fat-finger", confirmed=False)
+    assert "more than 10 times the largest distribution so far (100.00)" in all_text(at)
+    assert at.button(key="confirm_distribute").disabled
+    at.text_input(key="dist_retype").input("1,000")
+    at = at.run()
+    assert at.button(key="confirm_distribute").disabled  # not the same amount
+    at.text_input(key="dist_retype").input("1000000000000000")
+    at = at.run()
+    at = at.button(key="confirm_distribute").click().run()
+    no_exception(at)
+    assert [str(d.total) for d in list_distributions(plain_db)] == ["1000000000000000.00", "100.00"]
+
+
+def test_the_ledger_names_the_split_not_an_id(plain_db):
+    distribute(plain_db, "100.00", "first", by="ann")
+    at = open_page(DISTRIBUTIONS, user="vic")
+    ledger = at.dataframe[0].value
+    assert list(ledger["split"]) == ["80/15/3/2"]

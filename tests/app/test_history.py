@@ -3,14 +3,46 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pandas as pd
+import pytest
 
 from core.allocations import get_allocation_history
 from core.queries import allocation_periods, suggestion_quality
-from tests.app.helpers import no_exception, open_page
+from streamlit.testing.v1 import AppTest
+
+from tests.app.helpers import ROOT, TIMEOUT, no_exception, open_page, sign_in_as
 
 HISTORY = "pages/4_History.py"
+
+
+_DOWNLOADS: dict[str, bytes] = {}
+
+
+@pytest.fixture(autouse=True)
+def _kept_downloads(monkeypatch):
+    """AppTest's media store lives for one run only: keep what download buttons hand over, by
+    the file id their URL names (Streamlit's storage wrapped, not our code)."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def keep(self, path_or_data, mimetype, kind, filename=None):
+        file_id = original(self, path_or_data, mimetype, kind, filename)
+        if isinstance(path_or_data, bytes):
+            _DOWNLOADS[file_id] = path_or_data
+        return file_id
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
+    yield
+    _DOWNLOADS.clear()
+
+
+def _download(element) -> str:
+    """The bytes behind a download button, as the browser would fetch them."""
+    file_id = element.proto.url.rsplit("/", 1)[-1].split(".")[0]
+    return _DOWNLOADS[file_id].decode()
 
 
 def _table(at) -> pd.DataFrame:
@@ -55,12 +87,37 @@ def test_the_csv_download_holds_the_filtered_rows(db):
     at.multiselect(key="history_status").set_value(["active"]).run()
     download = at.get("download_button")[0]
     assert download.proto.label == "⬇️ Download these rows as CSV"
-    # AppTest does not fetch the file; the page builds it from the very rows on screen.
-    shown = _table(at)
-    csv = shown.drop(columns=["proposer"]).to_csv(index=False)
-    rows = pd.read_csv(io.StringIO(csv))
+    rows = pd.read_csv(io.StringIO(_download(download)))
     assert set(rows["status"]) == {"active"}
     assert len(rows) == sum(r.status == "active" for r in get_allocation_history(db))
+    assert list(rows["id"]) == list(_table(at)["id"])
+
+
+def test_the_csv_writes_input_metrics_as_json_and_neutralises_formulas(plain_db):
+    from decimal import Decimal
+    from core.allocations import propose_allocation
+    from core.validation import ProposalInput
+    propose_allocation(plain_db, ProposalInput(75, 15, 6, 4, reasoning='=HYPERLINK("http://x.example","y")',
+                                               confidence=Decimal("0.9"),
+                                               input_metrics={"manual": True}), by="ann")
+    at = open_page(HISTORY, user="vic")
+    rows = pd.read_csv(io.StringIO(_download(at.get("download_button")[0])))
+    filed = rows[rows["status"] == "proposed"].iloc[0]
+    assert filed["reasoning"] == '\'=HYPERLINK("http://x.example","y")'
+    assert json.loads(filed["input_metrics"]) == {"manual": True}
+
+
+def test_the_filters_live_in_the_address_so_a_link_shows_the_same_view(db):
+    at = open_page(HISTORY, user="vic")
+    at.multiselect(key="history_status").set_value(["rejected"]).run()
+    assert at.query_params["status"] in ("rejected", ["rejected"])
+    shared = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    sign_in_as(shared, "gus")
+    shared.query_params["status"] = "rejected"
+    shared.switch_page(HISTORY).run()
+    no_exception(shared)
+    assert shared.multiselect(key="history_status").value == ["rejected"]
+    assert list(_table(shared)["id"]) == list(_table(at)["id"])
 
 
 def test_ai_suggestion_quality_matches_the_last_30_days(db):

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from streamlit.testing.v1 import AppTest
+
 from core.allocations import get_current_allocation, get_pending_proposals
 from core.demo import has_platform_data
 from core.metrics_store import compute_metrics
 from core.money import calculate_amounts
 from core.split import BUCKET_LABELS, BUCKETS, format_pct
 from db.types import utcnow
-from tests.app.helpers import all_text, no_exception, open_page
+
+from tests.app.helpers import PASSWORD, ROOT, TIMEOUT, all_text, no_exception, open_page, sign_in_as
 
 
 def _metric(at, label: str):
@@ -91,10 +94,32 @@ def test_first_start_on_an_empty_embedded_database_loads_demo_data(empty_db, mon
 def test_an_unreachable_database_is_a_clear_message_not_a_traceback(db, monkeypatch):
     from settings import get_settings
 
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    sign_in_as(at, "vic")  # signed in while the database was there
     monkeypatch.setenv("DATABASE_URL", "postgresql://someone:secret@127.0.0.1:9/nowhere")
     get_settings.cache_clear()
-    at = open_page(user="vic")
+    at = at.run()
     no_exception(at)
     message = all_text(at)
     assert "The database cannot be reached" in message
     assert "secret" not in message
+
+
+def test_on_a_first_start_the_demos_last_approved_split_stays_the_current_one(tmp_path, monkeypatch):
+    from core.accounts import add_user
+    from core.database import connect
+    from settings import get_settings
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    fresh = connect(url, seed=False)  # as the dashboard opens it: the demo comes first
+    add_user(fresh, "ada", "admin", PASSWORD)
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    at = open_page(user="ada")
+    no_exception(at)
+    current = get_current_allocation(fresh)
+    assert current.split.label() != "80/15/3/2" and current.reviewed_by
+    assert f"Current split: {current.split.label()}" in all_text(at)
+    assert f"**Approved by** {current.reviewed_by}" in all_text(at)
+    fresh.engine.dispose()
+    get_settings.cache_clear()

@@ -76,6 +76,23 @@ def test_a_valid_proposal_is_filed_and_appears_in_the_log_and_on_review(plain_db
     assert "Manual adjustment for Q1 strategy" in all_text(review)
 
 
+def test_after_filing_the_form_starts_again_from_the_live_split_with_a_link_to_the_proposal(plain_db):
+    at = _set(open_page(PROPOSE, user="ann"), reinvestment=75.0, lucky=6.0, creator=4.0)
+    at.text_area(key="propose_reasoning").input("Manual adjustment for Q1 strategy")
+    at = at.run().button(key="propose_submit").click().run()
+    no_exception(at)
+    filed = get_pending_proposals(plain_db)
+    assert len(filed) == 1
+    assert [at.number_input(key=f"propose_{b}").value for b in BUCKETS] == [80, 15, 3, 2]
+    assert at.text_area(key="propose_reasoning").value == ""
+    assert "Valid: this proposal can be filed." not in all_text(at)
+    links = [l.proto for l in at.get("page_link")]
+    assert any(l.label == "Open the proposal you filed"
+               and f"proposal={filed[0].record.id}" in l.query_string for l in links)
+    at = at.button(key="propose_submit").click().run()  # a second click files nothing
+    assert len(get_pending_proposals(plain_db)) == 1
+
+
 def test_the_preview_shows_exact_amounts_for_a_sample_profit(plain_db):
     at = _set(open_page(PROPOSE, user="ann"), reinvestment=75.0, lucky=6.0, creator=4.0)
     at.text_input(key="propose_sample").input("999.99").run()
@@ -98,3 +115,26 @@ def test_out_of_range_and_over_precise_values_reach_core_as_typed_and_file_nothi
     at.text_area(key="propose_reasoning").input("a negative creator share")
     at = at.button(key="propose_submit").click().run()
     assert get_pending_proposals(plain_db) == []
+
+
+def test_the_step_limit_wording_is_truthful_and_a_major_change_is_marked(plain_db):
+    at = open_page(PROPOSE, user="ann")
+    assert "is a **minor** change" in all_text(at) and "needs 2 approvals" in all_text(at)
+    at = _set(at, reinvestment=64.0, dao=16.0, lucky=10.0, creator=10.0)
+    at.text_area(key="propose_reasoning").input("a big move")
+    at = at.run()
+    assert any("tier: a major change" in w.value for w in at.warning)
+    assert "Valid: this proposal can be filed. It is a major change." in all_text(at)
+
+
+def test_filing_what_is_already_pending_is_refused_next_to_the_form(plain_db):
+    at = _set(open_page(PROPOSE, user="ann"), reinvestment=75.0, lucky=6.0, creator=4.0)
+    at.text_area(key="propose_reasoning").input("first")
+    at = at.run().button(key="propose_submit").click().run()
+    at = _set(at, reinvestment=75.0, lucky=6.0, creator=4.0)
+    at.text_area(key="propose_reasoning").input("again")
+    at = at.run()
+    [pending] = get_pending_proposals(plain_db)
+    assert any(pending.record.id in e.value for e in at.error)
+    at = at.button(key="propose_submit").click().run()
+    assert len(get_pending_proposals(plain_db)) == 1

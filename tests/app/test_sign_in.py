@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+import streamlit as st
 
 from core.accounts import authenticate, count_accounts, disable_user
 from core.errors import Refused
 from db.models import SignInFailure
 from db.types import utcnow
-from tests.app.helpers import PASSWORD, all_text, button, no_exception, open_page
+from tests.app.helpers import ROOT, PASSWORD, all_text, button, no_exception, open_page
+from ui.setup_token import setup_token
 
 PAGES = ["app.py", "pages/1_Review.py", "pages/2_Propose.py", "pages/3_Rebalancer.py",
          "pages/4_History.py", "pages/5_Performance.py", "pages/6_Distributions.py",
@@ -43,7 +49,7 @@ def test_the_right_setup_token_creates_the_admin_and_signs_them_in(empty_db, mon
     at = _fill_first_admin(open_page(), TOKEN)
     no_exception(at)
     assert count_accounts(empty_db) == 1
-    assert at.session_state["username"] == "root"
+    assert at.session_state["_session_token"]
     assert at.title[0].value == "💰 Profit allocation"
     assert "`root` · admin" in "\n".join(m.value for m in at.sidebar.markdown)
 
@@ -57,14 +63,42 @@ def test_first_admin_errors_appear_next_to_their_inputs_and_create_nothing(empty
     assert count_accounts(empty_db) == 0
 
 
-def test_the_setup_token_is_printed_to_the_server_terminal(empty_db, monkeypatch, capsys):
+def test_the_server_prints_the_setup_token_when_it_starts_before_any_browser(tmp_path):
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'first.db'}"}
+    env.pop("PA_SETUP_TOKEN", None)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ui.serve", "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        while "You can now view" not in "".join(lines):
+            line = server.stdout.readline()
+            assert line, "the server stopped:\n" + "".join(lines)
+            lines.append(line)
+        printed = "".join(lines)
+        assert "one-time setup token" in printed
+        assert printed.index("setup token") < printed.index("You can now view")
+        assert len(printed.split("setup token:")[1].split()[0]) >= 24
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def test_clearing_the_caches_does_not_change_the_setup_token(empty_db, monkeypatch):
+    # Any browser, signed in or not, can make the server clear its caches (Streamlit's
+    # clear_cache message); the operator's token must still work afterwards.
     monkeypatch.delenv("PA_SETUP_TOKEN", raising=False)
     at = open_page()
-    no_exception(at)
-    printed = capsys.readouterr().out
-    assert "one-time setup token" in printed
-    token = printed.split("setup token:")[1].split()[0]
-    assert len(token) >= 24
+    token = setup_token()
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = at.run()
+    assert setup_token() == token
     _fill_first_admin(at, token)
     assert count_accounts(empty_db) == 1
 
@@ -87,7 +121,7 @@ def test_signing_in_shows_who_and_which_role_in_the_sidebar_and_signing_out_ends
     assert "`gus` · governor" in sidebar
     at = at.button(key="sign_out").click().run()
     assert [t.value for t in at.title] == ["🔐 Sign in"]
-    assert "username" not in at.session_state
+    assert "_session_token" not in at.session_state
 
 
 def test_a_wrong_password_is_refused_counted_and_then_slowed_down(db):
@@ -108,7 +142,7 @@ def test_a_wrong_password_is_refused_counted_and_then_slowed_down(db):
     at.text_input(key="signin_password").input(PASSWORD)  # right password, but too soon
     at = button(at, "Sign in").click().run()
     assert "too many failed attempts" in all_text(at)
-    assert "username" not in at.session_state
+    assert "_session_token" not in at.session_state
 
 
 def test_a_viewer_is_not_offered_the_pages_of_higher_roles(db):

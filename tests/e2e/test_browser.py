@@ -122,6 +122,16 @@ def _set_number(page: Page, key: str, value: str) -> None:
     _settled(page)
 
 
+def _fill_proposal(page: Page, reasoning: str) -> None:
+    """With reinvestment at 75 already: lucky 6, creator 4 (75/15/6/4) and the reasoning."""
+    _set_number(page, "propose_lucky", "6")
+    _set_number(page, "propose_creator", "4")
+    field = page.locator(".st-key-propose_reasoning textarea")
+    field.fill(reasoning)
+    field.press("Control+Enter")
+    _settled(page)
+
+
 @pytest.mark.e2e
 def test_an_analyst_proposes_a_governor_approves_and_home_shows_the_new_split(server, page):
     base, url = server
@@ -136,12 +146,7 @@ def test_an_analyst_proposes_a_governor_approves_and_home_shows_the_new_split(se
     _go(page, "Propose")
     _set_number(page, "propose_reinvestment", "75")
     expect(page.get_by_text("total: the four sum to 95, not exactly 100")).to_be_visible()
-    _set_number(page, "propose_lucky", "6")
-    _set_number(page, "propose_creator", "4")
-    reasoning = page.locator(".st-key-propose_reasoning textarea")
-    reasoning.fill("Manual adjustment for Q1 strategy")
-    reasoning.press("Control+Enter")
-    _settled(page)
+    _fill_proposal(page, "Manual adjustment for Q1 strategy")
     expect(page.get_by_text("Valid: this proposal can be filed.")).to_be_visible(timeout=WAIT_MS)
     _shot(page, "02_propose_form")
     page.get_by_role("button", name="📨 File proposal").click()
@@ -168,10 +173,15 @@ def test_an_analyst_proposes_a_governor_approves_and_home_shows_the_new_split(se
     _go(page, "Review")
     expect(page.get_by_text("75/15/6/4 · proposed by ann")).to_be_visible(timeout=WAIT_MS)
     _shot(page, "10_review_pending")
-    page.locator(f".st-key-notes_{filed.id} input").fill("Metrics support this change")
-    page.locator(f".st-key-notes_{filed.id} input").press("Enter")
-    _settled(page)
     page.locator(f".st-key-approve_{filed.id} button").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text("against the live split")).to_be_visible(timeout=WAIT_MS)
+    _shot(page, "10b_review_confirm")
+    assert get_pending_proposals(db)  # nothing written before the confirmation
+    dialog.locator(".st-key-approve_notes input").fill("Metrics support this change")
+    dialog.locator(".st-key-approve_notes input").press("Enter")
+    _settled(page)
+    dialog.locator(".st-key-confirm_approve button").click()
     expect(page.get_by_text("is now the live split")).to_be_visible(timeout=WAIT_MS)
     _shot(page, "11_review_approved")
 
@@ -186,4 +196,114 @@ def test_an_analyst_proposes_a_governor_approves_and_home_shows_the_new_split(se
     _go(page, "Admin")
     expect(page.get_by_role("heading", name="🛠️ Admin")).to_be_visible(timeout=WAIT_MS)
     _shot(page, "13_admin")
+    db.engine.dispose()
+
+
+@pytest.fixture
+def browser_context():
+    """One browser, so that tabs share their cookies as a user's tabs do."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=CHROMIUM_ARGS)
+        yield browser.new_context(viewport={"width": 1400, "height": 1000})
+        browser.close()
+
+
+def _wait_for_cookie(context) -> None:
+    """The session cookie is set by a component in the first run after the sign-in."""
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while not any(c["name"] == "pa_session" for c in context.cookies()):
+        assert time.monotonic() < deadline, "the session cookie was never set"
+        time.sleep(0.2)
+
+
+def _signed_in_as(page: Page, username: str) -> None:
+    expect(page.get_by_test_id("stSidebar").locator("code", has_text=username)).to_be_visible(
+        timeout=WAIT_MS)
+
+
+@pytest.mark.e2e
+def test_a_reload_and_a_new_tab_stay_signed_in_and_signing_out_in_one_tab_ends_the_other(
+        server, browser_context):
+    base, _ = server
+    first = browser_context.new_page()
+    first.goto(base)
+    _sign_in(first, "gus")
+    _wait_for_cookie(browser_context)
+    first.reload()
+    _signed_in_as(first, "gus")
+    expect(first.get_by_role("heading", name="🔐 Sign in")).to_have_count(0)
+
+    second = browser_context.new_page()
+    second.goto(f"{base}/History")
+    _signed_in_as(second, "gus")
+    expect(second.get_by_role("heading", name="📜 History")).to_be_visible(timeout=WAIT_MS)
+    _shot(second, "20_new_tab_signed_in")
+
+    _sign_out(first)
+    expect(first.get_by_role("heading", name="🔐 Sign in")).to_be_visible(timeout=WAIT_MS)
+    # The other tab's next action finds its session over and asks for a sign-in.
+    _go(second, "Activity")
+    expect(second.get_by_role("heading", name="🔐 Sign in")).to_be_visible(timeout=WAIT_MS)
+    second.reload()
+    expect(second.get_by_role("heading", name="🔐 Sign in")).to_be_visible(timeout=WAIT_MS)
+    _shot(second, "21_other_tab_signed_out")
+
+
+@pytest.mark.e2e
+def test_a_proposals_link_opens_its_page_in_a_new_tab_and_filing_twice_is_impossible(
+        server, browser_context):
+    base, url = server
+    first = browser_context.new_page()
+    first.goto(f"{base}/Propose")
+    _sign_in(first, "ann")
+    _set_number(first, "propose_reinvestment", "75")
+    _fill_proposal(first, "A proposal to share")
+    first.get_by_role("button", name="📨 File proposal").click()
+    expect(first.get_by_text("Proposal 75/15/6/4 filed")).to_be_visible(timeout=WAIT_MS)
+    # The form starts again from the live split: the same proposal cannot be filed by a 2nd click.
+    expect(first.locator(".st-key-propose_reinvestment input")).to_have_value("80")
+    expect(first.locator(".st-key-propose_reasoning textarea")).to_have_value("")
+    link = first.get_by_role("link", name="Open the proposal you filed")
+    href = link.get_attribute("href")
+    db = connect(url)
+    [filed] = [p.record for p in get_pending_proposals(db) if p.record.proposer_username == "ann"]
+    db.engine.dispose()
+    assert href.endswith(f"?proposal={filed.id}")
+    _wait_for_cookie(browser_context)
+
+    second = browser_context.new_page()
+    second.goto(base + "/" + href.lstrip("/") if not href.startswith("http") else href)
+    _signed_in_as(second, "ann")
+    expect(second.get_by_text("Proposal 75/15/6/4 · proposed")).to_be_visible(timeout=WAIT_MS)
+    expect(second.get_by_text("A proposal to share")).to_be_visible()
+    _shot(second, "22_proposal_page_new_tab")
+
+
+@pytest.mark.e2e
+def test_a_stale_card_says_who_decided_and_the_queue_refreshes_by_itself(server, browser_context):
+    base, url = server
+    db = connect(url)
+    from decimal import Decimal
+
+    from core.allocations import propose_allocation, review_proposal
+    from core.validation import ProposalInput
+    filed = propose_allocation(db, ProposalInput(75, 15, 6, 4, reasoning="stale soon",
+                                                 confidence=Decimal("0.9")), by="ann")
+    page = browser_context.new_page()
+    page.goto(f"{base}/Review")
+    _sign_in(page, "gus")
+    expect(page.get_by_text("75/15/6/4 · proposed by ann")).to_be_visible(timeout=WAIT_MS)
+    # Another governor rejects it while gus still looks at the card.
+    review_proposal(db, filed.proposal_id, "rejected", by="ada", notes="Not this quarter")
+    page.locator(f".st-key-approve_{filed.proposal_id} button").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text("Someone decided first: ada rejected it")).to_be_visible(timeout=WAIT_MS)
+    expect(dialog.locator(".st-key-confirm_approve button")).to_be_disabled()
+    _shot(page, "23_stale_decision")
+    dialog.locator(".st-key-cancel_approve button").click()
+    # Without any click, the queue reads itself again (every 30 s) and says what changed.
+    expect(page.get_by_text("Since you last looked")).to_be_visible(timeout=75_000)
+    expect(page.get_by_text("75/15/6/4 · proposed by ann")).to_have_count(0)
+    _shot(page, "24_queue_refreshed")
     db.engine.dispose()

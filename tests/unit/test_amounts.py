@@ -154,3 +154,15 @@ def test_a_coarser_minor_unit_rounds_to_whole_units():
     assert amounts.as_json() == {"reinvestment": "801", "dao": "150", "lucky": "30", "creator": "20"}
     with pytest.raises(ValidationFailed, match="more than 0 decimal places"):
         calculate_amounts("10.5", DEFAULT_SPLIT, minor_unit=Decimal(1))
+
+
+@pytest.mark.parametrize("typed, expected", [("1,000.50", "1000.50"), ("12,345,678.9", "12345678.90"),
+                                             (" 1,000 ", "1000.00"), ("999.5", "999.50")])
+def test_amounts_accept_the_apps_own_thousands_separators(typed, expected):
+    assert parse_total(typed) == Decimal(expected)
+
+
+@pytest.mark.parametrize("typed", ["1,00", "1.000,50", "1,0000", "1,000,0", ",100", "1,,000", "1, 000"])
+def test_amounts_refuse_a_comma_that_could_mean_two_different_amounts(typed):
+    with pytest.raises(ValidationFailed, match="profit: .* is ambiguous"):
+        parse_total(typed)

@@ -1,0 +1,38 @@
+"""csv_text: every CSV the product writes; formulas neutralised, numbers kept, JSON for data."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+
+import pytest
+
+from core.csv_export import csv_text, neutralise
+
+
+def _read(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+@pytest.mark.parametrize("hostile", ['=HYPERLINK("http://evil.example","click")', "+1+cmd|' /C calc'!A0",
+                                     "-2+3", "@SUM(A1:A2)", "\t=1+1", "\r=1+1"])
+def test_a_text_cell_that_a_spreadsheet_would_run_starts_with_an_apostrophe(hostile):
+    [_, [written]] = _read(csv_text([{"reasoning": hostile}], ["reasoning"]))
+    assert written == "'" + hostile
+
+
+@pytest.mark.parametrize("number", ["-5", "+1.5", "-0.25", "1e3", "-2E-3"])
+def test_numbers_written_as_text_stay_numbers(number):
+    assert neutralise(number) == number
+
+
+def test_numbers_decimals_and_ordinary_text_are_written_unchanged():
+    rows = [{"total": Decimal("-10.50"), "count": -3, "share": 0.25, "note": "fine = good"}]
+    [_, written] = _read(csv_text(rows, ["total", "count", "share", "note"]))
+    assert written == ["-10.50", "-3", "0.25", "fine = good"]
+
+
+def test_dicts_are_written_as_json_not_as_python():
+    [_, [written]] = _read(csv_text([{"input_metrics": {"manual": True, "x": None}}], ["input_metrics"]))
+    assert written == '{"manual": true, "x": null}'
