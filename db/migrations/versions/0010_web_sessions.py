@@ -1,7 +1,7 @@
 """Server-side sessions of the dashboard's sign-in cookie (sign-out ends them at once).
 
 Revision ID: 0010
-Revises: 0009_withdrawn_superseded
+Revises: 0008_token_activity_rollup
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import db.types
 
 revision = '0010'
-down_revision = '0009_withdrawn_superseded'
+down_revision = '0008_token_activity_rollup'
 branch_labels = None
 depends_on = None
 
