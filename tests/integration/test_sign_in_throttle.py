@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from core.accounts import DUMMY_HASH, add_user, authenticate, unlock_user
 from core.activity import list_activity
 from cli import app
-from core.errors import PermissionDenied, Refused
+from core.errors import PermissionDenied, Refused, ValidationFailed
 from db.engine import Database
 from db.models import SignInFailure, User
 from db.types import utcnow
@@ -139,7 +139,18 @@ def test_an_unknown_name_costs_the_same_password_hashing_as_a_real_account(team)
     assert extract_parameters(DUMMY_HASH) == extract_parameters(stored)
 
 
-@pytest.mark.parametrize("name", ["a" * 500, "nul\x00name", "surrogate\ud800", "   ", "Ünïcode"])
+@pytest.mark.parametrize("name, rule", [
+    ("a" * 500, "at most 64 are allowed"), ("nul\x00name", "NUL"), ("surrogate\ud800", "surrogate"),
+])
+def test_a_name_no_text_rule_allows_is_refused_by_the_rule_and_writes_nothing(team, name, rule):
+    # No account can have such a name, so the answer tells nothing about which accounts exist.
+    with pytest.raises(ValidationFailed, match=f"username: .*{rule}"):
+        authenticate(team, name, PASSWORD, client=ATTACKER)
+    with team.reads() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(SignInFailure)) == 0
+
+
+@pytest.mark.parametrize("name", ["   ", "Ünïcode", "no such person"])
 def test_a_name_that_cannot_be_an_account_is_refused_and_throttled_like_any_other(team, name):
     db = team
     now = utcnow()
