@@ -63,7 +63,7 @@ def lay_periods(db, count: int, days: int) -> None:  # type: ignore[no-untyped-d
 def fill(url: str, tokens: int, days: int, periods: int) -> None:
     from core.accounts import add_user, count_accounts
     from core.demo import generate_demo_data
-    from core.setup import connect
+    from core.database import connect
 
     db = connect(url)
     started = time.perf_counter()
@@ -78,7 +78,7 @@ def fill(url: str, tokens: int, days: int, periods: int) -> None:
 
 def time_command(url: str, runs: int) -> float:
     from core.outcomes import activation_outcomes
-    from core.setup import connect
+    from core.database import connect
 
     db = connect(url)
     activation_outcomes(db)  # imports, the engine's first connection

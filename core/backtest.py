@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from core.errors import ValidationFailed
 from core.money import Amounts, calculate_amounts
 from settings import get_settings
+from core.sessions import reading
 from core.split import BUCKETS, HUNDRED, Split
 from db.engine import Database
 from db.models import ProfitDistribution
@@ -115,7 +116,7 @@ def backtest(db: Database, split: Split, days: int = DEFAULT_DAYS,
              .where(dist.created_at > sa.literal(since, UTCDateTime()),
                     dist.created_at <= sa.literal(until, UTCDateTime()))
              .order_by(dist.created_at))
-    with db.reads() as session:
+    with reading(db) as session:
         rows = session.execute(query).all()
     recorded = ((r[0], Amounts(*r[1:])) for r in rows)
     count, total, actual, proposed = replay(recorded, split, get_settings().minor_unit)

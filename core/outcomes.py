@@ -55,9 +55,10 @@ import sqlalchemy.orm as so
 from scipy import stats
 
 from core.errors import NotFound, ValidationFailed
-from core.metrics import REFERENCE_LEVELS, WEIGHTS
+from core.metrics_store import REFERENCE_LEVELS, WEIGHTS
 from core.queries import utc_day
-from core.records import split_of
+from core.sessions import reading
+from core.allocation_records import split_of
 from core.split import Split
 from db.engine import Database
 from db.models import AllocationLog, EngagementDaily, Token, TreasurySnapshot
@@ -124,7 +125,7 @@ def _first_token_day(session: so.Session) -> date | None:
 
 
 def _engagement_score_sql() -> sa.ColumnElement[float]:
-    """`core.metrics`' engagement score, computed per day by the database."""
+    """`core.metrics_store`' engagement score, computed per day by the database."""
     parts = []
     for name, reference in REFERENCE_LEVELS.items():
         column = getattr(EngagementDaily, name)
@@ -196,7 +197,7 @@ def daily_figures(db: Database, start: date | None = None, end: date | None = No
     missing value is NaN."""
     now = now or utcnow()
     end = min(end or now.date(), now.date())
-    with db.reads() as session:
+    with reading(db) as session:
         if start is None:
             start = _first_day(session) or end
         return _figures_frame(session, start, end)
@@ -421,7 +422,7 @@ def outcomes_and_figures(db: Database, window_days: int = DEFAULT_WINDOW_DAYS,
     to the last complete day), read once: a chart of the figures needs no second pass."""
     window_days = check_window(window_days)
     now = now or utcnow()
-    with db.reads() as session:
+    with reading(db) as session:
         rows = _active_rows(session)
         return _measure(session, rows, range(len(rows)), window_days, now.date(), whole=True)
 
@@ -451,7 +452,7 @@ def last_changes(db: Database, window_days: int = DEFAULT_WINDOW_DAYS,
     only those two: what a governor wants to see before approving the next change."""
     window_days = check_window(window_days)
     today = (now or utcnow()).date()
-    with db.reads() as session:
+    with reading(db) as session:
         rows = _active_rows(session)
         if len(rows) < 2:
             return None, None
@@ -466,7 +467,7 @@ def compare_periods(db: Database, first_id: str, second_id: str,
                     now: datetime | None = None) -> dict[str, FigureChange]:
     """Two whole periods' daily figures, the second against the first, with intervals."""
     now = now or utcnow()
-    with db.reads() as session:
+    with reading(db) as session:
         rows = {str(r.id): r for r in _active_rows(session)}
         missing = [i for i in (first_id, second_id) if i not in rows]
         if missing:
@@ -507,7 +508,7 @@ def scorecard(db: Database, window_days: int = DEFAULT_WINDOW_DAYS, now: datetim
                        sa.func.avg(log.confidence).label("confidence"),
                        *(_count(s).label(s) for s in ("active", "rejected", "expired", "proposed")))
              .where(sa.not_(seeded)).group_by(log.proposed_by))
-    with db.reads() as session:
+    with reading(db) as session:
         counted = {r.proposed_by: r for r in session.execute(query)}
     if outcomes is None:
         outcomes = activation_outcomes(db, window_days, now)

@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from core.imports import import_csv
+from core.csv_import import import_csv
 from core.outcomes import activation_outcomes
 from streamlit.testing.v1 import AppTest
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from core.allocations import get_current_allocation, propose_allocation, review_proposal
 from cli import app
 from core.errors import ValidationFailed
-from core.imports import import_csv
+from core.csv_import import import_csv
 from core.policy_store import set_policy
 from core.outcomes import (FIGURES, MIN_DAYS, activation_outcomes, compare_periods,
                            daily_figures, last_changes, scorecard)
@@ -63,7 +63,9 @@ def load_platform(db, tmp_path: Path, at: datetime, volume_factor: float, seed: 
                                 engagement), ("treasury", "at,balance_usd", treasury)):
         path = tmp_path / f"{kind}.csv"
         path.write_text("\n".join([header, *rows]) + "\n")
-        import_csv(db, kind, path)
+        # The platform's clock at the end of the data: the activation lies after the install,
+        # so its "after" days are later than the real now.
+        import_csv(db, kind, path, now=at + (SPAN_DAYS + 1) * DAY)
 
 
 def outcome_after(db, tmp_path, volume_factor: float, window_days: int = 14):
@@ -225,7 +227,7 @@ def test_outcomes_are_the_same_on_sqlite_and_postgresql(sqlite_db, pg_db, tmp_pa
 
 
 def test_the_outcomes_command_prints_one_entry_per_activation(db_url, tmp_path):
-    from core.setup import connect
+    from core.database import connect
 
     db = connect(db_url)
     at = activation_moment(db)
