@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from core import backtest as backtests
-from core import outcomes
 from cli.common import JsonOption, database, emit, refusals, table
 from core.split import BUCKETS
 
@@ -17,6 +16,7 @@ def register(root: typer.Typer) -> None:
 
 
 def _change(figure: dict) -> str:
+    from core import outcomes
     if figure["change_pct"] is None:
         return outcomes.NOT_ENOUGH_DATA
     ci = figure["ci95"]
@@ -27,11 +27,15 @@ def _change(figure: dict) -> str:
 @app.command("outcomes")
 @refusals
 def outcomes_(ctx: typer.Context,
-              window_days: int = typer.Option(outcomes.DEFAULT_WINDOW_DAYS, "--window-days",
-                                              help="Days before and after each activation "
-                                              "(7, 14 or 30)."),
+              window_days: int | None = typer.Option(None, "--window-days",
+                                                     help="Days before and after each activation "
+                                                     "(7, 14 or 30; 14 when not given)."),
               as_json: bool = JsonOption) -> None:
     """Every activation's before/after figures with 95% intervals (an association, not a proof)."""
+    # Imported here: numpy, pandas and scipy cost every other command half a second at start-up.
+    from core import outcomes
+
+    window_days = outcomes.DEFAULT_WINDOW_DAYS if window_days is None else window_days
     data = [o.as_json() for o in outcomes.activation_outcomes(database(ctx), window_days)]
     emit(data, as_json, lambda: table(
         [{"from": d["effective_from"][:16], "split": d["split_label"],

@@ -20,15 +20,16 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from sqlalchemy.dialects import postgresql, sqlite
 
+from core import rollup
 from core.activity import record_activity
 from core.errors import NotFound, ValidationFailed
 from core.parsing import (MAX_DAILY_COUNT, MAX_TOKEN_PRICE_USD, MAX_TOKEN_VOLUME_USD,
                           MAX_TREASURY_BALANCE_USD, TEXT_LIMITS, parse_date, parse_instant,
                           parse_whole, shown, text_problem, to_decimal)
-from core.sessions import writing
-from db.engine import Database
+from core.sessions import database_failures, writing
+from db import bulk
+from db.engine import READ_ONLY, Database
 from db.models import EngagementDaily, Token, TreasurySnapshot
 from db.types import utcnow
 
@@ -176,8 +177,7 @@ class ImportSpec:
 def _upsert(table: sa.Table, key: str) -> Callable[[so.Session, list[dict[str, Any]]], None]:
     """INSERT ... ON CONFLICT (key) DO UPDATE: same syntax on SQLite and PostgreSQL."""
     def write(session: so.Session, rows: list[dict[str, Any]]) -> None:
-        dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
-        statement = dialect.insert(table)
+        statement = bulk.dialect_insert(session.get_bind().dialect.name, table)
         columns = [c for c in rows[0] if c != key]
         statement = statement.on_conflict_do_update(
             index_elements=[key], set_={c: statement.excluded[c] for c in columns})
@@ -185,14 +185,41 @@ def _upsert(table: sa.Table, key: str) -> Callable[[so.Session, list[dict[str, A
     return write
 
 
-def _write_tokens(session: so.Session, rows: list[dict[str, Any]]) -> None:
-    table = Token.__table__
-    with_id = [r for r in rows if r.get("id") is not None]
-    without_id = [{k: v for k, v in r.items() if k != "id"} for r in rows if r.get("id") is None]
-    if without_id:
-        session.execute(sa.insert(table), without_id)
-    if with_id:
-        _upsert(table, "id")(session, with_id)
+def _figures(row: Any) -> rollup.TokenFigures:
+    return row["created_at"], row["price"], row["volume_24h"]
+
+
+def _new_token(row: dict[str, Any]) -> bulk.NewToken:
+    return row["symbol"], row["name"], row["price"], row["volume_24h"], row["created_at"]
+
+
+class _TokenWriter:
+    """Tokens in one transaction: new rows through the engine's bulk path (COPY), rows with an
+    `id` as upserts; the roll-up follows, written once at the end (core/rollup.py)."""
+
+    def __init__(self, session: so.Session) -> None:
+        self.session, self.changes = session, rollup.Changes()
+        rollup.lock_token_writes(session)
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        session = self.session
+        with_id = [r for r in rows if r.get("id") is not None]
+        if with_id:
+            # The rows an update replaces leave their buckets: read them (locked) first.
+            old = (sa.select(Token.created_at, Token.price, Token.volume_24h)
+                   .where(Token.id.in_([r["id"] for r in with_id])))
+            if session.get_bind().dialect.name == "postgresql":
+                old = old.with_for_update()
+            self.changes.remove(session.execute(old))
+            _upsert(Token.__table__, "id")(session, with_id)
+            _advance_token_ids(session)
+        new = [_new_token(r) for r in rows if r.get("id") is None]
+        if new:
+            bulk.insert_tokens(session.connection(), new)
+        self.changes.add(map(_figures, rows))
+
+    def finish(self) -> None:
+        self.changes.apply(self.session)
 
 
 def _advance_token_ids(session: so.Session) -> None:
@@ -207,7 +234,7 @@ SPECS: dict[str, ImportSpec] = {
         Column("id", _whole(MAX_INT64), required=False), Column("symbol", _text("symbol")),
         Column("name", _text("name")), Column("price", _quantity(MAX_TOKEN_PRICE_USD)),
         Column("volume_24h", _quantity(MAX_TOKEN_VOLUME_USD)),
-        Column("created_at", _instant)), key="id", write=_write_tokens),
+        Column("created_at", _instant)), key="id", write=lambda s, rows: _TokenWriter(s).write(rows)),
     "engagement": ImportSpec(EngagementDaily.__table__, (
         Column("day", _day), Column("wallet_connections", _whole(MAX_DAILY_COUNT)),
         Column("trades_count", _whole(MAX_DAILY_COUNT)), Column("page_views", _whole(MAX_DAILY_COUNT))),
@@ -328,6 +355,46 @@ class _Checker:
         return None
 
 
+def _batches(handle: IO[bytes], path: Path, spec: ImportSpec, batch_size: int,
+             progress: Progress | None, size: int, now: datetime
+             ) -> Iterator[list[dict[str, Any]]]:
+    """The file's good rows in batches, while no row is bad; after the first bad row it reads
+    on (to report every bad row) and raises ImportRejected at the end."""
+    counter = _Counter()
+    reader = csv.reader(_lines(handle, counter))
+    batch: list[dict[str, Any]] = []
+    try:
+        checker = _Checker(spec, _header(reader, spec), now)
+        for cells in reader:
+            if not any(c.strip() for c in cells):
+                continue  # blank lines carry nothing
+            row = checker.parse(reader.line_num, cells)
+            if row is None or checker.bad_count:
+                continue  # keep reading to report every bad row, but write no more
+            batch.append(row)
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
+                if progress is not None:
+                    progress(counter.done, size)
+    except csv.Error as exc:
+        raise ValidationFailed(f"row {reader.line_num}: not valid CSV ({exc})") from None
+    except OSError as exc:  # the disk or the network share failed mid-file
+        raise ValidationFailed(f"file: {path} cannot be read ({exc.strerror or exc})") from None
+    if checker.bad_count:
+        raise ImportRejected(spec.table.name, checker.bad, checker.bad_count)
+    if batch:
+        yield batch
+    if progress is not None:
+        progress(size, size)
+
+
+def _record(session: so.Session, table: str, rows: int, path: Path) -> None:
+    record_activity(session, "platform_data_imported",
+                    f"Imported {rows} rows into {table} from {path.name}",
+                    {"table": table, "rows": rows, "file": path.name})
+
+
 def import_csv(db: Database, kind: str, path: str | Path, progress: Progress | None = None,
                *, batch_size: int = BATCH_SIZE, now: datetime | None = None) -> ImportResult:
     """Load `path` into the table for `kind` (tokens, engagement, treasury): all rows or none.
@@ -342,41 +409,82 @@ def import_csv(db: Database, kind: str, path: str | Path, progress: Progress | N
         handle = path.open("rb")
     except OSError as error:  # no permission, a dangling link, a special file
         raise ValidationFailed(f"file: {path} cannot be read ({error.strerror or error})") from None
-    size, counter, rows = path.stat().st_size, _Counter(), 0
-    with handle, writing(db) as session:
-        reader = csv.reader(_lines(handle, counter))
-        batch: list[dict[str, Any]] = []
-        try:
-            checker = _Checker(spec, _header(reader, spec), now)
-            for cells in reader:
-                if not any(c.strip() for c in cells):
-                    continue  # blank lines carry nothing
-                row = checker.parse(reader.line_num, cells)
-                if row is None or checker.bad_count:
-                    continue  # keep reading to report every bad row, but write no more
-                batch.append(row)
-                rows += 1
-                if len(batch) >= batch_size:
-                    _flush(session, spec, batch, progress, counter.done, size)
-        except csv.Error as exc:
-            raise ValidationFailed(f"row {reader.line_num}: not valid CSV ({exc})") from None
-        except OSError as exc:  # the disk or the network share failed mid-file
-            raise ValidationFailed(f"file: {path} cannot be read ({exc.strerror or exc})") from None
-        if checker.bad_count:
-            raise ImportRejected(spec.table.name, checker.bad, checker.bad_count)
-        _flush(session, spec, batch, progress, size, size)
-        if spec.table.name == "tokens":
-            _advance_token_ids(session)
-        record_activity(session, "platform_data_imported",
-                        f"Imported {rows} rows into {spec.table.name} from {path.name}",
-                        {"table": spec.table.name, "rows": rows, "file": path.name})
+    size = path.stat().st_size
+    with handle:
+        if spec.table.name == "tokens" and db.dialect == "sqlite":
+            rows = _import_tokens_staged(db, spec, handle, path, progress, batch_size, size, now)
+            return ImportResult(spec.table.name, rows)
+        rows = 0
+        with writing(db) as session:
+            tokens = _TokenWriter(session) if spec.table.name == "tokens" else None
+            for batch in _batches(handle, path, spec, batch_size, progress, size, now):
+                if tokens is not None:
+                    tokens.write(batch)
+                else:
+                    spec.write(session, batch)
+                rows += len(batch)
+            if tokens is not None:
+                tokens.finish()
+            _record(session, spec.table.name, rows, path)
     return ImportResult(spec.table.name, rows)
 
 
-def _flush(session: so.Session, spec: ImportSpec, batch: list[dict[str, Any]],
-           progress: Progress | None, done: int, size: int) -> None:
-    if batch:
-        spec.write(session, batch)
-        batch.clear()
-    if progress is not None:
-        progress(done, size)
+# --- SQLite: stage, then publish in one short transaction ----------------------------------------
+# SQLite has one writer at a time. Reading, checking and staging a file of millions of rows
+# takes minutes; holding the write lock for all of it made every other write (a sign-in, an
+# approval) wait and fail. So the rows go first into a TEMP table, private to this connection
+# and outside the database file, under no write lock; then one transaction copies them into
+# `tokens` with the roll-up's changes (seconds for millions of rows). Nothing is visible, and
+# nothing is written to the database, unless that last transaction commits.
+
+_STAGE = "import_tokens_staging"
+_STAGE_COLUMNS = "id, symbol, name, price, volume_24h, created_at"
+
+
+def _import_tokens_staged(db: Database, spec: ImportSpec, handle: IO[bytes], path: Path,
+                          progress: Progress | None, batch_size: int, size: int,
+                          now: datetime) -> int:
+    changes, rows = rollup.Changes(), 0
+    with database_failures(writing=True), db.engine.connect() as connection:
+        connection.execution_options(**{READ_ONLY: True})  # a plain BEGIN: no write lock
+        try:
+            with connection.begin():
+                connection.exec_driver_sql(
+                    f"CREATE TEMP TABLE {_STAGE} (seq INTEGER PRIMARY KEY, id INTEGER, "
+                    "symbol TEXT, name TEXT, price REAL, volume_24h REAL, created_at TEXT)")
+            for batch in _batches(handle, path, spec, batch_size, progress, size, now):
+                with connection.begin():
+                    connection.exec_driver_sql(
+                        f"INSERT INTO temp.{_STAGE} ({_STAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                        [(r.get("id"), r["symbol"], r["name"], r["price"], r["volume_24h"],
+                          bulk.sqlite_time(r["created_at"])) for r in batch])
+                changes.add(map(_figures, batch))
+                rows += len(batch)
+            connection.execution_options(**{READ_ONLY: False})  # BEGIN IMMEDIATE from here
+            with so.Session(bind=connection) as session, session.begin():
+                _publish(session, changes)
+                _record(session, spec.table.name, rows, path)
+        finally:
+            connection.execution_options(**{READ_ONLY: True})
+            with connection.begin():
+                connection.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{_STAGE}")
+    return rows
+
+
+def _publish(session: so.Session, changes: rollup.Changes) -> None:
+    replaced = sa.text(f"SELECT t.created_at, t.price, t.volume_24h FROM tokens t JOIN "
+                       f"temp.{_STAGE} s ON s.id = t.id").columns(
+        sa.column("created_at", Token.created_at.type), sa.column("price", sa.Double()),
+        sa.column("volume_24h", sa.Double()))
+    changes.remove(session.execute(replaced))
+    updated = ", ".join(f"{c} = excluded.{c}" for c in bulk.TOKEN_COLUMNS)
+    # Rows with an id first (updates, or inserts keeping that id), then the new rows, which
+    # take ids above them.
+    session.execute(sa.text(
+        f"INSERT INTO tokens ({_STAGE_COLUMNS}) SELECT {_STAGE_COLUMNS} FROM temp.{_STAGE} "
+        f"WHERE id IS NOT NULL ORDER BY seq ON CONFLICT (id) DO UPDATE SET {updated}"))
+    columns = ", ".join(bulk.TOKEN_COLUMNS)
+    session.execute(sa.text(
+        f"INSERT INTO tokens ({columns}) SELECT {columns} FROM temp.{_STAGE} "
+        "WHERE id IS NULL ORDER BY seq"))
+    changes.apply(session)

@@ -57,8 +57,9 @@ from scipy import stats
 from core.errors import NotFound, ValidationFailed
 from core.metrics_store import REFERENCE_LEVELS, WEIGHTS
 from core.queries import utc_day
-from core.sessions import reading
+from core.rollup import daily_token_activity  # per-day sums from the roll-up, not 10M rows
 from core.allocation_records import split_of
+from core.sessions import reading
 from core.split import Split
 from db.engine import Database
 from db.models import AllocationLog, EngagementDaily, Token, TreasurySnapshot
@@ -83,32 +84,6 @@ FIGURES: dict[str, str] = {
 
 
 # --- the daily series ----------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class DailyTokenActivity:
-    """One UTC day of token launches (the shape of the roll-up's `core.rollup` rows)."""
-
-    day: date
-    tokens: int
-    price_sum: Decimal
-    volume_sum: Decimal
-
-
-def daily_token_activity(session: so.Session, start: datetime, end: datetime) -> list[DailyTokenActivity]:
-    """Launches per UTC day in [start, end), oldest first (days without launches may be left out).
-
-    The one place that reads the raw `tokens` table: when the roll-up lands, this becomes a call
-    to `core.rollup.daily_token_activity` (same arguments, same rows).
-    """
-    day = utc_day(session, Token.created_at).label("day")
-    query = (sa.select(day, sa.func.count().label("tokens"), sa.func.sum(Token.price).label("price"),
-                       sa.func.sum(Token.volume_24h).label("volume"))
-             .where(Token.created_at >= sa.literal(start, UTCDateTime()),
-                    Token.created_at < sa.literal(end, UTCDateTime()))
-             .group_by(day).order_by(day))
-    return [DailyTokenActivity(_as_date(r.day), int(r.tokens), Decimal(str(r.price)),
-                               Decimal(str(r.volume))) for r in session.execute(query)]
-
 
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)

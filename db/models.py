@@ -15,7 +15,7 @@ import sqlalchemy.orm as so
 
 from db.limits import (MAX_DAILY_COUNT, MAX_TOKEN_PRICE_USD, MAX_TOKEN_VOLUME_USD,
                        MAX_TREASURY_BALANCE_USD)
-from db.types import ExactDecimal, JSONType, UTCDateTime, new_uuid, utcnow
+from db.types import ExactDecimal, ExactSum, JSONType, UTCDateTime, new_uuid, utcnow
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -164,6 +164,27 @@ class Token(Base):
     price: so.Mapped[float] = so.mapped_column(sa.Double)
     volume_24h: so.Mapped[float] = so.mapped_column(sa.Double)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+
+
+class TokenActivityRollup(Base):
+    """Token launches pre-aggregated per bucket, in three layers (minute, hour, day), so a read
+    over any range sums a few buckets and scans only the partial minutes at its edges raw.
+
+    Kept in the same transaction as every write to `tokens` (core/rollup.py, per batch); the
+    sums are exact: each price and volume counts as the decimal its double prints as (the
+    shortest text that reads back as the same double)."""
+
+    __tablename__ = "token_activity_rollup"
+    __table_args__ = (
+        sa.CheckConstraint("width IN (60, 3600, 86400)", name="valid_width"),
+        sa.CheckConstraint("tokens >= 0", name="tokens_not_negative"),
+    )
+
+    width: so.Mapped[int] = so.mapped_column(sa.Integer, primary_key=True)  # seconds
+    bucket_start: so.Mapped[datetime] = so.mapped_column(UTCDateTime, primary_key=True)
+    tokens: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    price_sum: so.Mapped[Decimal] = so.mapped_column(ExactSum())
+    volume_sum: so.Mapped[Decimal] = so.mapped_column(ExactSum())
 
 
 class EngagementDaily(Base):

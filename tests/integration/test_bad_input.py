@@ -177,10 +177,11 @@ CASES: dict[str, Case] = {
 
 @pytest.fixture
 def pending(db_url: str) -> str:
-    """A proposal waiting for review (open mode: no accounts, any name may act)."""
+    """A proposal waiting for review (open mode: no accounts, any name may act), of another
+    split than the cases propose, so that no case is also refused as a duplicate."""
     database = open_database(db_url)
     try:
-        result = propose_allocation(database, ProposalInput(70, 18, 8, 4, "Q3 growth"), by="ann")
+        result = propose_allocation(database, ProposalInput(75, 15, 6, 4, "Q3 growth"), by="ann")
     finally:
         database.engine.dispose()
     return result.proposal_id
@@ -200,6 +201,7 @@ def test_bad_input_is_refused_with_one_line_naming_the_field_and_writes_nothing(
     finally:
         database.engine.dispose()
     assert run.code == 3, (run.code, run.stdout[:300], run.stderr[:300])
+    assert len(run.error_lines) == 1, run.stderr
     [line] = run.error_lines
     assert line.startswith("error: ") and case.names in line, line
     assert len(line) < 300, line  # one clear line: input is never echoed whole
