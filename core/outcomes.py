@@ -57,6 +57,7 @@ from scipy import stats
 from core.errors import NotFound, ValidationFailed
 from core.metrics_store import REFERENCE_LEVELS, WEIGHTS
 from core.queries import utc_day
+from core.rollup import daily_token_activity  # per-day sums from the roll-up, not 10M rows
 from core.allocation_records import split_of
 from core.sessions import reading
 from core.split import Split
@@ -84,32 +85,6 @@ FIGURES: dict[str, str] = {
 
 # --- the daily series ----------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class DailyTokenActivity:
-    """One UTC day of token launches (the shape of the roll-up's `core.rollup` rows)."""
-
-    day: date
-    tokens: int
-    price_sum: Decimal
-    volume_sum: Decimal
-
-
-def daily_token_activity(session: so.Session, start: datetime, end: datetime) -> list[DailyTokenActivity]:
-    """Launches per UTC day in [start, end), oldest first (days without launches may be left out).
-
-    The one place that reads the raw `tokens` table: when the roll-up lands, this becomes a call
-    to `core.rollup.daily_token_activity` (same arguments, same rows).
-    """
-    day = utc_day(session, Token.created_at).label("day")
-    query = (sa.select(day, sa.func.count().label("tokens"), sa.func.sum(Token.price).label("price"),
-                       sa.func.sum(Token.volume_24h).label("volume"))
-             .where(Token.created_at >= sa.literal(start, UTCDateTime()),
-                    Token.created_at < sa.literal(end, UTCDateTime()))
-             .group_by(day).order_by(day))
-    return [DailyTokenActivity(_as_date(r.day), int(r.tokens), Decimal(str(r.price)),
-                               Decimal(str(r.volume))) for r in session.execute(query)]
-
-
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 
@@ -125,7 +100,7 @@ def _first_token_day(session: so.Session) -> date | None:
 
 
 def _engagement_score_sql() -> sa.ColumnElement[float]:
-    """`core.metrics`' engagement score, computed per day by the database."""
+    """`core.metrics_store`' engagement score, computed per day by the database."""
     parts = []
     for name, reference in REFERENCE_LEVELS.items():
         column = getattr(EngagementDaily, name)

@@ -5,7 +5,6 @@ import pandas as pd
 import streamlit as st
 
 from core.outcomes import DEFAULT_WINDOW_DAYS, FIGURES, WINDOW_DAYS_CHOICES, outcome_rows
-from db.types import utcnow
 from ui import outcome_figures, outcome_readers
 from ui.downloads import csv_download
 from ui.format import when
@@ -34,7 +33,7 @@ if daily["tokens_per_day"].isna().all():
     st.info("No token launches recorded yet: the token figures have no data to compare.")
 
 figure = st.selectbox("Figure", list(FIGURES), key="outcomes_figure", format_func=FIGURES.get)
-st.plotly_chart(outcome_figures.timeline(daily, figure, outcomes, utcnow()), key="outcomes_timeline")
+st.plotly_chart(outcome_figures.timeline(daily, figure, outcomes), key="outcomes_timeline")
 st.caption("Each band is a period, coloured and labelled by its split; hover a ▲ to see who "
            "proposed and approved the change, and why.")
 

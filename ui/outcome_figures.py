@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -80,8 +80,9 @@ def add_change_markers(fig: go.Figure, outcomes: Sequence[Outcome], end: datetim
 
 
 def timeline(frame: pd.DataFrame, figure: str, outcomes: Sequence[Outcome],
-             now: datetime) -> go.Figure:
-    """One figure's daily values with every split change marked."""
+             now: datetime | None = None) -> go.Figure:
+    """One figure's daily values with every split change marked (the open band ends `now`)."""
+    now = now or datetime.now(UTC)
     fig = go.Figure(go.Scatter(x=list(frame.index), y=frame[figure], mode="lines+markers",
                                name=FIGURES[figure], marker=dict(size=4), line=dict(color="#333"),
                                connectgaps=False,

@@ -63,7 +63,9 @@ def load_platform(db, tmp_path: Path, at: datetime, volume_factor: float, seed: 
                                 engagement), ("treasury", "at,balance_usd", treasury)):
         path = tmp_path / f"{kind}.csv"
         path.write_text("\n".join([header, *rows]) + "\n")
-        import_csv(db, kind, path)
+        # The platform's clock at the end of the data: the activation lies after the install,
+        # so its "after" days are later than the real now.
+        import_csv(db, kind, path, now=at + (SPAN_DAYS + 1) * DAY)
 
 
 def outcome_after(db, tmp_path, volume_factor: float, window_days: int = 14):
