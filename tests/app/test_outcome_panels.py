@@ -66,8 +66,8 @@ def test_performance_bars_carry_the_split_colours_and_the_comparison_its_interva
     assert "approved by" in bars["hovertext"][1]
     a, b = rows[-3], rows[-2]
     changes = compare_periods(db, a["allocation_id"], b["allocation_id"])
-    at.selectbox(key="performance_a").set_value(len(rows) - 3)
-    at.selectbox(key="performance_b").set_value(len(rows) - 2).run()
+    at.selectbox(key="performance_a").set_value(a["allocation_id"])
+    at.selectbox(key="performance_b").set_value(b["allocation_id"]).run()
     no_exception(at)
     assert change_text(changes["volume_per_day"]) in all_text(at)
     assert "95 %" in change_text(changes["volume_per_day"])

@@ -12,7 +12,7 @@ from core.outcomes import activation_outcomes
 from streamlit.testing.v1 import AppTest
 
 from db.types import utcnow
-from tests.app.helpers import ROOT, TIMEOUT, all_text, no_exception, open_page
+from tests.app.helpers import ROOT, TIMEOUT, all_text, no_exception, open_page, sign_in_as
 
 OUTCOMES = "pages/9_Outcomes.py"
 
@@ -47,7 +47,7 @@ def test_the_window_and_the_change_are_read_from_and_written_to_the_url(db):
     outcomes = activation_outcomes(db, 7)
     chosen = outcomes[2]
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.session_state["username"] = "vic"
+    sign_in_as(at, "vic")
     at.query_params["window"] = "7"
     at.query_params["change"] = chosen.allocation_id
     at.switch_page(OUTCOMES)
