@@ -36,3 +36,16 @@ class DatabaseUnavailable(DomainError):
     """The database cannot be used as it is (not a refusal of the request: nothing was decided)."""
 
     exit_code = 1
+
+
+class NotAuthenticated(DomainError):
+    """No valid credentials (an API token missing, unknown, expired, revoked or its account
+    disabled). Says nothing about which: a guesser learns nothing."""
+
+
+class Throttled(Refused):
+    """Too many failed attempts from one client: try again after `retry_after` seconds."""
+
+    def __init__(self, retry_after: float, *problems: str) -> None:
+        super().__init__(*problems)
+        self.retry_after = retry_after
