@@ -17,7 +17,7 @@ import sqlalchemy.orm as so
 
 from core.accounts import Actor, resolve_actor
 from core.activity import record_activity
-from core.errors import NotFound, Refused, ValidationFailed
+from core.errors import NotFound, PermissionDenied, Refused, ValidationFailed
 from core.locking import serialize_writes
 from core.policy import Policy
 from core.policy_store import load_policy
@@ -25,7 +25,7 @@ from core.records import AllocationRecord, CurrentAllocation, PendingProposal, s
 from core.split import Split
 from core.validation import ProposalInput, ValidationResult, step_errors, validate_proposal
 from db.engine import Database
-from db.models import AllocationLog, ProposalReview
+from db.models import STATUSES, AllocationLog, ProposalReview
 from db.types import utcnow
 
 DECISIONS = ("approved", "rejected")
@@ -102,6 +102,23 @@ def get_pending_proposals(db: Database, now: datetime | None = None) -> list[Pen
         return [PendingProposal(AllocationRecord.from_row(r), _approvals(session, r.id),
                                 policy.approvals_required, r.timestamp + lifetime)
                 for r in rows if r.timestamp + lifetime > now]
+
+
+PENDING = "pending"  # the waiting proposals, as `pending` lists them (unexpired `proposed` rows)
+
+
+def list_proposals(db: Database, status: str = PENDING) -> list[PendingProposal | AllocationRecord]:
+    """Proposals with this status, newest first: `pending` (the default) as `get_pending_proposals`
+    gives them, any status of the log as its rows."""
+    status = (status or PENDING).strip().lower()
+    if status == PENDING:
+        return list(get_pending_proposals(db))
+    if status not in STATUSES:
+        raise ValidationFailed(f"status: {status!r} is not one of {PENDING}, {', '.join(STATUSES)}")
+    with db.reads() as session:
+        return [AllocationRecord.from_row(r) for r in session.scalars(
+            sa.select(AllocationLog).where(AllocationLog.status == status)
+            .order_by(AllocationLog.timestamp.desc(), AllocationLog.id))]
 
 
 def validate_against_live(db: Database, proposal: ProposalInput) -> ValidationResult:
@@ -219,7 +236,8 @@ def _refuse_review(session: so.Session, row: AllocationLog, actor: Actor, policy
     """Every reason this actor may not record this decision now; raises the first that applies."""
     _refuse_unreviewable(row, policy, now)
     if row.proposer_username and row.proposer_username == actor.username:
-        raise Refused(f"by: {actor.username} filed this proposal; someone else must review it "
+        # A rule about who may act, not about the proposal's state: PermissionDenied (HTTP 403).
+        raise PermissionDenied(f"by: {actor.username} filed this proposal; someone else must review it "
                       "(four-eyes rule)")
     if session.scalar(sa.select(ProposalReview).where(
             ProposalReview.proposal_id == row.id, ProposalReview.reviewer == actor.username)):

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from core.errors import ValidationFailed
 from core.records import split_of
 from core.split import BUCKETS
 from db.engine import Database
@@ -216,3 +217,21 @@ def weekly_metric_series(db: Database, days: int = 28, now: datetime | None = No
                        "trades_count": row.trades_count if row else 0,
                        "page_views": row.page_views if row else 0})
     return series
+
+
+def parse_date(value: str | None, field: str) -> date | None:
+    """An ISO 8601 date given by a caller (the compare window), or a refusal naming the field."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValidationFailed(f"{field}: {value!r} is not an ISO 8601 date (YYYY-MM-DD)") from None
+
+
+def parse_window(date_from: str | None, date_to: str | None) -> tuple[date | None, date | None]:
+    """The `--from`/`--to` (or `from`/`to`) window of `compare`, checked."""
+    start, stop = parse_date(date_from, "from"), parse_date(date_to, "to")
+    if start and stop and start > stop:
+        raise ValidationFailed(f"to: {stop} is before from: {start}")
+    return start, stop

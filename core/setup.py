@@ -72,3 +72,15 @@ def connect(url: str | None = None, *, upgrade: bool = True) -> Database:
     if upgrade and migrate.current_revision(db) != migrate.head_revision():
         upgrade_database(db)
     return db
+
+
+def schema_revision(db: Database) -> str:
+    """The database's schema revision; DatabaseUnavailable when it cannot be reached."""
+    try:
+        revision = migrate.current_revision(db)
+    except sa.exc.OperationalError as error:
+        first_line = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        raise DatabaseUnavailable(f"database: cannot be reached ({first_line})") from None
+    if revision is None:
+        raise DatabaseUnavailable("database: no schema yet (run `python -m core db upgrade`)")
+    return revision
