@@ -31,8 +31,8 @@ class Api:
     def get(self, who: str, url: str, **kwargs):
         return self.client.get(url, headers=self.headers(who), **kwargs)
 
-    def post(self, who: str, url: str, **kwargs):
-        return self.client.post(url, headers=self.headers(who), **kwargs)
+    def post(self, who: str, url: str, *, headers: dict[str, str] | None = None, **kwargs):
+        return self.client.post(url, headers={**self.headers(who), **(headers or {})}, **kwargs)
 
 
 def seed_team(db: Database) -> tuple[dict[str, str], dict[str, str]]:
