@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.money import calculate_amounts
-from core.settings import get_settings
+from settings import get_settings
 from core.split import BUCKET_LABELS, BUCKETS
 from ui import figures, readers
 from ui.feedback import core_call

@@ -83,7 +83,7 @@ def main() -> None:
         url = args.url or f"sqlite:///{Path(folder) / 'pages.db'}"
         fill(url, args.tokens)
         os.environ["DATABASE_URL"] = url
-        from core.settings import get_settings
+        from settings import get_settings
 
         get_settings.cache_clear()
         print(f"\n{args.tokens:,} tokens, median of {args.runs} runs, budget {budget:.1f} s a run\n")

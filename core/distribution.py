@@ -17,7 +17,7 @@ from core.locking import serialize_writes
 from core.money import Amounts, calculate_amounts, parse_total
 from core.policy_store import load_policy
 from core.records import CurrentAllocation
-from core.settings import get_settings
+from settings import get_settings
 from db.engine import Database
 from db.models import ProfitDistribution
 

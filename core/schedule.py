@@ -53,7 +53,7 @@ JOBS: dict[str, Job] = {"rebalance": _rebalance, "weekly_report": _weekly_report
 
 
 def default_crons() -> dict[str, str]:
-    from core.settings import get_settings
+    from settings import get_settings
 
     settings = get_settings()
     return {"rebalance": settings.rebalance_cron, "weekly_report": settings.weekly_report_cron}

@@ -12,7 +12,7 @@ from core.activity import record_activity
 from core.errors import DatabaseUnavailable
 from core.locking import serialize_writes
 from core.split import DEFAULT_SPLIT
-from core.settings import get_settings
+from settings import get_settings
 from db import migrate
 from db.engine import Database, open_database
 from db.models import AllocationLog

@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.allocations import propose_allocation, validate_against_live
 from core.money import calculate_amounts
-from core.settings import get_settings
+from settings import get_settings
 from core.split import BUCKET_LABELS, BUCKETS, format_pct
 from core.validation import ProposalInput
 from ui import readers

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core.rebalancer.service import file_suggestion, run_rebalance
-from core.settings import get_settings
+from settings import get_settings
 from core.split import Split
 from ui import figures, readers
 from ui.feedback import after_write, core_call

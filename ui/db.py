@@ -7,7 +7,7 @@ from typing import NoReturn
 import sqlalchemy as sa
 import streamlit as st
 
-from core.settings import get_settings
+from settings import get_settings
 from core.setup import connect
 from db.engine import Database
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.metrics_model import PlatformMetrics
 from core.policy import Policy
 from core.rebalancer.suggestion import Suggestion, clamp_to_policy, policy_gate
-from core.settings import Settings, get_settings
+from settings import Settings, get_settings
 from core.split import BUCKETS, Split, format_pct
 from core.validation import ProposalInput, validate_proposal
 

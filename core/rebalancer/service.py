@@ -26,7 +26,7 @@ from core.policy_store import load_policy
 from core.rebalancer.advisor import AdvisorUnavailable, suggest_by_ai
 from core.rebalancer.rules import suggest_by_rules
 from core.rebalancer.suggestion import Suggestion, clamp_to_policy, policy_gate
-from core.settings import Settings, get_settings
+from settings import Settings, get_settings
 from core.split import BUCKETS, Split
 from core.validation import ProposalInput
 from db.engine import Database

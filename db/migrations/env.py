@@ -28,7 +28,7 @@ if connection is not None:
 else:
     url = config.get_main_option("sqlalchemy.url")
     if not url:
-        from core.settings import get_settings  # only for the bare `alembic` command line
+        from settings import get_settings  # only for the bare `alembic` command line
 
         url = get_settings().database_url
     engine = make_engine(url)

@@ -14,7 +14,7 @@ import streamlit as st
 from core.accounts import add_user
 from core.demo import generate_demo_data
 from core.imports import import_csv
-from core.settings import get_settings
+from settings import get_settings
 from core.setup import connect
 from db.engine import Database
 from db.types import utcnow

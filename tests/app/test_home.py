@@ -89,7 +89,7 @@ def test_first_start_on_an_empty_embedded_database_loads_demo_data(empty_db, mon
 
 
 def test_an_unreachable_database_is_a_clear_message_not_a_traceback(db, monkeypatch):
-    from core.settings import get_settings
+    from settings import get_settings
 
     monkeypatch.setenv("DATABASE_URL", "postgresql://someone:secret@127.0.0.1:9/nowhere")
     get_settings.cache_clear()

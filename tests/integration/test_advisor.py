@@ -13,7 +13,7 @@ from core.metrics_model import PlatformMetrics
 from core.policy import Policy
 from core.rebalancer.advisor import AdvisorUnavailable, suggest_by_ai
 from core.rebalancer.service import suggest
-from core.settings import Settings
+from settings import Settings
 from core.split import Split
 from tests.fake_openai import FakeOpenAI
 

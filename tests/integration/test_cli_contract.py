@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from core.cli import app
+from cli import app
 from db import migrate
 from db.engine import open_database
 

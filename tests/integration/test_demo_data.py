@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from core.activity import list_activity
 from core.allocations import propose_allocation
-from core.cli import app
+from cli import app
 from core.demo import generate_demo_data, has_platform_data
 from core.errors import Refused, ValidationFailed
 from core.policy import Policy

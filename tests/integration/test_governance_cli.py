@@ -28,7 +28,7 @@ from core.allocations import (
     propose_allocation,
     review_proposal,
 )
-from core.cli import app
+from cli import app
 from core.policy_store import set_policy
 from core.validation import ProposalInput
 from db.engine import Database, open_database

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from core.cli import app
+from cli import app
 from core.errors import ValidationFailed
 from core.imports import ImportRejected, import_csv
 from db.models import EngagementDaily, ProtocolActivity, Token, TreasurySnapshot

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from core.cli import app
+from cli import app
 from core.imports import import_csv
 from core.metrics import compute_metrics, engagement_inputs, growth_rate
 from core.metrics_model import METRIC_KEYS

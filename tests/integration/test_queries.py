@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from core.allocations import get_current_allocation, propose_allocation, review_proposal
-from core.cli import app
+from cli import app
 from core.distribution import distribute
 from core.imports import import_csv
 from core.queries import (allocation_periods, compare_performance, distribution_totals_over_time,

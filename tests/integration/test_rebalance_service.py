@@ -19,12 +19,12 @@ from core.accounts import add_user
 from core.activity import list_activity
 from core.allocations import (get_allocation_history, get_current_allocation, propose_allocation,
                               review_proposal)
-from core.cli import app
+from cli import app
 from core.errors import PermissionDenied, ValidationFailed
 from core.metrics_model import PlatformMetrics
 from core.policy_store import set_policy
 from core.rebalancer.service import run_rebalance
-from core.settings import Settings
+from settings import Settings
 from core.split import Split
 from core.validation import ProposalInput
 from db.engine import open_database

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from core.activity import list_activity
 from core.allocations import propose_allocation, review_proposal
-from core.cli import app
+from cli import app
 from core.distribution import distribute
 from core.reports import weekly_report
 from core.validation import ProposalInput

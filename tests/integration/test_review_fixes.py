@@ -36,7 +36,7 @@ from core.metrics_model import PlatformMetrics
 from core.policy import MAX_HOURS
 from core.policy_store import get_policy, policy_versions, set_policy
 from core.rebalancer.service import run_rebalance
-from core.settings import Settings
+from settings import Settings
 from core.setup import upgrade_database
 from core.split import Split
 from core.validation import ProposalInput

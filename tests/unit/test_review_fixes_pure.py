@@ -14,7 +14,7 @@ from core.errors import ValidationFailed
 from core.metrics_model import METRIC_LIMITS, PlatformMetrics
 from core.policy import MAX_HOURS, Policy, with_setting
 from core.rebalancer.service import suggest
-from core.settings import Settings
+from settings import Settings
 from core.split import Split
 
 D = Decimal

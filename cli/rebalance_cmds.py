@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from core.cli.common import JsonOption, database, emit, refusals
+from cli.common import JsonOption, database, emit, refusals
 from core.errors import ValidationFailed
 from core.metrics_model import PlatformMetrics
 from core.rebalancer.service import RebalanceResult, run_rebalance

@@ -1,4 +1,9 @@
-"""One settings object for the whole program, read from the environment (and `.env`)."""
+"""One settings object for the whole program, read from the environment (and `.env`).
+
+Why a root-level module: every layer reads it (`db`'s Alembic env, `core`, `ui`, `cli`), so it
+must sit below all of them. Inside `core` it made `db` import `core`; inside `db` it would make
+the domain's OpenAI and cron settings look like database settings. It imports nothing of ours.
+"""
 
 from __future__ import annotations
 

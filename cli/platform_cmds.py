@@ -14,7 +14,7 @@ from typing import Any
 import typer
 
 from core import demo, imports, metrics, queries, reports, schedule
-from core.cli.common import JsonOption, database, emit, refusals, table
+from cli.common import JsonOption, database, emit, refusals, table
 from core.errors import ValidationFailed
 from core.split import BUCKETS
 from db.types import utcnow

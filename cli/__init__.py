@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from core.cli import allocation_cmds, governance_cmds
-from core.cli import rebalance_cmds
-from core.cli import platform_cmds
+from cli import allocation_cmds, governance_cmds
+from cli import rebalance_cmds
+from cli import platform_cmds
 
 app = typer.Typer(help="Dynamic profit allocation: the allocation log, reviews and the ledger.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -16,7 +16,7 @@ app = typer.Typer(help="Dynamic profit allocation: the allocation log, reviews a
 def main(ctx: typer.Context,
          db: str = typer.Option(None, "--db", help="Database URL (else DATABASE_URL, else "
                                 "sqlite:///data/profit_allocation.db).")) -> None:
-    from core.settings import normalise_database_url
+    from settings import normalise_database_url
 
     ctx.obj = {"url": normalise_database_url(db) if db else None}
 

@@ -6,11 +6,11 @@ import typer
 
 from core import allocations, distribution
 from core.activity import list_activity
-from core.cli.common import JsonOption, database, emit, refusals, table
+from cli.common import JsonOption, database, emit, refusals, table
 from core.setup import connect, upgrade_database
 from core.split import format_pct
 from core.validation import ProposalInput
-from core.settings import get_settings
+from settings import get_settings
 
 app = typer.Typer()
 db_app = typer.Typer(help="Schema management.")

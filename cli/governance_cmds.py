@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from core import accounts, policy_store
-from core.cli.common import JsonOption, database, emit, read_password_stdin, refusals, table
+from cli.common import JsonOption, database, emit, read_password_stdin, refusals, table
 
 users_app = typer.Typer(help="Accounts and roles.")
 policy_app = typer.Typer(help="The allocation policy (versioned).")
