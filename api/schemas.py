@@ -14,7 +14,7 @@ from core.errors import DomainError
 from core.metrics_model import PlatformMetrics
 from core.money import parse_total
 from core.rebalancer.service import ENGINE_CHOICES
-from core.settings import get_settings
+from settings import get_settings
 from core.split import PERCENT_PLACES, to_decimal
 from core.validation import PROPOSERS
 

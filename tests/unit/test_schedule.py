@@ -91,7 +91,8 @@ def test_the_loop_runs_each_job_at_its_time_and_survives_failures():
 
     jobs = {"rebalance": record("rebalance", True), "weekly_report": record("weekly_report", False)}
     run_forever(None, SEED_CRONS, clock=clock, sleep=clock.sleep, jobs=jobs,
-                should_stop=lambda: clock.now >= datetime(2025, 1, 7, 0, 30, tzinfo=UTC))
+                should_stop=lambda: clock.now >= datetime(2025, 1, 7, 0, 30, tzinfo=UTC),
+                housekeeping=None)
     assert ran == [("rebalance", datetime(2025, 1, 6, 0, 0, tzinfo=UTC)),
                    ("weekly_report", MONDAY_9),
                    ("rebalance", datetime(2025, 1, 7, 0, 0, tzinfo=UTC))]
