@@ -16,17 +16,16 @@ from __future__ import annotations
 import hashlib
 import secrets
 import threading
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-import sqlalchemy.orm as so
 
 from core.accounts import login_delay_seconds, resolve_actor
 from core.activity import record_activity
 from core.errors import NotAuthenticated, NotFound, Refused, Throttled, ValidationFailed
+from core.lookups import get_by_id
 from db.engine import Database
 from db.models import ApiToken, User
 from db.types import utcnow
@@ -143,23 +142,12 @@ def list_tokens(db: Database) -> list[TokenInfo]:
             sa.select(ApiToken).order_by(ApiToken.created_at.desc(), ApiToken.id))]
 
 
-def _load(session: so.Session, token_id: str) -> ApiToken:
-    try:
-        key = uuid.UUID(str(token_id).strip())
-    except ValueError:
-        raise NotFound(f"token: {token_id!r} is not a token id") from None
-    row = session.get(ApiToken, key)
-    if row is None:
-        raise NotFound(f"token: no token with id {token_id}")
-    return row
-
-
 def revoke_token(db: Database, token_id: str, *, by: str | None,
                  now: datetime | None = None) -> TokenInfo:
     """Stop a token for good. Revoking a revoked token changes nothing and logs nothing."""
     with db.sessions.begin() as session:
         actor = resolve_actor(session, by, "admin", "revoking an API token")
-        row = _load(session, token_id)
+        row = get_by_id(session, ApiToken, token_id, "token", "a token")
         if row.revoked_at is None:
             row.revoked_at, row.revoked_by = now or utcnow(), actor.username
             record_activity(session, "api_token_revoked",

@@ -26,11 +26,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-import sqlalchemy.orm as so
 
 from core.accounts import resolve_actor
 from core.activity import record_activity
-from core.errors import NotFound, ValidationFailed
+from core.errors import ValidationFailed
+from core.lookups import get_by_id
 from core.outbox import ALL_EVENTS, EVENT_TYPES
 from db.engine import Database
 from db.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
@@ -175,23 +175,12 @@ def list_endpoints(db: Database, *, include_removed: bool = False) -> list[Endpo
         return [_endpoint(r) for r in session.scalars(query)]
 
 
-def _load_endpoint(session: so.Session, endpoint_id: str) -> WebhookEndpoint:
-    try:
-        key = uuid.UUID(str(endpoint_id).strip())
-    except ValueError:
-        raise NotFound(f"endpoint: {endpoint_id!r} is not an endpoint id") from None
-    row = session.get(WebhookEndpoint, key)
-    if row is None:
-        raise NotFound(f"endpoint: no webhook endpoint with id {endpoint_id}")
-    return row
-
-
 def remove_endpoint(db: Database, endpoint_id: str, *, by: str | None) -> Endpoint:
     """Stop sending to an endpoint; what it has not received is marked failed. Its delivery log
     stays. Removing a removed endpoint changes nothing."""
     with db.sessions.begin() as session:
         actor = resolve_actor(session, by, "admin", "removing a webhook endpoint")
-        row = _load_endpoint(session, endpoint_id)
+        row = get_by_id(session, WebhookEndpoint, endpoint_id, "endpoint", "a webhook endpoint")
         if row.removed_at is None:
             now = utcnow()
             row.removed_at, row.removed_by = now, actor.username
