@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+import sqlalchemy as sa
 import uvicorn
 
 from api.app import create_app
@@ -24,6 +25,11 @@ def main(argv: list[str] | None = None) -> int:
         for problem in error.problems:
             print(f"error: {problem}", file=sys.stderr)
         return error.exit_code
+    except sa.exc.OperationalError as error:
+        # Until core's session helpers translate this themselves (the entry-points issue).
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else "unreachable"
+        print(f"error: database: cannot be reached ({reason})", file=sys.stderr)
+        return 1
     uvicorn.run(create_app(db), host=args.host, port=args.port, log_level="info")
     return 0
 

@@ -74,13 +74,18 @@ def connect(url: str | None = None, *, upgrade: bool = True) -> Database:
     return db
 
 
-def schema_revision(db: Database) -> str:
-    """The database's schema revision; DatabaseUnavailable when it cannot be reached."""
+
+def _current_revision(db: Database) -> str | None:
     try:
-        revision = migrate.current_revision(db)
+        return migrate.current_revision(db)
     except sa.exc.OperationalError as error:
         first_line = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
         raise DatabaseUnavailable(f"database: cannot be reached ({first_line})") from None
+
+
+def schema_revision(db: Database) -> str:
+    """The database's schema revision; DatabaseUnavailable when it cannot be reached."""
+    revision = _current_revision(db)
     if revision is None:
         raise DatabaseUnavailable("database: no schema yet (run `python -m core db upgrade`)")
     return revision

@@ -111,3 +111,12 @@ def test_the_design_quick_start_runs_over_http(server):
     assert sum(map(float, first["amounts"].values())) == pytest.approx(1000.03)
     status, refused = curl(*distribute[:-1], '{"profit": "999", "key": "2026-11-24"}')
     assert status == 409 and refused["errors"][0].startswith("key: '2026-11-24' was already used")
+
+
+def test_the_server_refuses_to_start_on_an_unreachable_database_with_one_line():
+    env = {**os.environ, "DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none"}
+    done = subprocess.run([sys.executable, "-m", "api"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: database: cannot be reached (")
+    assert "Traceback" not in done.stderr
