@@ -237,8 +237,8 @@ def _refuse_review(session: so.Session, row: AllocationLog, actor: Actor, policy
     _refuse_unreviewable(row, policy, now)
     if row.proposer_username and row.proposer_username == actor.username:
         # A rule about who may act, not about the proposal's state: PermissionDenied (HTTP 403).
-        raise PermissionDenied(f"by: {actor.username} filed this proposal; someone else must review it "
-                      "(four-eyes rule)")
+        raise PermissionDenied(f"by: {actor.username} filed this proposal; someone else must "
+                               "review it (four-eyes rule)")
     if session.scalar(sa.select(ProposalReview).where(
             ProposalReview.proposal_id == row.id, ProposalReview.reviewer == actor.username)):
         raise Refused(f"by: {actor.username} has already reviewed proposal {row.id}")
