@@ -5,6 +5,8 @@ an event from a rolled-back change never sent. Time is moved by passing `now`, n
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -225,3 +227,31 @@ def test_the_schedule_delivers_webhooks_in_its_once_pass(team, receiver, db_url)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["webhooks"]["delivered"] == 1
     assert receiver.types() == ["policy.changed"]
+
+
+def test_a_second_writer_waits_so_event_ids_follow_commit_order(team, receiver):
+    subscribe(team, receiver)
+    first_drew_its_id = threading.Event()
+    committed: list[str] = []
+
+    def first() -> None:
+        with team.sessions.begin() as session:
+            record_activity(session, "policy_changed", "first", {"n": 1})
+            first_drew_its_id.set()
+            time.sleep(0.5)  # a slow change: the second writer must not commit before it
+        committed.append("first")
+
+    def second() -> None:
+        first_drew_its_id.wait(10)
+        with team.sessions.begin() as session:
+            record_activity(session, "policy_changed", "second", {"n": 2})
+        committed.append("second")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert committed == ["first", "second"]
+    webhooks.deliver_due(team)
+    assert [r.event["data"]["n"] for r in receiver.received] == [1, 2]
