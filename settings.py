@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
+    # PostgreSQL with a restricted app role: the schema owner's URL, used only to migrate (and
+    # then to grant the app's role its privileges). Unset: DATABASE_URL migrates too.
+    migration_database_url: str | None = None
     # Decimal places of the currency's minor unit (2 for USD cents). At most 2: the ledger's
     # columns hold 2 places, and a finer unit would be rounded away by PostgreSQL.
     currency_places: int = Field(default=2, ge=0, le=2)
@@ -47,6 +50,11 @@ class Settings(BaseSettings):
     @classmethod
     def _normalise(cls, value: str) -> str:
         return normalise_database_url(value)
+
+    @field_validator("migration_database_url")
+    @classmethod
+    def _normalise_migration(cls, value: str | None) -> str | None:
+        return normalise_database_url(value) if value and value.strip() else None
 
     @property
     def minor_unit(self) -> Decimal:

@@ -6,12 +6,11 @@ import argparse
 import os
 import sys
 
-import sqlalchemy as sa
 import uvicorn
 
 from api.app import create_app
 from core.errors import DomainError
-from core.setup import connect
+from core.database import connect
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,14 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         db = connect()  # DATABASE_URL or the embedded SQLite, upgraded like the CLI and the app
-    except DomainError as error:
+    except DomainError as error:  # unreachable, no driver, a failed upgrade: nothing served
         for problem in error.problems:
             print(f"error: {problem}", file=sys.stderr)
-        return error.exit_code
-    except sa.exc.OperationalError as error:
-        # Until core's session helpers translate this themselves (the entry-points issue).
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else "unreachable"
-        print(f"error: database: cannot be reached ({reason})", file=sys.stderr)
         return 1
     uvicorn.run(create_app(db), host=args.host, port=args.port, log_level="info")
     return 0

@@ -15,7 +15,7 @@ needs `Authorization: Bearer TOKEN` (`python -m core tokens create`). Errors are
 
 
 def create_app(db: Database) -> FastAPI:
-    """The API on `db` (already upgraded: `core.setup.connect` does it on start)."""
+    """The API on `db` (already upgraded: `core.database.connect` does it on start)."""
     app = FastAPI(title="Dynamic profit allocation API", version="1", description=DESCRIPTION)
     app.state.db = db
     app.state.failed_tokens = FailedTokenAttempts()

@@ -1,6 +1,7 @@
 """Core's refusals as HTTP problem details (RFC 9457), with the CLI's one-line messages.
 
-The one place where the API turns failures into status codes: a route only calls core.
+The one place where the API turns failures into status codes: a route only calls core, which has
+already translated database failures into its own exceptions (`core.sessions`).
 """
 
 from __future__ import annotations
@@ -9,13 +10,12 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.errors import (DatabaseUnavailable, DomainError, NotAuthenticated, NotFound,
+from core.errors import (DatabaseBusy, DatabaseFailure, DomainError, NotAuthenticated, NotFound,
                          PermissionDenied, Refused, Throttled, ValidationFailed)
 
 log = logging.getLogger("api")
@@ -28,8 +28,9 @@ STATUS_OF: tuple[tuple[type[DomainError], HTTPStatus], ...] = (
     (PermissionDenied, HTTPStatus.FORBIDDEN),
     (NotFound, HTTPStatus.NOT_FOUND),
     (ValidationFailed, HTTPStatus.UNPROCESSABLE_ENTITY),
-    (DatabaseUnavailable, HTTPStatus.SERVICE_UNAVAILABLE),
-    (Refused, HTTPStatus.CONFLICT),
+    # Not reached, busy past the lock timeout, a failed read: nothing was decided, try later.
+    (DatabaseFailure, HTTPStatus.SERVICE_UNAVAILABLE),
+    (Refused, HTTPStatus.CONFLICT),  # Conflict (a change the database refused) included
 )
 
 
@@ -58,6 +59,8 @@ def _domain(_: Request, error: Exception) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"}
     elif isinstance(error, Throttled):
         headers = {"Retry-After": str(max(1, round(error.retry_after)))}
+    elif isinstance(error, DatabaseBusy):
+        headers = {"Retry-After": "1"}
     return problem(status, error.problems, headers)
 
 
@@ -110,19 +113,6 @@ def _http(_: Request, error: Exception) -> JSONResponse:
     return problem(status, [f"request: {detail.lower()}"], getattr(error, "headers", None))
 
 
-def _database(_: Request, error: Exception) -> JSONResponse:
-    # Until core translates every database failure itself (the entry-points issue), the three
-    # kinds a request can meet are told apart here, as the CLI does: down, or refused a change.
-    assert isinstance(error, sa.exc.SQLAlchemyError)
-    orig = getattr(error, "orig", None)
-    reason = str(orig).strip().splitlines()[0] if orig else type(error).__name__
-    if isinstance(error, sa.exc.OperationalError):
-        return problem(HTTPStatus.SERVICE_UNAVAILABLE, [f"database: cannot be reached ({reason})"])
-    if isinstance(error, (sa.exc.IntegrityError, sa.exc.DataError)):
-        return problem(HTTPStatus.CONFLICT, [f"database: refused the change ({reason})"])
-    return _unexpected(_, error)
-
-
 def _unexpected(request: Request, error: Exception) -> JSONResponse:
     # Logged for the operator with its traceback; the caller gets one line and no internals.
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
@@ -133,5 +123,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http)
-    app.add_exception_handler(sa.exc.SQLAlchemyError, _database)
     app.add_exception_handler(Exception, _unexpected)

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, Query, Response
 from api.auth import Caller, caller, database
 from api.errors import problem
 from api.schemas import DistributionBody, ProposalBody, RebalanceBody, ReviewBody
-from core import allocations, distribution, metrics, queries
+from core import allocations, distribution, metrics_store, queries
 from core.activity import list_activity
 from core.errors import DatabaseUnavailable
 from core.rebalancer.service import run_rebalance
-from core.setup import schema_revision
+from core.database import schema_revision
 from core.validation import ProposalInput
 from db.engine import Database
 
@@ -90,8 +90,8 @@ def post_proposal(body: ProposalBody, who: Caller = Depends(caller),
 @v1.get("/proposals/{proposal_id}")
 def get_proposal(proposal_id: str, _: Caller = Depends(caller),
                  db: Database = Depends(database)) -> dict[str, Any]:
-    """One proposal."""
-    return allocations.get_proposal(db, proposal_id).as_json()
+    """One proposal and its story: the CLI's `proposal show --json`."""
+    return allocations.get_proposal_story(db, proposal_id).as_json()
 
 
 @v1.post("/proposals/{proposal_id}/reviews")
@@ -120,7 +120,7 @@ def get_activity(limit: int = Query(50, ge=1), type: str | None = Query(None),  
 @v1.get("/metrics")
 def get_metrics(_: Caller = Depends(caller), db: Database = Depends(database)) -> dict[str, Any]:
     """Platform metrics: the CLI's `metrics --json`."""
-    return metrics.metrics_document(db)
+    return metrics_store.metrics_document(db)
 
 
 @v1.get("/compare")

@@ -55,7 +55,7 @@ def prepare(url: str) -> str:
     """An analyst and its token on the database at `url` (upgraded to head)."""
     from core.accounts import add_user, count_accounts
     from core.api_tokens import create_token
-    from core.setup import connect
+    from core.database import connect
 
     db = connect(url)
     if count_accounts(db) == 0:

@@ -36,7 +36,7 @@ PAGES = ["app.py", "pages/1_Review.py", "pages/2_Propose.py", "pages/3_Rebalance
 def fill(url: str, tokens: int) -> None:
     from core.accounts import add_user, count_accounts
     from core.demo import generate_demo_data
-    from core.setup import connect
+    from core.database import connect
 
     db = connect(url)
     started = time.perf_counter()

@@ -25,6 +25,7 @@ def main(ctx: typer.Context,
 for command in allocation_cmds.app.registered_commands:
     app.registered_commands.append(command)
 app.add_typer(allocation_cmds.db_app, name="db")
+app.add_typer(allocation_cmds.proposal_app, name="proposal")
 app.add_typer(governance_cmds.users_app, name="users")
 app.add_typer(governance_cmds.policy_app, name="policy")
 app.registered_commands.extend(rebalance_cmds.app.registered_commands)

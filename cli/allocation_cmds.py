@@ -7,24 +7,42 @@ import typer
 from core import allocations, distribution
 from core.activity import list_activity
 from cli.common import JsonOption, database, emit, refusals, table
-from core.setup import connect, upgrade_database
+from core.database import connect, grant_app_role, upgrade_database
 from core.split import format_pct
 from core.validation import ProposalInput
 from settings import get_settings
 
 app = typer.Typer()
 db_app = typer.Typer(help="Schema management.")
+proposal_app = typer.Typer(help="One proposal and its story.")
+
+
+def _owner_url(ctx: typer.Context) -> str:
+    """Schema commands run as the owner: --db, else MIGRATION_DATABASE_URL, else DATABASE_URL."""
+    settings = get_settings()
+    return ((ctx.find_root().obj or {}).get("url") or settings.migration_database_url
+            or settings.database_url)
 
 
 @db_app.command("upgrade")
 @refusals
 def db_upgrade(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Upgrade the schema to head; seed the default 80/15/3/2 split on an empty log."""
-    url = (ctx.find_root().obj or {}).get("url") or get_settings().database_url
-    result = upgrade_database(connect(url, upgrade=False))
+    result = upgrade_database(connect(_owner_url(ctx), upgrade=False))
     emit(result.as_json(), as_json, lambda: typer.echo(
         f"database at revision {result.revision}"
         + ("; default split 80/15/3/2 seeded" if result.seeded_default else "")))
+
+
+@db_app.command("grant-app-role")
+@refusals
+def db_grant_app_role(ctx: typer.Context, role: str = typer.Argument(..., help="The app's role."),
+                      as_json: bool = JsonOption) -> None:
+    """PostgreSQL: give ROLE what the app needs (no TRUNCATE, no DDL); run as the owner."""
+    statements = grant_app_role(connect(_owner_url(ctx)), role)
+    emit({"role": role.strip(), "statements": statements}, as_json,
+         lambda: typer.echo(f"role {role.strip()} granted the app's privileges "
+                            f"({len(statements)} statements)"))
 
 
 @app.command()
@@ -90,9 +108,10 @@ def pending(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     emit([p.as_json() for p in items], as_json, lambda: table(
         [{"id": p.record.id, "split": p.record.split.label(), "confidence": p.record.confidence,
           "by": p.record.proposer_username or p.record.proposed_by,
-          "approvals": f"{len(p.approvals)}/{p.approvals_required}",
+          "approvals": f"{len(p.approvals)}/{p.approvals_required}", "tier": p.tier,
           "expires": f"{p.expires_at:%Y-%m-%d %H:%M}", "reasoning": p.record.reasoning[:60]}
-         for p in items], ["id", "split", "confidence", "by", "approvals", "expires", "reasoning"]))
+         for p in items], ["id", "split", "confidence", "by", "approvals", "tier", "expires",
+                           "reasoning"]))
 
 
 @app.command()
@@ -105,7 +124,37 @@ def review(ctx: typer.Context, proposal_id: str = typer.Argument(..., metavar="I
     outcome = allocations.review_proposal(database(ctx), proposal_id, decision, by=by, notes=notes)
     emit(outcome.as_json(), as_json, lambda: typer.echo(
         f"proposal {outcome.proposal_id} is {outcome.status} "
-        f"({outcome.approvals} of {outcome.approvals_required} approvals)"))
+        f"({outcome.approvals} of {outcome.approvals_required} approvals), a {outcome.tier} change"))
+
+
+@app.command()
+@refusals
+def withdraw(ctx: typer.Context, proposal_id: str = typer.Argument(..., metavar="ID"),
+             by: str = typer.Option(..., "--by", help="The proposer, or an admin."),
+             notes: str = typer.Option(None, "--notes"), as_json: bool = JsonOption) -> None:
+    """Withdraw a pending proposal (its proposer or an admin)."""
+    outcome = allocations.withdraw_proposal(database(ctx), proposal_id, by=by, notes=notes)
+    emit(outcome.as_json(), as_json,
+         lambda: typer.echo(f"proposal {outcome.proposal_id} is {outcome.status}"))
+
+
+@proposal_app.command("show")
+@refusals
+def proposal_show(ctx: typer.Context, proposal_id: str = typer.Argument(..., metavar="ID"),
+                  as_json: bool = JsonOption) -> None:
+    """One proposal: its split, status, tier, approvals and every event of its story."""
+    story = allocations.get_proposal_story(database(ctx), proposal_id)
+
+    def human() -> None:
+        r = story.record
+        typer.echo(f"proposal {r.id}: {r.split.label()} ({story.tier} change against "
+                   f"{story.compared_with.label()}), {r.status}, {len(story.approvals)} of "
+                   f"{story.approvals_required} approvals")
+        table([{"at": f"{e.at:%Y-%m-%d %H:%M:%S}", "event": e.event, "by": e.by,
+                "notes": (e.notes or "")[:60]} for e in story.timeline],
+              ["at", "event", "by", "notes"])
+
+    emit(story.as_json(), as_json, human)
 
 
 @app.command()

@@ -58,6 +58,16 @@ def users_disable(ctx: typer.Context, name: str = typer.Argument(...),
          lambda: typer.echo(f"{account.username} disabled"))
 
 
+@users_app.command("unlock")
+@refusals
+def users_unlock(ctx: typer.Context, name: str = typer.Argument(...),
+                 by: str = typer.Option(None, "--by"), as_json: bool = JsonOption) -> None:
+    """Clear an account's failed sign-ins from every client (its owner can sign in at once)."""
+    cleared = accounts.unlock_user(database(ctx), name, by=by)
+    emit({"username": name.strip().lower(), "clients_cleared": cleared}, as_json,
+         lambda: typer.echo(f"{name.strip().lower()}: failed sign-ins cleared ({cleared} client(s))"))
+
+
 @policy_app.command("show")
 @refusals
 def policy_show(ctx: typer.Context, as_json: bool = JsonOption) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from core import demo, imports, metrics, queries, reports, schedule
+from core import csv_import, demo, metrics_store, queries, reports, schedule
 from cli.common import JsonOption, database, emit, refusals, table
 from core.errors import ValidationFailed
 from core.split import BUCKETS
@@ -53,7 +53,7 @@ def import_(ctx: typer.Context, kind: Kind = typer.Argument(..., help="What the 
     db = database(ctx)
     size = file.stat().st_size if file.is_file() else 0
     with _progress_bar(f"importing {file.name}", size, sys.stderr.isatty()) as progress:
-        result = imports.import_csv(db, kind.value, file, progress)
+        result = csv_import.import_csv(db, kind.value, file, progress)
     emit(result.as_json(), as_json,
          lambda: typer.echo(f"imported {result.rows} rows into {result.table}"))
 
@@ -78,9 +78,9 @@ def metrics_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Platform metrics computed from the database (the rebalancer's inputs)."""
     db = database(ctx)
     now = utcnow()  # one moment for both reads, so they describe the same window
-    values = metrics.compute_metrics(db, now)
-    inputs = metrics.engagement_inputs(db, now)
-    data = metrics.metrics_as_json(values, inputs)
+    values = metrics_store.compute_metrics(db, now)
+    inputs = metrics_store.engagement_inputs(db, now)
+    data = metrics_store.metrics_as_json(values, inputs)
     emit(data, as_json, lambda: table(
         [{"metric": k, "value": v} for k, v in values.as_json().items()]
         + [{"metric": "(engagement window)",

@@ -10,7 +10,9 @@ asks for the first admin instead). Creating the first account closes open mode f
 
 from __future__ import annotations
 
-import functools
+import base64
+import hashlib
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,12 +21,14 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from core.activity import record_activity
 from core.errors import NotFound, PermissionDenied, Refused, ValidationFailed
 from core.locking import serialize_writes
+from core.sessions import reading, writing
 from db.engine import Database
-from db.models import ROLES, User
+from db.models import ROLES, SignInFailure, User
 from db.types import utcnow
 
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -40,12 +44,26 @@ RESERVED_USERNAMES = frozenset({"system", "operator", "ai", "manual"})
 _hasher = PasswordHasher()
 
 
-@functools.cache
-def _dummy_hash() -> str:
-    """Verified against when the account does not exist, so a wrong name costs as long as a
-    wrong password and the timing does not tell which accounts exist (made on first use: hashing
-    at import would slow every CLI call)."""
-    return _hasher.hash("not a password of any account")
+# The client a sign-in came from (an IP address), as the throttle keys it.
+MAX_CLIENT_LENGTH = 64
+UNKNOWN_CLIENT = "unknown"
+# A (name, client) with no failure for this long starts again from nothing.
+SIGN_IN_FAILURES_KEPT = timedelta(days=1)
+
+
+def _unguessable_hash() -> str:
+    """A hash with the hasher's own parameters and random salt and digest, verified against
+    when the account does not exist (or has no password): a wrong name then costs exactly what a
+    wrong password costs, so timing does not tell which accounts exist. Made without hashing, so
+    not even the first unknown name is slower."""
+    def b64(size: int) -> str:
+        return base64.b64encode(os.urandom(size)).rstrip(b"=").decode()
+
+    return (f"$argon2id$v=19$m={_hasher.memory_cost},t={_hasher.time_cost},"
+            f"p={_hasher.parallelism}${b64(_hasher.salt_len)}${b64(_hasher.hash_len)}")
+
+
+DUMMY_HASH = _unguessable_hash()
 
 
 @dataclass(frozen=True)
@@ -106,6 +124,35 @@ def resolve_actor(session: so.Session, username: str | None, needed_role: str, a
     return actor
 
 
+# The roles that may approve a proposal (an admin outranks a governor).
+GOVERNING_ROLES = tuple(role for role in ROLES if ROLE_RANK[role] >= ROLE_RANK["governor"])
+
+
+def active_governors() -> sa.Select[tuple[str]]:
+    """The names of the accounts that may approve now: active, governor or admin."""
+    return sa.select(User.username).where(User.active.is_(True), User.role.in_(GOVERNING_ROLES))
+
+
+def count_active_governors(session: so.Session) -> int:
+    return session.scalar(sa.select(sa.func.count()).select_from(active_governors().subquery()))
+
+
+def _refuse_losing_a_needed_governor(session: so.Session, user: User, change: str) -> None:
+    """Refuse `change` (disabling or demoting `user`) if it would leave fewer active governors
+    than the policy's approvals need: every proposal would then wait forever."""
+    if not (user.active and user.role in GOVERNING_ROLES):
+        return
+    # Imported here: the policy store names its actor through this module.
+    from core.policy_store import load_policy
+
+    needed = load_policy(session).governors_needed
+    left = count_active_governors(session) - 1
+    if left < needed:
+        raise Refused(f"username: {change} {user.username} would leave {left} active governor(s), "
+                      f"fewer than the {needed} approvals the policy requires "
+                      "(approvals_required); lower it first or add a governor")
+
+
 def _check_role(role: str) -> str:
     if role not in ROLES:
         raise ValidationFailed(f"role: {role!r} is not one of {', '.join(ROLES)}")
@@ -140,7 +187,7 @@ def add_user(db: Database, username: str, role: str, password: str | None, *,
     if username in RESERVED_USERNAMES:
         raise ValidationFailed(f"username: {username!r} is reserved for the system")
     _check_role(role)
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         # Serialised: two "first accounts" created at once in open mode would both see no
         # accounts and both be trusted as the open-mode operator.
         serialize_writes(session)
@@ -156,7 +203,7 @@ def add_user(db: Database, username: str, role: str, password: str | None, *,
         if password_hash is None and email is None:
             raise ValidationFailed("password: required (or an email for single sign-on)")
         user = User(username=username, display_name=display_name or username, role=role,
-                    password_hash=password_hash, active=True, email=email, failed_logins=0)
+                    password_hash=password_hash, active=True, email=email)
         session.add(user)
         session.flush()
         record_activity(session, "account_created", f"{actor.username} created {username} ({role})",
@@ -165,7 +212,7 @@ def add_user(db: Database, username: str, role: str, password: str | None, *,
 
 
 def list_users(db: Database) -> list[Account]:
-    with db.reads() as session:
+    with reading(db) as session:
         return [_account(u) for u in session.scalars(sa.select(User).order_by(User.username))]
 
 
@@ -185,7 +232,7 @@ def _last_admin_guard(session: so.Session, user: User) -> None:
 
 def set_role(db: Database, username: str, role: str, *, by: str | None) -> Account:
     _check_role(role)
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         # Serialised with the other account writes: two admins demoting each other at the same
         # moment would otherwise each see the other still an admin and leave none.
         serialize_writes(session)
@@ -195,6 +242,8 @@ def set_role(db: Database, username: str, role: str, *, by: str | None) -> Accou
             return _account(user)  # nothing changes, nothing is logged
         if role != "admin":
             _last_admin_guard(session, user)
+        if role not in GOVERNING_ROLES:
+            _refuse_losing_a_needed_governor(session, user, f"making a {role} of")
         old = user.role
         user.role = role
         record_activity(session, "account_role_changed",
@@ -205,13 +254,14 @@ def set_role(db: Database, username: str, role: str, *, by: str | None) -> Accou
 
 
 def disable_user(db: Database, username: str, *, by: str | None) -> Account:
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         serialize_writes(session)
         actor = resolve_actor(session, by, "admin", "disabling an account")
         user = _load_user(session, username)
         if not user.active:
             return _account(user)  # already disabled: nothing changes, nothing is logged
         _last_admin_guard(session, user)
+        _refuse_losing_a_needed_governor(session, user, "disabling")
         user.active = False
         record_activity(session, "account_disabled", f"{actor.username} disabled {user.username}",
                         {"username": user.username, "by": actor.username})
@@ -232,49 +282,111 @@ def login_delay_seconds(failed_logins: int) -> float:
     return float(min(30, 2 ** (failed_logins - 3)))
 
 
-def authenticate(db: Database, username: str, password: str,
+def _throttle_key(username: str, client: str | None) -> tuple[str, str]:
+    """(name, client) as the throttle counts them. Any typed name is counted, account or not;
+    one that cannot be an account name (too long, odd characters, even a NUL) is counted under a
+    digest of itself, so it is stored safely and still throttled like any other."""
+    name = _normalise_username(username)
+    if not USERNAME_PATTERN.match(name):
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
+        name = "?" + digest[:MAX_NAME_LENGTH - 1]
+    where = (client or "").strip()
+    if not where or len(where) > MAX_CLIENT_LENGTH or not where.isprintable():
+        where = UNKNOWN_CLIENT if not where else "?" + hashlib.sha256(
+            where.encode("utf-8", "surrogatepass")).hexdigest()[:MAX_CLIENT_LENGTH - 1]
+    return name, where
+
+
+def _lock_failures(session: so.Session, name: str, client: str, now: datetime) -> SignInFailure:
+    """This (name, client)'s failure row, created if new and locked until the transaction ends:
+    parallel attempts from one client queue here, so each sees every earlier failure counted
+    (on SQLite the transaction's write lock already does this)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    while True:
+        session.execute(dialect.insert(SignInFailure).values(
+            username=name, client=client, failures=0, last_failed_at=now).on_conflict_do_nothing())
+        row = session.scalars(sa.select(SignInFailure).where(
+            SignInFailure.username == name, SignInFailure.client == client)
+            .with_for_update().execution_options(populate_existing=True)).first()
+        # None: the row we waited for was deleted meanwhile (an unlock, or a day-old count
+        # forgotten); make it again.
+        if row is not None:
+            return row
+
+
+def authenticate(db: Database, username: str, password: str, *, client: str | None = None,
                  now: datetime | None = None) -> Account:
-    """Check a password. Failures are counted; after three, each attempt must wait longer."""
-    now = now or utcnow()
+    """Check a password. Failures are counted per (name, client); after three, each attempt from
+    that client must wait longer (another client, or `users unlock`, is the owner's way in).
+
+    A name with no account (or a disabled one) is answered exactly as a wrong password is: the
+    same count and delay, the same messages and the same hashing cost."""
     refusal = Refused("sign-in: unknown account or wrong password")
-    with db.sessions.begin() as session:
-        user = session.get(User, _normalise_username(username))
-        if user is None or not user.active or not user.password_hash:
-            _verify_quietly(_dummy_hash(), password)
-            raise refusal
-        wait = login_delay_seconds(user.failed_logins)
-        if user.last_failed_login_at and now < user.last_failed_login_at + timedelta(seconds=wait):
+    name, where = _throttle_key(username, client)
+    with writing(db) as session:
+        throttle = _lock_failures(session, name, where, now or utcnow())
+        # The time is read once the lock is held: an attempt that queued behind others must not
+        # record a failure earlier than theirs (which would shorten the delay).
+        now = now or utcnow()
+        wait = login_delay_seconds(throttle.failures)
+        if wait and now < throttle.last_failed_at + timedelta(seconds=wait):
             raise Refused(f"sign-in: too many failed attempts, try again in {wait:.0f} s")
-        try:
-            _hasher.verify(user.password_hash, password or "")
-        except (VerificationError, InvalidHashError):
-            user.failed_logins += 1
-            user.last_failed_login_at = now
-            failed = True
-        else:
-            user.failed_logins = 0
-            user.last_failed_login_at = None
-            failed = False
+        user = session.get(User, name)
+        usable = user is not None and user.active and bool(user.password_hash)
+        if usable and _verify_quietly(user.password_hash, password):
+            throttle.failures = 0  # this client starts again; others keep their count
             if _hasher.check_needs_rehash(user.password_hash):
                 user.password_hash = _hasher.hash(password)
-        account = _account(user)
-    if failed:
-        raise refusal
-    return account
+            return _account(user)
+        if not usable:
+            _verify_quietly(DUMMY_HASH, password)
+        # One statement: the count cannot lose an attempt, whatever runs beside it.
+        session.execute(sa.update(SignInFailure).where(
+            SignInFailure.username == name, SignInFailure.client == where).values(
+            failures=SignInFailure.failures + 1, last_failed_at=now))
+        _forget_old_failures(session, now)
+    raise refusal
+
+
+def _forget_old_failures(session: so.Session, now: datetime) -> None:
+    """Drop the counts nobody has added to for a day (they would only grow the table). Rows
+    another sign-in holds right now are skipped, not waited for: two sign-ins each waiting for
+    the other's row would deadlock."""
+    old = (sa.select(SignInFailure.username, SignInFailure.client)
+           .where(SignInFailure.last_failed_at < now - SIGN_IN_FAILURES_KEPT)
+           .with_for_update(skip_locked=True))
+    session.execute(sa.delete(SignInFailure).where(
+        sa.tuple_(SignInFailure.username, SignInFailure.client).in_(old)))
+
+
+def unlock_user(db: Database, username: str, *, by: str | None) -> int:
+    """Clear the failed sign-ins of an account from every client (admins; the owner's way back in
+    when a client is slowed down). Returns how many clients were cleared."""
+    with writing(db) as session:
+        serialize_writes(session)
+        actor = resolve_actor(session, by, "admin", "unlocking an account")
+        user = _load_user(session, username)
+        cleared = session.execute(sa.delete(SignInFailure).where(
+            SignInFailure.username == user.username)).rowcount
+        record_activity(session, "account_unlocked",
+                        f"{actor.username} cleared {user.username}'s failed sign-ins "
+                        f"({cleared} client(s))",
+                        {"username": user.username, "clients": cleared, "by": actor.username})
+        return cleared
 
 
 def account_by_email(db: Database, email: str) -> Account | None:
-    with db.reads() as session:
+    with reading(db) as session:
         user = session.scalar(sa.select(User).where(sa.func.lower(User.email) == email.strip().lower()))
         return _account(user) if user is not None and user.active else None
 
 
 def get_account(db: Database, username: str) -> Account | None:
-    with db.reads() as session:
+    with reading(db) as session:
         user = session.get(User, _normalise_username(username))
         return _account(user) if user is not None else None
 
 
 def count_accounts(db: Database) -> int:
-    with db.reads() as session:
+    with reading(db) as session:
         return session.scalar(sa.select(sa.func.count()).select_from(User))

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from core.outbox import add_event
+from core.sessions import reading
 from db.engine import Database
 from db.models import ProtocolActivity
 
@@ -78,12 +79,12 @@ def list_activity(db: Database, limit: int = 50, activity_type: str | None = Non
     query = sa.select(ProtocolActivity).order_by(ProtocolActivity.timestamp.desc()).limit(limit)
     if activity_type:
         query = query.where(ProtocolActivity.activity_type == activity_type)
-    with db.reads() as session:
+    with reading(db) as session:
         return [ActivityEntry(str(r.id), r.timestamp, r.activity_type, r.description, r.meta or {})
                 for r in session.scalars(query)]
 
 
 def activity_types(db: Database) -> list[str]:
-    with db.reads() as session:
+    with reading(db) as session:
         return list(session.scalars(sa.select(ProtocolActivity.activity_type).distinct()
                                     .order_by(ProtocolActivity.activity_type)))

@@ -26,6 +26,7 @@ from core.accounts import login_delay_seconds, resolve_actor
 from core.activity import record_activity
 from core.errors import NotAuthenticated, NotFound, Refused, Throttled, ValidationFailed
 from core.lookups import get_by_id
+from core.sessions import reading, writing
 from db.engine import Database
 from db.models import ApiToken, User
 from db.types import utcnow
@@ -113,7 +114,7 @@ def create_token(db: Database, username: str, name: str, *, by: str | None,
         raise ValidationFailed(f"name: must be 1-{MAX_NAME_LENGTH} characters")
     days = _check_expires_days(expires_days)
     now = now or utcnow()
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         actor = resolve_actor(session, by, "admin", "creating an API token")
         if actor.open_mode:
             raise Refused("username: API tokens belong to accounts; create the first admin first")
@@ -137,7 +138,7 @@ def create_token(db: Database, username: str, name: str, *, by: str | None,
 
 def list_tokens(db: Database) -> list[TokenInfo]:
     """Every token, newest first (never the secret: it is not kept)."""
-    with db.reads() as session:
+    with reading(db) as session:
         return [_info(r) for r in session.scalars(
             sa.select(ApiToken).order_by(ApiToken.created_at.desc(), ApiToken.id))]
 
@@ -145,7 +146,7 @@ def list_tokens(db: Database) -> list[TokenInfo]:
 def revoke_token(db: Database, token_id: str, *, by: str | None,
                  now: datetime | None = None) -> TokenInfo:
     """Stop a token for good. Revoking a revoked token changes nothing and logs nothing."""
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         actor = resolve_actor(session, by, "admin", "revoking an API token")
         row = get_by_id(session, ApiToken, token_id, "token", "a token")
         if row.revoked_at is None:
@@ -163,7 +164,7 @@ def authenticate_token(db: Database, token: str | None,
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise refusal
     now = now or utcnow()
-    with db.reads() as session:
+    with reading(db) as session:
         found = session.execute(
             sa.select(ApiToken.id, ApiToken.expires_at, ApiToken.revoked_at, ApiToken.last_used_at,
                       User.username, User.role, User.active)
@@ -173,7 +174,7 @@ def authenticate_token(db: Database, token: str | None,
             or (found.expires_at is not None and now >= found.expires_at):
         raise refusal
     if found.last_used_at is None or now - found.last_used_at >= LAST_USED_RESOLUTION:
-        with db.sessions.begin() as session:
+        with writing(db) as session:
             session.execute(sa.update(ApiToken).where(ApiToken.id == found.id)
                             .values(last_used_at=now))
     return TokenPrincipal(str(found.id), found.username, found.role)

@@ -32,12 +32,14 @@ from core.activity import jsonable, record_activity
 from core.errors import Refused, ValidationFailed
 from core.locking import serialize_writes
 from core.money import calculate_amounts
+from core.sessions import reading, writing
 from core.split import Split
 from db.engine import Database
 from db.models import (AllocationLog, EngagementDaily, ProfitDistribution, ProposalReview,
                        ProtocolActivity, Token, TreasurySnapshot)
 from db.types import utcnow
 
+DEMO_ACTIVITY = "demo_data_loaded"  # logged with the data; `holds_demo_data` looks for it
 BATCH = 20_000
 MIN_DAYS, MAX_DAYS, MAX_TOKENS = 14, 3650, 5_000_000
 MIN_HISTORY = timedelta(days=7)
@@ -99,13 +101,20 @@ PENDING = Event(1.0, (74, 16, 6, 4), "proposed", "ai", "0.83",
 
 def has_platform_data(db: Database) -> bool:
     """Any tokens, engagement days or treasury snapshots: the app's first-start check."""
-    with db.reads() as session:
+    with reading(db) as session:
         return _has_data(session)
 
 
 def _has_data(session: so.Session) -> bool:
     return any(session.scalar(sa.select(sa.exists().where(sa.literal(True)).select_from(m)))
                for m in (Token, EngagementDaily, TreasurySnapshot))
+
+
+def holds_demo_data(db: Database) -> bool:
+    """True when the platform data was generated here, not imported (the dashboard's banner)."""
+    with reading(db) as session:
+        return session.scalar(sa.select(sa.literal(True)).where(
+            ProtocolActivity.activity_type == DEMO_ACTIVITY).limit(1)) is not None
 
 
 def _level(fraction: float) -> float:
@@ -358,7 +367,7 @@ def generate_demo_data(db: Database, seed: int = 7, days: int = 120, tokens: int
     rng = {part: random.Random(f"{seed}/{part}") for part in
            ("levels", "engagement", "history", "profits", "treasury", "tokens")}
     levels = _day_levels(rng["levels"], start.date(), days)
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         serialize_writes(session)  # two first starts at once: the second sees the data, refuses
         if _has_data(session):
             raise Refused("database: it already holds platform data; demo data only goes into "
@@ -381,7 +390,7 @@ def generate_demo_data(db: Database, seed: int = 7, days: int = 120, tokens: int
                   "proposal_reviews": len(history.reviews) if history else 0,
                   "profit_distributions": len(distributions),
                   "protocol_activity": len(activities) + 1}
-        record_activity(session, "demo_data_loaded",
+        record_activity(session, DEMO_ACTIVITY,
                         f"Demo data loaded (seed {seed}, {days} days, {written} tokens)",
                         {"seed": seed, "days": days, "tokens": tokens, "now": now,
                          "counts": counts, "allocation_history": history is not None})

@@ -15,8 +15,10 @@ from core.allocations import current_row
 from core.errors import Refused, ValidationFailed
 from core.locking import serialize_writes
 from core.money import Amounts, calculate_amounts, parse_total
+from core.policy import MAX_DISTRIBUTION
 from core.policy_store import load_policy
-from core.records import CurrentAllocation
+from core.allocation_records import CurrentAllocation
+from core.sessions import reading, writing
 from settings import get_settings
 from db.engine import Database
 from db.models import ProfitDistribution
@@ -68,7 +70,7 @@ def distribute(db: Database, profit: Any, key: str, *, by: str | None = None) ->
         raise ValidationFailed(f"key: must be 1-{MAX_KEY_LENGTH} characters")
     minor_unit = get_settings().minor_unit
     total = parse_total(profit, minor_unit)
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         actor = resolve_actor(session, by, "analyst", "running a distribution")
         serialize_writes(session)
         existing = session.scalar(sa.select(ProfitDistribution).where(
@@ -78,8 +80,12 @@ def distribute(db: Database, profit: Any, key: str, *, by: str | None = None) ->
                 raise Refused(f"key: {key!r} was already used for a distribution of "
                               f"{existing.total}, not {total}")
             return _from_row(existing, created=False)
-        if load_policy(session).distributions_paused:
+        policy = load_policy(session)
+        if policy.distributions_paused:
             raise Refused("distribution: distributions are paused by the policy")
+        if policy.max_distribution is not None and total > policy.max_distribution:
+            raise Refused(f"profit: {total} is above the policy's {MAX_DISTRIBUTION} "
+                          f"{policy.max_distribution}; an admin may raise it or set it to off")
         row = current_row(session)
         current = CurrentAllocation.of(row)
         amounts = calculate_amounts(total, current.split, minor_unit)
@@ -101,7 +107,7 @@ def distribute(db: Database, profit: Any, key: str, *, by: str | None = None) ->
 
 
 def list_distributions(db: Database, limit: int = 200) -> list[Distribution]:
-    with db.reads() as session:
+    with reading(db) as session:
         rows = session.scalars(sa.select(ProfitDistribution)
                                .order_by(ProfitDistribution.created_at.desc()).limit(limit))
         return [_from_row(r, created=True) for r in rows]

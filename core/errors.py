@@ -1,6 +1,8 @@
-"""Exceptions core raises for callers (CLI, dashboard) to turn into clear messages.
+"""Exceptions core raises for callers (CLI, dashboard, API) to turn into clear messages.
 
-Each carries a list of human-readable problems, one per broken rule, naming the field.
+Each carries a list of human-readable problems, one per broken rule, naming the field. Core
+translates database failures into these once (`core.sessions`); each entry point maps them to
+its medium in one module (`cli/errors.py`: exit codes, `ui/feedback.py`: page messages).
 """
 
 from __future__ import annotations
@@ -8,8 +10,6 @@ from __future__ import annotations
 
 class DomainError(Exception):
     """Base: a request core will not carry out. Nothing has been written."""
-
-    exit_code = 3
 
     def __init__(self, *problems: str) -> None:
         self.problems = [p for p in problems if p] or ["request refused"]
@@ -28,14 +28,39 @@ class PermissionDenied(Refused):
     """The acting account lacks the role for this action."""
 
 
+class Conflict(Refused):
+    """The database refused the change (a constraint, a guard trigger, a value its column cannot
+    hold); the transaction was rolled back."""
+
+    reason = ""  # the database's own first line, for media that phrase their own message
+
+
 class NotFound(DomainError):
-    exit_code = 4
+    """What the request names does not exist."""
 
 
-class DatabaseUnavailable(DomainError):
-    """The database cannot be used as it is (not a refusal of the request: nothing was decided)."""
+class DatabaseFailure(DomainError):
+    """The database could not do what was asked. Not a refusal of the request: nothing was
+    decided, and the same request may succeed later."""
 
-    exit_code = 1
+    reason = ""  # the driver's first line, for media that phrase their own message
+
+
+class DatabaseUnavailable(DatabaseFailure):
+    """The database cannot be used as it is: not reached, no driver, an unknown schema."""
+
+
+class InvalidDatabaseUrl(DatabaseUnavailable):
+    """The configured URL is not a database URL at all (bad usage rather than an outage)."""
+
+
+class DatabaseBusy(DatabaseFailure):
+    """Another writer held the lock for longer than we wait (SQLite's "database is locked",
+    PostgreSQL's lock timeouts, serialization failures and deadlocks): try again."""
+
+
+class ReadFailed(DatabaseFailure):
+    """The database was there but a read failed (e.g. an aggregate out of its type's range)."""
 
 
 class NotAuthenticated(DomainError):

@@ -10,7 +10,7 @@ from typing import Any
 
 from core import allocations
 from core.money import Amounts, calculate_amounts
-from core.records import AllocationRecord, CurrentAllocation, PendingProposal
+from core.allocation_records import AllocationRecord, CurrentAllocation, PendingProposal
 from settings import get_settings
 from core.split import Split
 from core.validation import ProposalInput, ValidationResult

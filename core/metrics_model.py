@@ -1,6 +1,6 @@
 """The platform metrics the rebalancer reads: the value object and its strict JSON form.
 
-Computed from the database by `core.metrics.compute_metrics`; read from a file by
+Computed from the database by `core.metrics_store.compute_metrics`; read from a file by
 `rebalance --metrics FILE`. Keys are those of the CLI contract's `metrics` command.
 """
 

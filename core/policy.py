@@ -23,6 +23,18 @@ SUSTAINABILITY_WARNINGS: dict[str, tuple[Decimal | None, Decimal | None, str, st
 }
 LOW_CONFIDENCE = Decimal("0.5")
 
+# Keys added with the review issue, named once: messages are built from these.
+APPROVALS_REQUIRED = "approvals_required"
+APPROVALS_REQUIRED_MAJOR = "approvals_required_major"
+MIN_HOURS_BETWEEN_ACTIVATIONS = "min_hours_between_activations"
+MAX_DISTRIBUTION = "max_distribution"
+MAX_STEP = "max_step"
+DEFAULT_APPROVALS_REQUIRED_MAJOR = 2
+# How far a proposal moves the split decides how many approvals it needs (Aave separates a
+# steward's small update from a full governance vote the same way).
+MINOR, MAJOR = "minor", "major"
+TIERS = (MINOR, MAJOR)
+
 
 def _default_bounds() -> dict[str, tuple[Decimal, Decimal]]:
     return {
@@ -39,12 +51,25 @@ class Policy:
     max_step: Decimal = Decimal(15)
     min_delta: Decimal = Decimal(2)
     approvals_required: int = 1
+    approvals_required_major: int = DEFAULT_APPROVALS_REQUIRED_MAJOR
+    min_hours_between_activations: int = 0  # 0: off
+    max_distribution: Decimal | None = None  # None: off
     proposal_lifetime_hours: int = 7 * 24
     auto_approve_min_confidence: Decimal | None = None
     auto_approve_cooldown_hours: int = 72
     distributions_paused: bool = False
     rebalancing_paused: bool = False
     baseline: Split = DEFAULT_SPLIT
+
+    def approvals_for(self, tier: str) -> int:
+        """Approvals a proposal of this tier needs."""
+        return self.approvals_required_major if tier == MAJOR else self.approvals_required
+
+    @property
+    def governors_needed(self) -> int:
+        """How many distinct governors must stay able to approve, or every proposal deadlocks
+        (a major change needing more only waits for governors to be added)."""
+        return self.approvals_required
 
     def as_dict(self) -> dict[str, Any]:
         """Flat key/value form, the keys of `policy set`."""
@@ -61,7 +86,11 @@ class Policy:
         return flat
 
     def as_json(self) -> dict[str, Any]:
-        return {k: _jsonable(v) for k, v in self.as_dict().items()}
+        data = {k: _jsonable(v) for k, v in self.as_dict().items()}
+        # Money is a string holding the exact decimal (the CLI contract), never a float.
+        if self.max_distribution is not None:
+            data[MAX_DISTRIBUTION] = str(self.max_distribution)
+        return data
 
 
 def _jsonable(value: Any) -> Any:
@@ -70,10 +99,13 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+# Keys that count approvals by distinct governors: none may be set above the active governors.
+GOVERNOR_COUNT_KEYS = (APPROVALS_REQUIRED, APPROVALS_REQUIRED_MAJOR)
 POLICY_KEYS: tuple[str, ...] = tuple(
     [f"{b}_{end}" for b in BUCKETS for end in ("min", "max")]
-    + ["max_step", "min_delta", "approvals_required", "proposal_lifetime_hours",
-       "auto_approve_min_confidence", "auto_approve_cooldown_hours",
+    + [MAX_STEP, "min_delta", APPROVALS_REQUIRED, APPROVALS_REQUIRED_MAJOR,
+       "proposal_lifetime_hours", "auto_approve_min_confidence", "auto_approve_cooldown_hours",
+       MIN_HOURS_BETWEEN_ACTIVATIONS, MAX_DISTRIBUTION,
        "distributions_paused", "rebalancing_paused"]
     + [f"baseline_{b}" for b in BUCKETS]
 )
@@ -134,11 +166,14 @@ def with_setting(policy: Policy, key: str, raw: Any) -> Policy:
         updated = replace(policy, baseline=_parse_baseline(raw))
     elif key in ("max_step", "min_delta"):
         updated = replace(policy, **{key: _parse_pct(key, raw)})
-    elif key == "approvals_required":
-        updated = replace(policy, approvals_required=_parse_int(key, raw, 1, 100))
-    elif key in ("proposal_lifetime_hours", "auto_approve_cooldown_hours"):
-        updated = replace(policy, **{key: _parse_int(key, raw, 0 if "cooldown" in key else 1,
-                                                     MAX_HOURS)})
+    elif key in (APPROVALS_REQUIRED, APPROVALS_REQUIRED_MAJOR):
+        updated = replace(policy, **{key: _parse_int(key, raw, 1, 100)})
+    elif key in ("proposal_lifetime_hours", "auto_approve_cooldown_hours",
+                 MIN_HOURS_BETWEEN_ACTIVATIONS):
+        updated = replace(policy, **{key: _parse_int(
+            key, raw, 1 if key == "proposal_lifetime_hours" else 0, MAX_HOURS)})
+    elif key == MAX_DISTRIBUTION:
+        updated = replace(policy, max_distribution=_parse_max_distribution(raw))
     elif key == "auto_approve_min_confidence":
         updated = replace(policy, auto_approve_min_confidence=_parse_confidence_threshold(raw))
     else:
@@ -153,6 +188,17 @@ def _parse_baseline(raw: Any) -> Split:
         raise ValidationFailed(f"baseline: {raw!r} is not four percentages like 80/15/3/2")
     values = {bucket: _parse_pct(f"baseline {bucket}", part) for bucket, part in zip(BUCKETS, parts)}
     return Split(**values)
+
+
+def _parse_max_distribution(raw: Any) -> Decimal | None:
+    from core.money import parse_total  # money parsing lives with the amounts
+
+    if raw is None or str(raw).strip().lower() in ("off", "none", ""):
+        return None
+    limit = parse_total(raw, field=MAX_DISTRIBUTION)
+    if limit <= 0:
+        raise ValidationFailed(f"{MAX_DISTRIBUTION}: {raw} must be above 0 (or 'off')")
+    return limit
 
 
 def _parse_confidence_threshold(raw: Any) -> Decimal | None:
@@ -184,7 +230,12 @@ def check_policy(policy: Policy) -> None:
         # Zero would let the rebalancer file proposals that change nothing.
         problems.append("min_delta: must be above 0")
     if policy.approvals_required < 1:
-        problems.append("approvals_required: must be at least 1")
+        problems.append(f"{APPROVALS_REQUIRED}: must be at least 1")
+    if policy.approvals_required_major < policy.approvals_required:
+        problems.append(
+            f"{APPROVALS_REQUIRED_MAJOR}: {policy.approvals_required_major} is below "
+            f"{APPROVALS_REQUIRED} {policy.approvals_required}; a major change never needs fewer "
+            "approvals than a minor one")
     # The baseline may lie outside narrowed bounds: the rule engine clamps its target into them.
     if policy.baseline.total != 100:
         problems.append(f"baseline: the four sum to {policy.baseline.total}, not 100")
@@ -201,11 +252,19 @@ def policy_from_dict(data: dict[str, Any]) -> Policy:
         return Decimal(str(merged[key]))
 
     threshold = merged["auto_approve_min_confidence"]
+    limit = merged[MAX_DISTRIBUTION]
+    approvals = int(merged[APPROVALS_REQUIRED])
+    # Policies stored before the major tier existed: it needs at least the minor count.
+    major = int(data[APPROVALS_REQUIRED_MAJOR]) if APPROVALS_REQUIRED_MAJOR in data else max(
+        approvals, DEFAULT_APPROVALS_REQUIRED_MAJOR)
     return Policy(
         bounds={b: (dec(f"{b}_min"), dec(f"{b}_max")) for b in BUCKETS},
         max_step=dec("max_step"),
         min_delta=dec("min_delta"),
-        approvals_required=int(merged["approvals_required"]),
+        approvals_required=approvals,
+        approvals_required_major=major,
+        min_hours_between_activations=int(merged[MIN_HOURS_BETWEEN_ACTIVATIONS]),
+        max_distribution=None if limit is None else Decimal(str(limit)),
         proposal_lifetime_hours=int(merged["proposal_lifetime_hours"]),
         auto_approve_min_confidence=None if threshold is None else Decimal(str(threshold)),
         auto_approve_cooldown_hours=int(merged["auto_approve_cooldown_hours"]),

@@ -5,10 +5,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from core.accounts import resolve_actor
+from core.accounts import count_active_governors, resolve_actor
 from core.activity import record_activity
+from core.errors import Refused
 from core.locking import serialize_writes
-from core.policy import Policy, policy_from_dict, with_setting
+from core.policy import GOVERNOR_COUNT_KEYS, Policy, policy_from_dict, with_setting
+from core.sessions import reading, writing
 from db.engine import Database
 from db.models import AllocationPolicy
 
@@ -28,18 +30,20 @@ def load_policy(session: so.Session) -> Policy:
 
 
 def get_policy(db: Database) -> Policy:
-    with db.reads() as session:
+    with reading(db) as session:
         return load_policy(session)
 
 
 def set_policy(db: Database, key: str, value: str, *, by: str | None) -> Policy:
     """Change one policy key (admins only); validated as a whole, versioned and logged."""
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         serialize_writes(session)  # first: the actor's role is read under the lock too
         actor = resolve_actor(session, by, "admin", "changing the policy")
         latest = session.scalar(sa.select(sa.func.max(AllocationPolicy.version))) or 0
         current = load_policy(session)
         updated = with_setting(current, key, value)
+        if key in GOVERNOR_COUNT_KEYS and not actor.open_mode:
+            _refuse_more_approvals_than_governors(session, key, getattr(updated, key))
         old_value, new_value = current.as_json().get(key), updated.as_json().get(key)
         session.add(AllocationPolicy(
             version=latest + 1, settings=updated.as_json(), changed_key=key,
@@ -52,8 +56,18 @@ def set_policy(db: Database, key: str, value: str, *, by: str | None) -> Policy:
         return updated
 
 
+def _refuse_more_approvals_than_governors(session: so.Session, key: str, wanted: int) -> None:
+    """M-of-N needs N >= M: more required approvals than active governors deadlocks every
+    proposal. (In open mode any named operator may approve, so there is nothing to count.)"""
+    governors = count_active_governors(session)
+    if wanted > governors:
+        raise Refused(f"{key}: {wanted} is more than the {governors} active governor(s) "
+                      "(governor or admin accounts) who could approve; no proposal could ever "
+                      "be activated. Add governors first")
+
+
 def policy_versions(db: Database) -> list[dict[str, object]]:
-    with db.reads() as session:
+    with reading(db) as session:
         rows = session.scalars(sa.select(AllocationPolicy).order_by(AllocationPolicy.version.desc()))
         return [{"version": r.version, "key": r.changed_key, "old_value": r.old_value,
                  "new_value": r.new_value, "changed_by": r.changed_by,

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from core.errors import ValidationFailed
-from core.records import split_of
+from core.allocation_records import split_of
+from core.sessions import reading
 from core.split import BUCKETS
 from db.engine import Database
 from db.models import AllocationLog, EngagementDaily, ProfitDistribution, Token
@@ -129,7 +130,7 @@ def compare_performance(db: Database, date_from: date | datetime | None = None,
                        sa.func.avg(token.price).label("avg_price"),
                        sa.func.coalesce(sa.func.sum(token.volume_24h), 0.0).label("total_volume"))
              .select_from(joined).group_by(*periods.c).order_by(periods.c.effective_from))
-    with db.reads() as session:
+    with reading(db) as session:
         return [_compare_row(r) for r in session.execute(query)]
 
 
@@ -138,7 +139,7 @@ def allocation_periods(db: Database, now: datetime | None = None) -> list[dict[s
     now = now or utcnow()
     query = (sa.select(AllocationLog).where(AllocationLog.status == "active")
              .order_by(AllocationLog.effective_from))
-    with db.reads() as session:
+    with reading(db) as session:
         rows = session.scalars(query).all()
     out = []
     for row in rows:
@@ -166,7 +167,7 @@ def suggestion_quality(db: Database, days: int = 30, now: datetime | None = None
     ).where(AllocationLog.proposed_by == "ai",
             AllocationLog.timestamp > _at(now - timedelta(days=days)),
             AllocationLog.timestamp <= _at(now))
-    with db.reads() as session:
+    with reading(db) as session:
         row = session.execute(query).one()
     return {"days": days, "proposals": int(row.proposals),
             "avg_confidence": round(float(row.avg), 4) if row.avg is not None else None,
@@ -178,7 +179,7 @@ def distribution_totals_over_time(db: Database) -> list[dict[str, Any]]:
     """Per UTC day with distributions: that day's amounts per bucket and the running totals,
     as exact Decimals (summed by the database; only the running total is added up here)."""
     dist = ProfitDistribution
-    with db.reads() as session:
+    with reading(db) as session:
         day = utc_day(session, dist.created_at).label("day")
         sums = [money_sum(session, getattr(dist, c)).label(b) for b, c in AMOUNT_COLUMNS.items()]
         query = (sa.select(day, sa.func.count().label("distributions"),
@@ -206,7 +207,7 @@ def weekly_metric_series(db: Database, days: int = 28, now: datetime | None = No
     start = end - timedelta(days=days - 1)
     query = (sa.select(EngagementDaily).where(EngagementDaily.day.between(start, end))
              .order_by(EngagementDaily.day))
-    with db.reads() as session:
+    with reading(db) as session:
         found = {r.day: r for r in session.scalars(query)}
     series = []
     for offset in range(days):

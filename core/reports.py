@@ -11,7 +11,8 @@ import sqlalchemy.orm as so
 from core.activity import jsonable, record_activity
 from core.allocations import current_row
 from core.queries import money_sum
-from core.records import CurrentAllocation
+from core.allocation_records import CurrentAllocation
+from core.sessions import writing
 from db.engine import Database
 from db.models import AllocationLog, ProfitDistribution
 from db.types import UTCDateTime, utcnow
@@ -52,7 +53,7 @@ def weekly_report(db: Database, now: datetime | None = None) -> dict[str, Any]:
     """Write the weekly report for the 7 days up to `now` and return its metadata."""
     now = now or utcnow()
     since = now - timedelta(days=REPORT_DAYS)
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         live = current_row(session)
         current = CurrentAllocation.of(live)
         metadata = jsonable({

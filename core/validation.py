@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from core.policy import LOW_CONFIDENCE, SUSTAINABILITY_WARNINGS, Policy
+from core.policy import (
+    APPROVALS_REQUIRED_MAJOR, LOW_CONFIDENCE, MAJOR, MAX_STEP, MINOR, SUSTAINABILITY_WARNINGS,
+    Policy,
+)
 from core.split import BUCKETS, HUNDRED, PERCENT_PLACES, Split, format_pct, to_decimal
 
 PROPOSERS = ("ai", "manual", "system")
@@ -33,6 +36,7 @@ class ValidationResult:
     warnings: list[str] = field(default_factory=list)
     split: Split | None = None
     confidence: Decimal | None = None
+    tier: str | None = None  # "minor"/"major" against the live split, when one was given
 
     @property
     def valid(self) -> bool:
@@ -41,7 +45,7 @@ class ValidationResult:
     def as_json(self) -> dict[str, Any]:
         # `ok` too: a failed validation is a refusal, which the CLI contract marks with ok: false.
         return {"valid": self.valid, "ok": self.valid, "errors": self.errors,
-                "warnings": self.warnings}
+                "warnings": self.warnings, "tier": self.tier}
 
 
 def _parse_split(proposal: ProposalInput, errors: list[str]) -> Split | None:
@@ -76,6 +80,19 @@ def step_errors(split: Split, live: Split, max_step: Decimal) -> list[str]:
                 f"more than the step limit {format_pct(max_step)}"
             )
     return problems
+
+
+def proposal_tier(split: Split, live: Split, policy: Policy) -> str:
+    """"major" when any bucket moves more than the policy's step limit from `live`, else
+    "minor". A major change needs `approvals_required_major` and is never auto-approved."""
+    return MAJOR if step_errors(split, live, policy.max_step) else MINOR
+
+
+def major_change_note(policy: Policy) -> str:
+    """What a major change means, in the words every medium shows."""
+    return (f"tier: a major change (a bucket moves more than {MAX_STEP} "
+            f"{format_pct(policy.max_step)} points): it needs {policy.approvals_required_major} "
+            f"approvals ({APPROVALS_REQUIRED_MAJOR}) and is never auto-approved")
 
 
 def _sustainability_warnings(split: Split) -> list[str]:
@@ -113,6 +130,7 @@ def validate_proposal(
     """Check a proposal against the policy and, when given, the live split. Never raises."""
     errors: list[str] = []
     warnings: list[str] = []
+    tier = None
     split = _parse_split(proposal, errors)
     if split is not None:
         if split.total != HUNDRED:
@@ -120,11 +138,13 @@ def validate_proposal(
         errors.extend(_bound_errors(split, policy))
         warnings.extend(_sustainability_warnings(split))
         if live is not None:
-            warnings.extend(step_errors(split, live, policy.max_step))
+            steps = step_errors(split, live, policy.max_step)
+            tier = MAJOR if steps else MINOR
+            warnings.extend(steps + ([major_change_note(policy)] if steps else []))
     confidence = _parse_confidence(proposal.confidence, errors, warnings)
     reasoning = proposal.reasoning
     if not isinstance(reasoning, str) or not reasoning.strip():
         errors.append("reasoning: must not be empty")
     if proposal.proposed_by not in PROPOSERS:
         errors.append(f"proposed_by: {proposal.proposed_by!r} is not one of {', '.join(PROPOSERS)}")
-    return ValidationResult(errors, warnings, split, confidence)
+    return ValidationResult(errors, warnings, split, confidence, tier)

@@ -31,6 +31,7 @@ from core.accounts import resolve_actor
 from core.activity import record_activity
 from core.errors import ValidationFailed
 from core.lookups import get_by_id
+from core.sessions import reading, writing
 from core.outbox import ALL_EVENTS, EVENT_TYPES
 from db.engine import Database
 from db.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
@@ -153,7 +154,7 @@ def parse_events(events: str | list[str]) -> list[str]:
 
 def add_endpoint(db: Database, url: str, events: str | list[str], *, by: str | None) -> NewEndpoint:
     url, names = _check_url(url), parse_events(events)
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         actor = resolve_actor(session, by, "admin", "registering a webhook endpoint")
         secret = SECRET_PREFIX + secrets.token_urlsafe(32)
         row = WebhookEndpoint(url=url, events=names, secret=secret, created_by=actor.username,
@@ -171,14 +172,14 @@ def list_endpoints(db: Database, *, include_removed: bool = False) -> list[Endpo
     query = sa.select(WebhookEndpoint).order_by(WebhookEndpoint.created_at)
     if not include_removed:
         query = query.where(WebhookEndpoint.removed_at.is_(None))
-    with db.reads() as session:
+    with reading(db) as session:
         return [_endpoint(r) for r in session.scalars(query)]
 
 
 def remove_endpoint(db: Database, endpoint_id: str, *, by: str | None) -> Endpoint:
     """Stop sending to an endpoint; what it has not received is marked failed. Its delivery log
     stays. Removing a removed endpoint changes nothing."""
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         actor = resolve_actor(session, by, "admin", "removing a webhook endpoint")
         row = get_by_id(session, WebhookEndpoint, endpoint_id, "endpoint", "a webhook endpoint")
         if row.removed_at is None:
@@ -213,7 +214,7 @@ def _body(event: OutboxEvent) -> bytes:
 def _claim_next(db: Database, endpoint_id: uuid.UUID, now: datetime) -> _Claim | None:
     """The endpoint's oldest unfinished delivery, claimed, if it is due; else None (the ones
     behind it wait: order per endpoint)."""
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         found = session.execute(
             sa.select(WebhookDelivery, OutboxEvent, WebhookEndpoint)
             .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
@@ -258,7 +259,7 @@ def _record(db: Database, claim: _Claim, code: int | None, error: str | None,
             now: datetime) -> str:
     """Store the attempt's outcome; returns the delivery's status."""
     success = code is not None and 200 <= code < 300
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         row = session.get(WebhookDelivery, claim.delivery_id, populate_existing=True)
         assert row is not None
         if row.status != "pending" or row.attempts != claim.attempt:
@@ -290,7 +291,7 @@ def deliver_due(db: Database, now: datetime | None = None, *,
     """
     now = now or utcnow()
     delivered = failed = 0
-    with db.reads() as session:
+    with reading(db) as session:
         endpoints = list(session.scalars(sa.select(WebhookDelivery.endpoint_id).where(
             WebhookDelivery.status == "pending").distinct()))
     for endpoint_id in endpoints:
@@ -301,7 +302,7 @@ def deliver_due(db: Database, now: datetime | None = None, *,
             failed += status == "failed"
             if status == "pending":
                 break  # retried later; the ones behind it wait, to keep the order
-    with db.reads() as session:
+    with reading(db) as session:
         pending = session.scalar(sa.select(sa.func.count()).select_from(WebhookDelivery)
                                  .where(WebhookDelivery.status == "pending"))
     return DeliveryPass(delivered, failed, pending)
@@ -313,7 +314,7 @@ def list_deliveries(db: Database, limit: int = 50) -> list[DeliveryInfo]:
              .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
              .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
              .order_by(WebhookDelivery.event_id.desc(), WebhookDelivery.endpoint_id).limit(limit))
-    with db.reads() as session:
+    with reading(db) as session:
         return [DeliveryInfo(str(d.id), d.event_id, event_type, str(d.endpoint_id), url, d.status,
                              d.attempts, d.last_status_code, d.last_error, d.next_attempt_at,
                              d.delivered_at, created_at)

@@ -23,7 +23,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-STATUSES = ("proposed", "active", "rejected", "expired")
+STATUSES = ("proposed", "active", "rejected", "expired", "withdrawn", "superseded")
 PROPOSERS = ("ai", "manual", "system")
 ROLES = ("viewer", "analyst", "governor", "admin")
 PCT = sa.Numeric(5, 2)
@@ -51,7 +51,8 @@ def _pct_checks() -> list[sa.CheckConstraint]:
 
 
 class AllocationLog(Base):
-    """Append-only: proposals, the active split (and the replaced ones), rejected and expired."""
+    """Append-only: proposals, the active split (and the replaced ones), rejected, expired,
+    withdrawn and superseded ones."""
 
     __tablename__ = "profit_allocation_log"
     __table_args__ = (
@@ -191,9 +192,19 @@ class User(Base):
     role: so.Mapped[str] = so.mapped_column(sa.String(16))
     password_hash: so.Mapped[str | None] = so.mapped_column(sa.String(200))
     active: so.Mapped[bool] = so.mapped_column(sa.Boolean, default=True)
-    failed_logins: so.Mapped[int] = so.mapped_column(sa.Integer, default=0)
-    last_failed_login_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+
+class SignInFailure(Base):
+    """Failed sign-ins per (name, client): the throttle's count. Names with no account are
+    counted the same way, so the answers do not tell which accounts exist."""
+
+    __tablename__ = "sign_in_failures"
+
+    username: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    client: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    failures: so.Mapped[int] = so.mapped_column(sa.Integer)
+    last_failed_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, index=True)
 
 
 class AllocationPolicy(Base):

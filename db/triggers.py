@@ -2,8 +2,16 @@
 
 They hold against any client, including raw SQL: the allocation log keeps every row and the
 substance of each (percentages, reasoning, proposer, time); only the review lifecycle may move
-(proposed -> active/rejected/expired, and an active row's period may be closed once).
+(proposed -> active/rejected/expired/withdrawn/superseded, and an active row's period may be
+closed once).
 The activity log, the distribution ledger, policy versions and review records are insert-only.
+
+Two tricks of the engines themselves are guarded too. SQLite's `INSERT OR REPLACE` (`REPLACE
+INTO`, and an UPSERT's update) deletes the row it collides with *without* firing delete
+triggers (unless `PRAGMA recursive_triggers` is on, which no client is obliged to set): a
+BEFORE INSERT trigger refuses any insert whose key (the primary key, each unique key, SQLite's
+hidden rowid) is already taken, and it fires before REPLACE deletes anything. PostgreSQL's
+TRUNCATE fires no row triggers: a statement-level BEFORE TRUNCATE trigger refuses it.
 """
 
 from __future__ import annotations
@@ -15,20 +23,32 @@ IMMUTABLE_LOG_COLUMNS = (
     "id", "reinvestment_pct", "dao_pct", "lucky_pct", "creator_pct", "reasoning", "proposed_by",
     "proposer_username", "timestamp", "confidence", "input_metrics", "based_on_id",
 )
-# Once a row is decided (active, rejected, expired) who decided and why is part of the record.
+# Once a row is decided (any status but proposed) who decided and why is part of the record.
 DECIDED_LOG_COLUMNS = ("reviewed_by", "review_notes", "reviewed_at")
 INSERT_ONLY_TABLES = ("protocol_activity", "profit_distributions", "allocation_policy",
                       "proposal_reviews")
+APPEND_ONLY_TABLES = (LOG, *INSERT_ONLY_TABLES)
+# Every key an insert could collide with, per append-only table: the primary key and each unique
+# constraint (a test holds this against db/models.py). REPLACE deletes the row holding any of them.
+UNIQUE_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
+    LOG: (("id",),),
+    "protocol_activity": (("id",),),
+    "profit_distributions": (("id",), ("idempotency_key",)),
+    "allocation_policy": (("version",),),
+    "proposal_reviews": (("id",), ("proposal_id", "reviewer")),
+}
 
 
 @dataclass(frozen=True)
 class Guard:
     name: str
     table: str
-    event: str  # "UPDATE" or "DELETE"
+    event: str  # "INSERT", "UPDATE", "DELETE" or (PostgreSQL only) "TRUNCATE"
     condition: str | None  # written with {ne} for "is distinct from"
     message: str
     sqlite_only: bool = False  # PostgreSQL enforces the same rule with a constraint instead
+    postgresql_only: bool = False
+    timing: str = "BEFORE"
 
 
 # SQLite stores times as ISO text, so '9999-12-31' stands for "still open".
@@ -78,22 +98,53 @@ def guards() -> list[Guard]:
         for event in ("UPDATE", "DELETE"):
             items.append(Guard(f"{table}_no_{event.lower()}", table, event, None,
                                f"{table} is insert-only: rows cannot be {event.lower()}d"))
+    for table in APPEND_ONLY_TABLES:
+        items.extend(_engine_trick_guards(table))
     return items
+
+
+def _engine_trick_guards(table: str) -> list[Guard]:
+    """The guards against REPLACE on SQLite and TRUNCATE on PostgreSQL (see the module's text)."""
+    taken = [f"EXISTS (SELECT 1 FROM {table} existing WHERE "
+             + " AND ".join(f"existing.{c} = NEW.{c}" for c in key) + ")"
+             for key in UNIQUE_KEYS[table]]
+    # An insert that names no rowid sees NEW.rowid = -1 here, so no row may ever hold a rowid
+    # below 1 (the `positive_rowid` guard), or every later insert would look like a collision.
+    taken.append(f"EXISTS (SELECT 1 FROM {table} existing WHERE existing.rowid = NEW.rowid)")
+    items = [
+        Guard(f"{table}_no_replace", table, "INSERT", " OR ".join(taken),
+              f"{table} is append-only: an insert cannot replace a row already there "
+              "(same key)", sqlite_only=True),
+        Guard(f"{table}_positive_rowid", table, "INSERT", "NEW.rowid < 1",
+              f"{table}: rowid must be positive", sqlite_only=True, timing="AFTER"),
+        Guard(f"{table}_no_truncate", table, "TRUNCATE", None,
+              f"{table} is append-only: it cannot be truncated", postgresql_only=True),
+    ]
+    if table not in INSERT_ONLY_TABLES:  # the insert-only ones refuse every update already
+        items.append(Guard(f"{table}_rowid_fixed", table, "UPDATE", "NEW.rowid {ne} OLD.rowid",
+                           f"{table}: rowid cannot change", sqlite_only=True))
+    return items
+
+
+def applies(guard: Guard, dialect: str) -> bool:
+    return not ((guard.sqlite_only and dialect == "postgresql")
+                or (guard.postgresql_only and dialect != "postgresql"))
 
 
 def _sqlite(guard: Guard) -> list[str]:
     when = f" WHEN {guard.condition.format(ne='IS NOT')}" if guard.condition else ""
     message = guard.message.replace("'", "''")
-    return [f"CREATE TRIGGER {guard.name} BEFORE {guard.event} ON {guard.table} FOR EACH ROW{when} "
-            f"BEGIN SELECT RAISE(ABORT, '{message}'); END"]
+    return [f"CREATE TRIGGER {guard.name} {guard.timing} {guard.event} ON {guard.table} "
+            f"FOR EACH ROW{when} BEGIN SELECT RAISE(ABORT, '{message}'); END"]
 
 
 def _postgresql(guard: Guard) -> list[str]:
     when = f" WHEN ({guard.condition.format(ne='IS DISTINCT FROM')})" if guard.condition else ""
     message = guard.message.replace("'", "''")
     # input_metrics is jsonb, which has equality; json would not.
-    return [f"CREATE TRIGGER {guard.name} BEFORE {guard.event} ON {guard.table} FOR EACH ROW{when} "
-            f"EXECUTE FUNCTION refuse_change('{message}')"]
+    level = "STATEMENT" if guard.event == "TRUNCATE" else "ROW"
+    return [f"CREATE TRIGGER {guard.name} {guard.timing} {guard.event} ON {guard.table} "
+            f"FOR EACH {level}{when} EXECUTE FUNCTION refuse_change('{message}')"]
 
 
 PG_FUNCTION = """
@@ -107,29 +158,16 @@ $$
 
 def create_statements(dialect: str, tables: tuple[str, ...]) -> list[str]:
     """DDL for the guards on `tables`, for `dialect` ('sqlite' or 'postgresql')."""
-    statements: list[str] = []
-    if dialect == "postgresql":
-        statements.append(PG_FUNCTION)
-        for table in tables:
-            if table == LOG:
-                statements.append(
-                    f"CREATE TRIGGER {LOG}_no_truncate BEFORE TRUNCATE ON {LOG} "
-                    f"FOR EACH STATEMENT EXECUTE FUNCTION refuse_change('{LOG} is append-only')")
+    statements: list[str] = [PG_FUNCTION] if dialect == "postgresql" else []
     render = _postgresql if dialect == "postgresql" else _sqlite
     for guard in guards():
-        if guard.table in tables and not (guard.sqlite_only and dialect == "postgresql"):
+        if guard.table in tables and applies(guard, dialect):
             statements.extend(render(guard))
     return statements
 
 
 def drop_statements(dialect: str, tables: tuple[str, ...]) -> list[str]:
-    names = [g.name for g in guards() if g.table in tables]
+    selected = [g for g in guards() if g.table in tables]
     if dialect == "postgresql":
-        if LOG in tables:
-            names.append(f"{LOG}_no_truncate")
-        out = []
-        for guard in guards() + [Guard(f"{LOG}_no_truncate", LOG, "", None, "")]:
-            if guard.name in names:
-                out.append(f"DROP TRIGGER IF EXISTS {guard.name} ON {guard.table}")
-        return out
-    return [f"DROP TRIGGER IF EXISTS {name}" for name in names]
+        return [f"DROP TRIGGER IF EXISTS {g.name} ON {g.table}" for g in selected]
+    return [f"DROP TRIGGER IF EXISTS {g.name}" for g in selected]

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from core.setup import upgrade_database  # noqa: E402
+from core.database import upgrade_database  # noqa: E402
 from db.engine import Database, open_database  # noqa: E402
 from tests.pg_server import PgServer, start_pg_server  # noqa: E402
 

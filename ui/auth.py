@@ -39,6 +39,17 @@ def signed_in_account(db: Database) -> Account | None:
     return None
 
 
+def client_address() -> str | None:
+    """Where this browser session connects from, for the sign-in throttle: Streamlit's view of
+    the connection (None when local; the throttle then counts it as one "unknown" client)."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # noqa: BLE001 - no context outside a browser session: no address
+        return None
+    # Only a string is an address (a test harness may hand back a stand-in object).
+    return address if isinstance(address, str) else None
+
+
 def sign_out() -> None:
     st.session_state.clear()
     if _sso_configured() and _sso_user_email():
@@ -105,7 +116,7 @@ def sign_in_form(db: Database) -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         with core_call():
-            account = authenticate(db, username, password)
+            account = authenticate(db, username, password, client=client_address())
             st.session_state[USER_KEY] = account.username
             st.rerun()
 

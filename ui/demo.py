@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 import streamlit as st
 
-from core.errors import DomainError
+from core.errors import DatabaseFailure, DomainError
 from db.engine import Database
-from ui.db import database_unreachable
+from ui.feedback import stop_on_database_failure
 from ui.readers import reader
 
 
@@ -26,6 +25,8 @@ def _load_demo_once(url: str, _db: Database) -> bool:
         return False
     try:
         generate_demo_data(_db)
+    except DatabaseFailure:
+        raise  # not "filled already": the page says what happened
     except DomainError:
         return False  # another server process filled it a moment ago
     return True
@@ -34,13 +35,13 @@ def _load_demo_once(url: str, _db: Database) -> bool:
 def ensure_demo_data(db: Database) -> None:
     try:
         _load_demo_once(db.engine.url.render_as_string(hide_password=True), db)
-    except sa.exc.DBAPIError as error:
-        database_unreachable(error)
+    except DatabaseFailure as failure:
+        stop_on_database_failure(failure)
 
 
 @reader(ttl=60)
 def is_demo(db: Database) -> bool:
-    from core.dashboard_reads import holds_demo_data
+    from core.demo import holds_demo_data
 
     return holds_demo_data(db)
 

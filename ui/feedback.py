@@ -1,18 +1,54 @@
-"""Turning core's refusals into messages next to the inputs they concern, and one-shot notices."""
+"""Core's exceptions as the pages show them, and one-shot notices.
+
+The one place the dashboard maps failures: refusals become messages next to the inputs they
+concern; database failures (already translated by core, `core.sessions`) a plain notice saying
+what happened: busy (try again), unreachable, a change refused, a read that failed.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
-from typing import Any
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 import streamlit as st
 
-from core.errors import DomainError
-from ui.db import database_unreachable
+from core.errors import (Conflict, DatabaseBusy, DatabaseFailure, DomainError, InvalidDatabaseUrl,
+                         ReadFailed)
+from settings import get_settings
 
 _FLASH_KEY = "_flash"
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a malformed URL is itself the message
+        return "(malformed DATABASE_URL)"
+
+
+def show_database_failure(failure: DatabaseFailure) -> None:
+    """Say plainly what the database did (no traceback, no password)."""
+    detail = failure.reason or failure.problems[0]
+    if isinstance(failure, DatabaseBusy):
+        st.warning(f"⏳ The database is busy with another change ({detail}); nothing was "
+                   "written. Try again in a moment.")
+    elif isinstance(failure, ReadFailed):
+        st.error(f"🚫 The database could not read this data ({detail}).")
+    elif isinstance(failure, InvalidDatabaseUrl):
+        st.error(f"🔌 DATABASE_URL is not a usable database URL ({detail}).")
+    else:
+        where = safe_url(get_settings().database_url)
+        st.error(f"🔌 The database cannot be reached ({where}): {detail}. "
+                 "Check that it is running and that DATABASE_URL is right, then reload the page.")
+
+
+def stop_on_database_failure(failure: DatabaseFailure) -> NoReturn:
+    """For reads a page cannot do without: say what happened, then stop the page."""
+    show_database_failure(failure)
+    st.stop()
 
 
 def field_of(problem: str) -> str | None:
@@ -45,22 +81,26 @@ def show_problems(problems: list[str], slots: Mapping[str, Any] | None = None,
 
 @contextmanager
 def core_call(slots: Mapping[str, Any] | None = None) -> Iterator[None]:
-    """Run a core call; a refusal becomes plain messages, a lost database a clear notice.
+    """Run a core call; a refusal becomes plain messages, a database failure a clear notice.
 
     Streamlit's own control-flow exceptions (rerun, stop) pass through untouched.
     """
     try:
         yield
+    except DatabaseFailure as failure:
+        if isinstance(failure, (DatabaseBusy, ReadFailed)):
+            show_database_failure(failure)  # the rest of the page still works: carry on
+        else:
+            stop_on_database_failure(failure)
+    except Conflict as conflict:
+        st.error(f"🚫 The database refused the change ({conflict.reason or conflict}); "
+                 "nothing was written.")
+        st.cache_data.clear()
     except DomainError as refusal:
         show_problems(refusal.problems, slots)
         # A refusal often means the data moved under the page (another governor decided,
         # the policy changed): what the page shows next must be read afresh.
         st.cache_data.clear()
-    except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
-        database_unreachable(error)
-    except sa.exc.DBAPIError as error:
-        reason = (str(error.orig).strip().splitlines() or ["constraint"])[0][:200]
-        st.error(f"🚫 The database refused the change ({reason}); nothing was written.")
 
 
 def flash(message: str, kind: str = "success") -> None:

@@ -14,7 +14,6 @@ from datetime import date, timedelta
 from typing import Any, TypeVar
 
 import pandas as pd
-import sqlalchemy as sa
 import streamlit as st
 
 from core.accounts import list_users
@@ -23,10 +22,11 @@ from core.activity import list_activity
 from core.allocations import get_allocation_history, get_current_allocation, get_pending_proposals
 from core.allocations import get_proposal
 from core.distribution import list_distributions
+from core.errors import DatabaseFailure
 from core.policy_store import get_policy, policy_versions as _policy_versions
 from db.engine import Database
 from db.types import utcnow
-from ui.db import database_unreachable
+from ui.feedback import stop_on_database_failure
 
 F = TypeVar("F", bound=Callable[..., Any])
 _HASH = {Database: lambda db: db.engine.url.render_as_string(hide_password=True)}
@@ -34,7 +34,7 @@ WEEKLY_REPORT_TYPE = "weekly_allocation_report"
 
 
 def reader(ttl: int, spinner: str | bool = False) -> Callable[[F], F]:
-    """`st.cache_data` keyed by the database's URL; a lost database becomes a clear notice.
+    """`st.cache_data` keyed by the database's URL; a database failure becomes a clear notice.
     `spinner` names the wait on a cache miss, for the reads that can take a second."""
 
     def decorate(func: F) -> F:
@@ -44,8 +44,8 @@ def reader(ttl: int, spinner: str | bool = False) -> Callable[[F], F]:
         def call(*args: Any, **kwargs: Any) -> Any:
             try:
                 return cached(*args, **kwargs)
-            except sa.exc.DBAPIError as error:
-                database_unreachable(error)
+            except DatabaseFailure as failure:
+                stop_on_database_failure(failure)
 
         call.clear = cached.clear  # type: ignore[attr-defined]
         return call  # type: ignore[return-value]
@@ -88,12 +88,12 @@ def history(db: Database) -> pd.DataFrame:
     return frame
 
 
-# --- metrics and analytics (core.metrics / core.queries) --------------------------------------
+# --- metrics and analytics (core.metrics_store / core.queries) ------------------------------
 
 @reader(ttl=300, spinner="Computing the platform metrics…")
 def metrics_now_and_week_ago(db: Database):
     """The platform metrics now and seven days ago, for the week's change."""
-    from core.metrics import compute_metrics
+    from core.metrics_store import compute_metrics
 
     now = utcnow()
     return compute_metrics(db, now=now), compute_metrics(db, now=now - timedelta(days=7))
@@ -101,7 +101,7 @@ def metrics_now_and_week_ago(db: Database):
 
 @reader(ttl=300, spinner="Computing the platform metrics…")
 def metrics(db: Database):
-    from core.metrics import compute_metrics
+    from core.metrics_store import compute_metrics
 
     return compute_metrics(db)
 

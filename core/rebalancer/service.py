@@ -9,15 +9,16 @@ what is in force at the moment of writing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from core.accounts import Actor, resolve_actor
 from core.activity import record_activity
-from core.allocations import auto_approve_if_allowed, file_proposal, live_split
+from core.allocations import (
+    auto_approve_if_allowed, file_proposal, live_split, pending_with_split,
+)
 from core.errors import Refused, ValidationFailed
 from core.locking import serialize_writes
 from core.metrics_model import PlatformMetrics
@@ -26,11 +27,11 @@ from core.policy_store import load_policy
 from core.rebalancer.advisor import AdvisorUnavailable, suggest_by_ai
 from core.rebalancer.rules import suggest_by_rules
 from core.rebalancer.suggestion import Suggestion, clamp_to_policy, policy_gate
+from core.sessions import reading, writing
 from settings import Settings, get_settings
 from core.split import BUCKETS, Split
 from core.validation import ProposalInput
 from db.engine import Database
-from db.models import AllocationLog
 from db.types import utcnow
 
 ENGINE_CHOICES = ("auto", "rules", "ai")
@@ -161,30 +162,18 @@ def _log_run(session: so.Session, result: RebalanceResult, scheduled: bool) -> N
         "dry_run": result.dry_run, "scheduled": scheduled, "by": result.actor})
 
 
-def _same_split_pending(session: so.Session, split: Split, policy: Policy,
-                        now: datetime) -> AllocationLog | None:
-    """A proposal of exactly this split still waiting for review. The daily schedule would
-    otherwise file the same suggestion every day until someone reviews the first; a person who
-    runs the rebalancer again gets a new proposal, as asked."""
-    since = now - timedelta(hours=policy.proposal_lifetime_hours)
-    return session.scalar(sa.select(AllocationLog).where(
-        AllocationLog.status == "proposed", AllocationLog.timestamp > since,
-        *(getattr(AllocationLog, f"{b}_pct") == getattr(split, b) for b in BUCKETS))
-        .order_by(AllocationLog.timestamp.desc()).limit(1))
-
-
 def _act(session: so.Session, result: RebalanceResult, actor: Actor, policy: Policy,
-         now: datetime | None, scheduled: bool) -> RebalanceResult:
-    """What a run that should rebalance does: nothing on a dry run or while paused, and a
-    scheduled run nothing while the same split already waits for review; else file the proposal
-    and try the bounded auto-approval."""
+         now: datetime | None, *, refuse_duplicate: bool = False) -> RebalanceResult:
+    """What a run that should rebalance does: nothing on a dry run or while paused, and nothing
+    while the same split already waits for review (or `refuse_duplicate`: core refuses it);
+    else file the proposal and try the bounded auto-approval."""
     if result.dry_run:
         return replace(result, outcome="dry_run")
     if policy.rebalancing_paused:
         return replace(result, outcome="paused")
     split = result.suggestion.split
-    if scheduled:
-        waiting = _same_split_pending(session, split, policy, now or utcnow())
+    if not refuse_duplicate:
+        waiting = pending_with_split(session, split, policy, now or utcnow())
         if waiting is not None:
             return replace(result, outcome="already_pending", proposal_id=str(waiting.id))
     row, checked = file_proposal(session, ProposalInput(
@@ -205,24 +194,24 @@ def run_rebalance(db: Database, metrics: PlatformMetrics | None = None, engine: 
     while rebalancing is paused), tries the bounded auto-approval, and logs a `rebalance_run`.
 
     The acting account must be an analyst or above (`by`; in open mode anyone). A scheduled run
-    acts as the built-in "system:scheduler", names no account, and files nothing while a
-    proposal of the same split is still waiting for review (outcome "already_pending").
+    acts as the built-in "system:scheduler" and names no account. No run files a split that is
+    already waiting for review (outcome "already_pending", naming that proposal).
     """
     if engine not in ENGINE_CHOICES:
         raise ValidationFailed(f"engine: {engine!r} is not one of {', '.join(ENGINE_CHOICES)}")
     if scheduled and by:
         raise ValidationFailed(f"by: a scheduled run acts as {SCHEDULER_ACTOR}; name no account")
     settings = settings or get_settings()
-    with db.reads() as session:
+    with reading(db) as session:
         _actor(session, by, scheduled)  # refuse before spending an advisor call
         policy, live = load_policy(session), live_split(session)
     if metrics is None:
-        from core.metrics import compute_metrics  # the database's own figures
+        from core.metrics_store import compute_metrics  # the database's own figures
 
         metrics = compute_metrics(db, now=now)
     suggestion = suggest(metrics, live, policy, engine, settings)
 
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         actor = _actor(session, by, scheduled)
         serialize_writes(session)  # the live split read below stays the live split until commit
         policy_now, live_now = load_policy(session), live_split(session)
@@ -232,7 +221,7 @@ def run_rebalance(db: Database, metrics: PlatformMetrics | None = None, engine: 
                                  actor.username, dry_run=dry_run,
                                  paused=policy_now.rebalancing_paused)
         if suggestion.should_rebalance:
-            result = _act(session, result, actor, policy_now, now, scheduled)
+            result = _act(session, result, actor, policy_now, now)
         _log_run(session, result, scheduled)
         return result
 
@@ -242,7 +231,7 @@ def file_suggestion(db: Database, result: RebalanceResult, *, by: str | None,
     """File the suggestion of an earlier dry run (a person read it, then chose to file it),
     exactly as a non-dry run would have: re-checked against the split and policy in force now,
     refused while rebalancing is paused, auto-approval tried, and the run logged."""
-    with db.sessions.begin() as session:
+    with writing(db) as session:
         serialize_writes(session)
         actor = _actor(session, by, scheduled=False)
         policy, live = load_policy(session), live_split(session)
@@ -256,6 +245,7 @@ def file_suggestion(db: Database, result: RebalanceResult, *, by: str | None,
                           f"split {live.label()}; nothing was filed")
         filing = replace(result, suggestion=suggestion, current_allocation=live, dry_run=False,
                          actor=actor.username, paused=False, outcome="no_change")
-        filed = _act(session, filing, actor, policy, now, scheduled=False)
+        # A person chose to file it: a duplicate is refused with core's message, not skipped.
+        filed = _act(session, filing, actor, policy, now, refuse_duplicate=True)
         _log_run(session, filed, scheduled=False)
         return filed

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from core.demo import generate_demo_data
-from core.imports import import_csv
+from core.csv_import import import_csv
 from db.engine import open_database
 from db.types import utcnow
 from tests.api.conftest import seed_team

@@ -13,9 +13,9 @@ import streamlit as st
 
 from core.accounts import add_user
 from core.demo import generate_demo_data
-from core.imports import import_csv
+from core.csv_import import import_csv
 from settings import get_settings
-from core.setup import connect
+from core.database import connect
 from db.engine import Database
 from db.types import utcnow
 from tests.app.helpers import PASSWORD

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from core.allocations import get_current_allocation, get_pending_proposals
 from core.demo import has_platform_data
-from core.metrics import compute_metrics
+from core.metrics_store import compute_metrics
 from core.money import calculate_amounts
 from core.split import BUCKET_LABELS, BUCKETS, format_pct
 from db.types import utcnow

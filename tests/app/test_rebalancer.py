@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.allocations import get_current_allocation, get_pending_proposals
-from core.metrics import compute_metrics
+from core.metrics_store import compute_metrics
 from tests.app.helpers import all_text, no_exception, open_page
 
 REBALANCER = "pages/3_Rebalancer.py"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 
-from core.accounts import count_accounts, disable_user
-from db.models import User
+from core.accounts import authenticate, count_accounts, disable_user
+from core.errors import Refused
+from db.models import SignInFailure
+from db.types import utcnow
 from tests.app.helpers import PASSWORD, all_text, button, no_exception, open_page
 
 PAGES = ["app.py", "pages/1_Review.py", "pages/2_Propose.py", "pages/3_Rebalancer.py",
@@ -95,7 +99,12 @@ def test_a_wrong_password_is_refused_counted_and_then_slowed_down(db):
         no_exception(at)
         assert "sign-in: unknown account or wrong password" in all_text(at)
     with db.sessions() as session:
-        assert session.scalar(sa.select(User.failed_logins).where(User.username == "gus")) == 3
+        assert session.scalar(sa.select(SignInFailure.failures).where(
+            SignInFailure.username == "gus")) == 3
+    # A fourth failure dated an hour ahead: the next attempt is too soon however slow this
+    # machine is (a 1 s delay could pass between two AppTest runs).
+    with pytest.raises(Refused):
+        authenticate(db, "gus", "not the password", now=utcnow() + timedelta(hours=1))
     at.text_input(key="signin_password").input(PASSWORD)  # right password, but too soon
     at = button(at, "Sign in").click().run()
     assert "too many failed attempts" in all_text(at)

@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from core.accounts import add_user
 from core.allocations import get_current_allocation, get_pending_proposals
-from core.setup import connect
+from core.database import connect
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from db.engine import Database
 
 TABLES = ("profit_allocation_log", "proposal_reviews", "protocol_activity", "allocation_policy",
-          "users", "profit_distributions", "api_tokens", "outbox_events", "webhook_deliveries")
+          "users", "profit_distributions", "sign_in_failures", "api_tokens", "outbox_events",
+          "webhook_deliveries")
 
 
 def snapshot(db: Database) -> dict[str, Any]:
@@ -17,7 +18,31 @@ def snapshot(db: Database) -> dict[str, Any]:
     with db.engine.connect() as conn:
         state: dict[str, Any] = {t: conn.scalar(sa.text(f"SELECT count(*) FROM {t}")) for t in TABLES}
         state["users_rows"] = sorted(conn.execute(sa.text(
-            "SELECT username, role, active, failed_logins FROM users")).all())
+            "SELECT username, role, active, password_hash FROM users")).all())
         state["log_rows"] = sorted((str(i), s, str(u)) for i, s, u in conn.execute(sa.text(
             "SELECT id, status, effective_until FROM profit_allocation_log")).all())
     return state
+
+
+# A team with one account of each role and three governors, made through core.
+TEAM = (("gus", "governor"), ("gail", "governor"), ("gwen", "governor"), ("ann", "analyst"),
+        ("vic", "viewer"))
+
+
+def make_team(db: Database) -> Database:
+    """`ada` (admin) first, which closes open mode, then the rest of TEAM, all single sign-on."""
+    from core.accounts import add_user
+
+    add_user(db, "ada", "admin", None, email="ada@example.org")
+    for name, role in TEAM:
+        add_user(db, name, role, None, by="ada", email=f"{name}@example.org")
+    return db
+
+
+def file(db: Database, split: tuple[Any, ...] = (75, 15, 6, 4), by: str = "ann",
+         **kw: Any) -> str:
+    """File a proposal through core as `by`; returns its id."""
+    from core.allocations import propose_allocation
+    from core.validation import ProposalInput
+
+    return propose_allocation(db, ProposalInput(*split, "Q1 strategy"), by=by, **kw).proposal_id

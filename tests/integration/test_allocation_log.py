@@ -16,7 +16,7 @@ from core.allocations import (get_allocation_history, get_current_allocation,
 from core.distribution import distribute
 from core.errors import NotFound, Refused, ValidationFailed
 from core.policy import Policy
-from core.setup import DEFAULT_REASONING, upgrade_database
+from core.database import DEFAULT_REASONING, upgrade_database
 from core.split import Split
 from core.validation import ProposalInput, validate_proposal
 from db import migrate

@@ -144,7 +144,8 @@ def test_a_step_beyond_the_limit_is_not_auto_approved_and_nothing_of_the_attempt
     before = counts(admin)
     pid, why_not = file_and_try(admin, (60, 25, 10, 5), confidence="0.95")
     assert "reinvestment: moves 20 points" in why_not and "step limit 15" in why_not
-    assert why_not.startswith("against the live split 80/15/3/2")
+    # A major change: refused before any activation is attempted.
+    assert why_not.startswith("a major change is never auto-approved")
     assert get_proposal(admin, pid).status == "proposed"
     after = counts(admin)
     # Only the filing itself: one log row and its allocation_proposed activity.

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from core.allocations import get_current_allocation, propose_allocation, review_proposal
 from core.errors import DomainError
-from core.setup import upgrade_database
+from core.database import upgrade_database
 from core.validation import ProposalInput
 from db.engine import Database, open_database
 from db.models import AllocationLog, ProposalReview

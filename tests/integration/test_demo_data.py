@@ -16,7 +16,7 @@ from core.demo import generate_demo_data, has_platform_data
 from core.errors import Refused, ValidationFailed
 from core.policy import Policy
 from core.queries import allocation_periods, compare_performance, distribution_totals_over_time
-from core.setup import upgrade_database
+from core.database import upgrade_database
 from core.validation import ProposalInput, validate_proposal
 from db.engine import open_database
 from db.models import (AllocationLog, EngagementDaily, ProfitDistribution, ProposalReview,

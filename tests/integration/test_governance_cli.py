@@ -107,7 +107,7 @@ def scenario(database: Database) -> dict[str, str]:
     ids["active"] = moved
     ids["partial"] = file((85, 10, 3, 2))
     review_proposal(db, ids["partial"], "approved", by="gus")
-    ids["own"] = file((85, 10, 3, 2), by="gus")
+    ids["own"] = file((86, 9, 3, 2), by="gus")  # another split: the same one would be refused
     assert expire_stale_proposals(db, now=expired_at) == [ids["expired"]]
     set_policy(db, "distributions_paused", "true", by="ada")
     return ids
@@ -288,6 +288,7 @@ def test_set_role_and_disable_through_the_cli(run, database):
 
 def test_policy_show_reflects_the_latest_set(run, database):
     sso(database, "ada", "admin", by=None)
+    sso(database, "gus", "governor")  # two who can approve, so two approvals may be required
     shown = json.loads(run("policy", "show", "--json").stdout)
     assert shown["approvals_required"] == 1 and shown["auto_approve_min_confidence"] is None
     result = run("policy", "set", "approvals_required", "2", "--by", "ada", "--json")
@@ -338,7 +339,7 @@ def test_two_of_three_through_the_cli_and_its_story(run, governed):
     assert [(p["id"], p["approvals"], p["approvals_required"]) for p in pending] == [(pid, [], 2)]
     first = run("review", pid, "--decision", "approved", "--by", "gus", "--json")
     assert json.loads(first.stdout) == {"proposal_id": pid, "status": "proposed", "approvals": 1,
-                                        "approvals_required": 2}
+                                        "approvals_required": 2, "tier": "minor"}
     second = run("review", pid, "--decision", "approved", "--by", "gail", "--notes", "ok")
     assert second.exit_code == 0 and "is active (2 of 2 approvals)" in second.stdout
     current = json.loads(run("current", "--json").stdout)

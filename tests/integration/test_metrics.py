@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from core.imports import import_csv
-from core.metrics import compute_metrics, engagement_inputs, growth_rate
+from core.csv_import import import_csv
+from core.metrics_store import compute_metrics, engagement_inputs, growth_rate
 from core.metrics_model import METRIC_KEYS
 
 NOW = datetime(2024, 6, 15, 10, 0, tzinfo=UTC)  # today is 2024-06-15; last 7 = 06-08..06-14

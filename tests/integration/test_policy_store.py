@@ -88,10 +88,12 @@ def test_each_change_is_logged_to_protocol_activity(admin):
 
 
 def test_the_latest_version_is_the_one_in_force(admin):
+    add_user(admin, "gil", "governor", None, by="ada", email="gil@example.org")  # 3 can approve
+    set_policy(admin, "approvals_required_major", "3", by="ada")  # never below the minor count
     for value in ("2", "3", "1"):
         set_policy(admin, "approvals_required", value, by="ada")
     assert get_policy(admin).approvals_required == 1
-    assert policy_versions(admin)[0]["version"] == 3
+    assert policy_versions(admin)[0]["version"] == 4
 
 
 def test_a_changed_threshold_survives_the_round_trip_exactly(admin):

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from core.allocations import get_current_allocation, propose_allocation, review_proposal
 from cli import app
 from core.distribution import distribute
-from core.imports import import_csv
+from core.csv_import import import_csv
 from core.queries import (allocation_periods, compare_performance, distribution_totals_over_time,
                           suggestion_quality, weekly_metric_series)
 from core.validation import ProposalInput

@@ -125,15 +125,17 @@ def test_after_approval_the_same_metrics_give_no_rebalance_and_file_nothing(db):
     assert runs(db)[0].metadata["outcome"] == "no_change"
 
 
-def test_a_scheduled_run_does_not_file_a_split_that_already_waits_for_review(db):
+def test_no_run_files_a_split_that_already_waits_for_review(db):
     first = run_rebalance(db, LAUNCH_WEEK, scheduled=True, settings=NO_KEY)
     count = len(get_allocation_history(db))
     second = run_rebalance(db, LAUNCH_WEEK, scheduled=True, settings=NO_KEY)
     assert second.should_rebalance and second.outcome == "already_pending" and not second.filed
     assert second.proposal_id == first.proposal_id and len(get_allocation_history(db)) == count
     assert [r.metadata["outcome"] for r in runs(db)] == ["already_pending", "filed"]
-    by_hand = run_rebalance(db, LAUNCH_WEEK, settings=NO_KEY)  # a person asking again gets one
-    assert by_hand.outcome == "filed" and by_hand.proposal_id != first.proposal_id
+    # A person asking again is pointed at the same proposal: duplicates are never filed.
+    by_hand = run_rebalance(db, LAUNCH_WEEK, settings=NO_KEY)
+    assert by_hand.outcome == "already_pending" and by_hand.proposal_id == first.proposal_id
+    assert len(get_allocation_history(db)) == count
 
 
 def test_paused_rebalancing_files_nothing_but_is_logged(db):
@@ -179,7 +181,7 @@ def test_every_run_writes_exactly_one_rebalance_run_row(db):
 
 
 def test_metrics_come_from_the_database_when_none_are_given(db):
-    from core.metrics import compute_metrics
+    from core.metrics_store import compute_metrics
 
     now = utcnow()
     result = run_rebalance(db, now=now, settings=NO_KEY)

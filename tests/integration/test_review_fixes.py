@@ -31,13 +31,13 @@ from core.allocations import (expire_stale_proposals, get_allocation_history,
                               get_current_allocation, get_pending_proposals, get_proposal,
                               propose_allocation, review_proposal)
 from core.errors import Refused, ValidationFailed
-from core.imports import import_csv
+from core.csv_import import import_csv
 from core.metrics_model import PlatformMetrics
 from core.policy import MAX_HOURS
 from core.policy_store import get_policy, policy_versions, set_policy
 from core.rebalancer.service import run_rebalance
 from settings import Settings
-from core.setup import upgrade_database
+from core.database import upgrade_database
 from core.split import Split
 from core.validation import ProposalInput
 from db import migrate

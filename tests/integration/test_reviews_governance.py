@@ -186,6 +186,7 @@ def test_any_governors_rejection_rejects_after_an_approval(team):
 
 
 def test_a_governor_who_rejected_cannot_come_back_and_approve(team):
+    set_policy(team, "approvals_required_major", "3", by="ada")  # never below the minor count
     set_policy(team, "approvals_required", "3", by="ada")
     pid = file(team)
     review_proposal(team, pid, "rejected", by="gus")
@@ -201,6 +202,7 @@ def test_an_admin_counts_as_one_of_the_governors(team):
 
 
 def test_lowering_the_required_approvals_lets_the_next_approval_activate(team):
+    set_policy(team, "approvals_required_major", "3", by="ada")  # never below the minor count
     set_policy(team, "approvals_required", "3", by="ada")
     pid = file(team)
     review_proposal(team, pid, "approved", by="gus")
@@ -212,6 +214,7 @@ def test_raising_the_required_approvals_mid_review_makes_the_proposal_wait(team)
     set_policy(team, "approvals_required", "2", by="ada")
     pid = file(team)
     review_proposal(team, pid, "approved", by="gus")
+    set_policy(team, "approvals_required_major", "3", by="ada")  # never below the minor count
     set_policy(team, "approvals_required", "3", by="ada")
     assert review_proposal(team, pid, "approved", by="gail").status == "proposed"
     assert review_proposal(team, pid, "approved", by="gwen").status == "active"
@@ -328,12 +331,15 @@ def test_a_proposal_outside_bounds_narrowed_after_it_was_filed_is_refused(team):
     assert snapshot(team) == before
 
 
-def test_a_big_step_filed_against_the_live_split_is_a_warning_a_governor_may_accept(team):
-    # The step limit binds re-validation and auto-approval; a governor reviewing a proposal
-    # against the split it was filed on sees it as a warning and may still approve it.
+def test_a_big_step_filed_against_the_live_split_is_a_major_change_governors_may_accept(team):
+    # The step limit binds re-validation and auto-approval; a proposal beyond it, filed against
+    # the live split, is a major change: a warning, and the major count of approvals (2).
     result = propose_allocation(team, ProposalInput(60, 25, 10, 5, "big move"), by="ann")
     assert any("step limit" in w for w in result.warnings)
-    assert review_proposal(team, result.proposal_id, "approved", by="gus").status == "active"
+    assert any(w.startswith("tier: a major change") for w in result.warnings)
+    first = review_proposal(team, result.proposal_id, "approved", by="gus")
+    assert (first.status, first.tier, first.approvals_required) == ("proposed", "major", 2)
+    assert review_proposal(team, result.proposal_id, "approved", by="gail").status == "active"
 
 
 # --- ids and decisions ----------------------------------------------------------------------------

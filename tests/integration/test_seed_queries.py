@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from core.allocations import get_current_allocation, propose_allocation, review_proposal
-from core.setup import DEFAULT_REASONING
+from core.database import DEFAULT_REASONING
 from core.validation import ProposalInput
 from db.engine import Database
 

@@ -186,14 +186,16 @@ def test_sustainability_thresholds_warn_when_an_admin_widens_the_bounds(split, p
 
 def test_a_bucket_moving_more_than_15_points_from_the_live_split_warns():
     result = validate_proposal(proposal(64, 20, 10, 6), policy=POLICY, live=LIVE)
-    assert result.valid
+    assert result.valid and result.tier == "major"
     assert result.warnings == [
-        "reinvestment: moves 16 points from the live split (80 -> 64), more than the step limit 15"]
+        "reinvestment: moves 16 points from the live split (80 -> 64), more than the step limit 15",
+        "tier: a major change (a bucket moves more than max_step 15 points): it needs 2 approvals "
+        "(approvals_required_major) and is never auto-approved"]
 
 
 def test_a_move_of_exactly_15_points_does_not_warn():
     result = validate_proposal(proposal(65, 20, 10, 5), policy=POLICY, live=LIVE)
-    assert result.valid and result.warnings == []
+    assert result.valid and result.warnings == [] and result.tier == "minor"
 
 
 def test_without_a_live_split_no_step_warning_is_given():

@@ -1,7 +1,7 @@
 """The HTTP API: bearer tokens (hashed), webhook endpoints, the event outbox and the delivery log.
 
 Revision ID: 0011_api_tokens_webhooks
-Revises: 0005
+Revises: 0009_withdrawn_superseded
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import db.types
 from sqlalchemy.dialects import postgresql
 
 revision = '0011_api_tokens_webhooks'
-down_revision = '0005'
+down_revision = '0009_withdrawn_superseded'
 branch_labels = None
 depends_on = None
 

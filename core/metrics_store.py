@@ -33,6 +33,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from core.metrics_model import PlatformMetrics
+from core.sessions import reading
 from db.engine import Database
 from db.models import EngagementDaily, Token, TreasurySnapshot
 from db.types import UTCDateTime, utcnow
@@ -123,7 +124,7 @@ def _engagement(session: so.Session, now: datetime) -> tuple[EngagementInputs, i
 
 
 def engagement_inputs(db: Database, now: datetime | None = None) -> EngagementInputs:
-    with db.reads() as session:
+    with reading(db) as session:
         return _engagement(session, now or utcnow())[0]
 
 
@@ -149,7 +150,7 @@ def _token_figures(session: so.Session, now: datetime) -> tuple[float, int]:
 def compute_metrics(db: Database, now: datetime | None = None) -> PlatformMetrics:
     """The rebalancer's inputs at `now` (default: this moment)."""
     now = now or utcnow()
-    with db.reads() as session:
+    with reading(db) as session:
         inputs, days_of_data = _engagement(session, now)
         avg_price, launched = _token_figures(session, now)
         return PlatformMetrics(

@@ -109,10 +109,57 @@ class PendingProposal:
     approvals: list[str]
     approvals_required: int
     expires_at: datetime
+    tier: str = "minor"  # against the live split: "major" needs approvals_required_major
 
     def as_json(self) -> dict[str, Any]:
         data = self.record.as_json()
         data.update({"approvals": self.approvals, "approvals_required": self.approvals_required,
-                     "expires_at": _iso(self.expires_at)})
+                     "expires_at": _iso(self.expires_at), "tier": self.tier})
+        return data
+
+
+# The events of a proposal's story, in the order they happen when they share an instant.
+TIMELINE_EVENTS = ("filed", "approved", "rejected", "activated", "withdrawn", "expired",
+                   "superseded", "replaced")
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    at: datetime
+    event: str  # one of TIMELINE_EVENTS
+    by: str | None
+    notes: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"at": _iso(self.at), "event": self.event, "by": self.by, "notes": self.notes}
+
+
+@dataclass(frozen=True)
+class ProposalStory:
+    """One proposal and everything that happened to it, oldest first.
+
+    `tier` and `approvals_required` are measured against `compared_with`: the live split while
+    the proposal waits, the split it replaced once activated, else the split it was filed on.
+    `replaced_by`/`superseded_by` name the proposal that later took its place, if any.
+    """
+
+    record: AllocationRecord
+    tier: str
+    approvals: list[str]
+    approvals_required: int
+    compared_with: Split
+    expires_at: datetime
+    timeline: list[TimelineEvent]
+    replaced_by: str | None = None
+    superseded_by: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        data = self.record.as_json()
+        data.update({"tier": self.tier, "approvals": self.approvals,
+                     "approvals_required": self.approvals_required,
+                     "compared_with": self.compared_with.as_json(),
+                     "expires_at": _iso(self.expires_at), "replaced_by": self.replaced_by,
+                     "superseded_by": self.superseded_by,
+                     "timeline": [e.as_json() for e in self.timeline]})
         return data
 

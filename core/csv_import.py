@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core.activity import record_activity
 from core.errors import NotFound, ValidationFailed
+from core.sessions import writing
 from core.split import to_decimal
 from db.engine import Database
 from db.models import EngagementDaily, Token, TreasurySnapshot
@@ -293,10 +294,16 @@ def import_csv(db: Database, kind: str, path: str | Path, progress: Progress | N
                *, batch_size: int = BATCH_SIZE) -> ImportResult:
     """Load `path` into the table for `kind` (tokens, engagement, treasury): all rows or none."""
     spec, path = _spec(kind), Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        raise ValidationFailed(f"file: {path} is a directory, not a CSV file")
+    if not path.exists():
         raise NotFound(f"file: {path} does not exist")
+    try:
+        handle = path.open("rb")
+    except OSError as error:  # no permission, a dangling link, a special file
+        raise ValidationFailed(f"file: {path} cannot be read ({error.strerror or error})") from None
     size, counter, rows = path.stat().st_size, _Counter(), 0
-    with path.open("rb") as handle, db.sessions.begin() as session:
+    with handle, writing(db) as session:
         reader = csv.reader(_lines(handle, counter))
         checker = _Checker(spec, _header(reader, spec))
         batch: list[dict[str, Any]] = []
@@ -313,6 +320,8 @@ def import_csv(db: Database, kind: str, path: str | Path, progress: Progress | N
                     _flush(session, spec, batch, progress, counter.done, size)
         except csv.Error as exc:
             raise ValidationFailed(f"row {reader.line_num}: not valid CSV ({exc})") from None
+        except OSError as exc:  # the disk or the network share failed mid-file
+            raise ValidationFailed(f"file: {path} cannot be read ({exc.strerror or exc})") from None
         if checker.bad_count:
             raise ImportRejected(spec.table.name, checker.bad, checker.bad_count)
         _flush(session, spec, batch, progress, size, size)
