@@ -70,7 +70,7 @@ def get_amounts(profit: str = Query(...), _: Caller = Depends(caller),
 
 
 @v1.get("/proposals")
-def get_proposals(status: str = Query(allocations.PENDING), _: Caller = Depends(caller),
+def get_proposals(status: str = Query(allocations.WAITING), _: Caller = Depends(caller),
                   db: Database = Depends(database)) -> list[dict[str, Any]]:
     """Proposals (default: pending), newest first, as the CLI's `pending --json`."""
     return [p.as_json() for p in allocations.list_proposals(db, status)]

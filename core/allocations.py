@@ -166,17 +166,17 @@ def duplicate_problems(session: so.Session, split: Split, live: Split, policy: P
     return []
 
 
-PENDING = "pending"  # the waiting proposals, as `pending` lists them (unexpired `proposed` rows)
+WAITING = "pending"  # the waiting proposals, as `pending` lists them (unexpired `proposed` rows)
 
 
-def list_proposals(db: Database, status: str = PENDING) -> list[PendingProposal | AllocationRecord]:
+def list_proposals(db: Database, status: str = WAITING) -> list[PendingProposal | AllocationRecord]:
     """Proposals with this status, newest first: `pending` (the default) as `get_pending_proposals`
     gives them, any status of the log as its rows."""
-    status = (status or PENDING).strip().lower()
-    if status == PENDING:
+    status = (status or WAITING).strip().lower()
+    if status == WAITING:
         return list(get_pending_proposals(db))
     if status not in STATUSES:
-        raise ValidationFailed(f"status: {status!r} is not one of {PENDING}, {', '.join(STATUSES)}")
+        raise ValidationFailed(f"status: {status!r} is not one of {WAITING}, {', '.join(STATUSES)}")
     with reading(db) as session:
         return [AllocationRecord.from_row(r) for r in session.scalars(
             sa.select(AllocationLog).where(AllocationLog.status == status)

@@ -83,9 +83,12 @@ def test_pending_proposals_are_listed_newest_first_and_other_statuses_on_request
     assert errors[0].startswith("status: 'maybe' is not one of pending, proposed")
 
 
-def test_one_proposal_is_found_by_id_and_an_unknown_one_is_404(api):
+def test_one_proposal_is_its_story_as_proposal_show_prints_it_and_an_unknown_one_is_404(api):
     proposal_id = file_proposal(api)
-    assert api.get("vic", f"/api/v1/proposals/{proposal_id}").json()["id"] == proposal_id
+    story = api.get("vic", f"/api/v1/proposals/{proposal_id}").json()
+    assert story == allocations.get_proposal_story(api.db, proposal_id).as_json()
+    assert story["id"] == proposal_id and story["status"] == "proposed"
+    assert [e["event"] for e in story["timeline"]][:1] == ["filed"]
     errors = problem_of(api.get("vic", "/api/v1/proposals/00000000-0000-0000-0000-000000000000"), 404)
     assert errors == ["proposal: no proposal with id 00000000-0000-0000-0000-000000000000"]
 
@@ -173,7 +176,7 @@ def test_a_governor_approves_and_the_split_changes(api):
                         json={"decision": "approved", "notes": "fine"})
     assert response.status_code == 200
     assert response.json() == {"proposal_id": proposal_id, "status": "active", "approvals": 1,
-                               "approvals_required": 1}
+                               "approvals_required": 1, "tier": "minor"}
     assert api.get("vic", "/api/v1/allocation").json()["dao"] == 18
 
 

@@ -255,3 +255,15 @@ def test_a_second_writer_waits_so_event_ids_follow_commit_order(team, receiver):
     assert committed == ["first", "second"]
     webhooks.deliver_due(team)
     assert [r.event["data"]["n"] for r in receiver.received] == [1, 2]
+
+
+def test_a_withdrawal_and_an_expiry_are_announced(team, receiver):
+    subscribe(team, receiver, "proposal.withdrawn,proposal.expired")
+    withdrawn = allocations.propose_allocation(team, SPLIT, by="ann").proposal_id
+    allocations.withdraw_proposal(team, withdrawn, by="ann")
+    stale = allocations.propose_allocation(team, ProposalInput(76, 17, 4, 3, "later"), by="ann")
+    allocations.expire_stale_proposals(team, now=utcnow() + timedelta(days=30))
+    webhooks.deliver_due(team, utcnow() + timedelta(days=30))
+    assert receiver.types() == ["proposal.withdrawn", "proposal.expired"]
+    assert [r.event["data"]["proposal_id"] for r in receiver.received] == [
+        withdrawn, stale.proposal_id]
