@@ -8,6 +8,7 @@ from cli import allocation_cmds, governance_cmds
 from cli import rebalance_cmds
 from cli import platform_cmds
 from cli import api_access_cmds
+from cli import rollup_cmds
 
 app = typer.Typer(help="Dynamic profit allocation: the allocation log, reviews and the ledger.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -32,3 +33,4 @@ app.registered_commands.extend(rebalance_cmds.app.registered_commands)
 platform_cmds.register(app)
 app.add_typer(api_access_cmds.tokens_app, name="tokens")
 app.add_typer(api_access_cmds.webhooks_app, name="webhooks")
+app.add_typer(rollup_cmds.app, name="rollup")

@@ -168,7 +168,7 @@ def expire(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
 @app.command()
 @refusals
-def history(ctx: typer.Context, limit: int = typer.Option(None, "--limit", min=1),
+def history(ctx: typer.Context, limit: str = typer.Option(None, "--limit", metavar="N"),
             as_json: bool = JsonOption) -> None:
     """Every row of the allocation log, newest first."""
     rows = allocations.get_allocation_history(database(ctx), limit)
@@ -208,7 +208,7 @@ def distribute(ctx: typer.Context, profit: str = typer.Option(..., "--profit"),
 
 @app.command()
 @refusals
-def activity(ctx: typer.Context, limit: int = typer.Option(50, "--limit", min=1),
+def activity(ctx: typer.Context, limit: str = typer.Option("50", "--limit", metavar="N"),
              activity_type: str = typer.Option(None, "--type"), as_json: bool = JsonOption) -> None:
     """Rows of protocol_activity, newest first."""
     rows = list_activity(database(ctx), limit, activity_type)

@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from cli.errors import refusals  # noqa: F401 - re-exported: the commands import their plumbing here
+from core.activity import finite
 from core.database import connect
 from db.engine import Database
 
@@ -28,11 +29,11 @@ def database(ctx: typer.Context) -> Database:
 
 def emit(data: Any, as_json: bool, human: Callable[[], None] | None = None) -> None:
     if as_json:
-        typer.echo(json.dumps(data, default=str))
+        typer.echo(json.dumps(finite(data), default=str, allow_nan=False))
     elif human is not None:
         human()
     else:
-        typer.echo(json.dumps(data, indent=2, default=str))
+        typer.echo(json.dumps(finite(data), indent=2, default=str, allow_nan=False))
 
 
 def table(rows: list[dict[str, Any]], columns: list[str]) -> None:

@@ -13,9 +13,8 @@ from typing import Any
 
 import typer
 
-from core import csv_import, demo, metrics_store, queries, reports, schedule
 from cli.common import JsonOption, database, emit, refusals, table
-from core.errors import ValidationFailed
+from core.parsing import parse_instant
 from core.split import BUCKETS
 from db.types import utcnow
 
@@ -50,6 +49,7 @@ def _progress_bar(label: str, length: int, shown: bool) -> Iterator[Any]:
 def import_(ctx: typer.Context, kind: Kind = typer.Argument(..., help="What the file holds."),
             file: Path = typer.Argument(..., metavar="FILE.csv"), as_json: bool = JsonOption) -> None:
     """Load a CSV file (header row required; ISO 8601 dates): all rows or none."""
+    from core import csv_import  # on use: start-up time of every other command
     db = database(ctx)
     size = file.stat().st_size if file.is_file() else 0
     with _progress_bar(f"importing {file.name}", size, sys.stderr.isatty()) as progress:
@@ -60,12 +60,15 @@ def import_(ctx: typer.Context, kind: Kind = typer.Argument(..., help="What the 
 
 @app.command("demo-data")
 @refusals
-def demo_data(ctx: typer.Context, seed: int = typer.Option(7, "--seed"),
-              days: int = typer.Option(120, "--days"),
-              tokens: int = typer.Option(5000, "--tokens"), as_json: bool = JsonOption) -> None:
+def demo_data(ctx: typer.Context, seed: str = typer.Option("7", "--seed", metavar="N"),
+              days: str = typer.Option("120", "--days", metavar="N"),
+              tokens: str = typer.Option("5000", "--tokens", metavar="N"),
+              as_json: bool = JsonOption) -> None:
     """Fill an empty platform with deterministic synthetic data."""
+    from core import demo  # on use: start-up time of every other command
     db = database(ctx)
-    with _progress_bar("tokens", tokens, sys.stderr.isatty()) as progress:
+    length = int(tokens) if tokens.isascii() and tokens.isdigit() else 0  # core checks it
+    with _progress_bar("tokens", length, sys.stderr.isatty()) as progress:
         counts = demo.generate_demo_data(db, seed=seed, days=days, tokens=tokens,
                                          progress=progress)
     emit(counts, as_json, lambda: table(
@@ -76,6 +79,7 @@ def demo_data(ctx: typer.Context, seed: int = typer.Option(7, "--seed"),
 @refusals
 def metrics_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Platform metrics computed from the database (the rebalancer's inputs)."""
+    from core import metrics_store  # on use: start-up time of every other command
     db = database(ctx)
     now = utcnow()  # one moment for both reads, so they describe the same window
     values = metrics_store.compute_metrics(db, now)
@@ -94,6 +98,7 @@ def compare(ctx: typer.Context, date_from: str = typer.Option(None, "--from", me
             date_to: str = typer.Option(None, "--to", metavar="DATE"),
             as_json: bool = JsonOption) -> None:
     """Allocation periods against token performance, per period and per day."""
+    from core import queries  # on use: start-up time of every other command
     start, stop = queries.parse_window(date_from, date_to)
     rows = queries.compare_performance(database(ctx), start, stop)
     emit(rows, as_json, lambda: table(
@@ -111,6 +116,7 @@ def compare(ctx: typer.Context, date_from: str = typer.Option(None, "--from", me
 @refusals
 def weekly(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Write the weekly allocation report to protocol_activity."""
+    from core import reports  # on use: start-up time of every other command
     data = reports.weekly_report(database(ctx))
     split = "/".join(str(data["active_split"][b]) for b in BUCKETS)
     emit(data, as_json, lambda: typer.echo(
@@ -121,13 +127,7 @@ def weekly(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
 
 def _instant(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise ValidationFailed(f"at: {value!r} is not an ISO 8601 date-time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=schedule.UTC)
+    return None if value is None else parse_instant(value, "at")
 
 
 @app.command("schedule")
@@ -140,6 +140,7 @@ def schedule_(ctx: typer.Context,
               weekly_report_cron: str = typer.Option(None, "--weekly-report-cron"),
               as_json: bool = JsonOption) -> None:
     """Run the daily rebalance and the weekly report on their cron schedules (UTC)."""
+    from core import schedule  # on use: start-up time of every other command
     crons = schedule.default_crons()
     crons["rebalance"] = rebalance_cron or crons["rebalance"]
     crons["weekly_report"] = weekly_report_cron or crons["weekly_report"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from enum import Enum
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import typer
 from cli.common import JsonOption, database, emit, refusals
 from core.errors import ValidationFailed
 from core.metrics_model import PlatformMetrics
+from core.parsing import MAX_JSON_BYTES, load_json
 from core.rebalancer.service import RebalanceResult, run_rebalance
 
 app = typer.Typer()
@@ -25,16 +25,13 @@ class Engine(str, Enum):
 def read_metrics_file(path: Path) -> PlatformMetrics:
     """A metrics JSON file, strictly: every problem is one line naming the key (exit 3)."""
     try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise ValidationFailed(f"metrics: {path} is larger than {MAX_JSON_BYTES} bytes")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise ValidationFailed(f"metrics: cannot read {path} ({reason})") from None
-    try:
-        # json.loads accepts NaN and Infinity; from_json refuses them as "not a finite number".
-        data = json.loads(text)
-    except ValueError as error:
-        raise ValidationFailed(f"metrics: {path} is not valid JSON ({error})") from None
-    return PlatformMetrics.from_json(data)
+    return PlatformMetrics.from_json(load_json(text, "metrics", source=str(path)))
 
 
 def _human(result: RebalanceResult) -> None:

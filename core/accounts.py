@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from core.activity import record_activity
 from core.errors import NotFound, PermissionDenied, Refused, ValidationFailed
 from core.locking import serialize_writes
+from core.parsing import TEXT_LIMITS, check_text, optional_text, shown
 from core.sessions import reading, writing
 from db.engine import Database
 from db.models import ROLES, SignInFailure, User
@@ -34,9 +35,10 @@ from db.types import utcnow
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.@-]{1,63}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MAX_EMAIL_LENGTH = 320
+MAX_EMAIL_LENGTH = TEXT_LIMITS["email"]
 MIN_PASSWORD_LENGTH = 10
-MAX_NAME_LENGTH = 64  # the width of every column that records who acted
+MAX_PASSWORD_LENGTH = TEXT_LIMITS["password"]
+MAX_NAME_LENGTH = TEXT_LIMITS["username"]  # the width of every column that records who acted
 OPEN_MODE_ACTOR = "operator"
 # Names the system writes into the logs itself ("system:auto-approval", the open-mode operator):
 # an account under one of them could pass its own actions off as the system's.
@@ -99,12 +101,14 @@ def has_accounts(session: so.Session) -> bool:
 
 
 def _normalise_username(username: str | None) -> str:
-    # Accounts are stored lower-case (add_user); `--by Alice` must find `alice`.
-    return (username or "").strip().lower()
+    # Accounts are stored lower-case (add_user); `--by Alice` must find `alice`. Text no account
+    # name can hold (NUL, a lone surrogate) is refused before it reaches the database.
+    return check_text(username or "", "username").strip().lower()
 
 
 def resolve_actor(session: so.Session, username: str | None, needed_role: str, action: str) -> Actor:
     """The acting account, checked for `needed_role`; refuses unknown, disabled or too-junior ones."""
+    username = optional_text(username, "by", limit_of="username")
     if not has_accounts(session):
         name = (username or "").strip() or OPEN_MODE_ACTOR
         if len(name) > MAX_NAME_LENGTH:
@@ -161,7 +165,7 @@ def _check_role(role: str) -> str:
 
 def _check_email(session: so.Session, email: str | None) -> str | None:
     """Lower-cased, well-formed and not taken (single sign-on maps an email to one account)."""
-    if email is None or not email.strip():
+    if email is None or not check_text(email, "email").strip():
         return None
     email = email.strip().lower()
     if len(email) > MAX_EMAIL_LENGTH or not EMAIL_PATTERN.match(email):
@@ -172,18 +176,21 @@ def _check_email(session: so.Session, email: str | None) -> str | None:
 
 
 def _check_password(password: str | None) -> str:
+    check_text(password, "password")
     if password is None or len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(f"password: must be at least {MIN_PASSWORD_LENGTH} characters")
+    if not password.strip():
+        raise ValidationFailed("password: must not be only spaces")
     return password
 
 
 def add_user(db: Database, username: str, role: str, password: str | None, *,
              by: str | None = None, display_name: str | None = None,
              email: str | None = None) -> Account:
-    username = _normalise_username(username)
+    username = _normalise_username(check_text(username, "username"))
     if not USERNAME_PATTERN.match(username):
         raise ValidationFailed(
-            f"username: {username!r} must be 2-64 characters of a-z, 0-9, '_', '.', '@', '-'")
+            f"username: {shown(username)} must be 2-64 characters of a-z, 0-9, '_', '.', '@', '-'")
     if username in RESERVED_USERNAMES:
         raise ValidationFailed(f"username: {username!r} is reserved for the system")
     _check_role(role)
@@ -197,8 +204,7 @@ def add_user(db: Database, username: str, role: str, password: str | None, *,
         if session.get(User, username) is not None:
             raise Refused(f"username: an account named {username!r} already exists")
         email = _check_email(session, email)
-        if display_name is not None and len(display_name) > 200:
-            raise ValidationFailed("display_name: longer than 200 characters")
+        display_name = optional_text(display_name, "display_name")
         password_hash = _hasher.hash(_check_password(password)) if password is not None else None
         if password_hash is None and email is None:
             raise ValidationFailed("password: required (or an email for single sign-on)")

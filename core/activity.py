@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from core.outbox import add_event
+from core.parsing import optional_text, parse_limit
 from core.sessions import reading
 from db.engine import Database
 from db.models import ProtocolActivity
@@ -50,9 +52,21 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def finite(data: Any) -> Any:
+    """`data` with every NaN or infinite float made None: JSON has no such numbers (Python
+    would print `Infinity`, which no JSON reader takes, and PostgreSQL's jsonb refuses it)."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: finite(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [finite(v) for v in data]
+    return data
+
+
 def jsonable(data: Any) -> Any:
     """Plain JSON types only: Decimal as exact text, datetimes as ISO 8601, UUIDs as text."""
-    return json.loads(json.dumps(data, default=_json_default))
+    return json.loads(json.dumps(finite(data), default=_json_default, allow_nan=False))
 
 
 @contextmanager
@@ -75,7 +89,10 @@ def record_activity(session: so.Session, activity_type: str, description: str,
     add_event(session, activity_type, meta)
 
 
-def list_activity(db: Database, limit: int = 50, activity_type: str | None = None) -> list[ActivityEntry]:
+def list_activity(db: Database, limit: Any = 50,
+                  activity_type: str | None = None) -> list[ActivityEntry]:
+    limit = parse_limit(limit)
+    activity_type = optional_text(activity_type, "type", limit_of="activity_type")
     query = sa.select(ProtocolActivity).order_by(ProtocolActivity.timestamp.desc()).limit(limit)
     if activity_type:
         query = query.where(ProtocolActivity.activity_type == activity_type)

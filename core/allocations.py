@@ -19,6 +19,7 @@ from core.accounts import Actor, active_governors, has_accounts, resolve_actor
 from core.activity import record_activity
 from core.errors import NotFound, PermissionDenied, Refused, ValidationFailed
 from core.locking import serialize_writes
+from core.parsing import optional_text, parse_limit, shown
 from core.policy import MAJOR, MAX_STEP, MIN_HOURS_BETWEEN_ACTIVATIONS, Policy
 from core.policy_store import load_policy
 from core.allocation_records import (
@@ -92,7 +93,8 @@ def get_current_allocation(db: Database) -> CurrentAllocation:
         return CurrentAllocation.of(row)
 
 
-def get_allocation_history(db: Database, limit: int | None = None) -> list[AllocationRecord]:
+def get_allocation_history(db: Database, limit: Any = None) -> list[AllocationRecord]:
+    limit = parse_limit(limit)
     query = sa.select(AllocationLog).order_by(AllocationLog.timestamp.desc(), AllocationLog.id)
     if limit is not None:
         query = query.limit(limit)
@@ -476,7 +478,8 @@ def review_proposal(db: Database, proposal_id: str, decision: str, *, by: str | 
     """Record one governor's decision. A rejection ends the proposal; the approval that reaches
     the policy's required count activates it, in this same transaction."""
     if decision not in DECISIONS:
-        raise ValidationFailed(f"decision: {decision!r} is not one of {', '.join(DECISIONS)}")
+        raise ValidationFailed(f"decision: {shown(decision)} is not one of {', '.join(DECISIONS)}")
+    notes = optional_text(notes, "notes")
     notes = notes.strip() if notes and notes.strip() else None
     with writing(db) as session:
         serialize_writes(session)  # first: the actor's role is read under the lock too

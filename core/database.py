@@ -6,8 +6,6 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from alembic.util import exc as alembic_errors
-
 from core.activity import record_activity
 from core.errors import (
     DatabaseBusy, DatabaseUnavailable, InvalidDatabaseUrl, NotFound, Refused, ValidationFailed,
@@ -54,6 +52,8 @@ def seed_default_allocation(db: Database) -> bool:
 
 def upgrade_database(db: Database) -> UpgradeResult:
     """Migrate to head (one transaction) and seed the default split on an empty log."""
+    from alembic.util import exc as alembic_errors  # only here: importing Alembic is slow
+
     try:
         revision = migrate.upgrade(db)
     except alembic_errors.CommandError as error:

@@ -16,6 +16,7 @@ from core.errors import Refused, ValidationFailed
 from core.locking import serialize_writes
 from core.money import Amounts, calculate_amounts, parse_total
 from core.policy import MAX_DISTRIBUTION
+from core.parsing import TEXT_LIMITS, check_text, positive_amount
 from core.policy_store import load_policy
 from core.allocation_records import CurrentAllocation
 from core.sessions import reading, writing
@@ -23,7 +24,7 @@ from settings import get_settings
 from db.engine import Database
 from db.models import ProfitDistribution
 
-MAX_KEY_LENGTH = 200
+MAX_KEY_LENGTH = TEXT_LIMITS["key"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ def amounts_for(db: Database, profit: Any) -> tuple[Amounts, CurrentAllocation]:
     """What `profit` splits into under the split in force (writes nothing)."""
     from core.allocations import get_current_allocation
 
+    positive_amount(profit, "profit")
     current = get_current_allocation(db)
     return calculate_amounts(profit, current.split, get_settings().minor_unit), current
 
@@ -65,10 +67,11 @@ def amounts_as_json(parts: Amounts, current: CurrentAllocation) -> dict[str, Any
 def distribute(db: Database, profit: Any, key: str, *, by: str | None = None) -> Distribution:
     """Record one distribution. The same key again returns the first record and writes nothing;
     the same key with another total is refused."""
-    key = (key or "").strip()
+    key = check_text(key, "key").strip()
     if not key or len(key) > MAX_KEY_LENGTH:
         raise ValidationFailed(f"key: must be 1-{MAX_KEY_LENGTH} characters")
     minor_unit = get_settings().minor_unit
+    positive_amount(profit, "profit")
     total = parse_total(profit, minor_unit)
     with writing(db) as session:
         actor = resolve_actor(session, by, "analyst", "running a distribution")

@@ -12,13 +12,20 @@ from decimal import Decimal
 from typing import Any
 
 from core.errors import ValidationFailed
+from core.parsing import MAX_TOKEN_PRICE_USD, MAX_TREASURY_BALANCE_USD, shown
 
 METRIC_KEYS = ("growth_rate_pct", "engagement_score", "dao_balance_usd", "avg_token_price_usd",
                "tokens_launched_7d", "days_of_data")
 
 # Far beyond any real platform; they keep a typo (1e30) out of the rule engine's arithmetic.
-METRIC_LIMITS = {"growth_rate_pct": 1e6, "engagement_score": math.inf, "dao_balance_usd": 1e15,
-                 "avg_token_price_usd": 1e9, "tokens_launched_7d": 1e9, "days_of_data": 1e5}
+# The balance and the price are the bounds the platform's own data is imported under.
+METRIC_LIMITS = {"growth_rate_pct": 1e6, "engagement_score": math.inf,
+                 "dao_balance_usd": MAX_TREASURY_BALANCE_USD,
+                 "avg_token_price_usd": MAX_TOKEN_PRICE_USD, "tokens_launched_7d": 1e9,
+                 "days_of_data": 1e5}
+# `metrics --json` also prints how the engagement figures were made; a file saved from it is
+# read as is (that block is ignored). Any other key is refused: a typo must not pass silently.
+IGNORED_KEYS = ("inputs",)
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,9 @@ class PlatformMetrics:
         """Strict: every key present, numbers only, no NaN, nothing impossible."""
         if not isinstance(data, dict):
             raise ValidationFailed("metrics: must be a JSON object")
-        problems: list[str] = []
+        problems: list[str] = [
+            f"metrics: unknown key {shown(key, limit=30)} (known: {', '.join(METRIC_KEYS)})"
+            for key in data if key not in METRIC_KEYS and key not in IGNORED_KEYS]
         values: dict[str, float] = {}
         for key in METRIC_KEYS:
             if key not in data:

@@ -33,10 +33,11 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from core.metrics_model import PlatformMetrics
+from core.rollup import activity_in_ranges
 from core.sessions import reading
 from db.engine import Database
-from db.models import EngagementDaily, Token, TreasurySnapshot
-from db.types import UTCDateTime, utcnow
+from db.models import EngagementDaily, TreasurySnapshot
+from db.types import utcnow
 
 WINDOW_DAYS = 7
 # Daily averages that score 100 on their own component; above them the component is capped.
@@ -136,15 +137,13 @@ def _latest_balance(session: so.Session, now: datetime) -> Decimal:
 
 
 def _token_figures(session: so.Session, now: datetime) -> tuple[float, int]:
-    # Two scalar subqueries: the count reads only the created_at index range, not the table.
-    since = sa.literal(now - timedelta(days=WINDOW_DAYS), UTCDateTime())
-    until = sa.literal(now, UTCDateTime())
-    # Tokens that existed at `now`: last week's figure must not include this week's launches.
-    average = sa.select(sa.func.avg(Token.price)).where(Token.created_at < until).scalar_subquery()
-    recent = (sa.select(sa.func.count()).select_from(Token)
-              .where(Token.created_at >= since, Token.created_at < until).scalar_subquery())
-    row = session.execute(sa.select(average.label("avg_price"), recent.label("recent"))).one()
-    return float(row.avg_price or 0.0), int(row.recent)
+    # From the roll-up (core/rollup.py): a few buckets and the raw partial minute before `now`,
+    # never a scan of every token. Tokens that existed at `now`: last week's figure must not
+    # include this week's launches.
+    existing, recent = activity_in_ranges(session, [(None, now),
+                                                    (now - timedelta(days=WINDOW_DAYS), now)])
+    average = existing.avg_price
+    return float(average) if average is not None else 0.0, recent.tokens
 
 
 def compute_metrics(db: Database, now: datetime | None = None) -> PlatformMetrics:

@@ -9,7 +9,8 @@ from core.accounts import count_active_governors, resolve_actor
 from core.activity import record_activity
 from core.errors import Refused
 from core.locking import serialize_writes
-from core.policy import GOVERNOR_COUNT_KEYS, Policy, policy_from_dict, with_setting
+from core.parsing import check_text
+from core.policy import GOVERNOR_COUNT_KEYS, SETTABLE_KEYS, Policy, policy_from_dict, with_setting
 from core.sessions import reading, writing
 from db.engine import Database
 from db.models import AllocationPolicy
@@ -36,6 +37,8 @@ def get_policy(db: Database) -> Policy:
 
 def set_policy(db: Database, key: str, value: str, *, by: str | None) -> Policy:
     """Change one policy key (admins only); validated as a whole, versioned and logged."""
+    check_text(key, "key", limit_of="activity_type")
+    check_text(value, key if key in SETTABLE_KEYS else "value", limit_of="policy_value")
     with writing(db) as session:
         serialize_writes(session)  # first: the actor's role is read under the lock too
         actor = resolve_actor(session, by, "admin", "changing the policy")

@@ -13,12 +13,14 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from core.errors import ValidationFailed
 from core.allocation_records import split_of
+from core.errors import ValidationFailed
+from core.parsing import parse_date
+from core.rollup import Activity, activity_in_ranges
 from core.sessions import reading
 from core.split import BUCKETS
 from db.engine import Database
-from db.models import AllocationLog, EngagementDaily, ProfitDistribution, Token
+from db.models import AllocationLog, EngagementDaily, ProfitDistribution
 from db.types import ExactDecimal, UTCDateTime, utcnow
 
 AMOUNT_COLUMNS = {b: f"{b}_amount" for b in BUCKETS}
@@ -94,16 +96,17 @@ def _periods(start: datetime | None, stop: datetime | None, now: datetime) -> sa
     return query.subquery("periods")
 
 
-def _compare_row(row: Any) -> dict[str, Any]:
+def _compare_row(row: Any, activity: Activity) -> dict[str, Any]:
     split = split_of(row)
     days = (row.hi - row.lo).total_seconds() / 86400
-    tokens, volume = int(row.tokens_launched), float(row.total_volume)
+    tokens, volume = activity.tokens, float(activity.volume_sum)
+    average = activity.avg_price
     return {
         "allocation_id": str(row.id), "split": split.label(), **split.as_json(),
         "effective_from": _iso(row.effective_from), "effective_until": _iso(row.effective_until),
         "window_from": _iso(row.lo), "window_until": _iso(row.hi), "days": round(days, 4),
         "tokens_launched": tokens,
-        "avg_price": float(row.avg_price) if row.avg_price is not None else None,
+        "avg_price": float(average) if average is not None else None,
         "total_volume": volume,
         "tokens_per_day": round(tokens / days, 4) if days > 0 else None,
         "volume_per_day": volume / days if days > 0 else None,
@@ -120,18 +123,17 @@ def compare_performance(db: Database, date_from: date | datetime | None = None,
     inclusive, UTC) keep the periods overlapping that window and count only the part inside it:
     `window_from`/`window_until` and `days` describe that part, `effective_*` the whole period.
     `split` is the "80/15/3/2" label; the four buckets are also given as numbers.
+
+    The token figures come from the roll-up (core/rollup.py): whole buckets inside each period,
+    its partial first and last minute from the raw table, so they equal a scan of the raw
+    table to the token; prices and volumes are summed exactly, then shown as doubles.
     """
     start, stop = _start_of(date_from), _start_of(date_to, next_day=True)
     periods = _periods(start, stop, now or utcnow())
-    token = Token
-    joined = periods.outerjoin(token, sa.and_(token.created_at >= periods.c.lo,
-                                              token.created_at < periods.c.hi))
-    query = (sa.select(*periods.c, sa.func.count(token.id).label("tokens_launched"),
-                       sa.func.avg(token.price).label("avg_price"),
-                       sa.func.coalesce(sa.func.sum(token.volume_24h), 0.0).label("total_volume"))
-             .select_from(joined).group_by(*periods.c).order_by(periods.c.effective_from))
     with reading(db) as session:
-        return [_compare_row(r) for r in session.execute(query)]
+        rows = session.execute(sa.select(periods).order_by(periods.c.effective_from)).all()
+        activity = activity_in_ranges(session, [(r.lo, r.hi) for r in rows])
+    return [_compare_row(r, a) for r, a in zip(rows, activity)]
 
 
 def allocation_periods(db: Database, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -220,19 +222,10 @@ def weekly_metric_series(db: Database, days: int = 28, now: datetime | None = No
     return series
 
 
-def parse_date(value: str | None, field: str) -> date | None:
-    """An ISO 8601 date given by a caller (the compare window), or a refusal naming the field."""
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise ValidationFailed(f"{field}: {value!r} is not an ISO 8601 date (YYYY-MM-DD)") from None
-
-
 def parse_window(date_from: str | None, date_to: str | None) -> tuple[date | None, date | None]:
     """The `--from`/`--to` (or `from`/`to`) window of `compare`, checked."""
-    start, stop = parse_date(date_from, "from"), parse_date(date_to, "to")
+    start = None if date_from is None else parse_date(date_from, "from")
+    stop = None if date_to is None else parse_date(date_to, "to")
     if start and stop and start > stop:
         raise ValidationFailed(f"to: {stop} is before from: {start}")
     return start, stop

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
+
+# Parsing lives in core.parsing; re-exported here, where the callers have always found it.
+from core.parsing import MAX_MAGNITUDE, shown, to_decimal  # noqa: F401
 
 BUCKETS: tuple[str, ...] = ("reinvestment", "dao", "lucky", "creator")
 BUCKET_LABELS = {
@@ -15,48 +18,6 @@ BUCKET_LABELS = {
 }
 HUNDRED = Decimal(100)
 PERCENT_PLACES = 2
-MAX_MAGNITUDE = 24  # digits before the point; the ledger holds 18, percentages 3
-
-
-def shown(value: Any, *, quote: bool = True, limit: int = 40) -> str:
-    """An input as an error message repeats it: a 300-digit paste is cut, not echoed whole."""
-    text = repr(value) if quote else str(value)
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def to_decimal(value: Any, field: str, *, places: int | None = None) -> Decimal:
-    """Parse a number exactly, or raise ValueError naming the field.
-
-    Floats are converted through their shortest repr (`0.1` -> `Decimal("0.1")`), so a float
-    typed by a person keeps the digits they typed; NaN, infinities and text are refused.
-    """
-    if isinstance(value, bool):
-        raise ValueError(f"{field}: {shown(value)} is not a number")
-    if isinstance(value, float):
-        value = repr(value)
-    try:
-        number = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
-    except (InvalidOperation, ValueError):
-        raise ValueError(f"{field}: {shown(value)} is not a number") from None
-    if not number.is_finite():
-        raise ValueError(f"{field}: {shown(value, quote=False)} is not a finite number")
-    # Counted from the digits, not with normalize(): that rounds to the context's 28 digits
-    # (so "80.000...0001" passed as 80) and raises decimal.Overflow on "1e999999999".
-    if places is not None and _decimal_places(number) > places:
-        raise ValueError(f"{field}: {shown(value, quote=False)} has more than {places} decimal places")
-    if number and number.adjusted() > MAX_MAGNITUDE:
-        # Later arithmetic runs in the default context and would round or overflow.
-        raise ValueError(f"{field}: {shown(value, quote=False)} is too large")
-    return number
-
-
-def _decimal_places(number: Decimal) -> int:
-    _, digits, exponent = number.as_tuple()
-    assert isinstance(exponent, int)  # finite numbers only
-    significant = "".join(map(str, digits)).rstrip("0")
-    if not significant:
-        return 0
-    return max(0, -(exponent + len(digits) - len(significant)))
 
 
 def format_pct(value: Decimal) -> str:

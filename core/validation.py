@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from core.parsing import TEXT_LIMITS, shown, text_problem
 from core.policy import (
     APPROVALS_REQUIRED_MAJOR, LOW_CONFIDENCE, MAJOR, MAX_STEP, MINOR, SUSTAINABILITY_WARNINGS,
     Policy,
@@ -145,6 +146,8 @@ def validate_proposal(
     reasoning = proposal.reasoning
     if not isinstance(reasoning, str) or not reasoning.strip():
         errors.append("reasoning: must not be empty")
+    elif problem := text_problem(reasoning, TEXT_LIMITS["reasoning"]):
+        errors.append(f"reasoning: {problem}")
     if proposal.proposed_by not in PROPOSERS:
-        errors.append(f"proposed_by: {proposal.proposed_by!r} is not one of {', '.join(PROPOSERS)}")
+        errors.append(f"proposed_by: {shown(proposal.proposed_by)} is not one of {', '.join(PROPOSERS)}")
     return ValidationResult(errors, warnings, split, confidence, tier)

@@ -9,6 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from db.rollup import register_sqlite_functions
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "profit_allocation_read_only"
 
@@ -31,6 +33,8 @@ def _configure_sqlite(engine: sa.Engine, file_backed: bool) -> None:
         if file_backed:
             cursor.execute("PRAGMA journal_mode = WAL")
         cursor.close()
+        # Exact decimal sums (the token roll-up, money): SQLite's own SUM goes through doubles.
+        register_sqlite_functions(dbapi_connection)
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:

@@ -13,7 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from db.types import ExactDecimal, JSONType, UTCDateTime, new_uuid, utcnow
+from db.limits import (MAX_DAILY_COUNT, MAX_TOKEN_PRICE_USD, MAX_TOKEN_VOLUME_USD,
+                       MAX_TREASURY_BALANCE_USD)
+from db.types import ExactDecimal, ExactSum, JSONType, UTCDateTime, new_uuid, utcnow
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -28,6 +30,7 @@ PROPOSERS = ("ai", "manual", "system")
 ROLES = ("viewer", "analyst", "governor", "admin")
 PCT = sa.Numeric(5, 2)
 BUCKET_COLUMNS = ("reinvestment_pct", "dao_pct", "lucky_pct", "creator_pct")
+ENGAGEMENT_COUNTS = ("wallet_connections", "trades_count", "page_views")
 
 
 class Base(so.DeclarativeBase):
@@ -145,6 +148,9 @@ class Token(Base):
     __table_args__ = (
         sa.CheckConstraint("price >= 0", name="price_not_negative"),
         sa.CheckConstraint("volume_24h >= 0", name="volume_not_negative"),
+        # Upper bounds also refuse NaN (on PostgreSQL NaN sorts above every number).
+        sa.CheckConstraint(f"price <= {MAX_TOKEN_PRICE_USD}", name="price_bounded"),
+        sa.CheckConstraint(f"volume_24h <= {MAX_TOKEN_VOLUME_USD}", name="volume_bounded"),
         # Covering: the performance comparison and the metrics read price and volume by launch
         # time from the index alone, never touching a million table rows.
         sa.Index("ix_tokens_created_at_price_volume", "created_at", "price", "volume_24h"),
@@ -160,11 +166,35 @@ class Token(Base):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
 
 
+class TokenActivityRollup(Base):
+    """Token launches pre-aggregated per bucket, in three layers (minute, hour, day), so a read
+    over any range sums a few buckets and scans only the partial minutes at its edges raw.
+
+    Kept in the same transaction as every write to `tokens` (core/rollup.py, per batch); the
+    sums are exact: each price and volume counts as the decimal its double prints as (the
+    shortest text that reads back as the same double)."""
+
+    __tablename__ = "token_activity_rollup"
+    __table_args__ = (
+        sa.CheckConstraint("width IN (60, 3600, 86400)", name="valid_width"),
+        sa.CheckConstraint("tokens >= 0", name="tokens_not_negative"),
+    )
+
+    width: so.Mapped[int] = so.mapped_column(sa.Integer, primary_key=True)  # seconds
+    bucket_start: so.Mapped[datetime] = so.mapped_column(UTCDateTime, primary_key=True)
+    tokens: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    price_sum: so.Mapped[Decimal] = so.mapped_column(ExactSum())
+    volume_sum: so.Mapped[Decimal] = so.mapped_column(ExactSum())
+
+
 class EngagementDaily(Base):
     __tablename__ = "engagement_daily"
     __table_args__ = tuple(
         sa.CheckConstraint(f"{c} >= 0", name=f"{c}_not_negative")
-        for c in ("wallet_connections", "trades_count", "page_views"))
+        for c in ENGAGEMENT_COUNTS) + tuple(
+        # SQLite would keep 1e308 in an INTEGER column as a REAL.
+        sa.CheckConstraint(f"{c} <= {MAX_DAILY_COUNT}", name=f"{c}_bounded")
+        for c in ENGAGEMENT_COUNTS)
 
     day: so.Mapped[date] = so.mapped_column(sa.Date, primary_key=True)
     wallet_connections: so.Mapped[int] = so.mapped_column(sa.Integer)
@@ -174,7 +204,11 @@ class EngagementDaily(Base):
 
 class TreasurySnapshot(Base):
     __tablename__ = "dao_treasury_snapshots"
-    __table_args__ = (sa.CheckConstraint("CAST(balance_usd AS NUMERIC) >= 0", name="balance_not_negative"),)
+    __table_args__ = (
+        sa.CheckConstraint("CAST(balance_usd AS NUMERIC) >= 0", name="balance_not_negative"),
+        sa.CheckConstraint(f"CAST(balance_usd AS NUMERIC) <= {MAX_TREASURY_BALANCE_USD}",
+                           name="balance_bounded"),
+    )
 
     at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, primary_key=True)
     balance_usd: so.Mapped[Decimal] = so.mapped_column(ExactDecimal())

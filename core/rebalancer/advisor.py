@@ -4,20 +4,27 @@ The model's answer is advice, never authority: it is clamped to the bounds and t
 (`clamp_to_policy`) and validated like any proposal before anything is filed. Whenever the advisor
 cannot give a usable answer it raises `AdvisorUnavailable` with a short human reason, and the
 service falls back to the rule engine. The API key is only handed to the client: no reason, log
-line or reasoning text carries it (error bodies from the server are never quoted, since OpenAI's
-own 401 message echoes part of the key).
+line or reasoning text carries it. Nothing the server says in a failed call is kept: each failure
+becomes one fixed description (a hostile server can echo the key altered in any way; OpenAI's own
+401 message echoes part of it). On success the model's reasoning is kept, as model output: cut to
+TEXT_LIMITS["ai_reasoning"] characters, cleaned of what text may not hold, and withheld whole if
+it quotes anything like the key (case, spacing, punctuation, a character short, base64).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
+import re
 from decimal import Decimal
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.metrics_model import PlatformMetrics
+from core.parsing import TEXT_LIMITS
 from core.policy import Policy
 from core.rebalancer.suggestion import Suggestion, clamp_to_policy, policy_gate
 from settings import Settings, get_settings
@@ -26,7 +33,10 @@ from core.validation import ProposalInput, validate_proposal
 
 log = logging.getLogger(__name__)
 
-REFUSAL_QUOTE_CHARS = 120
+AI_REASONING_LIMIT = TEXT_LIMITS["ai_reasoning"]
+KEY_WINDOW = 12  # characters of the key (letters and digits) that, found anywhere, count as it
+WITHHELD = "(the AI's reasoning was withheld: it quoted something like the API key)"
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
 
 
 class AdvisorUnavailable(Exception):
@@ -90,8 +100,43 @@ def build_messages(metrics: PlatformMetrics, live: Split, policy: Policy) -> lis
             {"role": "user", "content": json.dumps(facts, indent=2)}]
 
 
-def _scrub(text: str, secret: str) -> str:
-    return text.replace(secret, "[redacted]") if secret else text
+def _letters_and_digits(text: str) -> str:
+    return "".join(c for c in text.lower() if c.isascii() and c.isalnum())
+
+
+def _decoded_runs(text: str) -> list[str]:
+    """Base64-looking runs of `text`, decoded (a key sent back base64-encoded)."""
+    decoded = []
+    for run in _BASE64_RUN.findall(text):
+        body = run.rstrip("=").replace("-", "+").replace("_", "/")
+        try:
+            raw = base64.b64decode(body + "=" * (-len(body) % 4))
+        except (binascii.Error, ValueError):
+            continue
+        decoded.append(raw.decode("latin-1"))
+    return decoded
+
+
+def quotes_secret(text: str, secret: str) -> bool:
+    """Whether `text` holds the key or something close to it: any KEY_WINDOW letters and digits
+    of it in a row, whatever the case, spacing or punctuation, in plain text or base64."""
+    key = _letters_and_digits(secret)
+    if not key:
+        return False
+    width = min(KEY_WINDOW, len(key))
+    windows = {key[i:i + width] for i in range(len(key) - width + 1)}
+    return any(w in _letters_and_digits(candidate) for candidate in [text, *_decoded_runs(text)]
+               for w in windows)
+
+
+def _model_text(text: str, secret: str) -> str:
+    """The model's reasoning as the product keeps it: storable, bounded, never the key."""
+    cleaned = "".join(c if c.isprintable() or c in "\n\t" else " " for c in text).strip()
+    if quotes_secret(cleaned, secret):
+        return WITHHELD
+    if len(cleaned) > AI_REASONING_LIMIT:
+        cleaned = cleaned[:AI_REASONING_LIMIT - 1] + "…"
+    return cleaned
 
 
 def _ask(metrics: PlatformMetrics, live: Split, policy: Policy, settings: Settings) -> AdvisorAnswer:
@@ -132,12 +177,12 @@ def _ask(metrics: PlatformMetrics, live: Split, policy: Policy, settings: Settin
         raise AdvisorUnavailable("AI advisor's answer did not match the expected format")
     message = completion.choices[0].message
     if message.refusal:
-        quote = _scrub(message.refusal.strip(), secret)[:REFUSAL_QUOTE_CHARS]
-        raise AdvisorUnavailable(f"AI advisor declined to answer: {quote!r}")
+        # The refusal's words are the server's: a hostile one can put anything there.
+        raise AdvisorUnavailable("AI advisor declined to answer")
     if message.parsed is None:
         raise AdvisorUnavailable("AI advisor's answer did not match the expected format")
     answer = message.parsed
-    return answer.model_copy(update={"reasoning": _scrub(answer.reasoning, secret)})
+    return answer.model_copy(update={"reasoning": _model_text(answer.reasoning, secret)})
 
 
 def suggest_by_ai(metrics: PlatformMetrics, live: Split, policy: Policy,

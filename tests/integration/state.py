@@ -46,3 +46,13 @@ def file(db: Database, split: tuple[Any, ...] = (75, 15, 6, 4), by: str = "ann",
     from core.validation import ProposalInput
 
     return propose_allocation(db, ProposalInput(*split, "Q1 strategy"), by=by, **kw).proposal_id
+
+
+def every_row(db: Database) -> dict[str, list[tuple[str, ...]]]:
+    """Every row of every table the database holds (the models' and Alembic's), as text, sorted:
+    equal before and after means nothing at all was written."""
+    with db.engine.connect() as conn:
+        tables = sorted(sa.inspect(conn).get_table_names())
+        return {t: sorted(tuple(str(v) for v in row)
+                          for row in conn.execute(sa.text(f'SELECT * FROM "{t}"')).all())
+                for t in tables}

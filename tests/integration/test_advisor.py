@@ -105,7 +105,7 @@ FAILURES = [
                  "AI advisor refused the API key (HTTP 401)", id="http-401-echoing-the-key"),
     pytest.param(lambda f: f.hang(10), "AI advisor timed out after 0.5 s", id="hang"),
     pytest.param(lambda f: f.refuse("I can't help with that."),
-                 "AI advisor declined to answer: \"I can't help with that.\"", id="refusal"),
+                 "AI advisor declined to answer", id="refusal"),
 ]
 
 
@@ -167,4 +167,4 @@ def test_the_api_key_appears_in_no_reason_reasoning_exception_or_log_line(fake, 
     everything = "\n".join(seen + [caplog.text, out.out, out.err])
     assert caplog.records, "the client's debug logging should have been captured"
     assert KEY not in everything
-    assert "[redacted]" in s.reasoning
+    assert "(the AI's reasoning was withheld: it quoted something like the API key)" in s.reasoning

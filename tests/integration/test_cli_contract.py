@@ -47,7 +47,7 @@ class Run:
 
 
 def cli(url: str | None, *args: str, process: bool = False, env: dict[str, str] | None = None,
-        cwd: Path = ROOT) -> Run:
+        cwd: Path = ROOT, stdin: str | None = None) -> Run:
     """Run the CLI: in a real `python -m core` subprocess, or in-process (typer's CliRunner, much
     faster) for the many refusal cases. The environment and working directory need a process."""
     argv = [*(["--db", url] if url else []), *args]
@@ -56,10 +56,10 @@ def cli(url: str | None, *args: str, process: bool = False, env: dict[str, str] 
         environment["PYTHONPATH"] = str(ROOT)
         environment.update(env or {})
         done = subprocess.run([sys.executable, "-m", "core", *argv], cwd=cwd, env=environment,
-                              capture_output=True, text=True, timeout=120)
+                              capture_output=True, text=True, timeout=120, input=stdin)
         run = Run(done.returncode, done.stdout, done.stderr)
     else:
-        result = CliRunner().invoke(app, argv)
+        result = CliRunner().invoke(app, argv, input=stdin)
         # Anything but a deliberate exit would have been a traceback on a terminal.
         assert result.exception is None or isinstance(result.exception, SystemExit), (
             "".join(traceback.format_exception(result.exception)))
@@ -419,7 +419,7 @@ def test_activity_lists_the_transparency_log_newest_first(url):
 
 # --- usage and human output -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("args", [["propose", "--reinvestment", "70"], ["history", "--limit", "0"],
+@pytest.mark.parametrize("args", [["propose", "--reinvestment", "70"], ["history", "--no-such-option"],
                                   ["no-such-command"], ["review", "--decision", "approved"]])
 def test_bad_usage_exits_2_without_a_traceback(url, args):
     before = counts(url)

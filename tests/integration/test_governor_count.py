@@ -67,9 +67,11 @@ def test_approvals_required_above_the_active_governors_is_refused_with_the_count
     db = board
     before = snapshot(db)
     # ada (admin) and three governors: four can approve.
-    with pytest.raises(Refused, match=r"approvals_required: 5 is more than the 4 active governor"):
-        set_policy(db, "approvals_required", "5", by="ada")
+    # The major count is raised first: it may never be below approvals_required.
+    with pytest.raises(Refused, match=r"approvals_required_major: 5 is more than the 4 active governor"):
+        set_policy(db, "approvals_required_major", "5", by="ada")
     assert snapshot(db) == before
+    set_policy(db, "approvals_required_major", "4", by="ada")
     assert set_policy(db, "approvals_required", "4", by="ada").approvals_required == 4
 
 
@@ -77,12 +79,13 @@ def test_a_disabled_governor_is_not_counted_as_one_who_could_approve(board):
     db = board
     disable_user(db, "gwen", by="ada")
     with pytest.raises(Refused, match="more than the 3 active governor"):
-        set_policy(db, "approvals_required", "4", by="ada")
+        set_policy(db, "approvals_required_major", "4", by="ada")
 
 
 @REMOVALS
 def test_removing_the_governor_the_policy_needs_is_refused_and_says_why(board, remove):
     db = board
+    set_policy(db, "approvals_required_major", "4", by="ada")
     set_policy(db, "approvals_required", "4", by="ada")
     before = snapshot(db)
     with pytest.raises(Refused, match=r"gus would leave 3 active governor\(s\), fewer than the 4 "
@@ -93,6 +96,7 @@ def test_removing_the_governor_the_policy_needs_is_refused_and_says_why(board, r
 
 def test_a_governor_the_policy_can_spare_may_still_be_disabled_or_promoted(board):
     db = board
+    set_policy(db, "approvals_required_major", "3", by="ada")
     set_policy(db, "approvals_required", "3", by="ada")
     assert set_role(db, "gus", "admin", by="ada").role == "admin"  # still one who approves
     assert disable_user(db, "gus", by="ada").active is False
@@ -101,4 +105,5 @@ def test_a_governor_the_policy_can_spare_may_still_be_disabled_or_promoted(board
 
 def test_in_open_mode_any_approvals_required_may_be_set(db):
     # Before the first account every named operator may approve: there is nobody to count.
+    set_policy(db, "approvals_required_major", "3", by="operator")
     assert set_policy(db, "approvals_required", "3", by="operator").approvals_required == 3

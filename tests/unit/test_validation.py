@@ -223,7 +223,8 @@ def splits_inside_the_default_bounds(draw) -> tuple[Decimal, ...]:
 @given(splits_inside_the_default_bounds(),
        st.decimals(min_value=0, max_value=1, places=4, allow_nan=False, allow_infinity=False),
        st.sampled_from(["ai", "manual", "system"]),
-       st.text(min_size=1).filter(str.strip),
+       # Any text a reasoning may hold: no control characters (core.parsing refuses them).
+       st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1).filter(str.strip),
        st.sampled_from([str, float, Decimal]))
 def test_any_split_with_two_places_inside_the_bounds_summing_to_100_validates(
         split, confidence, proposed_by, reasoning, as_type):

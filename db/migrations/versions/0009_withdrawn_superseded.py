@@ -6,7 +6,7 @@ guards are re-created from db/triggers.py afterwards (on PostgreSQL the same sta
 replace them).
 
 Revision ID: 0009_withdrawn_superseded
-Revises: 0006_append_only_everywhere
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from alembic import op
 from db import triggers
 
 revision = '0009_withdrawn_superseded'  # alembic_version holds at most 32 characters
-down_revision = '0006_append_only_everywhere'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

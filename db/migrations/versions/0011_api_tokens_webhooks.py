@@ -1,7 +1,7 @@
 """The HTTP API: bearer tokens (hashed), webhook endpoints, the event outbox and the delivery log.
 
 Revision ID: 0011_api_tokens_webhooks
-Revises: 0009_withdrawn_superseded
+Revises: 0008_token_activity_rollup
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import db.types
 from sqlalchemy.dialects import postgresql
 
 revision = '0011_api_tokens_webhooks'
-down_revision = '0009_withdrawn_superseded'
+down_revision = '0008_token_activity_rollup'
 branch_labels = None
 depends_on = None
 
