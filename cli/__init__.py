@@ -7,6 +7,7 @@ import typer
 from cli import allocation_cmds, governance_cmds
 from cli import rebalance_cmds
 from cli import platform_cmds
+from cli import api_access_cmds
 from cli import rollup_cmds
 from cli import outcome_cmds
 
@@ -31,5 +32,7 @@ app.add_typer(governance_cmds.users_app, name="users")
 app.add_typer(governance_cmds.policy_app, name="policy")
 app.registered_commands.extend(rebalance_cmds.app.registered_commands)
 platform_cmds.register(app)
+app.add_typer(api_access_cmds.tokens_app, name="tokens")
+app.add_typer(api_access_cmds.webhooks_app, name="webhooks")
 app.add_typer(rollup_cmds.app, name="rollup")
 outcome_cmds.register(app)

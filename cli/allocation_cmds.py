@@ -186,7 +186,7 @@ def amounts(ctx: typer.Context, profit: str = typer.Option(..., "--profit"),
             as_json: bool = JsonOption) -> None:
     """Amounts per bucket from the active split; the parts sum exactly to the profit."""
     parts, current = distribution.amounts_for(database(ctx), profit)
-    data = {**parts.as_json(), "total": str(parts.total), "allocation_id": current.id}
+    data = distribution.amounts_as_json(parts, current)
     emit(data, as_json, lambda: table(
         [{"bucket": k, "pct": format_pct(getattr(current.split, k)), "amount": v}
          for k, v in parts.as_json().items()] + [{"bucket": "total", "pct": "100",

@@ -6,7 +6,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -14,8 +14,7 @@ from typing import Any
 import typer
 
 from cli.common import JsonOption, database, emit, refusals, table
-from core.errors import ValidationFailed
-from core.parsing import parse_date, parse_instant
+from core.parsing import parse_instant
 from core.split import BUCKETS
 from db.types import utcnow
 
@@ -85,16 +84,12 @@ def metrics_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     now = utcnow()  # one moment for both reads, so they describe the same window
     values = metrics_store.compute_metrics(db, now)
     inputs = metrics_store.engagement_inputs(db, now)
-    data = {**values.as_json(), "inputs": inputs.as_json()}
+    data = metrics_store.metrics_as_json(values, inputs)
     emit(data, as_json, lambda: table(
         [{"metric": k, "value": v} for k, v in values.as_json().items()]
         + [{"metric": "(engagement window)",
             "value": f"{inputs.window_start} .. {inputs.window_end}, "
                      f"{inputs.days_with_data} of 7 days with data"}], ["metric", "value"]))
-
-
-def _date(value: str | None, field: str) -> date | None:
-    return None if value is None else parse_date(value, field)
 
 
 @app.command("compare")
@@ -104,9 +99,7 @@ def compare(ctx: typer.Context, date_from: str = typer.Option(None, "--from", me
             as_json: bool = JsonOption) -> None:
     """Allocation periods against token performance, per period and per day."""
     from core import queries  # on use: start-up time of every other command
-    start, stop = _date(date_from, "from"), _date(date_to, "to")
-    if start and stop and start > stop:
-        raise ValidationFailed(f"to: {stop} is before from: {start}")
+    start, stop = queries.parse_window(date_from, date_to)
     rows = queries.compare_performance(database(ctx), start, stop)
     emit(rows, as_json, lambda: table(
         [{**r, "from": r["window_from"][:16],
@@ -157,11 +150,9 @@ def schedule_(ctx: typer.Context,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if once:
         now = _instant(at) or schedule.utcnow()
-        outcomes = schedule.run_once(db, crons, now)
-        data = {"ran": [o.as_json() for o in outcomes],
-                "next": {k: v.isoformat() for k, v in schedule.next_runs(now, crons).items()}}
-        emit(data, as_json, lambda: typer.echo(
-            "\n".join(f"{o.job}: {'ok' if o.ok else 'failed: ' + str(o.error)}" for o in outcomes)
+        tick = schedule.run_due(db, crons, now)
+        emit(tick.as_json(), as_json, lambda: typer.echo(
+            "\n".join(f"{o.job}: {'ok' if o.ok else 'failed: ' + str(o.error)}" for o in tick.ran)
             or "no job due"))
         return
     try:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -13,10 +16,16 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from core.outbox import add_event
 from core.parsing import optional_text, parse_limit
 from core.sessions import reading
 from db.engine import Database
 from db.models import ProtocolActivity
+
+# How the current actor reached us when it was not the CLI or the dashboard (the API sets
+# {"channel": "api", "token_id": ...}): added to every activity row written meanwhile, so each
+# write names the token as well as the account without every service taking one more argument.
+_channel: ContextVar[dict[str, Any] | None] = ContextVar("activity_channel", default=None)
 
 
 @dataclass(frozen=True)
@@ -60,11 +69,24 @@ def jsonable(data: Any) -> Any:
     return json.loads(json.dumps(finite(data), default=_json_default, allow_nan=False))
 
 
+@contextmanager
+def acting_through(**channel: Any) -> Iterator[None]:
+    """Within this block, every activity row also records `channel` under "via"."""
+    token = _channel.set(channel)
+    try:
+        yield
+    finally:
+        _channel.reset(token)
+
+
 def record_activity(session: so.Session, activity_type: str, description: str,
                     metadata: dict[str, Any] | None = None) -> None:
-    """Add an activity row to the caller's transaction (it commits or rolls back with it)."""
-    session.add(ProtocolActivity(activity_type=activity_type, description=description,
-                                 meta=jsonable(metadata or {})))
+    """Add an activity row to the caller's transaction (it commits or rolls back with it), and
+    the webhook event it reports, if any (core/outbox.py)."""
+    channel = _channel.get()
+    meta = jsonable({**(metadata or {}), **({"via": channel} if channel else {})})
+    session.add(ProtocolActivity(activity_type=activity_type, description=description, meta=meta))
+    add_event(session, activity_type, meta)
 
 
 def list_activity(db: Database, limit: Any = 50,

@@ -32,7 +32,7 @@ from core.validation import (
     ProposalInput, ValidationResult, proposal_tier, step_errors, validate_proposal,
 )
 from db.engine import Database
-from db.models import AllocationLog, ProposalReview
+from db.models import STATUSES, AllocationLog, ProposalReview
 from db.types import utcnow
 
 DECISIONS = ("approved", "rejected")
@@ -166,6 +166,23 @@ def duplicate_problems(session: so.Session, split: Split, live: Split, policy: P
         return [f"split: {split.label()} is already pending as proposal {waiting.id}; review "
                 "that one instead of filing it again"]
     return []
+
+
+WAITING = "pending"  # the waiting proposals, as `pending` lists them (unexpired `proposed` rows)
+
+
+def list_proposals(db: Database, status: str = WAITING) -> list[PendingProposal | AllocationRecord]:
+    """Proposals with this status, newest first: `pending` (the default) as `get_pending_proposals`
+    gives them, any status of the log as its rows."""
+    status = (status or WAITING).strip().lower()
+    if status == WAITING:
+        return list(get_pending_proposals(db))
+    if status not in STATUSES:
+        raise ValidationFailed(f"status: {status!r} is not one of {WAITING}, {', '.join(STATUSES)}")
+    with reading(db) as session:
+        return [AllocationRecord.from_row(r) for r in session.scalars(
+            sa.select(AllocationLog).where(AllocationLog.status == status)
+            .order_by(AllocationLog.timestamp.desc(), AllocationLog.id))]
 
 
 def validate_against_live(db: Database, proposal: ProposalInput) -> ValidationResult:
@@ -418,8 +435,9 @@ def _refuse_review(session: so.Session, row: AllocationLog, actor: Actor, policy
     """Every reason this actor may not record this decision now; raises the first that applies."""
     _refuse_unreviewable(row, policy, now)
     if row.proposer_username and row.proposer_username == actor.username:
-        raise Refused(f"by: {actor.username} filed this proposal; someone else must review it "
-                      "(four-eyes rule)")
+        # A rule about who may act, not about the proposal's state: PermissionDenied (HTTP 403).
+        raise PermissionDenied(f"by: {actor.username} filed this proposal; someone else must "
+                               "review it (four-eyes rule)")
     if session.scalar(sa.select(ProposalReview).where(
             ProposalReview.proposal_id == row.id, ProposalReview.reviewer == actor.username)):
         raise Refused(f"by: {actor.username} has already reviewed proposal {row.id}")

@@ -148,3 +148,13 @@ def connect(url: str | None = None, *, upgrade: bool = True, seed: bool = True) 
     finally:
         owner.engine.dispose()
     return db
+
+
+def schema_revision(db: Database) -> str:
+    """The database's schema revision (for health checks); DatabaseUnavailable when it cannot be
+    reached or holds no schema yet."""
+    with database_failures(writing=False):
+        revision = migrate.current_revision(db)
+    if revision is None:
+        raise DatabaseUnavailable("database: no schema yet (run `python -m core db upgrade`)")
+    return revision

@@ -61,6 +61,11 @@ def amounts_for(db: Database, profit: Any) -> tuple[Amounts, CurrentAllocation]:
     return calculate_amounts(profit, current.split, get_settings().minor_unit), current
 
 
+def amounts_as_json(parts: Amounts, current: CurrentAllocation) -> dict[str, Any]:
+    """The `amounts --json` document (the CLI and the API print the same one)."""
+    return {**parts.as_json(), "total": str(parts.total), "allocation_id": current.id}
+
+
 def distribute(db: Database, profit: Any, key: str, *, by: str | None = None) -> Distribution:
     """Record one distribution. The same key again returns the first record and writes nothing;
     the same key with another total is refused."""

@@ -61,3 +61,16 @@ class DatabaseBusy(DatabaseFailure):
 
 class ReadFailed(DatabaseFailure):
     """The database was there but a read failed (e.g. an aggregate out of its type's range)."""
+
+
+class NotAuthenticated(DomainError):
+    """No valid credentials (an API token missing, unknown, expired, revoked or its account
+    disabled). Says nothing about which: a guesser learns nothing."""
+
+
+class Throttled(Refused):
+    """Too many failed attempts from one client: try again after `retry_after` seconds."""
+
+    def __init__(self, retry_after: float, *problems: str) -> None:
+        super().__init__(*problems)
+        self.retry_after = retry_after

@@ -156,3 +156,14 @@ def compute_metrics(db: Database, now: datetime | None = None) -> PlatformMetric
             growth_rate_pct=inputs.growth_rate_pct, engagement_score=inputs.engagement_score,
             dao_balance_usd=_latest_balance(session, now), avg_token_price_usd=avg_price,
             tokens_launched_7d=launched, days_of_data=days_of_data)
+
+
+def metrics_as_json(values: PlatformMetrics, inputs: EngagementInputs) -> dict[str, Any]:
+    """The `metrics --json` document (the CLI and the API print the same one)."""
+    return {**values.as_json(), "inputs": inputs.as_json()}
+
+
+def metrics_document(db: Database, now: datetime | None = None) -> dict[str, Any]:
+    """The metrics and their engagement window, read at one moment (so both describe it)."""
+    now = now or utcnow()
+    return metrics_as_json(compute_metrics(db, now), engagement_inputs(db, now))

@@ -14,6 +14,8 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from core.allocation_records import split_of
+from core.errors import ValidationFailed
+from core.parsing import parse_date
 from core.rollup import Activity, activity_in_ranges
 from core.sessions import reading
 from core.split import BUCKETS
@@ -218,3 +220,12 @@ def weekly_metric_series(db: Database, days: int = 28, now: datetime | None = No
                        "trades_count": row.trades_count if row else 0,
                        "page_views": row.page_views if row else 0})
     return series
+
+
+def parse_window(date_from: str | None, date_to: str | None) -> tuple[date | None, date | None]:
+    """The `--from`/`--to` (or `from`/`to`) window of `compare`, checked."""
+    start = None if date_from is None else parse_date(date_from, "from")
+    stop = None if date_to is None else parse_date(date_to, "to")
+    if start and stop and start > stop:
+        raise ValidationFailed(f"to: {stop} is before from: {start}")
+    return start, stop

@@ -3,6 +3,8 @@
 * rebalance: the profit-rebalancer, daily at midnight UTC (`Settings.rebalance_cron`, 0 0 * * *)
 * weekly_report: the weekly allocation report, Mondays 09:00 UTC (`Settings.weekly_report_cron`,
   0 9 * * 1)
+* webhooks: between the jobs, a delivery pass of the webhook outbox at least every
+  `WEBHOOK_PASS_SECONDS`, so a receiver hears of a change within a minute
 
 Cron expressions are read in UTC. Each run is wrapped: a failing job is logged (to stderr, by
 the caller's logging setup) and the scheduler carries on with the next fire time; it never dies
@@ -29,6 +31,8 @@ log = logging.getLogger("core.schedule")
 Job = Callable[[Database, datetime], Any]
 MAX_NAP_SECONDS = 60.0  # wake at least this often, so a changed wall clock is noticed
 DUE_WINDOW = timedelta(seconds=60)  # `--once`: a fire time this recent counts as due
+WEBHOOK_PASS_SECONDS = 20.0
+Housekeeping = Callable[[Database, datetime], Any]
 
 
 def _rebalance(db: Database, fired_at: datetime) -> Any:
@@ -133,10 +137,42 @@ def run_once(db: Database, crons: dict[str, str], now: datetime | None = None,
     return [run_job(name, db, at, jobs) for name, at in sorted(due.items(), key=lambda i: i[1])]
 
 
+def deliver_webhooks(db: Database, now: datetime) -> dict[str, Any]:
+    """One delivery pass of the webhook outbox; like a job, a failure is logged, never raised."""
+    from core.webhooks import deliver_due
+
+    try:
+        return deliver_due(db, now).as_json()
+    except Exception as exc:  # noqa: BLE001 - the scheduler must outlive a delivery failure
+        log.exception("webhooks: delivery pass failed: %s", exc)
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+@dataclass(frozen=True)
+class DueRun:
+    """`schedule --once`: the jobs that were due, and the webhook delivery pass."""
+
+    ran: list[JobOutcome]
+    next: dict[str, datetime]
+    webhooks: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"ran": [o.as_json() for o in self.ran],
+                "next": {k: v.isoformat() for k, v in self.next.items()}, "webhooks": self.webhooks}
+
+
+def run_due(db: Database, crons: dict[str, str], now: datetime) -> DueRun:
+    """One tick of the schedule: the jobs due at `now`, then the webhooks they (or anyone) queued."""
+    ran = run_once(db, crons, now)
+    return DueRun(ran, next_runs(now, crons), deliver_webhooks(db, now))
+
+
 def run_forever(db: Database, crons: dict[str, str], *, clock: Callable[[], datetime] = utcnow,
                 sleep: Callable[[float], None] = time.sleep, jobs: dict[str, Job] | None = None,
-                should_stop: Callable[[], bool] = lambda: False) -> None:
-    """Sleep until the next fire time, run what is due, repeat (until `should_stop`)."""
+                should_stop: Callable[[], bool] = lambda: False,
+                housekeeping: Housekeeping | None = deliver_webhooks) -> None:
+    """Sleep until the next fire time, run what is due, repeat (until `should_stop`); between
+    jobs, wake every `WEBHOOK_PASS_SECONDS` for `housekeeping` (the webhook delivery pass)."""
     upcoming = next_runs(clock(), crons)
     for name, at in upcoming.items():
         log.info("%s: next run %s (%s)", name, at.isoformat(timespec="minutes"), crons[name])
@@ -147,5 +183,9 @@ def run_forever(db: Database, crons: dict[str, str], *, clock: Callable[[], date
                 # After a long run, skip fire times already past rather than run twice in a row.
                 upcoming[name] = next_run(max(at, clock()), crons[name])
                 log.info("%s: next run %s", name, upcoming[name].isoformat(timespec="minutes"))
+        nap = MAX_NAP_SECONDS
+        if housekeeping is not None:
+            housekeeping(db, clock())
+            nap = WEBHOOK_PASS_SECONDS
         wait = (min(upcoming.values()) - clock()).total_seconds()
-        sleep(min(max(wait, 0.0), MAX_NAP_SECONDS))
+        sleep(min(max(wait, 0.0), nap))

@@ -286,3 +286,79 @@ class WebSession(Base):
     password_mark: so.Mapped[str] = so.mapped_column(sa.String(64))
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     expires_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+
+
+# --- the HTTP API: tokens, webhooks and their outbox ---------------------------------------------
+
+WEBHOOK_DELIVERY_STATUSES = ("pending", "delivered", "failed")
+
+
+class ApiToken(Base):
+    """A bearer token of one account. Only the token's SHA-256 is kept (see core/api_tokens.py)."""
+
+    __tablename__ = "api_tokens"
+
+    id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    username: so.Mapped[str] = so.mapped_column(
+        sa.String(64), sa.ForeignKey("users.username"), index=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(100))
+    created_by: so.Mapped[str] = so.mapped_column(sa.String(64))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    expires_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    revoked_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    revoked_by: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    last_used_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
+
+class WebhookEndpoint(Base):
+    """A receiver of events. The secret is kept as it is: signing needs it (unlike a token)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    url: so.Mapped[str] = so.mapped_column(sa.String(2000))
+    events: so.Mapped[list[str]] = so.mapped_column(JSONType)
+    secret: so.Mapped[str] = so.mapped_column(sa.String(100))
+    created_by: so.Mapped[str] = so.mapped_column(sa.String(64))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    removed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    removed_by: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+
+
+class OutboxEvent(Base):
+    """An event, written in the transaction of the change it reports. The integer id is the
+    order the changes happened in (writers that emit events are serialised, see core/outbox.py)."""
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (sa.Index("ix_outbox_events_created_at", "created_at"),)
+
+    id: so.Mapped[int] = so.mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+                                          primary_key=True, autoincrement=True)
+    type: so.Mapped[str] = so.mapped_column(sa.String(64))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    data: so.Mapped[dict[str, Any]] = so.mapped_column(JSONType)
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint: its attempts and where it stands."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        sa.CheckConstraint(_in("status", WEBHOOK_DELIVERY_STATUSES), name="valid_status"),
+        sa.UniqueConstraint("event_id", "endpoint_id", name="uq_webhook_deliveries_event_endpoint"),
+        # The deliverer's question: the oldest unfinished delivery of each endpoint.
+        sa.Index("ix_webhook_deliveries_endpoint_status_event", "endpoint_id", "status", "event_id"),
+    )
+
+    id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    event_id: so.Mapped[int] = so.mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), sa.ForeignKey("outbox_events.id"))
+    endpoint_id: so.Mapped[uuid.UUID] = so.mapped_column(
+        sa.Uuid, sa.ForeignKey("webhook_endpoints.id"))
+    status: so.Mapped[str] = so.mapped_column(sa.String(16), default="pending")
+    attempts: so.Mapped[int] = so.mapped_column(sa.Integer, default=0)
+    last_status_code: so.Mapped[int | None] = so.mapped_column(sa.Integer)
+    last_error: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    next_attempt_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    delivered_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)

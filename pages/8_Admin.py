@@ -1,4 +1,4 @@
-"""Admin: the allocation policy (versioned) and the accounts. Admins only."""
+"""Admin: the allocation policy (versioned), the accounts, API tokens and webhooks. Admins only."""
 
 import streamlit as st
 
@@ -6,6 +6,7 @@ from core.accounts import ROLES, add_user, disable_user, set_role
 from core.policy import POLICY_KEYS, with_setting
 from core.policy_store import set_policy
 from ui import confirm, readers
+from ui.api_access import api_access_section
 from ui.feedback import after_write, core_call
 from ui.format import plain, when
 from ui.page import setup_page
@@ -96,3 +97,5 @@ confirmed_change(
               "ends on their next click.",
     lambda d: disable_user(page.db, d["who"], by=page.username),
     lambda d: f"⛔ {d['who']} is disabled and can no longer sign in.")
+
+api_access_section(page, [a.username for a in accounts if a.active])

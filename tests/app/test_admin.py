@@ -94,3 +94,52 @@ def test_a_malformed_or_taken_email_is_explained_next_to_it_and_adds_nothing(pla
     assert "email: 'not-an-email' is not an email address" in [e.value for e in at.error]
     assert get_account(plain_db, "nia") is None
     assert at.text_input(key="new_username").value == "nia"  # kept, to be corrected
+
+
+def test_an_admin_creates_a_token_shown_once_and_revokes_it(plain_db):
+    from core.api_tokens import authenticate_token, list_tokens
+
+    at = open_page(ADMIN, user="ada")
+    at.selectbox(key="token_user").set_value("ann")
+    at.text_input(key="token_name").input("billing")
+    at = button(at, "🔑 Create token").click().run()
+    no_exception(at)
+    [token] = [c.value for c in at.code]
+    assert authenticate_token(plain_db, token).username == "ann"
+    assert "shown this once" in all_text(at)
+    at = at.run()  # the next run no longer shows it
+    assert not at.code
+    at = at.button(key="token_revoke").click().run()
+    no_exception(at)
+    assert [t.revoked for t in list_tokens(plain_db)] == [True]
+
+
+def test_an_admin_adds_a_webhook_endpoint_sees_its_secret_once_and_removes_it(plain_db):
+    from core import webhooks
+    from core.policy_store import set_policy
+
+    at = open_page(ADMIN, user="ada")
+    at.text_input(key="webhook_url").input("http://127.0.0.1:9/hook")
+    at = button(at, "➕ Add endpoint").click().run()
+    no_exception(at)
+    [secret] = [c.value for c in at.code]
+    assert secret.startswith("whsec_")
+    [endpoint] = webhooks.list_endpoints(plain_db)
+    assert endpoint.events == ["all"]
+    set_policy(plain_db, "max_step", "10", by="ada")
+    at = at.run()
+    log = next(d.value for d in at.dataframe if "attempts" in d.value.columns)
+    assert list(log["type"]) == ["policy.changed"] and list(log["status"]) == ["pending"]
+    at = at.button(key="webhook_remove").click().run()
+    no_exception(at)
+    assert webhooks.list_endpoints(plain_db) == []
+
+
+def test_a_bad_webhook_url_is_explained_and_adds_nothing(plain_db):
+    from core import webhooks
+
+    at = open_page(ADMIN, user="ada")
+    at.text_input(key="webhook_url").input("not a url")
+    at = button(at, "➕ Add endpoint").click().run()
+    assert any(e.value.startswith("url: 'not a url' is not an http(s) URL") for e in at.error)
+    assert webhooks.list_endpoints(plain_db) == []

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from db.engine import Database
 
 TABLES = ("profit_allocation_log", "proposal_reviews", "protocol_activity", "allocation_policy",
-          "users", "profit_distributions", "sign_in_failures")
+          "users", "profit_distributions", "sign_in_failures", "api_tokens", "outbox_events",
+          "webhook_deliveries")
 
 
 def snapshot(db: Database) -> dict[str, Any]:

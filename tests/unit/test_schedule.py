@@ -91,8 +91,25 @@ def test_the_loop_runs_each_job_at_its_time_and_survives_failures():
 
     jobs = {"rebalance": record("rebalance", True), "weekly_report": record("weekly_report", False)}
     run_forever(None, SEED_CRONS, clock=clock, sleep=clock.sleep, jobs=jobs,
-                should_stop=lambda: clock.now >= datetime(2025, 1, 7, 0, 30, tzinfo=UTC))
+                should_stop=lambda: clock.now >= datetime(2025, 1, 7, 0, 30, tzinfo=UTC),
+                housekeeping=None)
     assert ran == [("rebalance", datetime(2025, 1, 6, 0, 0, tzinfo=UTC)),
                    ("weekly_report", MONDAY_9),
                    ("rebalance", datetime(2025, 1, 7, 0, 0, tzinfo=UTC))]
     assert max(clock.naps) <= 60
+
+
+def test_between_jobs_the_loop_delivers_webhooks_at_least_every_twenty_seconds():
+    clock = FakeClock(datetime(2025, 1, 5, 12, 0, tzinfo=UTC))  # hours from any job
+    passes: list[datetime] = []
+    run_forever(None, SEED_CRONS, clock=clock, sleep=clock.sleep, jobs={},
+                should_stop=lambda: clock.now >= datetime(2025, 1, 5, 12, 5, tzinfo=UTC),
+                housekeeping=lambda db, now: passes.append(now))
+    assert len(passes) == 15  # 5 minutes, a pass every 20 s
+    assert max(b - a for a, b in zip(passes, passes[1:])) == timedelta(seconds=20)
+
+
+def test_a_failing_delivery_pass_is_logged_and_the_scheduler_goes_on():
+    from core.schedule import deliver_webhooks
+
+    assert deliver_webhooks(None, MONDAY_9)["error"].startswith("AttributeError")

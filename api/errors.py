@@ -1,0 +1,126 @@
+"""Core's refusals as HTTP problem details (RFC 9457), with the CLI's one-line messages.
+
+The one place where the API turns failures into status codes: a route only calls core, which has
+already translated database failures into its own exceptions (`core.sessions`).
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from core.errors import (DatabaseBusy, DatabaseFailure, DomainError, NotAuthenticated, NotFound,
+                         PermissionDenied, Refused, Throttled, ValidationFailed)
+
+log = logging.getLogger("api")
+PROBLEM_JSON = "application/problem+json"
+
+# Most specific first: Throttled is a Refused, PermissionDenied too.
+STATUS_OF: tuple[tuple[type[DomainError], HTTPStatus], ...] = (
+    (NotAuthenticated, HTTPStatus.UNAUTHORIZED),
+    (Throttled, HTTPStatus.TOO_MANY_REQUESTS),
+    (PermissionDenied, HTTPStatus.FORBIDDEN),
+    (NotFound, HTTPStatus.NOT_FOUND),
+    (ValidationFailed, HTTPStatus.UNPROCESSABLE_ENTITY),
+    # Not reached, busy past the lock timeout, a failed read: nothing was decided, try later.
+    (DatabaseFailure, HTTPStatus.SERVICE_UNAVAILABLE),
+    (Refused, HTTPStatus.CONFLICT),  # Conflict (a change the database refused) included
+)
+
+
+def problem(status: HTTPStatus | int, errors: list[str], headers: dict[str, str] | None = None,
+            extra: dict[str, Any] | None = None) -> JSONResponse:
+    """A problem details answer; `extra` adds members (RFC 9457 allows extensions)."""
+    status = HTTPStatus(status)
+    return JSONResponse(
+        {"type": "about:blank", "title": status.phrase, "status": status.value,
+         "detail": "; ".join(errors), "errors": errors, **(extra or {})},
+        status_code=status.value, media_type=PROBLEM_JSON, headers=headers)
+
+
+def status_of(error: DomainError) -> HTTPStatus:
+    for kind, status in STATUS_OF:
+        if isinstance(error, kind):
+            return status
+    return HTTPStatus.CONFLICT
+
+
+def _domain(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, DomainError)
+    status = status_of(error)
+    headers = None
+    if status == HTTPStatus.UNAUTHORIZED:
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(error, Throttled):
+        headers = {"Retry-After": str(max(1, round(error.retry_after)))}
+    elif isinstance(error, DatabaseBusy):
+        headers = {"Retry-After": "1"}
+    return problem(status, error.problems, headers)
+
+
+def _field(location: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in location if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+# Pydantic's own wording for the failures that are not core's rules (a missing field, a value of
+# the wrong kind), in core's style: "field: what is wrong".
+PYDANTIC_MESSAGES = {
+    "missing": "missing",
+    "extra_forbidden": "is not a field of this request",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be text",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "model_type": "must be a JSON object",
+    "model_attributes_type": "must be a JSON object",
+    "dict_type": "must be a JSON object",
+}
+
+
+def validation_messages(errors: list[dict[str, Any]]) -> list[str]:
+    messages: list[str] = []
+    for error in errors:
+        cause = (error.get("ctx") or {}).get("error")
+        problems = getattr(cause, "problems", None)
+        if problems:  # one of core's own rules, raised inside a request model (api/schemas.py)
+            messages.extend(problems)
+            continue
+        wording = PYDANTIC_MESSAGES.get(error["type"], str(error.get("msg", "invalid")).lower())
+        messages.append(f"{_field(tuple(error.get('loc', ())))}: {wording}")
+    return list(dict.fromkeys(messages))
+
+
+def _request_validation(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    errors = list(error.errors())
+    if any(e["type"] == "json_invalid" for e in errors):
+        return problem(HTTPStatus.BAD_REQUEST, ["body: not valid JSON"])
+    return problem(HTTPStatus.UNPROCESSABLE_ENTITY, validation_messages(errors))
+
+
+def _http(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    status = HTTPStatus(error.status_code)
+    detail = error.detail if isinstance(error.detail, str) else status.phrase
+    return problem(status, [f"request: {detail.lower()}"], getattr(error, "headers", None))
+
+
+def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    # Logged for the operator with its traceback; the caller gets one line and no internals.
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
+    return problem(HTTPStatus.INTERNAL_SERVER_ERROR, ["server: unexpected error (logged)"])
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain)
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)

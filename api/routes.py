@@ -1,0 +1,135 @@
+"""The routes of ../shared/spec/api.md: each reads its inputs, calls one core service and returns
+the document the CLI prints for the same command."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from api.auth import Caller, caller, database
+from api.errors import problem
+from api.schemas import DistributionBody, ProposalBody, RebalanceBody, ReviewBody
+from core import allocations, distribution, metrics_store, queries
+from core.activity import list_activity
+from core.errors import DatabaseUnavailable
+from core.rebalancer.service import run_rebalance
+from core.database import schema_revision
+from core.validation import ProposalInput
+from db.engine import Database
+
+health = APIRouter(tags=["health"])
+functions = APIRouter(prefix="/functions/v1", tags=["the original design's functions"])
+v1 = APIRouter(prefix="/api/v1", tags=["allocation"])
+
+
+@health.get("/health", responses={503: {"description": "the database cannot be reached"}})
+def get_health(db: Database = Depends(database)) -> Any:
+    """Liveness and the database (no token needed)."""
+    try:
+        return {"status": "ok", "database": "ok", "revision": schema_revision(db)}
+    except DatabaseUnavailable as error:
+        return problem(503, error.problems, extra={"database": "unreachable"})
+
+
+@functions.post("/profit-rebalancer")
+def profit_rebalancer(body: RebalanceBody | None = None, who: Caller = Depends(caller),
+                      db: Database = Depends(database)) -> dict[str, Any]:
+    """The rebalancer (analyst): the CLI's `rebalance --json` document."""
+    body = body or RebalanceBody()
+    with who.acting():
+        result = run_rebalance(db, metrics=body.metrics, engine=body.engine,
+                               dry_run=body.dry_run, by=who.by)
+    return result.as_json()
+
+
+@functions.post("/manage-profits", status_code=201,
+                responses={200: {"description": "the key was already recorded with this amount"}})
+def manage_profits(body: DistributionBody, response: Response, who: Caller = Depends(caller),
+                   db: Database = Depends(database)) -> dict[str, Any]:
+    """A distribution with the active split (analyst), idempotent by key: the CLI's
+    `distribute --json`; 201 recorded, 200 already recorded with this amount."""
+    with who.acting():
+        record = distribution.distribute(db, body.profit, body.key, by=who.by)
+    response.status_code = 201 if record.created else 200
+    return record.as_json()
+
+
+@v1.get("/allocation")
+def get_allocation(_: Caller = Depends(caller), db: Database = Depends(database)) -> dict[str, Any]:
+    """The split in force: the CLI's `current --json`."""
+    return allocations.get_current_allocation(db).as_json()
+
+
+@v1.get("/allocation/amounts")
+def get_amounts(profit: str = Query(...), _: Caller = Depends(caller),
+                db: Database = Depends(database)) -> dict[str, Any]:
+    """Amounts per bucket from the active split: the CLI's `amounts --json`."""
+    parts, current = distribution.amounts_for(db, profit)
+    return distribution.amounts_as_json(parts, current)
+
+
+@v1.get("/proposals")
+def get_proposals(status: str = Query(allocations.WAITING), _: Caller = Depends(caller),
+                  db: Database = Depends(database)) -> list[dict[str, Any]]:
+    """Proposals (default: pending), newest first, as the CLI's `pending --json`."""
+    return [p.as_json() for p in allocations.list_proposals(db, status)]
+
+
+@v1.post("/proposals", status_code=201)
+def post_proposal(body: ProposalBody, who: Caller = Depends(caller),
+                  db: Database = Depends(database)) -> dict[str, Any]:
+    """File a proposal (analyst): `{"proposal_id", "warnings"}`."""
+    proposal = ProposalInput(body.reinvestment, body.dao, body.lucky, body.creator, body.reasoning,
+                             body.confidence, body.proposed_by,
+                             {"manual": True} if body.proposed_by == "manual" else None)
+    with who.acting():
+        return allocations.propose_allocation(db, proposal, by=who.by).as_json()
+
+
+@v1.get("/proposals/{proposal_id}")
+def get_proposal(proposal_id: str, _: Caller = Depends(caller),
+                 db: Database = Depends(database)) -> dict[str, Any]:
+    """One proposal and its story: the CLI's `proposal show --json`."""
+    return allocations.get_proposal_story(db, proposal_id).as_json()
+
+
+@v1.post("/proposals/{proposal_id}/reviews")
+def post_review(proposal_id: str, body: ReviewBody, who: Caller = Depends(caller),
+                db: Database = Depends(database)) -> dict[str, Any]:
+    """Record a review (governor): the CLI's `review --json`."""
+    with who.acting():
+        return allocations.review_proposal(db, proposal_id, body.decision, by=who.by,
+                                           notes=body.notes).as_json()
+
+
+@v1.get("/history")
+def get_history(limit: int | None = Query(None, ge=1), _: Caller = Depends(caller),
+                db: Database = Depends(database)) -> list[dict[str, Any]]:
+    """The allocation log, newest first: the CLI's `history --json`."""
+    return [r.as_json() for r in allocations.get_allocation_history(db, limit)]
+
+
+@v1.get("/activity")
+def get_activity(limit: int = Query(50, ge=1), type: str | None = Query(None),  # noqa: A002
+                 _: Caller = Depends(caller), db: Database = Depends(database)) -> list[dict[str, Any]]:
+    """Rows of protocol_activity, newest first: the CLI's `activity --json`."""
+    return [r.as_json() for r in list_activity(db, limit, type)]
+
+
+@v1.get("/metrics")
+def get_metrics(_: Caller = Depends(caller), db: Database = Depends(database)) -> dict[str, Any]:
+    """Platform metrics: the CLI's `metrics --json`."""
+    return metrics_store.metrics_document(db)
+
+
+@v1.get("/compare")
+def get_compare(date_from: str | None = Query(None, alias="from"),
+                date_to: str | None = Query(None, alias="to"), _: Caller = Depends(caller),
+                db: Database = Depends(database)) -> list[dict[str, Any]]:
+    """Allocation periods against token performance: the CLI's `compare --json`."""
+    start, stop = queries.parse_window(date_from, date_to)
+    return queries.compare_performance(db, start, stop)
+
+
+ROUTERS = (health, functions, v1)
