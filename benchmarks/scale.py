@@ -12,7 +12,7 @@ with N tokens over D days. Then it prints, in one run, medians of --runs interle
   the full-scan floor (count, avg, sum over every token: the best a query without
   pre-aggregation can do), the original design's query (its GROUP BY fixed, its BETWEEN kept)
   and the raw half-open join the roll-up replaced; every variant's token counts are checked;
-* `compute_metrics` in process;
+* `compute_metrics` and `outcomes --json` (every activation's outcome) in process;
 * every page's cold (caches cleared) and warm script run through AppTest;
 * the load rate of `demo-data` against the engine's own bulk path (executemany in one
   transaction on SQLite, COPY on PostgreSQL) for the same rows, on a scratch database.
@@ -32,6 +32,7 @@ PostgreSQL and 0.25 x on SQLite; metrics under 0.2 s; every page cold under 1 s 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
@@ -205,6 +206,14 @@ def same_figures(a: list[tuple[int, float | None, float]], b: list[tuple[int, fl
         p[0] == q[0] and close(p[1], q[1]) and close(p[2], q[2]) for p, q in zip(a, b))
 
 
+def outcomes_json(db: Database) -> str:
+    """What `outcomes --json` prints: every activation's windows, figures and intervals."""
+    from core.outcomes import DEFAULT_WINDOW_DAYS, activation_outcomes
+
+    return json.dumps([o.as_json() for o in activation_outcomes(db, DEFAULT_WINDOW_DAYS)],
+                      default=str)
+
+
 def medians(variants: dict[str, Callable[[], Any]], runs: int) -> dict[str, tuple[float, Any]]:
     """Each variant `runs` times, interleaved (after one warm-up run each)."""
     results: dict[str, Any] = {}
@@ -319,7 +328,7 @@ def main() -> None:
     engine = db.dialect
     variants: dict[str, Callable[[], Any]] = {
         "floor": lambda: floor_scan(db), "compare": lambda: project_compare(db),
-        "metrics": lambda: compute_metrics(db)}
+        "metrics": lambda: compute_metrics(db), "outcomes": lambda: outcomes_json(db)}
     if not args.skip_design:
         variants["design"] = lambda: design_query(db)
     if not args.skip_raw:
@@ -344,7 +353,8 @@ def main() -> None:
              f"<= {budget} x floor"),
             ("original design's query (GROUP BY fixed)", "design", ""),
             ("raw half-open join (before the roll-up)", "raw", ""),
-            ("`compute_metrics` (in process)", "metrics", "< 0.2 s")]
+            ("`compute_metrics` (in process)", "metrics", "< 0.2 s"),
+            ("`outcomes --json` (in process, every activation)", "outcomes", "< 0.5 s")]
     for label, key, limit in rows:
         if key in result:
             seconds = result[key][0]
