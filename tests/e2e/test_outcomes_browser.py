@@ -25,9 +25,18 @@ def test_an_analyst_sees_every_split_change_and_a_governor_the_backtest(server, 
     for label in ("75/15/6/4", "65/15/12/8", "80/12/5/3", "77/14/6/3"):
         expect(chart.get_by_text(label).first).to_be_attached()
     # Plotly's drag layer lies over the points: move the mouse there instead of hovering them.
-    box = markers.nth(2).bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    expect(chart.get_by_text("approved by", exact=False).first).to_be_visible(timeout=WAIT_MS)
+    # Each drawn marker in turn until one shows its label (one may sit under the legend or at
+    # the plot's edge, where the drag layer gives the hover to the band instead).
+    hover = chart.get_by_text("approved by", exact=False)
+    for index in range(6):
+        box = markers.nth(index).bounding_box()
+        if box is None:
+            continue
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.wait_for_timeout(500)
+        if hover.count():
+            break
+    expect(hover.first).to_be_visible(timeout=WAIT_MS)
     _shot(page, "20_outcomes_hover")
     page.get_by_text("What followed each change").scroll_into_view_if_needed()
     expect(page.get_by_text("What followed each change")).to_be_visible()
