@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, localcontext
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +19,7 @@ from core.errors import ValidationFailed
 from core.parsing import parse_date
 from core.rollup import Activity, activity_in_ranges
 from core.sessions import reading
-from core.split import BUCKETS
+from core.split import BUCKETS, Split
 from db.engine import Database
 from db.models import AllocationLog, EngagementDaily, ProfitDistribution
 from db.types import ExactDecimal, UTCDateTime, utcnow
@@ -96,15 +97,25 @@ def _periods(start: datetime | None, stop: datetime | None, now: datetime) -> sa
     return query.subquery("periods")
 
 
+@lru_cache(maxsize=1024)
+def _split_columns(pcts: tuple[Decimal, ...]) -> dict[str, Any]:
+    """The split's label and numbers: 500 periods hold a handful of distinct splits."""
+    split = Split(*pcts)
+    return {"split": split.label(), **split.as_json()}
+
+
 def _compare_row(row: Any, activity: Activity) -> dict[str, Any]:
-    split = split_of(row)
     days = (row.hi - row.lo).total_seconds() / 86400
     tokens, volume = activity.tokens, float(activity.volume_sum)
     average = activity.avg_price
+    effective_from = _iso(row.effective_from)
     return {
-        "allocation_id": str(row.id), "split": split.label(), **split.as_json(),
-        "effective_from": _iso(row.effective_from), "effective_until": _iso(row.effective_until),
-        "window_from": _iso(row.lo), "window_until": _iso(row.hi), "days": round(days, 4),
+        "allocation_id": str(row.id),
+        **_split_columns(tuple(getattr(row, f"{b}_pct") for b in BUCKETS)),
+        "effective_from": effective_from, "effective_until": _iso(row.effective_until),
+        # Unclipped periods (most) start their window where they start.
+        "window_from": effective_from if row.lo == row.effective_from else _iso(row.lo),
+        "window_until": _iso(row.hi), "days": round(days, 4),
         "tokens_launched": tokens,
         "avg_price": float(average) if average is not None else None,
         "total_volume": volume,
