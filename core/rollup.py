@@ -385,6 +385,11 @@ def _segments_query(dialect: str) -> str:
             f"{_bucket_sums(dialect)} FROM {sql.TABLE} r WHERE {bucket_where}) AS part")
 
 
+def _decimal(value: Any) -> Decimal:
+    # PostgreSQL's NUMERIC arrives as a Decimal; SQLite's exact sums as decimal text.
+    return value if type(value) is Decimal else Decimal(str(value))
+
+
 def activity_in_ranges(session: so.Session,
                         ranges: Sequence[tuple[datetime | None, datetime]]) -> list[Activity]:
     """Exact activity of each half-open range [lo, hi) (lo None: from the beginning).
@@ -413,7 +418,7 @@ def activity_in_ranges(session: so.Session,
                              {"raw": json.dumps(raw), "buckets": json.dumps(buckets)})
     for position, tokens, price, volume in result.all():
         if tokens:  # a segment without tokens sums to NULL
-            sums[int(position)] = (int(tokens), Decimal(str(price)), Decimal(str(volume)))
+            sums[int(position)] = (int(tokens), _decimal(price), _decimal(volume))
     counts, prices, volumes = [0] * len(ranges), [Decimal(0)] * len(ranges), [Decimal(0)] * len(ranges)
     with localcontext(sql.EXACT):
         for group, position, sign in uses:
