@@ -9,9 +9,10 @@ enters its new ones.
 Reads take any set of half-open ranges [lo, hi) and answer each exactly: the whole days, hours
 and minutes inside a range come from the roll-up, and only part of the minute at each of its
 edges is read from the raw table (through the covering index): the shorter side of the edge,
-added, or subtracted from the whole minute's bucket. A range costs a handful of index lookups
-whatever its length, ranges meeting at an edge share its lookup, and the numbers equal a scan
-of the raw table to the token.
+added, or subtracted from the whole minute's bucket (likewise the minutes at an edge: the
+shorter side of its hour). A range costs a handful of index lookups whatever its length,
+ranges meeting at an edge share its lookups, and the numbers equal a scan of the raw table to
+the token.
 """
 
 from __future__ import annotations
@@ -261,15 +262,29 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TICK = timedelta(microseconds=1)
 _TICKS = 1_000_000  # per second
 _MINUTE_TICKS = MINUTE * _TICKS
-# An edge's partial minute is read raw on whichever side of the edge is shorter: at most half a
-# minute of tokens, where always reading the inside averaged half a minute. On exactly half, the
-# part before the edge: the two periods meeting at an edge then read the same raw part.
-_HALF_MINUTE_TICKS = _MINUTE_TICKS // 2
+_HOUR_TICKS = HOUR * _TICKS
 
 # (width, or RAW; lo; hi; sign): a range is the sum of its segments, each counted with its sign.
-# Only a raw segment is ever subtracted: the part of a whole minute bucket outside the range.
+# Only an edge's part is ever subtracted: the part of a coarser bucket outside the range.
 Segment = tuple[int, datetime, datetime, int]
 _TickSegment = tuple[int, int, int, int]
+
+
+def _nearest(ticks: int, unit: int) -> int:
+    """The edge of `unit` nearest to `ticks`; on exactly half, the earlier one."""
+    floor = ticks - ticks % unit
+    return floor if ticks - floor <= unit // 2 else floor + unit
+
+
+def _edge_part(width: int, edge: int, rounded: int, lower: bool) -> list[_TickSegment]:
+    """The part between a range's edge and that edge rounded: added when it lies inside the
+    range, subtracted when outside. The range on the other side of the edge gets the same
+    segment with the other sign."""
+    if edge == rounded:
+        return []
+    inside = (rounded > edge) == lower
+    start, stop = min(edge, rounded), max(edge, rounded)
+    return [(width, start, stop, 1 if inside else -1)]
 
 
 def _ticks(moment: datetime) -> int:
@@ -295,38 +310,30 @@ def _cover(lo: int, hi: int, widths: tuple[int, ...]) -> list[_TickSegment]:
 
 
 def _tick_segments(lo: int, hi: int) -> list[_TickSegment]:
+    """Each edge is rounded to the nearest minute, then that to the nearest hour: the raw part
+    and the minutes between an edge and its roundings are at most half a minute and half an
+    hour, read from whichever side of the edge is shorter, and shared with the range on the
+    other side of the edge. Whole hours and days between the rounded edges are covered as
+    few buckets. A range too short to hold a rounded minute (or hour) is read whole, raw (or
+    as minutes)."""
     if lo >= hi:
         return []
-    if lo // _MINUTE_TICKS == hi // _MINUTE_TICKS:  # inside one minute
+    lo_minute, hi_minute = _nearest(lo, _MINUTE_TICKS), _nearest(hi, _MINUTE_TICKS)
+    if lo // _MINUTE_TICKS == hi // _MINUTE_TICKS or lo_minute >= hi_minute:
         return [(RAW, lo, hi, 1)]
-    head: list[_TickSegment] = []
-    tail: list[_TickSegment] = []
-    inner_lo = inner_hi = 0
-    if offset := lo % _MINUTE_TICKS:
-        floor = lo - offset
-        if offset > _HALF_MINUTE_TICKS:
-            inner_lo, head = floor + _MINUTE_TICKS, [(RAW, lo, floor + _MINUTE_TICKS, 1)]
-        else:
-            inner_lo, head = floor, [(RAW, floor, lo, -1)]
-    else:
-        inner_lo = lo
-    if offset := hi % _MINUTE_TICKS:
-        floor = hi - offset
-        if offset <= _HALF_MINUTE_TICKS:
-            inner_hi, tail = floor, [(RAW, floor, hi, 1)]
-        else:
-            inner_hi, tail = floor + _MINUTE_TICKS, [(RAW, hi, floor + _MINUTE_TICKS, -1)]
-    else:
-        inner_hi = hi
-    if inner_lo >= inner_hi:  # two short added edges meeting on a minute: one raw read
-        return [(RAW, lo, hi, 1)]
-    return head + _cover(inner_lo, inner_hi, (DAY, HOUR, MINUTE)) + tail
+    head = _edge_part(RAW, lo, lo_minute, lower=True)
+    tail = _edge_part(RAW, hi, hi_minute, lower=False)
+    lo_hour, hi_hour = _nearest(lo_minute, _HOUR_TICKS), _nearest(hi_minute, _HOUR_TICKS)
+    if lo_hour >= hi_hour:
+        return head + [(MINUTE, lo_minute, hi_minute, 1)] + tail
+    return (head + _edge_part(MINUTE, lo_minute, lo_hour, lower=True)
+            + _cover(lo_hour, hi_hour, (DAY, HOUR))
+            + _edge_part(MINUTE, hi_minute, hi_hour, lower=False) + tail)
 
 
 def segments(lo: datetime | None, hi: datetime) -> list[Segment]:
-    """[lo, hi) as whole roll-up buckets plus, at each edge not on a minute, a raw part of at
-    most half a minute: the inside of the edge's minute, added, or its outside, subtracted from
-    the whole minute's bucket (lo None: from the beginning). In order of their start."""
+    """[lo, hi) as signed roll-up buckets and raw parts (lo None: from the beginning); see
+    _tick_segments."""
     lo_ticks = _ticks(BEGINNING if lo is None else lo)
     return [(width, _moment(start), _moment(stop), sign)
             for width, start, stop, sign in _tick_segments(lo_ticks, _ticks(hi))]

@@ -12,6 +12,7 @@ from core.rollup import BEGINNING, DAY, HOUR, MINUTE, RAW, segments
 instants = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1)).map(
     lambda d: d.replace(tzinfo=UTC))
 HALF_MINUTE = timedelta(seconds=30)
+HALF_HOUR = timedelta(minutes=30)
 
 
 def _coverage(parts, lo, hi):
@@ -22,7 +23,7 @@ def _coverage(parts, lo, hi):
 
 
 @given(instants, instants)
-def test_segments_add_up_to_the_range_exactly_with_aligned_buckets_and_short_raw_edges(a, b):
+def test_segments_add_up_to_the_range_exactly_with_aligned_buckets_and_short_edge_parts(a, b):
     lo, hi = min(a, b), max(a, b)
     parts = segments(lo, hi)
     for start, stop, count in _coverage(parts, lo, hi):  # every instant counted once, or never
@@ -30,42 +31,56 @@ def test_segments_add_up_to_the_range_exactly_with_aligned_buckets_and_short_raw
     for width, start, stop, sign in parts:
         assert stop > start and sign in (1, -1)
         if width == RAW:
-            # At most half a minute, unless the whole range fits one minute or two short edges
-            # meet on a minute.
+            # At most half a minute, unless the range is read whole (it holds no minute).
             assert stop - start <= HALF_MINUTE or (start, stop, sign) == (lo, hi, 1)
             assert stop - start < timedelta(minutes=2)
+            continue
+        step = timedelta(seconds=width)
+        assert (start - start.replace(hour=0, minute=0, second=0, microsecond=0)) % step == timedelta(0)
+        assert (stop - start) % step == timedelta(0)
+        if width == MINUTE:  # an edge's part, or a range too short to hold a rounded hour
+            assert stop - start <= HALF_HOUR or (sign == 1 and stop - start < timedelta(hours=2))
         else:
-            assert sign == 1  # only raw parts are subtracted
-            step = timedelta(seconds=width)
-            assert (start - start.replace(hour=0, minute=0, second=0, microsecond=0)) % step == timedelta(0)
-            assert (stop - start) % step == timedelta(0)
-    assert [p[1] for p in parts] == sorted(p[1] for p in parts)
+            assert sign == 1  # hours and days are only ever added
     assert sum(1 for p in parts if p[0] == RAW) <= 2
     # A handful of index ranges whatever the length: at most two of each finer width.
     assert len(parts) <= 2 + 2 + 2 + 1
 
 
 @given(instants, instants, instants)
-def test_periods_meeting_at_an_edge_read_the_same_raw_part_once_added_once_subtracted(a, b, c):
+def test_periods_meeting_at_an_edge_share_its_edge_parts_once_added_once_subtracted(a, b, c):
     lo, edge, hi = sorted((a, b, c))
+    assume(edge - lo > timedelta(hours=2) and hi - edge > timedelta(hours=2))
+    before = {p[:3]: p[3] for p in segments(lo, edge) if p[0] in (RAW, MINUTE) and edge_of(p, edge)}
+    after = {p[:3]: p[3] for p in segments(edge, hi) if p[0] in (RAW, MINUTE) and edge_of(p, edge)}
+    assert before.keys() == after.keys()
+    assert all(before[k] == -after[k] for k in before)
     minute = edge.replace(second=0, microsecond=0)
-    assume(edge != minute and lo < minute - timedelta(minutes=1) and hi > minute + timedelta(minutes=2))
-    before, after = segments(lo, edge)[-1], segments(edge, hi)[0]
-    assert before[0] == after[0] == RAW
-    assert before[1:3] == after[1:3] and before[3] == -after[3]
+    if edge - minute > HALF_MINUTE:
+        minute += timedelta(minutes=1)
+    # A raw part unless the edge is on a minute, a minutes part unless that minute is on an hour.
+    assert len(before) == (edge != minute) + (minute.minute != 0)
 
 
-def test_an_edge_reads_the_shorter_side_of_its_minute():
+def edge_of(part, edge: datetime) -> bool:
+    """A part within half an hour of the edge (the edge's own parts)."""
+    return part[1] >= edge - HALF_HOUR - timedelta(minutes=1) and part[2] <= edge + HALF_HOUR + timedelta(minutes=1)
+
+
+def test_an_edge_reads_the_shorter_side_of_its_minute_and_of_its_hour():
     minute = datetime(2024, 3, 1, 10, 5, tzinfo=UTC)
     early, late = minute + timedelta(seconds=10), minute + timedelta(seconds=50)
-    end = minute + timedelta(hours=2)
-    assert segments(early, end)[0] == (RAW, minute, early, -1)
-    assert segments(early, end)[1][:2] == (MINUTE, minute)
-    assert segments(late, end)[0] == (RAW, late, minute + timedelta(minutes=1), 1)
-    start = minute - timedelta(hours=2)
-    assert segments(start, early)[-1] == (RAW, minute, early, 1)
-    assert segments(start, late)[-1] == (RAW, late, minute + timedelta(minutes=1), -1)
-    assert segments(start, late)[-2][2] == minute + timedelta(minutes=1)
+    end = minute + timedelta(hours=3)
+    hour = datetime(2024, 3, 1, 10, tzinfo=UTC)
+    assert (RAW, minute, early, -1) in segments(early, end)
+    assert (MINUTE, hour, minute, -1) in segments(early, end)  # 10:00-10:05, outside the range
+    assert (RAW, late, minute + timedelta(minutes=1), 1) in segments(late, end)
+    start = minute - timedelta(hours=3)
+    assert (RAW, minute, early, 1) in segments(start, early)
+    assert (MINUTE, hour, minute, 1) in segments(start, early)  # 10:00-10:05, inside
+    assert (RAW, late, minute + timedelta(minutes=1), -1) in segments(start, late)
+    at_40 = datetime(2024, 3, 1, 10, 40, tzinfo=UTC)
+    assert (MINUTE, at_40, hour + timedelta(hours=1), 1) in segments(at_40, end)
 
 
 def test_a_range_inside_one_minute_is_read_raw_and_an_aligned_day_is_one_bucket():
