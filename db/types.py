@@ -90,24 +90,19 @@ def _sqlite_new_uuid(element: Any, compiler: Any, **kw: Any) -> str:
     return "(lower(hex(randomblob(16))))"
 
 
-class ExactSum(sa.TypeDecorator[Decimal]):
+class ExactSum(ExactDecimal):
     """An exact decimal of any size and scale: NUMERIC without limits on PostgreSQL, text on
     SQLite. For running sums of market figures (the token roll-up), whose digits are not known
-    in advance: a sum of doubles written as decimals can need hundreds of places."""
+    in advance: a sum of doubles written as decimals can need hundreds of places. Values go in
+    and come out as ExactDecimal's do."""
 
     impl = sa.Numeric()
     cache_ok = True
+
+    def __init__(self) -> None:
+        sa.TypeDecorator.__init__(self)
 
     def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(sa.Text())
         return dialect.type_descriptor(sa.Numeric())
-
-    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
-        if value is None:
-            return None
-        value = Decimal(value)
-        return str(value) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Decimal | None:
-        return None if value is None else Decimal(str(value))
