@@ -32,6 +32,8 @@ def database(ctx: typer.Context) -> Database:
         from core.database import connect
 
         root.obj["db"] = connect(root.obj.get("url"))
+        # Closed when the command ends, not left to the interpreter's exit (core/__main__.py).
+        root.call_on_close(root.obj["db"].engine.dispose)
     return root.obj["db"]
 
 
