@@ -15,6 +15,7 @@ from core.errors import (
     DatabaseBusy, DatabaseUnavailable, InvalidDatabaseUrl, NotFound, Refused, ValidationFailed,
 )
 from core.sessions import database_failures, reason_of, translate, writing
+from core.split import DEFAULT_SPLIT
 from settings import database_url, get_settings
 from db import migrate
 from db.engine import Database, open_database
@@ -35,7 +36,6 @@ def seed_default_allocation(db: Database) -> bool:
     """On a log with no rows at all, make 80/15/3/2 the active split. Idempotent."""
     from core.activity import record_activity
     from core.locking import serialize_writes
-    from core.split import DEFAULT_SPLIT
     from db.models import AllocationLog
     from db.types import utcnow
 
