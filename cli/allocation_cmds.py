@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from core import allocations, distribution
-from core.activity import list_activity
 from cli.common import JsonOption, database, emit, refusals, table
-from core.database import connect, grant_app_role, upgrade_database
 from core.split import format_pct
-from core.validation import ProposalInput
 from settings import get_settings
+
+if TYPE_CHECKING:
+    from core.validation import ProposalInput
 
 app = typer.Typer()
 db_app = typer.Typer(help="Schema management.")
@@ -28,6 +29,8 @@ def _owner_url(ctx: typer.Context) -> str:
 @refusals
 def db_upgrade(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Upgrade the schema to head; seed the default 80/15/3/2 split on an empty log."""
+    from core.database import connect, upgrade_database
+
     result = upgrade_database(connect(_owner_url(ctx), upgrade=False))
     emit(result.as_json(), as_json, lambda: typer.echo(
         f"database at revision {result.revision}"
@@ -39,6 +42,8 @@ def db_upgrade(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 def db_grant_app_role(ctx: typer.Context, role: str = typer.Argument(..., help="The app's role."),
                       as_json: bool = JsonOption) -> None:
     """PostgreSQL: give ROLE what the app needs (no TRUNCATE, no DDL); run as the owner."""
+    from core.database import connect, grant_app_role
+
     statements = grant_app_role(connect(_owner_url(ctx)), role)
     emit({"role": role.strip(), "statements": statements}, as_json,
          lambda: typer.echo(f"role {role.strip()} granted the app's privileges "
@@ -49,7 +54,9 @@ def db_grant_app_role(ctx: typer.Context, role: str = typer.Argument(..., help="
 @refusals
 def current(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """The split in force."""
-    split = allocations.get_current_allocation(database(ctx))
+    from core.current import get_current_allocation
+
+    split = get_current_allocation(database(ctx))
     emit(split.as_json(), as_json, lambda: typer.echo(
         f"{split.split.label()}  (reinvestment/dao/lucky/creator, source: {split.source}"
         + (f", since {split.effective_from:%Y-%m-%d %H:%M} UTC" if split.effective_from else "")
@@ -58,6 +65,8 @@ def current(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
 def _proposal(reinvestment: str, dao: str, lucky: str, creator: str, reasoning: str,
               confidence: str, proposed_by: str) -> ProposalInput:
+    from core.validation import ProposalInput
+
     return ProposalInput(reinvestment, dao, lucky, creator, reasoning, confidence, proposed_by,
                          {"manual": True} if proposed_by == "manual" else None)
 
@@ -70,6 +79,8 @@ def validate(ctx: typer.Context, reinvestment: str = typer.Option(...), dao: str
              proposed_by: str = typer.Option("manual", "--proposed-by"),
              as_json: bool = JsonOption) -> None:
     """Check a proposal against the policy and the live split; writes nothing."""
+    from core import allocations
+
     result = allocations.validate_against_live(database(ctx), _proposal(
         reinvestment, dao, lucky, creator, reasoning, confidence, proposed_by))
     if as_json:
@@ -93,6 +104,8 @@ def propose(ctx: typer.Context, reinvestment: str = typer.Option(...), dao: str 
             by: str = typer.Option(None, "--by", help="The acting account."),
             as_json: bool = JsonOption) -> None:
     """File a proposal (status proposed)."""
+    from core import allocations
+
     result = allocations.propose_allocation(database(ctx), _proposal(
         reinvestment, dao, lucky, creator, reasoning, confidence, proposed_by), by=by)
     for warning in result.warnings:
@@ -104,6 +117,8 @@ def propose(ctx: typer.Context, reinvestment: str = typer.Option(...), dao: str 
 @refusals
 def pending(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Proposals waiting for review, newest first."""
+    from core import allocations
+
     items = allocations.get_pending_proposals(database(ctx))
     emit([p.as_json() for p in items], as_json, lambda: table(
         [{"id": p.record.id, "split": p.record.split.label(), "confidence": p.record.confidence,
@@ -121,6 +136,8 @@ def review(ctx: typer.Context, proposal_id: str = typer.Argument(..., metavar="I
            by: str = typer.Option(..., "--by", help="The reviewing account."),
            notes: str = typer.Option(None, "--notes"), as_json: bool = JsonOption) -> None:
     """Record a review; the approval completing the required count activates the proposal."""
+    from core import allocations
+
     outcome = allocations.review_proposal(database(ctx), proposal_id, decision, by=by, notes=notes)
     emit(outcome.as_json(), as_json, lambda: typer.echo(
         f"proposal {outcome.proposal_id} is {outcome.status} "
@@ -133,6 +150,8 @@ def withdraw(ctx: typer.Context, proposal_id: str = typer.Argument(..., metavar=
              by: str = typer.Option(..., "--by", help="The proposer, or an admin."),
              notes: str = typer.Option(None, "--notes"), as_json: bool = JsonOption) -> None:
     """Withdraw a pending proposal (its proposer or an admin)."""
+    from core import allocations
+
     outcome = allocations.withdraw_proposal(database(ctx), proposal_id, by=by, notes=notes)
     emit(outcome.as_json(), as_json,
          lambda: typer.echo(f"proposal {outcome.proposal_id} is {outcome.status}"))
@@ -143,6 +162,8 @@ def withdraw(ctx: typer.Context, proposal_id: str = typer.Argument(..., metavar=
 def proposal_show(ctx: typer.Context, proposal_id: str = typer.Argument(..., metavar="ID"),
                   as_json: bool = JsonOption) -> None:
     """One proposal: its split, status, tier, approvals and every event of its story."""
+    from core import allocations
+
     story = allocations.get_proposal_story(database(ctx), proposal_id)
 
     def human() -> None:
@@ -161,6 +182,8 @@ def proposal_show(ctx: typer.Context, proposal_id: str = typer.Argument(..., met
 @refusals
 def expire(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Mark proposals past their lifetime as expired (the daily schedule does this too)."""
+    from core import allocations
+
     expired = allocations.expire_stale_proposals(database(ctx))
     emit({"expired": expired}, as_json, lambda: typer.echo(
         f"{len(expired)} proposal(s) expired" + "".join(f"\n  {pid}" for pid in expired)))
@@ -171,6 +194,8 @@ def expire(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 def history(ctx: typer.Context, limit: str = typer.Option(None, "--limit", metavar="N"),
             as_json: bool = JsonOption) -> None:
     """Every row of the allocation log, newest first."""
+    from core import allocations
+
     rows = allocations.get_allocation_history(database(ctx), limit)
     emit([r.as_json() for r in rows], as_json, lambda: table(
         [{"timestamp": f"{r.timestamp:%Y-%m-%d %H:%M}", "id": r.id, "split": r.split.label(),
@@ -185,6 +210,8 @@ def history(ctx: typer.Context, limit: str = typer.Option(None, "--limit", metav
 def amounts(ctx: typer.Context, profit: str = typer.Option(..., "--profit"),
             as_json: bool = JsonOption) -> None:
     """Amounts per bucket from the active split; the parts sum exactly to the profit."""
+    from core import distribution
+
     parts, current = distribution.amounts_for(database(ctx), profit)
     data = distribution.amounts_as_json(parts, current)
     emit(data, as_json, lambda: table(
@@ -200,6 +227,8 @@ def distribute(ctx: typer.Context, profit: str = typer.Option(..., "--profit"),
                key: str = typer.Option(..., "--key"), by: str = typer.Option(None, "--by"),
                as_json: bool = JsonOption) -> None:
     """Record a distribution in the ledger with the active split (idempotent by key)."""
+    from core import distribution
+
     record = distribution.distribute(database(ctx), profit, key, by=by)
     emit(record.as_json(), as_json, lambda: typer.echo(
         ("distributed " if record.created else "already distributed (nothing written): ")
@@ -211,6 +240,8 @@ def distribute(ctx: typer.Context, profit: str = typer.Option(..., "--profit"),
 def activity(ctx: typer.Context, limit: str = typer.Option("50", "--limit", metavar="N"),
              activity_type: str = typer.Option(None, "--type"), as_json: bool = JsonOption) -> None:
     """Rows of protocol_activity, newest first."""
+    from core.activity import list_activity
+
     rows = list_activity(database(ctx), limit, activity_type)
     emit([r.as_json() for r in rows], as_json, lambda: table(
         [{"timestamp": f"{r.timestamp:%Y-%m-%d %H:%M:%S}", "type": r.activity_type,

@@ -1,18 +1,24 @@
-"""Shared plumbing for the `python -m core` commands: the database and output (refusals: errors.py)."""
+"""Shared plumbing for the `python -m core` commands: the database and output (refusals: errors.py).
+
+Command modules import core's services inside the commands, not at the top: reading argv must
+cost Typer and these modules only, so each command pays for its own imports and no other's (the
+start-up budget, tests/integration/test_startup.py).
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from cli.errors import refusals  # noqa: F401 - re-exported: the commands import their plumbing here
-from core.activity import finite
-from core.database import connect
-from db.engine import Database
+from core.json_safe import finite
+
+if TYPE_CHECKING:
+    from db.engine import Database
 
 JsonOption = typer.Option(False, "--json", help="Print exactly one JSON document on stdout.")
 
@@ -23,7 +29,11 @@ def database(ctx: typer.Context) -> Database:
     if root.obj is None:
         root.obj = {}
     if "db" not in root.obj:
+        from core.database import connect
+
         root.obj["db"] = connect(root.obj.get("url"))
+        # Closed when the command ends, not left to the interpreter's exit (core/__main__.py).
+        root.call_on_close(root.obj["db"].engine.dispose)
     return root.obj["db"]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from core import accounts, policy_store
 from cli.common import JsonOption, database, emit, read_password_stdin, refusals, table
 
 users_app = typer.Typer(help="Accounts and roles.")
@@ -21,6 +20,8 @@ def users_add(ctx: typer.Context, name: str = typer.Argument(...),
               email: str = typer.Option(None, "--email"),
               by: str = typer.Option(None, "--by"), as_json: bool = JsonOption) -> None:
     """Create an account (the password is never taken from the command line)."""
+    from core import accounts
+
     if password_stdin:
         password = read_password_stdin()
     else:
@@ -35,6 +36,8 @@ def users_add(ctx: typer.Context, name: str = typer.Argument(...),
 @refusals
 def users_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Accounts and roles (never a password hash)."""
+    from core import accounts
+
     rows = [a.as_json() for a in accounts.list_users(database(ctx))]
     emit(rows, as_json, lambda: table(rows, ["username", "display_name", "role", "active", "email"]))
 
@@ -44,6 +47,8 @@ def users_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 def users_set_role(ctx: typer.Context, name: str = typer.Argument(...),
                    role: str = typer.Argument(...), by: str = typer.Option(None, "--by"),
                    as_json: bool = JsonOption) -> None:
+    from core import accounts
+
     account = accounts.set_role(database(ctx), name, role, by=by)
     emit({"username": account.username, "role": account.role}, as_json,
          lambda: typer.echo(f"{account.username} is now {account.role}"))
@@ -53,6 +58,8 @@ def users_set_role(ctx: typer.Context, name: str = typer.Argument(...),
 @refusals
 def users_disable(ctx: typer.Context, name: str = typer.Argument(...),
                   by: str = typer.Option(None, "--by"), as_json: bool = JsonOption) -> None:
+    from core import accounts
+
     account = accounts.disable_user(database(ctx), name, by=by)
     emit({"username": account.username, "active": account.active}, as_json,
          lambda: typer.echo(f"{account.username} disabled"))
@@ -63,6 +70,8 @@ def users_disable(ctx: typer.Context, name: str = typer.Argument(...),
 def users_unlock(ctx: typer.Context, name: str = typer.Argument(...),
                  by: str = typer.Option(None, "--by"), as_json: bool = JsonOption) -> None:
     """Clear an account's failed sign-ins from every client (its owner can sign in at once)."""
+    from core import accounts
+
     cleared = accounts.unlock_user(database(ctx), name, by=by)
     emit({"username": name.strip().lower(), "clients_cleared": cleared}, as_json,
          lambda: typer.echo(f"{name.strip().lower()}: failed sign-ins cleared ({cleared} client(s))"))
@@ -71,6 +80,8 @@ def users_unlock(ctx: typer.Context, name: str = typer.Argument(...),
 @policy_app.command("show")
 @refusals
 def policy_show(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    from core import policy_store
+
     policy = policy_store.get_policy(database(ctx)).as_json()
     emit(policy, as_json, lambda: table([{"key": k, "value": v} for k, v in policy.items()],
                                         ["key", "value"]))
@@ -80,5 +91,7 @@ def policy_show(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 @refusals
 def policy_set(ctx: typer.Context, key: str = typer.Argument(...), value: str = typer.Argument(...),
                by: str = typer.Option(..., "--by"), as_json: bool = JsonOption) -> None:
+    from core import policy_store
+
     policy = policy_store.set_policy(database(ctx), key, value, by=by).as_json()
     emit(policy, as_json, lambda: typer.echo(f"{key} = {policy.get(key)}"))

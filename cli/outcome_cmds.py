@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from core import backtest as backtests
 from cli.common import JsonOption, database, emit, refusals, table
-from core.split import BUCKETS
 
 app = typer.Typer()
 
@@ -49,10 +47,14 @@ def outcomes_(ctx: typer.Context,
 def backtest_(ctx: typer.Context, reinvestment: str = typer.Option(...),
               dao: str = typer.Option(...), lucky: str = typer.Option(...),
               creator: str = typer.Option(...),
-              days: int = typer.Option(backtests.DEFAULT_DAYS, "--days",
-                                       help="Replay the distributions of the last N days."),
+              days: int | None = typer.Option(None, "--days",
+                                              help="Replay the distributions of the last N days "
+                                              "(90 when not given)."),
               as_json: bool = JsonOption) -> None:
     """The ledger's distributions of the last N days replayed under this split, exactly."""
+    from core import backtest as backtests
+
+    days = backtests.DEFAULT_DAYS if days is None else days
     result = backtests.backtest(database(ctx),
                                 backtests.parse_split(reinvestment, dao, lucky, creator), days)
 

@@ -16,7 +16,6 @@ import typer
 from cli.common import JsonOption, database, emit, refusals, table
 from core.parsing import parse_instant
 from core.split import BUCKETS
-from db.types import utcnow
 
 app = typer.Typer()
 report_app = typer.Typer(help="Reports written to protocol_activity.")
@@ -80,6 +79,7 @@ def demo_data(ctx: typer.Context, seed: str = typer.Option("7", "--seed", metava
 def metrics_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Platform metrics computed from the database (the rebalancer's inputs)."""
     from core import metrics_store  # on use: start-up time of every other command
+    from db.types import utcnow
     db = database(ctx)
     now = utcnow()  # one moment for both reads, so they describe the same window
     values = metrics_store.compute_metrics(db, now)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from cli.common import JsonOption, database, emit, refusals
 from core.errors import ValidationFailed
-from core.metrics_model import PlatformMetrics
 from core.parsing import MAX_JSON_BYTES, load_json
-from core.rebalancer.service import RebalanceResult, run_rebalance
+
+if TYPE_CHECKING:
+    from core.metrics_model import PlatformMetrics
+    from core.rebalancer.service import RebalanceResult
 
 app = typer.Typer()
 
@@ -24,6 +27,8 @@ class Engine(str, Enum):
 
 def read_metrics_file(path: Path) -> PlatformMetrics:
     """A metrics JSON file, strictly: every problem is one line naming the key (exit 3)."""
+    from core.metrics_model import PlatformMetrics
+
     try:
         if path.stat().st_size > MAX_JSON_BYTES:
             raise ValidationFailed(f"metrics: {path} is larger than {MAX_JSON_BYTES} bytes")
@@ -67,6 +72,8 @@ def rebalance(ctx: typer.Context,
                                              help="Act as the built-in system:scheduler (cron)."),
               as_json: bool = JsonOption) -> None:
     """Analyse the metrics, suggest a split, file it as a proposal when a rebalance is due."""
+    from core.rebalancer.service import run_rebalance
+
     figures = read_metrics_file(metrics) if metrics is not None else None
     result = run_rebalance(database(ctx), metrics=figures, engine=engine.value, dry_run=dry_run,
                            by=by, scheduled=scheduled)

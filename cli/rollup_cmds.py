@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from core import rollup
 from cli.common import JsonOption, database, emit, refusals
 
 app = typer.Typer(help="The token activity roll-up (pre-aggregated launches, prices, volumes).",
@@ -15,6 +14,8 @@ app = typer.Typer(help="The token activity roll-up (pre-aggregated launches, pri
 @refusals
 def rebuild(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Rebuild the roll-up from the raw tokens table (one transaction)."""
+    from core import rollup
+
     result = rollup.rebuild(database(ctx))
     emit(result, as_json, lambda: typer.echo(f"roll-up rebuilt: {result['buckets']} buckets"))
 
@@ -23,6 +24,8 @@ def rebuild(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 @refusals
 def check(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Compare the roll-up with the raw table; exit 3 when any bucket differs."""
+    from core import rollup
+
     result = rollup.check(database(ctx))
     emit(result, as_json, lambda: typer.echo(
         f"{result['buckets']} buckets, {result['mismatches']} mismatches"))

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import math
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from core.json_safe import finite, jsonable  # noqa: F401 - callers have always found them here
 from core.outbox import add_event
 from core.parsing import optional_text, parse_limit
 from core.sessions import reading
@@ -40,33 +37,6 @@ class ActivityEntry:
         return {"id": self.id, "timestamp": self.timestamp.isoformat(),
                 "activity_type": self.activity_type, "description": self.description,
                 "metadata": self.metadata}
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)  # exact; percentages are passed as numbers already by callers
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def finite(data: Any) -> Any:
-    """`data` with every NaN or infinite float made None: JSON has no such numbers (Python
-    would print `Infinity`, which no JSON reader takes, and PostgreSQL's jsonb refuses it)."""
-    if isinstance(data, float):
-        return data if math.isfinite(data) else None
-    if isinstance(data, dict):
-        return {k: finite(v) for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [finite(v) for v in data]
-    return data
-
-
-def jsonable(data: Any) -> Any:
-    """Plain JSON types only: Decimal as exact text, datetimes as ISO 8601, UUIDs as text."""
-    return json.loads(json.dumps(finite(data), default=_json_default, allow_nan=False))
 
 
 @contextmanager

@@ -5,13 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.split import DEFAULT_SPLIT, Split
-from db.models import AllocationLog
+
+if TYPE_CHECKING:  # a row of either kind: the current split is read through Core (core/current.py)
+    from sqlalchemy import Row
+
+    from db.models import AllocationLog
 
 
-def split_of(row: AllocationLog) -> Split:
+def split_of(row: AllocationLog | Row[Any]) -> Split:
     """The four percentages of a log row (or a ledger row: same column names)."""
     return Split(row.reinvestment_pct, row.dao_pct, row.lucky_pct, row.creator_pct)
 
@@ -87,12 +91,12 @@ class CurrentAllocation:
                    reasoning="No active allocation in the database: built-in default 80/15/3/2")
 
     @classmethod
-    def of(cls, row: AllocationLog | None) -> "CurrentAllocation":
+    def of(cls, row: AllocationLog | Row[Any] | None) -> "CurrentAllocation":
         """The current row's split, or the built-in default when there is none."""
         return cls.default() if row is None else cls.from_row(row)
 
     @classmethod
-    def from_row(cls, row: AllocationLog) -> "CurrentAllocation":
+    def from_row(cls, row: AllocationLog | Row[Any]) -> "CurrentAllocation":
         return cls(split_of(row),
                    "database", str(row.id), row.effective_from, row.reasoning, row.proposed_by,
                    row.reviewed_by)

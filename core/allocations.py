@@ -26,6 +26,8 @@ from core.allocation_records import (
     TIMELINE_EVENTS, AllocationRecord, CurrentAllocation, PendingProposal, ProposalStory,
     TimelineEvent, split_of,
 )
+# This service's read of the split in force lives apart so that `current` need not load this.
+from core.current import get_current_allocation, read_current_allocation  # noqa: F401
 from core.sessions import reading, writing
 from core.split import BUCKETS, DEFAULT_SPLIT, Split, format_pct
 from core.validation import (
@@ -33,6 +35,7 @@ from core.validation import (
 )
 from db.engine import Database
 from db.models import STATUSES, AllocationLog, ProposalReview
+from db.tables import in_force
 from db.types import utcnow
 
 DECISIONS = ("approved", "rejected")
@@ -77,20 +80,12 @@ class WithdrawOutcome:
 # --- reads -------------------------------------------------------------------------------------
 
 def current_row(session: so.Session) -> AllocationLog | None:
-    return session.scalar(sa.select(AllocationLog).where(
-        AllocationLog.status == "active", AllocationLog.effective_until.is_(None)))
+    """The current row as an ORM object, for services that change it."""
+    return session.scalar(sa.select(AllocationLog).where(*in_force(AllocationLog)))
 
 
 def live_split(session: so.Session) -> Split:
-    row = current_row(session)
-    return CurrentAllocation.of(row).split
-
-
-def get_current_allocation(db: Database) -> CurrentAllocation:
-    """The split in force, or the built-in 80/15/3/2 (source "default") if none is active."""
-    with reading(db) as session:
-        row = current_row(session)
-        return CurrentAllocation.of(row)
+    return read_current_allocation(session).split
 
 
 def get_allocation_history(db: Database, limit: Any = None) -> list[AllocationRecord]:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-import sqlalchemy.orm as so
 
 from core.errors import Conflict, DatabaseBusy, DatabaseFailure, DatabaseUnavailable, ReadFailed
 from db.engine import Database
+
+if TYPE_CHECKING:  # the ORM loads with the first session: a Core read (`connected`) needs none
+    import sqlalchemy.orm as so
 
 # PostgreSQL SQLSTATEs meaning "another transaction was in the way", not "the database is gone":
 # serialization_failure, deadlock_detected, lock_not_available (lock_timeout / NOWAIT).
@@ -103,3 +106,10 @@ def reading(db: Database) -> Iterator[so.Session]:
     """A read-only session (on SQLite it never takes the write lock)."""
     with database_failures(writing=False), db.reads() as session:
         yield session
+
+
+@contextmanager
+def connected(db: Database) -> Iterator[sa.Connection]:
+    """A read-only Core connection, for reads that build no ORM objects (see core/current.py)."""
+    with database_failures(writing=False), db.reader.connect() as connection:
+        yield connection

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from db.engine import READ_ONLY, Database
+from db.engine import Database
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -56,7 +56,7 @@ def head_revision() -> str:
 def current_revision(database: Database) -> str | None:
     # A read: on SQLite it must not take the write lock (see db/engine.py), or every CLI call
     # would queue behind any writer just to learn the schema revision.
-    with database.engine.execution_options(**{READ_ONLY: True}).connect() as connection:
+    with database.reader.connect() as connection:
         if not sa.inspect(connection).has_table("alembic_version"):
             return None
         return connection.scalar(sa.text("SELECT version_num FROM alembic_version"))

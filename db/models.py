@@ -15,6 +15,7 @@ import sqlalchemy.orm as so
 
 from db.limits import (MAX_DAILY_COUNT, MAX_TOKEN_PRICE_USD, MAX_TOKEN_VOLUME_USD,
                        MAX_TREASURY_BALANCE_USD)
+from db.tables import PCT
 from db.types import ExactDecimal, ExactSum, JSONType, UTCDateTime, new_uuid, utcnow
 
 NAMING_CONVENTION = {
@@ -28,7 +29,6 @@ NAMING_CONVENTION = {
 STATUSES = ("proposed", "active", "rejected", "expired", "withdrawn", "superseded")
 PROPOSERS = ("ai", "manual", "system")
 ROLES = ("viewer", "analyst", "governor", "admin")
-PCT = sa.Numeric(5, 2)
 BUCKET_COLUMNS = ("reinvestment_pct", "dao_pct", "lucky_pct", "creator_pct")
 ENGAGEMENT_COUNTS = ("wallet_connections", "trades_count", "page_views")
 

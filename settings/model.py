@@ -1,33 +1,18 @@
-"""One settings object for the whole program, read from the environment (and `.env`).
-
-Why a root-level module: every layer reads it (`db`'s Alembic env, `core`, `ui`, `cli`), so it
-must sit below all of them. Inside `core` it made `db` import `core`; inside `db` it would make
-the domain's OpenAI and cron settings look like database settings. It imports nothing of ours.
-"""
+"""The settings object itself: a pydantic-settings class, imported only when something needs more
+than the database URL (`settings/__init__.py` says why)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import lru_cache
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_DATABASE_URL = "sqlite:///data/profit_allocation.db"
-
-
-def normalise_database_url(url: str) -> str:
-    """Accept the `postgres://` form that hosting providers hand out and pick the psycopg 3 driver."""
-    url = url.strip()
-    if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return url
+from settings import DEFAULT_DATABASE_URL, ENV_FILE, normalise_database_url
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_file=ENV_FILE, extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
     # PostgreSQL with a restricted app role: the schema owner's URL, used only to migrate (and
@@ -64,7 +49,3 @@ class Settings(BaseSettings):
     def has_openai_key(self) -> bool:
         return self.openai_api_key is not None and bool(self.openai_api_key.get_secret_value())
 
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings()
