@@ -5,7 +5,7 @@ multi-row INSERT, which builds and binds every value through SQLAlchemy's type l
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,9 +34,44 @@ def sqlite_time(moment: datetime) -> str:
     return moment.isoformat(" ", "microseconds")[:26]
 
 
+class SqliteClock:
+    """The stored text of `start` plus whole seconds, by table lookup: what `sqlite_time` gives,
+    at a fifth of its cost (a million demo tokens are a million times)."""
+
+    def __init__(self, start: datetime) -> None:
+        start = start.astimezone(UTC)
+        fraction = f".{start.microsecond:06d}"
+        self.day = start.date()
+        self.second = start.hour * 3600 + start.minute * 60 + start.second  # of its day
+        self.times = [f"{h:02d}:{m:02d}:{s:02d}{fraction}"
+                      for h in range(24) for m in range(60) for s in range(60)]
+        self.days: list[str] = []
+
+    def _dates(self, count: int) -> list[str]:
+        while len(self.days) < count:
+            self.days.append(f"{self.day + timedelta(days=len(self.days))} ")
+        return self.days
+
+    def rows(self, launches: Iterable[tuple[str, str, float, float, int]]
+             ) -> list[tuple[str, str, float, float, str]]:
+        """(symbol, name, price, volume, seconds after start) as rows for `insert_sqlite_tokens`."""
+        launches = list(launches)
+        first, times = self.second, self.times
+        last = max((r[4] for r in launches), default=0)
+        days = self._dates((first + last) // 86400 + 1)
+        return [(symbol, name, price, volume, days[(first + at) // 86400] + times[(first + at) % 86400])
+                for symbol, name, price, volume, at in launches]
+
+
+def insert_sqlite_tokens(connection: sa.Connection,
+                         rows: Iterable[tuple[str, str, float, float, str]]) -> None:
+    """New tokens on SQLite, created_at already as its stored text."""
+    connection.exec_driver_sql(_SQLITE_INSERT, rows if isinstance(rows, list) else list(rows))
+
+
 def insert_tokens(connection: sa.Connection, rows: Iterable[NewToken]) -> None:
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql(_SQLITE_INSERT, [
+        insert_sqlite_tokens(connection, [
             (symbol, name, float(price), float(volume), sqlite_time(at))
             for symbol, name, price, volume, at in rows])
         return
