@@ -171,15 +171,26 @@ def _launches(rng: random.Random, n: int, cum_weights: list[float],
     uniform, bits = rng.random, rng.getrandbits
     log, sqrt, cos, sin, two_pi, letters, names = (math.log, math.sqrt, math.cos, math.sin,
                                                    _TWO_PI, LETTERS, _NAMES)
-    batch = []
+    batch: list[Launch] = []
+    append = batch.append
     for day in days:
         x2pi = uniform() * two_pi  # gauss(): a new pair
         g2rad = sqrt(-2.0 * log(1.0 - uniform()))
-        log_price = min(max(-2.6 + cos(x2pi) * g2rad * 1.1, -5.0), 1.0)
+        log_price = -2.6 + cos(x2pi) * g2rad * 1.1
+        if log_price < -5.0:  # min(max(log_price, -5.0), 1.0)
+            log_price = -5.0
+        elif log_price > 1.0:
+            log_price = 1.0
         length = bits(2)  # randint(3, 5): 3 + _randbelow(3)
         while length >= 3:
             length = bits(2)
-        symbol = "".join([letters[int(uniform() * 26.0)] for _ in range(3 + length)])
+        # choices(LETTERS, k=3 + length): a letter per random(), left to right
+        symbol = (letters[int(uniform() * 26.0)] + letters[int(uniform() * 26.0)]
+                  + letters[int(uniform() * 26.0)])
+        if length:
+            symbol += letters[int(uniform() * 26.0)]
+            if length == 2:
+                symbol += letters[int(uniform() * 26.0)]
         word = bits(5)  # choice(WORDS): _randbelow(20)
         while word >= 20:
             word = bits(5)
@@ -189,10 +200,10 @@ def _launches(rng: random.Random, n: int, cum_weights: list[float],
         second = bits(17)  # randrange(86400): _randbelow(86400)
         while second >= 86400:
             second = bits(17)
-        batch.append((symbol, names[word][noun], round(10 ** log_price, 8),
-                       # gauss() again: the pair's other half, no draw
-                       round(10 ** (3.3 + sin(x2pi) * g2rad * 0.9) * levels[day], 2),
-                       day * 86400 + second))
+        append((symbol, names[word][noun], round(10 ** log_price, 8),
+                # gauss() again: the pair's other half, no draw
+                round(10 ** (3.3 + sin(x2pi) * g2rad * 0.9) * levels[day], 2),
+                day * 86400 + second))
     return batch
 
 

@@ -158,17 +158,19 @@ class Changes:
     def buckets(self) -> dict[int, dict[int, list[Any]]]:
         """The changes per bucket, {width: {epoch minute of its start: [tokens, price sum,
         volume sum]}}, the sums as exact Decimals; buckets left unchanged are left out."""
-        layers = _layered(self.minutes)
-        extra = _layered({k: [0, *sums] for k, sums in self.long.items()})
+        layers, longer = _layered(self.minutes), _layered(
+            {k: [0, *sums] for k, sums in self.long.items()})
+        out: dict[int, dict[int, list[Any]]] = {}
         for width, layer in layers.items():
-            longer = extra[width]
-            for key, entry in layer.items():
-                entry[1], entry[2] = _from_units(entry[1]), _from_units(entry[2])
-                if key in longer:  # every minute with a long figure has its entry: counted
-                    _, price, volume = longer[key]
-                    entry[1], entry[2] = sql.EXACT.add(entry[1], price), sql.EXACT.add(entry[2], volume)
-            layers[width] = {k: v for k, v in layer.items() if v[0] or v[1] or v[2]}
-        return layers
+            extra = longer[width]
+            out[width] = changed = {k: [n, _from_units(p), _from_units(v)]
+                                    for k, (n, p, v) in layer.items() if n or p or v or k in extra}
+            for key, (_, price, volume) in extra.items():
+                entry = changed[key]  # a minute with a long figure has its entry: counted there
+                entry[1], entry[2] = sql.EXACT.add(entry[1], price), sql.EXACT.add(entry[2], volume)
+                if not (entry[0] or entry[1] or entry[2]):
+                    del changed[key]
+        return out
 
     def apply(self, session: so.Session) -> int:
         """Write the changes into the roll-up (the caller's transaction); start over."""
@@ -180,8 +182,8 @@ class Changes:
 def _layered(minutes: dict[int, list[Any]]) -> dict[int, dict[int, list[Any]]]:
     """The minute sums with the hour and day sums they add up to: {width: {epoch minute of
     the bucket's start: [tokens, price sum, volume sum]}}, hours from minutes, days from hours.
-    Sums are ints (units) or Decimals (added exactly); the minutes' lists are copied."""
-    layers = {MINUTE: {key: list(entry) for key, entry in minutes.items()}}
+    Sums are ints (units) or Decimals (added exactly); the minute layer is `minutes` itself."""
+    layers = {MINUTE: minutes}
     with localcontext(sql.EXACT):
         for width, finer in ((HOUR, MINUTE), (DAY, HOUR)):
             layer: dict[int, list[Any]] = {}
