@@ -223,22 +223,23 @@ def _write_tokens(session: so.Session, rng: random.Random, count: int, start: da
     # exact sums are Python functions either way, adds it up while the rows are made.
     on_sqlite = connection.dialect.name == "sqlite"
     changes = rollup.Changes()
-    clock = bulk.SqliteClock(start)
+    clock = bulk.SqliteClock(start) if on_sqlite else None
     # Launches are whole seconds after `start`, so the minute of one is (first + second) // 60
     # (epoch seconds, the fraction of `start`'s second dropped: it never carries into a minute).
     first = (start - rollup.EPOCH) // timedelta(seconds=1)
     written = 0
-    while written < count:
-        size = min(BATCH, count - written)
-        if on_sqlite:
-            batch = _launches(rng, size, cum_weights, levels)
-            bulk.insert_sqlite_tokens(connection, clock.rows(batch))
-            changes.count_minutes((((first + r[4]) // 60, r[2], r[3]) for r in batch), 1)
-        else:
-            bulk.insert_tokens(connection, _token_batch(rng, size, start, cum_weights, levels))
-        written += size
-        if progress is not None:
-            progress(written, count)
+    with bulk.token_indexes_built_after(connection):  # the platform is empty (checked)
+        while written < count:
+            size = min(BATCH, count - written)
+            if clock is not None:
+                batch = _launches(rng, size, cum_weights, levels)
+                bulk.insert_sqlite_tokens(connection, clock.rows(batch))
+                changes.count_minutes((((first + r[4]) // 60, r[2], r[3]) for r in batch), 1)
+            else:
+                bulk.insert_tokens(connection, _token_batch(rng, size, start, cum_weights, levels))
+            written += size
+            if progress is not None:
+                progress(written, count)
     if on_sqlite:
         changes.apply(session)
     else:

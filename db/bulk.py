@@ -4,11 +4,14 @@ multi-row INSERT, which builds and binds every value through SQLAlchemy's type l
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+
+from db.models import Token
 
 TOKEN_COLUMNS = ("symbol", "name", "price", "volume_24h", "created_at")
 NewToken = tuple[str, str, float, float, datetime]  # in TOKEN_COLUMNS order; created_at aware
@@ -61,6 +64,25 @@ class SqliteClock:
         days = self._dates((first + last) // 86400 + 1)
         return [(symbol, name, price, volume, days[(first + at) // 86400] + times[(first + at) % 86400])
                 for symbol, name, price, volume, at in launches]
+
+
+@contextmanager
+def token_indexes_built_after(connection: sa.Connection) -> Iterator[None]:
+    """For a load into an empty `tokens`: its indexes dropped, then built once from the loaded
+    rows (a sort) when the block ends, all in the caller's transaction, so a failed load keeps
+    them. At a million rows in launch order (random for the index on created_at) SQLite spent
+    three quarters of the insert's time placing each row's index entry; building it after is
+    about four times faster. SQLite only: PostgreSQL's DROP INDEX would lock every reader of
+    `tokens` out until the load commits."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    indexes = sorted(Token.__table__.indexes, key=lambda index: str(index.name))
+    for index in indexes:
+        connection.execute(sa.schema.DropIndex(index))
+    yield
+    for index in indexes:
+        connection.execute(sa.schema.CreateIndex(index))
 
 
 def insert_sqlite_tokens(connection: sa.Connection,
