@@ -163,8 +163,8 @@ def _launches(rng: random.Random, n: int, cum_weights: list[float],
     randrange(86400) for its second of the day. Those methods' pure-Python bodies (CPython's
     random.py) are inlined here, drawing the very same getrandbits() and random() values, so a
     seed gives the same rows as calling them would (tests hold the two equal; the demo's numbers
-    are relied on): the calls cost half of a SQLite load's time. The two gauss() calls share one
-    pair of draws, as gauss() does, which needs the generator not to hold half a pair."""
+    are relied on), in about three microseconds a token instead of five. The two gauss() calls
+    share one pair of draws, as gauss() does, which needs the generator not to hold half a pair."""
     if rng.gauss_next is not None:
         raise ValueError("the generator holds half a gauss pair")
     days = rng.choices(range(len(levels)), cum_weights=cum_weights, k=n)

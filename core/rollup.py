@@ -133,7 +133,7 @@ class Changes:
 
     def count_minutes(self, rows: Iterable[tuple[int, float, float]], sign: int) -> None:
         """Count (epoch minute, price, volume) rows in (sign 1) or out (sign -1)."""
-        # The hot loop of every load (about a microsecond a token): names bound locally.
+        # The hot loop of every load (one to two microseconds a token): names bound locally.
         minutes, scale, bound, long = self.minutes, _SCALE, _BOUND, self._long
         get = minutes.get
         for key, price, volume in rows:
