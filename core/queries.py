@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, localcontext
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +19,7 @@ from core.errors import ValidationFailed
 from core.parsing import parse_date
 from core.rollup import Activity, activity_in_ranges
 from core.sessions import reading
-from core.split import BUCKETS
+from core.split import BUCKETS, Split
 from db.engine import Database
 from db.models import AllocationLog, EngagementDaily, ProfitDistribution
 from db.types import ExactDecimal, UTCDateTime, utcnow
@@ -96,21 +97,38 @@ def _periods(start: datetime | None, stop: datetime | None, now: datetime) -> sa
     return query.subquery("periods")
 
 
-def _compare_row(row: Any, activity: Activity) -> dict[str, Any]:
-    split = split_of(row)
-    days = (row.hi - row.lo).total_seconds() / 86400
-    tokens, volume = activity.tokens, float(activity.volume_sum)
-    average = activity.avg_price
-    return {
-        "allocation_id": str(row.id), "split": split.label(), **split.as_json(),
-        "effective_from": _iso(row.effective_from), "effective_until": _iso(row.effective_until),
-        "window_from": _iso(row.lo), "window_until": _iso(row.hi), "days": round(days, 4),
-        "tokens_launched": tokens,
-        "avg_price": float(average) if average is not None else None,
-        "total_volume": volume,
-        "tokens_per_day": round(tokens / days, 4) if days > 0 else None,
-        "volume_per_day": volume / days if days > 0 else None,
-    }
+@lru_cache(maxsize=1024)
+def _split_columns(pcts: tuple[Decimal, ...]) -> dict[str, Any]:
+    """The split's label and numbers: 500 periods hold a handful of distinct splits."""
+    split = Split(*pcts)
+    return {"split": split.label(), **split.as_json()}
+
+
+def _compare_rows(rows: list[Any], activity: list[Activity]) -> list[dict[str, Any]]:
+    # One period's end is the next one's start: each instant is written out once.
+    iso: dict[datetime | None, str | None] = {None: None}
+
+    def text(moment: datetime | None) -> str | None:
+        if moment not in iso:
+            iso[moment] = moment.isoformat()  # type: ignore[union-attr]
+        return iso[moment]
+
+    out = []
+    for (period_id, *pcts, effective_from, effective_until, lo, hi), figures in zip(rows, activity):
+        days = (hi - lo).total_seconds() / 86400
+        tokens, volume = figures.tokens, float(figures.volume_sum)
+        average = figures.avg_price
+        out.append({
+            "allocation_id": str(period_id), **_split_columns(tuple(pcts)),
+            "effective_from": text(effective_from), "effective_until": text(effective_until),
+            "window_from": text(lo), "window_until": text(hi), "days": round(days, 4),
+            "tokens_launched": tokens,
+            "avg_price": float(average) if average is not None else None,
+            "total_volume": volume,
+            "tokens_per_day": round(tokens / days, 4) if days > 0 else None,
+            "volume_per_day": volume / days if days > 0 else None,
+        })
+    return out
 
 
 def compare_performance(db: Database, date_from: date | datetime | None = None,
@@ -133,7 +151,7 @@ def compare_performance(db: Database, date_from: date | datetime | None = None,
     with reading(db) as session:
         rows = session.execute(sa.select(periods).order_by(periods.c.effective_from)).all()
         activity = activity_in_ranges(session, [(r.lo, r.hi) for r in rows])
-    return [_compare_row(r, a) for r, a in zip(rows, activity)]
+    return _compare_rows(rows, activity)
 
 
 def allocation_periods(db: Database, now: datetime | None = None) -> list[dict[str, Any]]:

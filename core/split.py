@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 # Parsing lives in core.parsing; re-exported here, where the callers have always found it.
@@ -66,7 +67,14 @@ class Split:
         return {k: pct_json(v) for k, v in self.items()}
 
     def label(self) -> str:
-        return "/".join(format_pct(v) for _, v in self.items())
+        return _label(self)
+
+
+@lru_cache(maxsize=4096)
+def _label(split: Split) -> str:
+    # A page labels the same few splits thousands of times a run (500 periods: their table,
+    # chart and CSV). Equal splits label alike: 80 and 80.00 are both "80".
+    return "/".join(format_pct(v) for _, v in split.items())
 
 
 DEFAULT_SPLIT = Split(Decimal(80), Decimal(15), Decimal(3), Decimal(2))

@@ -43,7 +43,8 @@ if not changes:
     st.info("Only one split so far: outcomes appear after the first change.")
 else:
     st.dataframe(changes_table(outcomes), hide_index=True, key="outcomes_table")
-    csv_download(pd.DataFrame(outcome_rows(changes)), f"outcomes-{window}d.csv", "outcomes_csv")
+    csv_download(lambda: pd.DataFrame(outcome_rows(changes)), f"outcomes-{window}d.csv",
+                 "outcomes_csv")
 
     ids = [o.allocation_id for o in changes]
     if "outcomes_change" not in st.session_state:

@@ -3,8 +3,12 @@ a governor sees on a proposal what it would have paid out and what the last chan
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import expect
+
+from core.outcomes import FIGURES
 
 from tests.e2e.test_browser import WAIT_MS, _go, _settled, _shot, _sign_in, page, server  # noqa: F401
 
@@ -41,6 +45,14 @@ def test_an_analyst_sees_every_split_change_and_a_governor_the_backtest(server, 
     page.get_by_text("What followed each change").scroll_into_view_if_needed()
     expect(page.get_by_text("What followed each change")).to_be_visible()
     _shot(page, "20b_outcomes_table")
+    # The CSV is written when the button is clicked (Streamlit's deferred download), not on
+    # every run of the page: the click must still hand over the whole table.
+    with page.expect_download(timeout=WAIT_MS) as download:
+        page.get_by_role("button", name="⬇️ Download CSV").first.click()
+    assert download.value.suggested_filename == "outcomes-14d.csv"
+    lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1 + 5 * len(FIGURES)  # a header, the demo's five changes by figure
+    assert "75/15/6/4" in "".join(lines)
     page.get_by_text("Scorecard per proposer").scroll_into_view_if_needed()
     expect(page.get_by_text("Scorecard per proposer")).to_be_visible()
     _shot(page, "20c_outcomes_scorecard")

@@ -76,6 +76,29 @@ def rollup_rows(db) -> dict:
                 for r in session.execute(sa.select(*TokenActivityRollup.__table__.c))}
 
 
+# Instants on and next to half a minute, where an edge's raw part changes sides.
+HALVES = [BASE + timedelta(days=d, hours=h, minutes=m, seconds=30, microseconds=e)
+          for d in (0, 1) for h in (0, 23) for m in (0, 59) for e in (-1, 0, 1)]
+
+
+@PROPERTY
+@given(rows=st.lists(st.tuples(figures, figures, st.one_of(instants, st.sampled_from(HALVES))),
+                     min_size=1, max_size=30),
+       cuts=st.lists(st.one_of(instants, st.sampled_from(HALVES)), min_size=2, max_size=8,
+                     unique=True))
+def test_periods_meeting_at_their_edges_each_equal_the_raw_rows(db, tmp_path, rows, cuts):
+    """compare's shape: each period ends where the next starts, so their edges' raw parts are
+    read once and added to one period and subtracted from the other."""
+    reset(db)
+    import_csv(db, "tokens", write_csv(tmp_path / "t.csv", rows))
+    tokens = raw_tokens(db)
+    cuts = sorted(cuts)
+    ranges = [(None, cuts[0]), *zip(cuts, cuts[1:])]
+    with db.reads() as session:
+        got = rollup.activity_in_ranges(session, ranges)
+    assert got == [expected_activity(tokens, lo, hi) for lo, hi in ranges]
+
+
 @PROPERTY
 @given(data=st.data(), batches=st.lists(st.lists(token_rows, min_size=1, max_size=12),
                                         min_size=1, max_size=4))
