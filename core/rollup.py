@@ -353,7 +353,7 @@ def check(db: Database) -> dict[str, int]:
 # UTC day, so flooring ticks floors the time) and handed to the database as such: at 500
 # periods, cutting them in datetime arithmetic and formatting them as text cost more than the
 # database's part of the read.
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH = EPOCH  # the maintenance keys' epoch (above)
 _TICK = timedelta(microseconds=1)
 _TICKS = 1_000_000  # per second
 _MINUTE_TICKS = MINUTE * _TICKS
