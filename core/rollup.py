@@ -88,62 +88,120 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
 
 
+# Buckets are keyed in Python by whole minutes since the Unix epoch (UTC): an int is cheaper to
+# hash, floor and compare than a datetime, and hours and days are whole multiples of it.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MINUTE = timedelta(minutes=1)
+
+
+def epoch_minute(moment: datetime) -> int:
+    """The minute an aware datetime falls in, as whole minutes since the epoch (exact)."""
+    return (moment - EPOCH) // _ONE_MINUTE
+
+
+def minute_start(minute: int) -> datetime:
+    return EPOCH + timedelta(minutes=minute)
+
+
+# A figure's exact decimal (the shortest text its double prints as, `repr`) is summed as an
+# integer count of 1e-8 units k when that is provably the same number: |figure| < 1e7, so k has
+# at most 15 digits, and k / 1e8 (one correctly rounded division of two exact doubles) gives
+# back the very double. Two different decimals of at most 15 significant digits never round to
+# the same double (DBL_DIG), and `repr` prints at most as many digits as k has, so it prints
+# k x 1e-8. Integer sums are exact and several times cheaper than Decimal ones; a figure failing
+# the test (more than 8 decimal places, or 1e7 and above) is summed as a Decimal beside them.
+_SCALE, _BOUND, _PLACES = 1e8, 1e7, 8
+
+
+def _from_units(units: int) -> Decimal:
+    return sql.EXACT.scaleb(Decimal(units), -_PLACES)
+
+
 class Changes:
     """Token rows entering and leaving the roll-up, added up per minute in Python and written
     in one go by `apply` (a few thousand bucket rows, however many tokens): a load of millions
     of tokens touches each bucket once, not once per batch."""
 
     def __init__(self) -> None:
-        self.minutes: dict[datetime, list[Any]] = {}
+        # epoch minute -> [tokens, price sum, volume sum], the sums in 1e-8 units (ints)
+        self.minutes: dict[int, list[int]] = {}
+        # epoch minute -> [price sum, volume sum] of the figures without a short form (Decimal)
+        self.long: dict[int, list[Decimal]] = {}
 
     def add(self, rows: Iterable[TokenFigures]) -> None:
-        self._count(rows, 1)
+        self.count_minutes(((epoch_minute(c), p, v) for c, p, v in rows), 1)
 
     def remove(self, rows: Iterable[TokenFigures]) -> None:
-        self._count(rows, -1)
+        self.count_minutes(((epoch_minute(c), p, v) for c, p, v in rows), -1)
 
-    def _count(self, rows: Iterable[TokenFigures], sign: int) -> None:
-        # The hot loop of every load (a few microseconds a token): names bound locally.
-        minutes, exact, text, zero = self.minutes, Decimal, repr, Decimal(0)
-        with localcontext(sql.EXACT):
-            for created_at, price, volume in rows:
-                if created_at.tzinfo is not UTC:
-                    created_at = created_at.astimezone(UTC)
-                key = created_at.replace(second=0, microsecond=0)
-                entry = minutes.get(key)
-                if entry is None:
-                    entry = minutes[key] = [0, zero, zero]
-                if sign > 0:
-                    entry[0] += 1
-                    entry[1] += exact(text(price))
-                    entry[2] += exact(text(volume))
-                else:
-                    entry[0] -= 1
-                    entry[1] -= exact(text(price))
-                    entry[2] -= exact(text(volume))
+    def count_minutes(self, rows: Iterable[tuple[int, float, float]], sign: int) -> None:
+        """Count (epoch minute, price, volume) rows in (sign 1) or out (sign -1)."""
+        # The hot loop of every load (one to two microseconds a token): names bound locally.
+        minutes, scale, bound, long = self.minutes, _SCALE, _BOUND, self._long
+        get = minutes.get
+        for key, price, volume in rows:
+            entry = get(key)
+            if entry is None:
+                entry = minutes[key] = [0, 0, 0]
+            entry[0] += sign
+            if -bound < price < bound and (units := round(price * scale)) / scale == price:
+                entry[1] += sign * units
+            else:
+                long(key, 0, price, sign)
+            if -bound < volume < bound and (units := round(volume * scale)) / scale == volume:
+                entry[2] += sign * units
+            else:
+                long(key, 1, volume, sign)
+
+    def _long(self, key: int, column: int, figure: float, sign: int) -> None:
+        sums = self.long.setdefault(key, [Decimal(0), Decimal(0)])
+        value = Decimal(repr(figure))
+        sums[column] = sql.EXACT.add(sums[column], value if sign > 0 else -value)
+
+    def buckets(self) -> dict[int, dict[int, list[Any]]]:
+        """The changes per bucket, {width: {epoch minute of its start: [tokens, price sum,
+        volume sum]}}, the sums as exact Decimals; buckets left unchanged are left out."""
+        layers, longer = _layered(self.minutes), _layered(
+            {k: [0, *sums] for k, sums in self.long.items()})
+        out: dict[int, dict[int, list[Any]]] = {}
+        for width, layer in layers.items():
+            extra = longer[width]
+            out[width] = changed = {k: [n, _from_units(p), _from_units(v)]
+                                    for k, (n, p, v) in layer.items() if n or p or v or k in extra}
+            for key, (_, price, volume) in extra.items():
+                entry = changed[key]  # a minute with a long figure has its entry: counted there
+                entry[1], entry[2] = sql.EXACT.add(entry[1], price), sql.EXACT.add(entry[2], volume)
+                if not (entry[0] or entry[1] or entry[2]):
+                    del changed[key]
+        return out
 
     def apply(self, session: so.Session) -> int:
         """Write the changes into the roll-up (the caller's transaction); start over."""
-        touched = _write_deltas(session, _layered(self.minutes))
-        self.minutes = {}
+        touched = _write_deltas(session, self.buckets())
+        self.minutes, self.long = {}, {}
         return touched
 
 
-def _layered(minutes: dict[datetime, list[Any]]) -> dict[tuple[int, datetime], list[Any]]:
-    """The minute deltas with the hour and day deltas they add up to."""
-    out: dict[tuple[int, datetime], list[Any]] = {}
+def _layered(minutes: dict[int, list[Any]]) -> dict[int, dict[int, list[Any]]]:
+    """The minute sums with the hour and day sums they add up to: {width: {epoch minute of
+    the bucket's start: [tokens, price sum, volume sum]}}, hours from minutes, days from hours.
+    Sums are ints (units) or Decimals (added exactly); the minute layer is `minutes` itself."""
+    layers = {MINUTE: minutes}
     with localcontext(sql.EXACT):
-        for key, (tokens, price, volume) in minutes.items():
-            for bucket in ((MINUTE, key), (HOUR, key.replace(minute=0)),
-                           (DAY, key.replace(hour=0, minute=0))):
-                entry = out.get(bucket)
+        for width, finer in ((HOUR, MINUTE), (DAY, HOUR)):
+            layer: dict[int, list[Any]] = {}
+            step = width // MINUTE
+            for key, (tokens, price, volume) in layers[finer].items():
+                start = key - key % step
+                entry = layer.get(start)
                 if entry is None:
-                    out[bucket] = [tokens, price, volume]
+                    layer[start] = [tokens, price, volume]
                 else:
                     entry[0] += tokens
                     entry[1] += price
                     entry[2] += volume
-    return {k: v for k, v in out.items() if v[0] or v[1] or v[2]}
+            layers[width] = layer
+    return layers
 
 
 def apply_batch(session: so.Session, added: Iterable[TokenFigures] = (),
@@ -157,45 +215,81 @@ def apply_batch(session: so.Session, added: Iterable[TokenFigures] = (),
     return changes.apply(session)
 
 
-def _write_deltas(session: so.Session, deltas: dict[tuple[int, datetime], list[Any]]) -> int:
-    if not deltas:
+_COLUMNS = ("tokens", "price_sum", "volume_sum")
+# SQLite's statements, bound by position with values already in their stored form (the bucket
+# as SQLAlchemy's time text, the sums as decimal text): a load writes a hundred thousand bucket
+# rows, and SQLAlchemy's per-value type processing cost more than SQLite's own work.
+_SQLITE_GROW = (f"INSERT INTO {sql.TABLE} (width, bucket_start, tokens, price_sum, volume_sum) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (width, bucket_start) DO UPDATE SET "
+                "tokens = tokens + excluded.tokens, "
+                "price_sum = decimal_add(price_sum, excluded.price_sum), "
+                "volume_sum = decimal_add(volume_sum, excluded.volume_sum)")
+_SQLITE_SHRINK = (f"UPDATE {sql.TABLE} SET tokens = tokens + ?, "
+                  "price_sum = decimal_add(price_sum, ?), volume_sum = decimal_add(volume_sum, ?) "
+                  "WHERE width = ? AND bucket_start = ?")
+_SQLITE_EMPTIED = f"DELETE FROM {sql.TABLE} WHERE tokens = 0 AND width = ? AND bucket_start = ?"
+
+
+def _write_deltas(session: so.Session, layers: dict[int, dict[int, list[Any]]]) -> int:
+    # One lock order for every writer: by width, then by time.
+    rows = [(width, key, *layer[key]) for width, layer in layers.items() for key in sorted(layer)]
+    if not rows:
         return 0
-    keys = sorted(deltas)  # one lock order for every writer
-    rows = [{"w": w, "b": b, "tokens": deltas[(w, b)][0], "price_sum": deltas[(w, b)][1],
-             "volume_sum": deltas[(w, b)][2]} for w, b in keys]
     # Buckets gaining tokens may be new: an upsert. Buckets losing tokens (or keeping their
     # count while a price changes) hold the token already: an update. Kept apart because a
     # CHECK constraint judges an upsert's proposed row (a negative count) before the conflict.
-    growing = [r for r in rows if r["tokens"] > 0]
-    shrinking = [r for r in rows if r["tokens"] <= 0]
+    growing = [r for r in rows if r[2] > 0]
+    shrinking = [r for r in rows if r[2] <= 0]
+    # A bucket whose last token moved away goes, as a rebuild would not make it.
+    emptied = [r for r in shrinking if r[2] < 0]
+    if session.get_bind().dialect.name == "sqlite":
+        connection, text = session.connection(), _SqliteBuckets()
+        if growing:
+            connection.exec_driver_sql(_SQLITE_GROW, [
+                (w, text(k), n, str(p), str(v)) for w, k, n, p, v in growing])
+        if shrinking:
+            connection.exec_driver_sql(_SQLITE_SHRINK, [
+                (n, str(p), str(v), w, text(k)) for w, k, n, p, v in shrinking])
+        if emptied:
+            connection.exec_driver_sql(_SQLITE_EMPTIED, [(w, text(k)) for w, k, *_ in emptied])
+        return len(rows)
+
     table = TokenActivityRollup.__table__
-    on_sqlite = session.get_bind().dialect.name == "sqlite"
-
-    def plus(column: str, value: Any) -> Any:
-        if on_sqlite and column != "tokens":
-            return sa.func.decimal_add(table.c[column], value)  # exact text (db/rollup.py)
-        return table.c[column] + value
-
+    where = (table.c.width == sa.bindparam("w"), table.c.bucket_start == sa.bindparam("b"))
     if growing:
-        statement = bulk.dialect_insert(session.get_bind().dialect.name, table).values(
+        statement = bulk.dialect_insert("postgresql", table).values(
             width=sa.bindparam("w"), bucket_start=sa.bindparam("b"))
         statement = statement.on_conflict_do_update(
             index_elements=["width", "bucket_start"],
-            set_={c: plus(c, statement.excluded[c]) for c in ("tokens", "price_sum", "volume_sum")})
-        session.execute(statement, growing)
+            set_={c: table.c[c] + statement.excluded[c] for c in _COLUMNS})
+        session.execute(statement, [{"w": w, "b": minute_start(k), "tokens": n, "price_sum": p,
+                                     "volume_sum": v} for w, k, n, p, v in growing])
     if shrinking:
-        where = (table.c.width == sa.bindparam("w"), table.c.bucket_start == sa.bindparam("b"))
         session.execute(sa.update(table).where(*where).values(
-            {c: plus(c, sa.bindparam(f"d_{c}", type_=table.c[c].type))
-             for c in ("tokens", "price_sum", "volume_sum")}),
-            [{"w": r["w"], "b": r["b"], **{f"d_{c}": r[c] for c in ("tokens", "price_sum",
-                                                                      "volume_sum")}}
-             for r in shrinking])
-        # A bucket whose last token moved away goes, as a rebuild would not make it.
-        emptied = [{"w": r["w"], "b": r["b"]} for r in shrinking if r["tokens"] < 0]
-        if emptied:
-            session.execute(sa.delete(table).where(table.c.tokens == 0, *where), emptied)
+            {c: table.c[c] + sa.bindparam(f"d_{c}", type_=table.c[c].type) for c in _COLUMNS}),
+            [{"w": w, "b": minute_start(k), "d_tokens": n, "d_price_sum": p, "d_volume_sum": v}
+             for w, k, n, p, v in shrinking])
+    if emptied:
+        session.execute(sa.delete(table).where(table.c.tokens == 0, *where),
+                        [{"w": w, "b": minute_start(k)} for w, k, *_ in emptied])
     return len(rows)
+
+
+class _SqliteBuckets:
+    """A bucket's start (epoch minute) as its stored text, `bulk.sqlite_time` of it, from a
+    table of the day's minutes and a cache of dates: a load writes a hundred thousand."""
+
+    _CLOCK = [f" {h:02d}:{m:02d}:00.000000" for h in range(24) for m in range(60)]
+
+    def __init__(self) -> None:
+        self.dates: dict[int, str] = {}
+
+    def __call__(self, minute: int) -> str:
+        day, of_day = divmod(minute, 1440)
+        date_text = self.dates.get(day)
+        if date_text is None:
+            date_text = self.dates[day] = (EPOCH + timedelta(days=day)).date().isoformat()
+        return date_text + self._CLOCK[of_day]
 
 
 def _prepare(session: so.Session) -> None:
@@ -231,9 +325,10 @@ def _raw_buckets(session: so.Session) -> dict[tuple[int, datetime], tuple[int, D
         sa.column("bucket_start", TokenActivityRollup.bucket_start.type),
         sa.column("tokens", sa.BigInteger()), sa.column("price_sum", TokenActivityRollup.price_sum.type),
         sa.column("volume_sum", TokenActivityRollup.volume_sum.type))
-    minutes = {row.bucket_start: [int(row.tokens), row.price_sum, row.volume_sum]
+    minutes = {epoch_minute(row.bucket_start): [int(row.tokens), row.price_sum, row.volume_sum]
                for row in session.execute(query)}
-    return {k: (v[0], v[1], v[2]) for k, v in _layered(minutes).items()}
+    return {(width, minute_start(start)): (v[0], v[1], v[2])
+            for width, layer in _layered(minutes).items() for start, v in layer.items()}
 
 
 def check(db: Database) -> dict[str, int]:
@@ -258,7 +353,7 @@ def check(db: Database) -> dict[str, int]:
 # UTC day, so flooring ticks floors the time) and handed to the database as such: at 500
 # periods, cutting them in datetime arithmetic and formatting them as text cost more than the
 # database's part of the read.
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH = EPOCH  # the maintenance keys' epoch (above)
 _TICK = timedelta(microseconds=1)
 _TICKS = 1_000_000  # per second
 _MINUTE_TICKS = MINUTE * _TICKS

@@ -180,3 +180,32 @@ def test_the_demo_data_command_prints_counts_per_table(db_url):
     assert result.exit_code == 0, result.output
     counts = json.loads(result.stdout)
     assert counts["tokens"] == 100 and counts["engagement_daily"] == 30
+
+
+def token_indexes(db) -> list[tuple[str, tuple[str, ...]]]:
+    return sorted((i["name"], tuple(i["column_names"]))
+                  for i in sa.inspect(db.engine).get_indexes("tokens"))
+
+
+def test_the_demo_leaves_the_tokens_indexes_the_models_define_and_reads_use_them(db):
+    generate_demo_data(db, now=NOW, **SMALL)
+    assert token_indexes(db) == sorted((str(i.name), tuple(c.name for c in i.columns))
+                                       for i in Token.__table__.indexes)
+    if db.dialect == "sqlite":  # SQLite builds it after the rows: it must still be the one read
+        with db.engine.connect() as connection:
+            plan = connection.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT count(*), sum(price) FROM tokens WHERE created_at >= ?",
+                (str(NOW),)).all()
+        assert "ix_tokens_created_at_price_volume" in str(plan)
+
+
+def test_a_load_that_fails_midway_keeps_the_tokens_indexes(sqlite_db):
+    from db import bulk
+
+    before = token_indexes(sqlite_db)
+    with pytest.raises(sa.exc.IntegrityError):
+        with sqlite_db.engine.begin() as connection, bulk.token_indexes_built_after(connection):
+            bulk.insert_sqlite_tokens(connection, [("A", "A", 1.0, 2.0, "2024-03-01 00:00:00.000000"),
+                                                   ("B", "B", -1.0, 2.0, "2024-03-01 00:00:00.000000")])
+    assert before and token_indexes(sqlite_db) == before
+    assert rows_in(sqlite_db, Token) == 0
