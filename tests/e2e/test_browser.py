@@ -88,6 +88,10 @@ def page() -> Iterator[Page]:
 def _settled(page: Page) -> None:
     """Wait until the script run in progress (if any) has finished."""
     page.wait_for_timeout(300)
+    # The app root says whether a script run is in progress; the status widget only shows once
+    # a run has lasted a moment, so a click could land in a short run and be lost with it.
+    expect(page.get_by_test_id("stApp")).not_to_have_attribute(
+        "data-test-script-state", "running", timeout=WAIT_MS)
     expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=WAIT_MS)
 
 
@@ -103,6 +107,11 @@ def _sign_in(page: Page, username: str) -> None:
     page.locator(".st-key-signin_password input").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_test_id("stSidebar").locator("code", has_text=username)).to_be_visible(timeout=WAIT_MS)
+    # Signing in writes the session cookie, which reruns the page once more: a click before
+    # that rerun ends is lost with it.
+    _settled(page)
+    page.wait_for_timeout(500)
+    _settled(page)
 
 
 def _go(page: Page, label: str) -> None:
