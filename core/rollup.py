@@ -243,7 +243,11 @@ def _write_deltas(session: so.Session, layers: dict[int, dict[int, list[Any]]]) 
     # A bucket whose last token moved away goes, as a rebuild would not make it.
     emptied = [r for r in shrinking if r[2] < 0]
     if session.get_bind().dialect.name == "sqlite":
-        connection, text = session.connection(), _SqliteBuckets()
+        connection = session.connection()
+
+        def text(minute: int) -> str:
+            return bulk.sqlite_time(minute_start(minute))
+
         if growing:
             connection.exec_driver_sql(_SQLITE_GROW, [
                 (w, text(k), n, str(p), str(v)) for w, k, n, p, v in growing])
@@ -273,23 +277,6 @@ def _write_deltas(session: so.Session, layers: dict[int, dict[int, list[Any]]]) 
         session.execute(sa.delete(table).where(table.c.tokens == 0, *where),
                         [{"w": w, "b": minute_start(k)} for w, k, *_ in emptied])
     return len(rows)
-
-
-class _SqliteBuckets:
-    """A bucket's start (epoch minute) as its stored text, `bulk.sqlite_time` of it, from a
-    table of the day's minutes and a cache of dates: a load writes a hundred thousand."""
-
-    _CLOCK = [f" {h:02d}:{m:02d}:00.000000" for h in range(24) for m in range(60)]
-
-    def __init__(self) -> None:
-        self.dates: dict[int, str] = {}
-
-    def __call__(self, minute: int) -> str:
-        day, of_day = divmod(minute, 1440)
-        date_text = self.dates.get(day)
-        if date_text is None:
-            date_text = self.dates[day] = (EPOCH + timedelta(days=day)).date().isoformat()
-        return date_text + self._CLOCK[of_day]
 
 
 def _prepare(session: so.Session) -> None:
@@ -353,7 +340,6 @@ def check(db: Database) -> dict[str, int]:
 # UTC day, so flooring ticks floors the time) and handed to the database as such: at 500
 # periods, cutting them in datetime arithmetic and formatting them as text cost more than the
 # database's part of the read.
-_EPOCH = EPOCH  # the maintenance keys' epoch (above)
 _TICK = timedelta(microseconds=1)
 _TICKS = 1_000_000  # per second
 _MINUTE_TICKS = MINUTE * _TICKS
@@ -383,11 +369,11 @@ def _edge_part(width: int, edge: int, rounded: int, lower: bool) -> list[_TickSe
 
 
 def _ticks(moment: datetime) -> int:
-    return (moment - _EPOCH) // _TICK  # aware datetimes subtract in UTC
+    return (moment - EPOCH) // _TICK  # aware datetimes subtract in UTC
 
 
 def _moment(ticks: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=ticks)
+    return EPOCH + timedelta(microseconds=ticks)
 
 
 def _cover(lo: int, hi: int, widths: tuple[int, ...]) -> list[_TickSegment]:

@@ -88,12 +88,6 @@ def test_the_epoch_minute_is_the_minute_the_instant_falls_in(at):
     assert rollup.minute_start(minute) == at.astimezone(UTC).replace(second=0, microsecond=0)
 
 
-@given(st.integers(rollup.epoch_minute(datetime(1, 1, 1, tzinfo=UTC)),
-                   rollup.epoch_minute(datetime(9999, 12, 31, 23, 59, tzinfo=UTC))))
-def test_a_bucket_is_written_as_the_text_sqlalchemy_stores_for_its_start(minute):
-    assert rollup._SqliteBuckets()(minute) == bulk.sqlite_time(rollup.minute_start(minute))
-
-
 @given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
                     timezones=st.sampled_from([UTC, timezone(timedelta(hours=-3, minutes=-15))])),
        st.lists(st.integers(0, 3650 * 86400), max_size=30))
