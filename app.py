@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from core.money import calculate_amounts
+from core.allocation.money import calculate_amounts
+from core.allocation.split import BUCKET_LABELS, BUCKETS
 from settings import get_settings
-from core.split import BUCKET_LABELS, BUCKETS
 from ui import figures, readers
 from ui.feedback import core_call
 from ui.format import ago, money, pct, plain, usd, when

@@ -9,7 +9,7 @@ import sys
 import uvicorn
 
 from api.app import create_app
-from core.errors import DomainError
+from core.base.errors import DomainError
 from core.database import connect
 
 

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.routes import ROUTERS
-from core.api_tokens import FailedTokenAttempts
+from core.governance.api_tokens import FailedTokenAttempts
 from db.engine import Database
 
 DESCRIPTION = """The HTTP face of the dynamic profit allocation system. Every route but `/health`

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from core.activity import acting_through
-from core.api_tokens import TokenPrincipal, authenticate_client
+from core.governance.api_tokens import TokenPrincipal, authenticate_client
+from core.record.activity import acting_through
 from db.engine import Database
 
 # auto_error off: a missing token is refused by core with the same 401 as a wrong one.

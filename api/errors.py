@@ -1,7 +1,7 @@
 """Core's refusals as HTTP problem details (RFC 9457), with the CLI's one-line messages.
 
 The one place where the API turns failures into status codes: a route only calls core, which has
-already translated database failures into its own exceptions (`core.sessions`).
+already translated database failures into its own exceptions (`core.base.sessions`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.errors import (DatabaseBusy, DatabaseFailure, DomainError, NotAuthenticated, NotFound,
-                         PermissionDenied, Refused, Throttled, ValidationFailed)
+from core.base.errors import (DatabaseBusy, DatabaseFailure, DomainError, NotAuthenticated,
+                              NotFound, PermissionDenied, Refused, Throttled, ValidationFailed)
 
 log = logging.getLogger("api")
 PROBLEM_JSON = "application/problem+json"

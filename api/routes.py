@@ -10,12 +10,13 @@ from fastapi import APIRouter, Depends, Query, Response
 from api.auth import Caller, caller, database
 from api.errors import problem
 from api.schemas import DistributionBody, ProposalBody, RebalanceBody, ReviewBody
-from core import allocations, distribution, metrics_store, queries
-from core.activity import list_activity
-from core.errors import DatabaseUnavailable
-from core.rebalancer.service import run_rebalance
+from core.allocation.validation import ProposalInput
+from core.base.errors import DatabaseUnavailable
 from core.database import schema_revision
-from core.validation import ProposalInput
+from core.platform_data import metrics_store, queries
+from core.proposals import lifecycle, distribution
+from core.rebalancer.service import run_rebalance
+from core.record.activity import list_activity
 from db.engine import Database
 
 health = APIRouter(tags=["health"])
@@ -58,7 +59,7 @@ def manage_profits(body: DistributionBody, response: Response, who: Caller = Dep
 @v1.get("/allocation")
 def get_allocation(_: Caller = Depends(caller), db: Database = Depends(database)) -> dict[str, Any]:
     """The split in force: the CLI's `current --json`."""
-    return allocations.get_current_allocation(db).as_json()
+    return lifecycle.get_current_allocation(db).as_json()
 
 
 @v1.get("/allocation/amounts")
@@ -70,10 +71,10 @@ def get_amounts(profit: str = Query(...), _: Caller = Depends(caller),
 
 
 @v1.get("/proposals")
-def get_proposals(status: str = Query(allocations.WAITING), _: Caller = Depends(caller),
+def get_proposals(status: str = Query(lifecycle.WAITING), _: Caller = Depends(caller),
                   db: Database = Depends(database)) -> list[dict[str, Any]]:
     """Proposals (default: pending), newest first, as the CLI's `pending --json`."""
-    return [p.as_json() for p in allocations.list_proposals(db, status)]
+    return [p.as_json() for p in lifecycle.list_proposals(db, status)]
 
 
 @v1.post("/proposals", status_code=201)
@@ -84,14 +85,14 @@ def post_proposal(body: ProposalBody, who: Caller = Depends(caller),
                              body.confidence, body.proposed_by,
                              {"manual": True} if body.proposed_by == "manual" else None)
     with who.acting():
-        return allocations.propose_allocation(db, proposal, by=who.by).as_json()
+        return lifecycle.propose_allocation(db, proposal, by=who.by).as_json()
 
 
 @v1.get("/proposals/{proposal_id}")
 def get_proposal(proposal_id: str, _: Caller = Depends(caller),
                  db: Database = Depends(database)) -> dict[str, Any]:
     """One proposal and its story: the CLI's `proposal show --json`."""
-    return allocations.get_proposal_story(db, proposal_id).as_json()
+    return lifecycle.get_proposal_story(db, proposal_id).as_json()
 
 
 @v1.post("/proposals/{proposal_id}/reviews")
@@ -99,7 +100,7 @@ def post_review(proposal_id: str, body: ReviewBody, who: Caller = Depends(caller
                 db: Database = Depends(database)) -> dict[str, Any]:
     """Record a review (governor): the CLI's `review --json`."""
     with who.acting():
-        return allocations.review_proposal(db, proposal_id, body.decision, by=who.by,
+        return lifecycle.review_proposal(db, proposal_id, body.decision, by=who.by,
                                            notes=body.notes).as_json()
 
 
@@ -107,7 +108,7 @@ def post_review(proposal_id: str, body: ReviewBody, who: Caller = Depends(caller
 def get_history(limit: int | None = Query(None, ge=1), _: Caller = Depends(caller),
                 db: Database = Depends(database)) -> list[dict[str, Any]]:
     """The allocation log, newest first: the CLI's `history --json`."""
-    return [r.as_json() for r in allocations.get_allocation_history(db, limit)]
+    return [r.as_json() for r in lifecycle.get_allocation_history(db, limit)]
 
 
 @v1.get("/activity")

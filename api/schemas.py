@@ -9,14 +9,15 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, ValidationInfo
 
-from core.allocations import DECISIONS
-from core.errors import DomainError
-from core.metrics_model import PlatformMetrics
-from core.money import parse_total
+from core.allocation.money import parse_total
+from core.allocation.split import PERCENT_PLACES
+from core.allocation.validation import PROPOSERS
+from core.base.errors import DomainError
+from core.base.parsing import to_decimal
+from core.platform_data.metrics_model import PlatformMetrics
+from core.proposals.lifecycle import DECISIONS
 from core.rebalancer.service import ENGINE_CHOICES
 from settings import get_settings
-from core.split import PERCENT_PLACES, to_decimal
-from core.validation import PROPOSERS
 
 
 class CoreProblems(ValueError):

@@ -53,9 +53,9 @@ def free_port() -> int:
 
 def prepare(url: str) -> str:
     """An analyst and its token on the database at `url` (upgraded to head)."""
-    from core.accounts import add_user, count_accounts
-    from core.api_tokens import create_token
     from core.database import connect
+    from core.governance.accounts import add_user, count_accounts
+    from core.governance.api_tokens import create_token
 
     db = connect(url)
     if count_accounts(db) == 0:

@@ -16,10 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.demo import generate_demo_data  # noqa: E402
-from core.metrics_store import compute_metrics  # noqa: E402
-from core.queries import compare_performance  # noqa: E402
 from core.database import upgrade_database  # noqa: E402
+from core.platform_data.demo import generate_demo_data  # noqa: E402
+from core.platform_data.metrics_store import compute_metrics  # noqa: E402
+from core.platform_data.queries import compare_performance  # noqa: E402
 from db.engine import open_database  # noqa: E402
 
 

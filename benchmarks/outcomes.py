@@ -2,7 +2,7 @@
 
     python benchmarks/outcomes.py [--tokens N] [--days N] [--periods N] [--runs N] [--url URL]
 
-Fills a fresh SQLite file (or the empty database at --url) with `core.demo` platform data over
+Fills a fresh SQLite file (or the empty database at --url) with `core.platform_data.demo` platform data over
 --days days, then lays --periods closed allocation periods of equal length over those days,
 ending where the default split seeded at install takes over (the demo's own history needs an
 otherwise empty log, so it is left out). Then it times, as medians of --runs:
@@ -61,9 +61,9 @@ def lay_periods(db, count: int, days: int) -> None:  # type: ignore[no-untyped-d
 
 
 def fill(url: str, tokens: int, days: int, periods: int) -> None:
-    from core.accounts import add_user, count_accounts
-    from core.demo import generate_demo_data
     from core.database import connect
+    from core.governance.accounts import add_user, count_accounts
+    from core.platform_data.demo import generate_demo_data
 
     db = connect(url)
     started = time.perf_counter()
@@ -77,8 +77,8 @@ def fill(url: str, tokens: int, days: int, periods: int) -> None:
 
 
 def time_command(url: str, runs: int) -> float:
-    from core.outcomes import activation_outcomes
     from core.database import connect
+    from core.platform_data.outcomes import activation_outcomes
 
     db = connect(url)
     activation_outcomes(db)  # imports, the engine's first connection

@@ -3,7 +3,7 @@
     python benchmarks/pages.py [--tokens N] [--runs N] [--url DATABASE_URL]
 
 Fills a fresh SQLite file (or the database at --url, which must hold no platform data) with
-`core.demo` data at the given scale, adds an admin, then runs every page with AppTest signed in
+`core.platform_data.demo` data at the given scale, adds an admin, then runs every page with AppTest signed in
 as that admin (an admin sees every section). For each page it prints the median of --runs script
 runs twice over:
 
@@ -34,9 +34,9 @@ PAGES = ["app.py", "pages/1_Review.py", "pages/2_Propose.py", "pages/3_Rebalance
 
 
 def fill(url: str, tokens: int) -> None:
-    from core.accounts import add_user, count_accounts
-    from core.demo import generate_demo_data
     from core.database import connect
+    from core.governance.accounts import add_user, count_accounts
+    from core.platform_data.demo import generate_demo_data
 
     db = connect(url)
     started = time.perf_counter()

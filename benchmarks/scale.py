@@ -52,9 +52,9 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
-from core import demo, queries  # noqa: E402
-from core.metrics_store import compute_metrics  # noqa: E402
 from core.database import connect  # noqa: E402
+from core.platform_data import demo, queries  # noqa: E402
+from core.platform_data.metrics_store import compute_metrics  # noqa: E402
 from db import bulk  # noqa: E402
 from db.engine import Database  # noqa: E402
 from db.models import AllocationLog, Token  # noqa: E402
@@ -210,7 +210,7 @@ def same_figures(a: list[tuple[int, float | None, float]], b: list[tuple[int, fl
 
 def outcomes_json(db: Database) -> str:
     """What `outcomes --json` prints: every activation's windows, figures and intervals."""
-    from core.outcomes import DEFAULT_WINDOW_DAYS, activation_outcomes
+    from core.platform_data.outcomes import DEFAULT_WINDOW_DAYS, activation_outcomes
 
     return json.dumps([o.as_json() for o in activation_outcomes(db, DEFAULT_WINDOW_DAYS)],
                       default=str)
@@ -231,7 +231,7 @@ def medians(variants: dict[str, Callable[[], Any]], runs: int) -> dict[str, tupl
 def pages(url: str, runs: int) -> list[tuple[str, float, float]]:
     os.environ.setdefault("STREAMLIT_LOGGER_LEVEL", "error")  # AppTest's bare-mode warnings
     from benchmarks.pages import PAGES, time_page
-    from core.accounts import add_user, count_accounts
+    from core.governance.accounts import add_user, count_accounts
     from settings import get_settings
 
     db = connect(url)

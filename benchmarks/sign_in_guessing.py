@@ -4,7 +4,7 @@
 
 Adds the account `target` (to a throwaway PostgreSQL server started for the run, or to the
 database at --url, which must not have it yet), then --threads threads guess its password for
---seconds through `core.accounts.authenticate`, all from one client address, as an attacker with
+--seconds through `core.governance.accounts.authenticate`, all from one client address, as an attacker with
 one machine would. It prints how many guesses reached password verification (answered "wrong
 password") and how many the throttle turned away before it, as attempts a minute, and the failure
 count the database holds at the end (which must equal the verified guesses).
@@ -39,9 +39,9 @@ def failure_count(db) -> int:  # type: ignore[no-untyped-def]
 
 
 def guess(url: str, threads: int, seconds: float) -> None:
-    from core.accounts import add_user, authenticate, count_accounts
-    from core.errors import Refused
+    from core.base.errors import Refused
     from core.database import connect
+    from core.governance.accounts import add_user, authenticate, count_accounts
 
     db = connect(url)
     if count_accounts(db) == 0:

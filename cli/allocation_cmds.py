@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 import typer
 
 from cli.common import JsonOption, database, emit, refusals, table
-from core.split import format_pct
+from core.allocation.split import format_pct
 from settings import get_settings
 
 if TYPE_CHECKING:
-    from core.validation import ProposalInput
+    from core.allocation.validation import ProposalInput
 
 app = typer.Typer()
 db_app = typer.Typer(help="Schema management.")
@@ -54,7 +54,7 @@ def db_grant_app_role(ctx: typer.Context, role: str = typer.Argument(..., help="
 @refusals
 def current(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """The split in force."""
-    from core.current import get_current_allocation
+    from core.allocation.current import get_current_allocation
 
     split = get_current_allocation(database(ctx))
     emit(split.as_json(), as_json, lambda: typer.echo(
@@ -65,7 +65,7 @@ def current(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
 def _proposal(reinvestment: str, dao: str, lucky: str, creator: str, reasoning: str,
               confidence: str, proposed_by: str) -> ProposalInput:
-    from core.validation import ProposalInput
+    from core.allocation.validation import ProposalInput
 
     return ProposalInput(reinvestment, dao, lucky, creator, reasoning, confidence, proposed_by,
                          {"manual": True} if proposed_by == "manual" else None)
@@ -79,9 +79,9 @@ def validate(ctx: typer.Context, reinvestment: str = typer.Option(...), dao: str
              proposed_by: str = typer.Option("manual", "--proposed-by"),
              as_json: bool = JsonOption) -> None:
     """Check a proposal against the policy and the live split; writes nothing."""
-    from core import allocations
+    from core.proposals import lifecycle
 
-    result = allocations.validate_against_live(database(ctx), _proposal(
+    result = lifecycle.validate_against_live(database(ctx), _proposal(
         reinvestment, dao, lucky, creator, reasoning, confidence, proposed_by))
     if as_json:
         emit(result.as_json(), True)
@@ -104,9 +104,9 @@ def propose(ctx: typer.Context, reinvestment: str = typer.Option(...), dao: str 
             by: str = typer.Option(None, "--by", help="The acting account."),
             as_json: bool = JsonOption) -> None:
     """File a proposal (status proposed)."""
-    from core import allocations
+    from core.proposals import lifecycle
 
-    result = allocations.propose_allocation(database(ctx), _proposal(
+    result = lifecycle.propose_allocation(database(ctx), _proposal(
         reinvestment, dao, lucky, creator, reasoning, confidence, proposed_by), by=by)
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
@@ -117,9 +117,9 @@ def propose(ctx: typer.Context, reinvestment: str = typer.Option(...), dao: str 
 @refusals
 def pending(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Proposals waiting for review, newest first."""
-    from core import allocations
+    from core.proposals import lifecycle
 
-    items = allocations.get_pending_proposals(database(ctx))
+    items = lifecycle.get_pending_proposals(database(ctx))
     emit([p.as_json() for p in items], as_json, lambda: table(
         [{"id": p.record.id, "split": p.record.split.label(), "confidence": p.record.confidence,
           "by": p.record.proposer_username or p.record.proposed_by,
@@ -136,9 +136,9 @@ def review(ctx: typer.Context, proposal_id: str = typer.Argument(..., metavar="I
            by: str = typer.Option(..., "--by", help="The reviewing account."),
            notes: str = typer.Option(None, "--notes"), as_json: bool = JsonOption) -> None:
     """Record a review; the approval completing the required count activates the proposal."""
-    from core import allocations
+    from core.proposals import lifecycle
 
-    outcome = allocations.review_proposal(database(ctx), proposal_id, decision, by=by, notes=notes)
+    outcome = lifecycle.review_proposal(database(ctx), proposal_id, decision, by=by, notes=notes)
     emit(outcome.as_json(), as_json, lambda: typer.echo(
         f"proposal {outcome.proposal_id} is {outcome.status} "
         f"({outcome.approvals} of {outcome.approvals_required} approvals), a {outcome.tier} change"))
@@ -150,9 +150,9 @@ def withdraw(ctx: typer.Context, proposal_id: str = typer.Argument(..., metavar=
              by: str = typer.Option(..., "--by", help="The proposer, or an admin."),
              notes: str = typer.Option(None, "--notes"), as_json: bool = JsonOption) -> None:
     """Withdraw a pending proposal (its proposer or an admin)."""
-    from core import allocations
+    from core.proposals import lifecycle
 
-    outcome = allocations.withdraw_proposal(database(ctx), proposal_id, by=by, notes=notes)
+    outcome = lifecycle.withdraw_proposal(database(ctx), proposal_id, by=by, notes=notes)
     emit(outcome.as_json(), as_json,
          lambda: typer.echo(f"proposal {outcome.proposal_id} is {outcome.status}"))
 
@@ -162,9 +162,9 @@ def withdraw(ctx: typer.Context, proposal_id: str = typer.Argument(..., metavar=
 def proposal_show(ctx: typer.Context, proposal_id: str = typer.Argument(..., metavar="ID"),
                   as_json: bool = JsonOption) -> None:
     """One proposal: its split, status, tier, approvals and every event of its story."""
-    from core import allocations
+    from core.proposals import lifecycle
 
-    story = allocations.get_proposal_story(database(ctx), proposal_id)
+    story = lifecycle.get_proposal_story(database(ctx), proposal_id)
 
     def human() -> None:
         r = story.record
@@ -182,9 +182,9 @@ def proposal_show(ctx: typer.Context, proposal_id: str = typer.Argument(..., met
 @refusals
 def expire(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Mark proposals past their lifetime as expired (the daily schedule does this too)."""
-    from core import allocations
+    from core.proposals import lifecycle
 
-    expired = allocations.expire_stale_proposals(database(ctx))
+    expired = lifecycle.expire_stale_proposals(database(ctx))
     emit({"expired": expired}, as_json, lambda: typer.echo(
         f"{len(expired)} proposal(s) expired" + "".join(f"\n  {pid}" for pid in expired)))
 
@@ -194,9 +194,9 @@ def expire(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 def history(ctx: typer.Context, limit: str = typer.Option(None, "--limit", metavar="N"),
             as_json: bool = JsonOption) -> None:
     """Every row of the allocation log, newest first."""
-    from core import allocations
+    from core.proposals import lifecycle
 
-    rows = allocations.get_allocation_history(database(ctx), limit)
+    rows = lifecycle.get_allocation_history(database(ctx), limit)
     emit([r.as_json() for r in rows], as_json, lambda: table(
         [{"timestamp": f"{r.timestamp:%Y-%m-%d %H:%M}", "id": r.id, "split": r.split.label(),
           "status": r.status + (" (current)" if r.is_current else ""),
@@ -210,7 +210,7 @@ def history(ctx: typer.Context, limit: str = typer.Option(None, "--limit", metav
 def amounts(ctx: typer.Context, profit: str = typer.Option(..., "--profit"),
             as_json: bool = JsonOption) -> None:
     """Amounts per bucket from the active split; the parts sum exactly to the profit."""
-    from core import distribution
+    from core.proposals import distribution
 
     parts, current = distribution.amounts_for(database(ctx), profit)
     data = distribution.amounts_as_json(parts, current)
@@ -227,7 +227,7 @@ def distribute(ctx: typer.Context, profit: str = typer.Option(..., "--profit"),
                key: str = typer.Option(..., "--key"), by: str = typer.Option(None, "--by"),
                as_json: bool = JsonOption) -> None:
     """Record a distribution in the ledger with the active split (idempotent by key)."""
-    from core import distribution
+    from core.proposals import distribution
 
     record = distribution.distribute(database(ctx), profit, key, by=by)
     emit(record.as_json(), as_json, lambda: typer.echo(
@@ -240,7 +240,7 @@ def distribute(ctx: typer.Context, profit: str = typer.Option(..., "--profit"),
 def activity(ctx: typer.Context, limit: str = typer.Option("50", "--limit", metavar="N"),
              activity_type: str = typer.Option(None, "--type"), as_json: bool = JsonOption) -> None:
     """Rows of protocol_activity, newest first."""
-    from core.activity import list_activity
+    from core.record.activity import list_activity
 
     rows = list_activity(database(ctx), limit, activity_type)
     emit([r.as_json() for r in rows], as_json, lambda: table(

@@ -23,7 +23,7 @@ def tokens_create(ctx: typer.Context, user: str = typer.Option(..., "--user"),
                   by: str = typer.Option(..., "--by", help="The acting admin."),
                   as_json: bool = JsonOption) -> None:
     """Make a token for an account; it is printed once and only its hash is kept."""
-    from core import api_tokens
+    from core.governance import api_tokens
 
     issued = api_tokens.create_token(database(ctx), user, name, by=by, expires_days=expires_days)
     emit(issued.as_json(), as_json, lambda: typer.echo(
@@ -35,7 +35,7 @@ def tokens_create(ctx: typer.Context, user: str = typer.Option(..., "--user"),
 @refusals
 def tokens_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Every token, newest first (never the token itself: it is not kept)."""
-    from core import api_tokens
+    from core.governance import api_tokens
 
     rows = [t.as_json() for t in api_tokens.list_tokens(database(ctx))]
     emit(rows, as_json, lambda: table(
@@ -47,7 +47,7 @@ def tokens_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 def tokens_revoke(ctx: typer.Context, token_id: str = typer.Argument(..., metavar="ID"),
                   by: str = typer.Option(..., "--by"), as_json: bool = JsonOption) -> None:
     """Stop a token for good."""
-    from core import api_tokens
+    from core.governance import api_tokens
 
     info = api_tokens.revoke_token(database(ctx), token_id, by=by)
     emit({"id": info.id, "revoked": info.revoked}, as_json,
@@ -60,7 +60,7 @@ def webhooks_add(ctx: typer.Context, url: str = typer.Argument(...),
                  events: str = typer.Option(..., "--events", help="E1,E2 or all."),
                  by: str = typer.Option(..., "--by"), as_json: bool = JsonOption) -> None:
     """Register an endpoint; its signing secret is printed once."""
-    from core import webhooks
+    from core.jobs import webhooks
 
     added = webhooks.add_endpoint(database(ctx), url, events, by=by)
     emit(added.as_json(), as_json, lambda: typer.echo(
@@ -72,7 +72,7 @@ def webhooks_add(ctx: typer.Context, url: str = typer.Argument(...),
 @refusals
 def webhooks_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """The registered endpoints (never their secrets)."""
-    from core import webhooks
+    from core.jobs import webhooks
 
     rows = [e.as_json() for e in webhooks.list_endpoints(database(ctx))]
     emit(rows, as_json, lambda: table(
@@ -85,7 +85,7 @@ def webhooks_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 def webhooks_remove(ctx: typer.Context, endpoint_id: str = typer.Argument(..., metavar="ID"),
                     by: str = typer.Option(..., "--by"), as_json: bool = JsonOption) -> None:
     """Stop sending to an endpoint (its delivery log stays)."""
-    from core import webhooks
+    from core.jobs import webhooks
 
     endpoint = webhooks.remove_endpoint(database(ctx), endpoint_id, by=by)
     emit({"id": endpoint.id, "removed": True}, as_json,
@@ -98,7 +98,7 @@ def webhooks_deliver(ctx: typer.Context,
                      once: bool = typer.Option(False, "--once", help="One pass, then exit."),
                      as_json: bool = JsonOption) -> None:
     """Deliver what is due (`schedule` does this too); without --once, keep going."""
-    from core import webhooks
+    from core.jobs import webhooks
 
     db = database(ctx)
     if once:
@@ -124,7 +124,7 @@ def webhooks_deliver(ctx: typer.Context,
 def webhooks_deliveries(ctx: typer.Context, limit: int = typer.Option(50, "--limit", min=1),
                         as_json: bool = JsonOption) -> None:
     """The delivery log, newest first."""
-    from core import webhooks
+    from core.jobs import webhooks
 
     rows = [d.as_json() for d in webhooks.list_deliveries(database(ctx), limit)]
     emit(rows, as_json, lambda: table(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from cli.errors import refusals  # noqa: F401 - re-exported: the commands import their plumbing here
-from core.json_safe import finite
+from core.base.json_safe import finite
 
 if TYPE_CHECKING:
     from db.engine import Database

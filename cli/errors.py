@@ -1,7 +1,7 @@
 """Core's exceptions as the CLI shows them: one stderr line per problem, and the exit code.
 
 The one place the command line maps failures. Core has already translated database errors into
-its own exceptions (`core.sessions`), so nothing here knows SQLAlchemy's.
+its own exceptions (`core.base.sessions`), so nothing here knows SQLAlchemy's.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 
-from core.errors import DatabaseFailure, DomainError, InvalidDatabaseUrl, NotFound
+from core.base.errors import DatabaseFailure, DomainError, InvalidDatabaseUrl, NotFound
 
 F = TypeVar("F", bound=Callable[..., Any])
 

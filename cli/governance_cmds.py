@@ -20,7 +20,7 @@ def users_add(ctx: typer.Context, name: str = typer.Argument(...),
               email: str = typer.Option(None, "--email"),
               by: str = typer.Option(None, "--by"), as_json: bool = JsonOption) -> None:
     """Create an account (the password is never taken from the command line)."""
-    from core import accounts
+    from core.governance import accounts
 
     if password_stdin:
         password = read_password_stdin()
@@ -36,7 +36,7 @@ def users_add(ctx: typer.Context, name: str = typer.Argument(...),
 @refusals
 def users_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Accounts and roles (never a password hash)."""
-    from core import accounts
+    from core.governance import accounts
 
     rows = [a.as_json() for a in accounts.list_users(database(ctx))]
     emit(rows, as_json, lambda: table(rows, ["username", "display_name", "role", "active", "email"]))
@@ -47,7 +47,7 @@ def users_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 def users_set_role(ctx: typer.Context, name: str = typer.Argument(...),
                    role: str = typer.Argument(...), by: str = typer.Option(None, "--by"),
                    as_json: bool = JsonOption) -> None:
-    from core import accounts
+    from core.governance import accounts
 
     account = accounts.set_role(database(ctx), name, role, by=by)
     emit({"username": account.username, "role": account.role}, as_json,
@@ -58,7 +58,7 @@ def users_set_role(ctx: typer.Context, name: str = typer.Argument(...),
 @refusals
 def users_disable(ctx: typer.Context, name: str = typer.Argument(...),
                   by: str = typer.Option(None, "--by"), as_json: bool = JsonOption) -> None:
-    from core import accounts
+    from core.governance import accounts
 
     account = accounts.disable_user(database(ctx), name, by=by)
     emit({"username": account.username, "active": account.active}, as_json,
@@ -70,7 +70,7 @@ def users_disable(ctx: typer.Context, name: str = typer.Argument(...),
 def users_unlock(ctx: typer.Context, name: str = typer.Argument(...),
                  by: str = typer.Option(None, "--by"), as_json: bool = JsonOption) -> None:
     """Clear an account's failed sign-ins from every client (its owner can sign in at once)."""
-    from core import accounts
+    from core.governance import accounts
 
     cleared = accounts.unlock_user(database(ctx), name, by=by)
     emit({"username": name.strip().lower(), "clients_cleared": cleared}, as_json,
@@ -80,7 +80,7 @@ def users_unlock(ctx: typer.Context, name: str = typer.Argument(...),
 @policy_app.command("show")
 @refusals
 def policy_show(ctx: typer.Context, as_json: bool = JsonOption) -> None:
-    from core import policy_store
+    from core.governance import policy_store
 
     policy = policy_store.get_policy(database(ctx)).as_json()
     emit(policy, as_json, lambda: table([{"key": k, "value": v} for k, v in policy.items()],
@@ -91,7 +91,7 @@ def policy_show(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 @refusals
 def policy_set(ctx: typer.Context, key: str = typer.Argument(...), value: str = typer.Argument(...),
                by: str = typer.Option(..., "--by"), as_json: bool = JsonOption) -> None:
-    from core import policy_store
+    from core.governance import policy_store
 
     policy = policy_store.set_policy(database(ctx), key, value, by=by).as_json()
     emit(policy, as_json, lambda: typer.echo(f"{key} = {policy.get(key)}"))

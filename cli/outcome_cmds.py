@@ -14,7 +14,7 @@ def register(root: typer.Typer) -> None:
 
 
 def _change(figure: dict) -> str:
-    from core import outcomes
+    from core.platform_data import outcomes
     if figure["change_pct"] is None:
         return outcomes.NOT_ENOUGH_DATA
     ci = figure["ci95"]
@@ -31,7 +31,7 @@ def outcomes_(ctx: typer.Context,
               as_json: bool = JsonOption) -> None:
     """Every activation's before/after figures with 95% intervals (an association, not a proof)."""
     # Imported here: numpy, pandas and scipy cost every other command half a second at start-up.
-    from core import outcomes
+    from core.platform_data import outcomes
 
     window_days = outcomes.DEFAULT_WINDOW_DAYS if window_days is None else window_days
     data = [o.as_json() for o in outcomes.activation_outcomes(database(ctx), window_days)]
@@ -52,7 +52,7 @@ def backtest_(ctx: typer.Context, reinvestment: str = typer.Option(...),
                                               "(90 when not given)."),
               as_json: bool = JsonOption) -> None:
     """The ledger's distributions of the last N days replayed under this split, exactly."""
-    from core import backtest as backtests
+    from core.allocation import backtest as backtests
 
     days = backtests.DEFAULT_DAYS if days is None else days
     result = backtests.backtest(database(ctx),

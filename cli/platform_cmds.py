@@ -14,8 +14,8 @@ from typing import Any
 import typer
 
 from cli.common import JsonOption, database, emit, refusals, table
-from core.parsing import parse_instant
-from core.split import BUCKETS
+from core.allocation.split import BUCKETS
+from core.base.parsing import parse_instant
 
 app = typer.Typer()
 report_app = typer.Typer(help="Reports written to protocol_activity.")
@@ -48,7 +48,7 @@ def _progress_bar(label: str, length: int, shown: bool) -> Iterator[Any]:
 def import_(ctx: typer.Context, kind: Kind = typer.Argument(..., help="What the file holds."),
             file: Path = typer.Argument(..., metavar="FILE.csv"), as_json: bool = JsonOption) -> None:
     """Load a CSV file (header row required; ISO 8601 dates): all rows or none."""
-    from core import csv_import  # on use: start-up time of every other command
+    from core.platform_data import csv_import  # on use: start-up time of every other command
     db = database(ctx)
     size = file.stat().st_size if file.is_file() else 0
     with _progress_bar(f"importing {file.name}", size, sys.stderr.isatty()) as progress:
@@ -64,7 +64,7 @@ def demo_data(ctx: typer.Context, seed: str = typer.Option("7", "--seed", metava
               tokens: str = typer.Option("5000", "--tokens", metavar="N"),
               as_json: bool = JsonOption) -> None:
     """Fill an empty platform with deterministic synthetic data."""
-    from core import demo  # on use: start-up time of every other command
+    from core.platform_data import demo  # on use: start-up time of every other command
     db = database(ctx)
     length = int(tokens) if tokens.isascii() and tokens.isdigit() else 0  # core checks it
     with _progress_bar("tokens", length, sys.stderr.isatty()) as progress:
@@ -78,7 +78,7 @@ def demo_data(ctx: typer.Context, seed: str = typer.Option("7", "--seed", metava
 @refusals
 def metrics_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Platform metrics computed from the database (the rebalancer's inputs)."""
-    from core import metrics_store  # on use: start-up time of every other command
+    from core.platform_data import metrics_store  # on use: start-up time of every other command
     from db.types import utcnow
     db = database(ctx)
     now = utcnow()  # one moment for both reads, so they describe the same window
@@ -98,7 +98,7 @@ def compare(ctx: typer.Context, date_from: str = typer.Option(None, "--from", me
             date_to: str = typer.Option(None, "--to", metavar="DATE"),
             as_json: bool = JsonOption) -> None:
     """Allocation periods against token performance, per period and per day."""
-    from core import queries  # on use: start-up time of every other command
+    from core.platform_data import queries  # on use: start-up time of every other command
     start, stop = queries.parse_window(date_from, date_to)
     rows = queries.compare_performance(database(ctx), start, stop)
     emit(rows, as_json, lambda: table(
@@ -116,7 +116,7 @@ def compare(ctx: typer.Context, date_from: str = typer.Option(None, "--from", me
 @refusals
 def weekly(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Write the weekly allocation report to protocol_activity."""
-    from core import reports  # on use: start-up time of every other command
+    from core.jobs import reports  # on use: start-up time of every other command
     data = reports.weekly_report(database(ctx))
     split = "/".join(str(data["active_split"][b]) for b in BUCKETS)
     emit(data, as_json, lambda: typer.echo(
@@ -140,7 +140,7 @@ def schedule_(ctx: typer.Context,
               weekly_report_cron: str = typer.Option(None, "--weekly-report-cron"),
               as_json: bool = JsonOption) -> None:
     """Run the daily rebalance and the weekly report on their cron schedules (UTC)."""
-    from core import schedule  # on use: start-up time of every other command
+    from core.jobs import schedule  # on use: start-up time of every other command
     crons = schedule.default_crons()
     crons["rebalance"] = rebalance_cron or crons["rebalance"]
     crons["weekly_report"] = weekly_report_cron or crons["weekly_report"]

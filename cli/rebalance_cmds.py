@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 import typer
 
 from cli.common import JsonOption, database, emit, refusals
-from core.errors import ValidationFailed
-from core.parsing import MAX_JSON_BYTES, load_json
+from core.base.errors import ValidationFailed
+from core.base.parsing import MAX_JSON_BYTES, load_json
 
 if TYPE_CHECKING:
-    from core.metrics_model import PlatformMetrics
+    from core.platform_data.metrics_model import PlatformMetrics
     from core.rebalancer.service import RebalanceResult
 
 app = typer.Typer()
@@ -27,7 +27,7 @@ class Engine(str, Enum):
 
 def read_metrics_file(path: Path) -> PlatformMetrics:
     """A metrics JSON file, strictly: every problem is one line naming the key (exit 3)."""
-    from core.metrics_model import PlatformMetrics
+    from core.platform_data.metrics_model import PlatformMetrics
 
     try:
         if path.stat().st_size > MAX_JSON_BYTES:

@@ -14,7 +14,7 @@ app = typer.Typer(help="The token activity roll-up (pre-aggregated launches, pri
 @refusals
 def rebuild(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Rebuild the roll-up from the raw tokens table (one transaction)."""
-    from core import rollup
+    from core.platform_data import rollup
 
     result = rollup.rebuild(database(ctx))
     emit(result, as_json, lambda: typer.echo(f"roll-up rebuilt: {result['buckets']} buckets"))
@@ -24,7 +24,7 @@ def rebuild(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 @refusals
 def check(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Compare the roll-up with the raw table; exit 3 when any bucket differs."""
-    from core import rollup
+    from core.platform_data import rollup
 
     result = rollup.check(database(ctx))
     emit(result, as_json, lambda: typer.echo(

@@ -11,14 +11,13 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from core.errors import (
-    DatabaseBusy, DatabaseUnavailable, InvalidDatabaseUrl, NotFound, Refused, ValidationFailed,
-)
-from core.sessions import database_failures, reason_of, translate, writing
-from core.split import DEFAULT_SPLIT
-from settings import database_url, get_settings
+from core.allocation.split import DEFAULT_SPLIT
+from core.base.errors import (DatabaseBusy, DatabaseUnavailable, InvalidDatabaseUrl, NotFound,
+                              Refused, ValidationFailed)
+from core.base.sessions import database_failures, reason_of, translate, writing
 from db import migrate
 from db.engine import Database, open_database
+from settings import database_url, get_settings
 
 DEFAULT_REASONING = "Default 80/15/3/2 split (the hardcoded allocation this system replaces)"
 
@@ -34,8 +33,8 @@ class UpgradeResult:
 
 def seed_default_allocation(db: Database) -> bool:
     """On a log with no rows at all, make 80/15/3/2 the active split. Idempotent."""
-    from core.activity import record_activity
-    from core.locking import serialize_writes
+    from core.base.locking import serialize_writes
+    from core.record.activity import record_activity
     from db.models import AllocationLog
     from db.types import utcnow
 
@@ -82,7 +81,7 @@ def upgrade_database(db: Database, *, seed: bool = True) -> UpgradeResult:
 def grant_app_role(db: Database, role: str, *, by: str = "operator") -> list[str]:
     """Give the PostgreSQL role `role` what the application needs and nothing more (see
     db/roles.py); run as the schema's owner. Idempotent; returns the statements run."""
-    from core.activity import record_activity
+    from core.record.activity import record_activity
     from db import roles
 
     role = role.strip()

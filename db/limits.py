@@ -1,7 +1,7 @@
 """Bounds on platform data: what a real platform can hold, far beyond any real value.
 
 Written once here, where both the database's CHECK constraints (db/models.py, migration 0007)
-and core's import validation (core/parsing.py) read them: an import refuses what the database
+and core's import validation (core/base/parsing.py) read them: an import refuses what the database
 would refuse, and raw SQL cannot insert what an import would refuse. Without them two finite
 but absurd prices (1e308) overflowed every aggregate: PostgreSQL's avg() failed outright and
 SQLite's returned infinity, which is not JSON.

@@ -16,7 +16,7 @@ import sqlalchemy.orm as so
 from db.limits import (MAX_DAILY_COUNT, MAX_TOKEN_PRICE_USD, MAX_TOKEN_VOLUME_USD,
                        MAX_TREASURY_BALANCE_USD)
 from db.tables import PCT
-from db.types import ExactDecimal, ExactSum, JSONType, UTCDateTime, new_uuid, utcnow
+from db.types import ExactDecimal, JSONType, UTCDateTime, new_uuid, utcnow
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -170,7 +170,7 @@ class TokenActivityRollup(Base):
     """Token launches pre-aggregated per bucket, in three layers (minute, hour, day), so a read
     over any range sums a few buckets and scans only the partial minutes at its edges raw.
 
-    Kept in the same transaction as every write to `tokens` (core/rollup.py, per batch); the
+    Kept in the same transaction as every write to `tokens` (core/platform_data/rollup.py, per batch); the
     sums are exact: each price and volume counts as the decimal its double prints as (the
     shortest text that reads back as the same double)."""
 
@@ -183,8 +183,8 @@ class TokenActivityRollup(Base):
     width: so.Mapped[int] = so.mapped_column(sa.Integer, primary_key=True)  # seconds
     bucket_start: so.Mapped[datetime] = so.mapped_column(UTCDateTime, primary_key=True)
     tokens: so.Mapped[int] = so.mapped_column(sa.BigInteger)
-    price_sum: so.Mapped[Decimal] = so.mapped_column(ExactSum())
-    volume_sum: so.Mapped[Decimal] = so.mapped_column(ExactSum())
+    price_sum: so.Mapped[Decimal] = so.mapped_column(ExactDecimal(precision=None, scale=None))
+    volume_sum: so.Mapped[Decimal] = so.mapped_column(ExactDecimal(precision=None, scale=None))
 
 
 class EngagementDaily(Base):
@@ -294,7 +294,7 @@ WEBHOOK_DELIVERY_STATUSES = ("pending", "delivered", "failed")
 
 
 class ApiToken(Base):
-    """A bearer token of one account. Only the token's SHA-256 is kept (see core/api_tokens.py)."""
+    """A bearer token of one account. Only the token's SHA-256 is kept (see core/governance/api_tokens.py)."""
 
     __tablename__ = "api_tokens"
 
@@ -328,7 +328,7 @@ class WebhookEndpoint(Base):
 
 class OutboxEvent(Base):
     """An event, written in the transaction of the change it reports. The integer id is the
-    order the changes happened in (writers that emit events are serialised, see core/outbox.py)."""
+    order the changes happened in (writers that emit events are serialised, see core/record/outbox.py)."""
 
     __tablename__ = "outbox_events"
     __table_args__ = (sa.Index("ix_outbox_events_created_at", "created_at"),)

@@ -40,23 +40,27 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 
 
 class ExactDecimal(sa.TypeDecorator[Decimal]):
-    """NUMERIC on PostgreSQL; on SQLite, text, because SQLite would keep money as a float.
+    """An exact decimal on both engines: NUMERIC on PostgreSQL; on SQLite, text, because SQLite
+    would keep it as a float.
 
-    Used for money, where 18 digits must survive exactly. Percentages use plain Numeric:
-    SQLite's numeric affinity keeps them comparable in CHECK constraints and 5 digits are exact
-    in a double.
+    Used for money (the default, NUMERIC(24, 2): 18 digits before the point must survive
+    exactly) and, with `precision=None, scale=None`, for exact running sums of market figures
+    (the token roll-up): NUMERIC without limits, since a sum of doubles written as decimals can
+    need hundreds of places. Percentages use plain Numeric: SQLite's numeric affinity keeps them
+    comparable in CHECK constraints and 5 digits are exact in a double.
     """
 
     impl = sa.Numeric(24, 2)
     cache_ok = True
 
-    def __init__(self, precision: int = 24, scale: int = 2) -> None:
+    def __init__(self, precision: int | None = 24, scale: int | None = 2) -> None:
         super().__init__()
         self.precision, self.scale = precision, scale
 
     def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
         if dialect.name == "sqlite":
-            return dialect.type_descriptor(sa.String(self.precision + 2))
+            text = sa.Text() if self.precision is None else sa.String(self.precision + 2)
+            return dialect.type_descriptor(text)
         return dialect.type_descriptor(sa.Numeric(self.precision, self.scale))
 
     def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
@@ -88,21 +92,3 @@ def _pg_new_uuid(element: Any, compiler: Any, **kw: Any) -> str:
 def _sqlite_new_uuid(element: Any, compiler: Any, **kw: Any) -> str:
     # sa.Uuid stores 32 hex digits without dashes on SQLite.
     return "(lower(hex(randomblob(16))))"
-
-
-class ExactSum(ExactDecimal):
-    """An exact decimal of any size and scale: NUMERIC without limits on PostgreSQL, text on
-    SQLite. For running sums of market figures (the token roll-up), whose digits are not known
-    in advance: a sum of doubles written as decimals can need hundreds of places. Values go in
-    and come out as ExactDecimal's do."""
-
-    impl = sa.Numeric()
-    cache_ok = True
-
-    def __init__(self) -> None:
-        sa.TypeDecorator.__init__(self)
-
-    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
-        if dialect.name == "sqlite":
-            return dialect.type_descriptor(sa.Text())
-        return dialect.type_descriptor(sa.Numeric())

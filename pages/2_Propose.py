@@ -4,11 +4,11 @@ from decimal import Decimal
 
 import streamlit as st
 
-from core.allocations import propose_allocation, validate_against_live
-from core.money import calculate_amounts
+from core.allocation.money import calculate_amounts
+from core.allocation.split import BUCKET_LABELS, BUCKETS, format_pct
+from core.allocation.validation import ProposalInput
+from core.proposals.lifecycle import propose_allocation, validate_against_live
 from settings import get_settings
-from core.split import BUCKET_LABELS, BUCKETS, format_pct
-from core.validation import ProposalInput
 from ui import readers
 from ui.feedback import after_write, core_call, show_problems
 from ui.format import money, pct

@@ -3,9 +3,9 @@
 import pandas as pd
 import streamlit as st
 
+from core.allocation.split import Split
 from core.rebalancer.service import file_suggestion, run_rebalance
 from settings import get_settings
-from core.split import Split
 from ui import figures, readers
 from ui.feedback import after_write, core_call
 from ui.format import plain, usd

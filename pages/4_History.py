@@ -6,7 +6,7 @@ from datetime import date
 
 import streamlit as st
 
-from core.csv_export import csv_text
+from core.base.csv_export import csv_text
 from ui import figures, readers
 from ui.page import setup_page
 from ui.proposals import link

@@ -97,7 +97,7 @@ a, b = ids.index(a_id), ids.index(b_id)
 rows = [("Days", "days", "{:,.1f}"), ("Tokens launched", "tokens_launched", "{:,.0f}"),
         ("Tokens per day", "tokens_per_day", "{:,.2f}"), ("Average price", "avg_price", "${:,.4f}"),
         ("Volume per day", "volume_per_day", "${:,.0f}")]
-# The change of the daily mean from A to B with its 95 % interval (core.outcomes).
+# The change of the daily mean from A to B with its 95 % interval (core.platform_data.outcomes).
 changes = outcome_readers.period_changes(page.db, frame.at[a, "allocation_id"],
                                          frame.at[b, "allocation_id"])
 for label, column, fmt in rows:

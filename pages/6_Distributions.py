@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import streamlit as st
 
-from core.distribution import amounts_for, distribute, largest_distribution
-from core.errors import ValidationFailed
-from core.split import BUCKET_LABELS, BUCKETS
+from core.allocation.split import BUCKET_LABELS, BUCKETS
+from core.base.errors import ValidationFailed
+from core.proposals.distribution import amounts_for, distribute, largest_distribution
 from ui import confirm, figures, readers
 from ui.feedback import core_call
 from ui.format import money, plain, when

@@ -4,7 +4,7 @@ import re
 
 import streamlit as st
 
-from core.split import BUCKETS
+from core.allocation.split import BUCKETS
 from ui import readers
 from ui.feedback import after_write, core_call
 from ui.format import when
@@ -53,7 +53,7 @@ else:
 st.subheader("🗓️ Weekly allocation reports")
 if page.can("analyst") and st.button("📝 Write this week's report now", key="activity_report"):
     with core_call(), st.spinner("Writing the report…"):
-        from core.reports import weekly_report
+        from core.jobs.reports import weekly_report
 
         weekly_report(page.db)
         after_write("📝 Weekly report written to the activity log.")

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from core.accounts import ROLES, add_user, disable_user, set_role
-from core.policy import POLICY_KEYS, with_setting
-from core.policy_store import set_policy
+from core.allocation.policy import POLICY_KEYS, with_setting
+from core.governance.accounts import ROLES, add_user, disable_user, set_role
+from core.governance.policy_store import set_policy
 from ui import confirm, readers
 from ui.api_access import api_access_section
 from ui.feedback import after_write, core_call

@@ -4,7 +4,8 @@ the changes that worked. The window and the chosen change live in the URL."""
 import pandas as pd
 import streamlit as st
 
-from core.outcomes import DEFAULT_WINDOW_DAYS, FIGURES, WINDOW_DAYS_CHOICES, outcome_rows
+from core.platform_data.outcomes import (DEFAULT_WINDOW_DAYS, FIGURES, WINDOW_DAYS_CHOICES,
+                                         outcome_rows)
 from ui import outcome_figures, outcome_readers
 from ui.downloads import csv_download
 from ui.format import when

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import api_tokens, webhooks
-from core.outbox import ALL_EVENTS, EVENT_TYPES
+from core.governance import api_tokens
+from core.jobs import webhooks
+from core.record.outbox import ALL_EVENTS, EVENT_TYPES
 from ui.feedback import after_write, core_call
 from ui.format import when
 from ui.page import Page

@@ -8,8 +8,9 @@ import secrets
 import extra_streamlit_components as stx
 import streamlit as st
 
-from core.accounts import Account, account_by_email, add_user, authenticate, count_accounts
-from core.web_sessions import close_session, open_session, session_account
+from core.governance.accounts import (Account, account_by_email, add_user, authenticate,
+                                      count_accounts)
+from core.governance.web_sessions import close_session, open_session, session_account
 from db.engine import Database
 from ui.feedback import core_call, show_problems
 from ui.format import plain

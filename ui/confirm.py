@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from core.errors import DatabaseFailure, DomainError
+from core.base.errors import DatabaseFailure, DomainError
 from ui.feedback import flash, stop_on_database_failure
 
 PENDING_KEY = "_confirm"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.errors import DatabaseFailure
+from core.base.errors import DatabaseFailure
 from core.database import connect
 from db.engine import Database
 from settings import get_settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.errors import DatabaseFailure, DomainError
+from core.base.errors import DatabaseFailure, DomainError
 from db.engine import Database
 from ui.feedback import stop_on_database_failure
 from ui.readers import reader
@@ -24,7 +24,7 @@ def _load_demo_once(url: str, _db: Database) -> bool:
 
     loaded = False
     if _db.dialect == "sqlite":
-        from core.demo import generate_demo_data, has_platform_data
+        from core.platform_data.demo import generate_demo_data, has_platform_data
 
         if not has_platform_data(_db):
             try:
@@ -47,7 +47,7 @@ def ensure_demo_data(db: Database) -> None:
 
 @reader(ttl=60)
 def is_demo(db: Database) -> bool:
-    from core.demo import holds_demo_data
+    from core.platform_data.demo import holds_demo_data
 
     return holds_demo_data(db)
 

@@ -1,7 +1,7 @@
 """Core's exceptions as the pages show them, and one-shot notices.
 
 The one place the dashboard maps failures: refusals become messages next to the inputs they
-concern; database failures (already translated by core, `core.sessions`) a plain notice saying
+concern; database failures (already translated by core, `core.base.sessions`) a plain notice saying
 what happened: busy (try again), unreachable, a change refused, a read that failed.
 """
 
@@ -14,8 +14,8 @@ from typing import Any, NoReturn
 import sqlalchemy as sa
 import streamlit as st
 
-from core.errors import (Conflict, DatabaseBusy, DatabaseFailure, DomainError, InvalidDatabaseUrl,
-                         ReadFailed)
+from core.base.errors import (Conflict, DatabaseBusy, DatabaseFailure, DomainError,
+                              InvalidDatabaseUrl, ReadFailed)
 from settings import get_settings
 
 _FLASH_KEY = "_flash"

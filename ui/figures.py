@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.split import BUCKET_LABELS, BUCKETS, Split, format_pct
+from core.allocation.split import BUCKET_LABELS, BUCKETS, Split, format_pct
 
 COLORS = {"reinvestment": "#2E86AB", "dao": "#A23B72", "lucky": "#F18F01", "creator": "#3BB273"}
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.15))
@@ -40,7 +40,7 @@ def split_comparison(before: Split, after: Split, before_name: str = "Current",
 
 
 def split_steps(periods: Sequence[dict[str, Any]]) -> go.Figure:
-    """One step line per bucket: each active period (`core.queries.allocation_periods`) holds
+    """One step line per bucket: each active period (`core.platform_data.queries.allocation_periods`) holds
     its value until the next one starts; the last point is where the newest period ends."""
     fig = go.Figure()
     rows = sorted(periods, key=lambda p: p["effective_from"])
@@ -63,7 +63,7 @@ def period_bars(frame: pd.DataFrame, column: str, title: str) -> go.Figure:
 
 
 def cumulative_amounts(days: Sequence[dict[str, Any]]) -> go.Figure:
-    """Running totals per bucket, stacked, from `core.queries.distribution_totals_over_time`."""
+    """Running totals per bucket, stacked, from `core.platform_data.queries.distribution_totals_over_time`."""
     fig = go.Figure()
     x = [d["day"] for d in days]
     for bucket in BUCKETS:

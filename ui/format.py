@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from core.split import format_pct
+from core.allocation.split import format_pct
 from db.types import utcnow
 
 

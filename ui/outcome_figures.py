@@ -2,7 +2,7 @@
 
 Change markers follow Grafana's annotations: a band per period, coloured by its split and
 labelled with it, and one marker per activation along the bottom whose hover says who approved
-the change and why. Plain data in (`core.outcomes`), a Plotly figure out; no Streamlit here.
+the change and why. Plain data in (`core.platform_data.outcomes`), a Plotly figure out; no Streamlit here.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.outcomes import FIGURES, Outcome
+from core.platform_data.outcomes import FIGURES, Outcome
 from ui.figures import _LAYOUT
 
 # Qualitative palette: one colour per distinct split, the same split keeping its colour.
@@ -126,7 +126,7 @@ def before_after(frame: pd.DataFrame, figure: str, outcome: Outcome) -> go.Figur
 
 
 def mark_period_bars(fig: go.Figure, frame: pd.DataFrame, periods: Sequence[dict]) -> go.Figure:
-    """Per-period bars (`ui.figures.period_bars` of `core.queries.compare_performance` rows)
+    """Per-period bars (`ui.figures.period_bars` of `core.platform_data.queries.compare_performance` rows)
     coloured by split like the bands of the timeline, the hover saying who approved it and why."""
     colours = split_colours([p["split"] for p in periods])
     by_id = {p["allocation_id"]: p for p in periods}

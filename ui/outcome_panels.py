@@ -10,10 +10,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core.backtest import DEFAULT_DAYS, projection
-from core.errors import DomainError
-from core.outcomes import DEFAULT_WINDOW_DAYS, FIGURES, MIN_DAYS, NOT_ENOUGH_DATA, FigureChange, Outcome
-from core.split import BUCKET_LABELS, Split
+from core.allocation.backtest import DEFAULT_DAYS, projection
+from core.allocation.split import BUCKET_LABELS, Split
+from core.base.errors import DomainError
+from core.platform_data.outcomes import (DEFAULT_WINDOW_DAYS, FIGURES, MIN_DAYS, NOT_ENOUGH_DATA,
+                                         FigureChange, Outcome)
 from db.engine import Database
 from ui import outcome_readers
 from ui.downloads import csv_download

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from core import backtest as backtests
-from core import outcomes as core_outcomes
-from core.split import Split
+from core.allocation import backtest as backtests
+from core.allocation.split import Split
+from core.platform_data import outcomes as core_outcomes
 from db.engine import Database
 from ui.readers import reader
 

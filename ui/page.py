@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from core.accounts import ROLE_RANK, Account
+from core.governance.accounts import Account
+from core.governance.actors import ROLE_RANK
 from db.engine import Database
 from ui.auth import keep_cookie, require_account, sign_out
 from ui.db import get_db

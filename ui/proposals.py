@@ -7,15 +7,15 @@ from typing import Any
 
 import streamlit as st
 
-from core.allocations import (get_proposal, get_proposal_story, review_proposal,
-                              validate_against_live, withdraw_proposal)
-from core.policy import MAJOR
-from core.errors import DomainError
-from core.money import calculate_amounts
-from settings import get_settings
-from core.split import BUCKET_LABELS, BUCKETS, Split
-from core.validation import ProposalInput
+from core.allocation.money import calculate_amounts
+from core.allocation.policy import MAJOR
+from core.allocation.split import BUCKET_LABELS, BUCKETS, Split
+from core.allocation.validation import ProposalInput
+from core.base.errors import DomainError
+from core.proposals.lifecycle import (get_proposal, get_proposal_story, review_proposal,
+                                      validate_against_live, withdraw_proposal)
 from db.engine import Database
+from settings import get_settings
 from ui import confirm, figures, outcome_panels, readers
 from ui.feedback import core_call
 from ui.format import money, pct, plain, signed_points, time_left, when

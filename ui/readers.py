@@ -16,14 +16,15 @@ from typing import Any, TypeVar
 import pandas as pd
 import streamlit as st
 
-from core.accounts import list_users
-from core.activity import activity_types as _activity_types
-from core.activity import list_activity
-from core.allocations import get_allocation_history, get_current_allocation, get_pending_proposals
-from core.allocations import get_proposal
-from core.distribution import list_distributions
-from core.errors import DatabaseFailure
-from core.policy_store import get_policy, policy_versions as _policy_versions
+from core.allocation.current import get_current_allocation
+from core.base.errors import DatabaseFailure
+from core.governance.accounts import list_users
+from core.governance.policy_store import get_policy, policy_versions as _policy_versions
+from core.proposals.distribution import list_distributions
+from core.proposals.lifecycle import get_allocation_history, get_pending_proposals
+from core.proposals.lifecycle import get_proposal
+from core.record.activity import activity_types as _activity_types
+from core.record.activity import list_activity
 from db.engine import Database
 from db.types import utcnow
 from ui.feedback import stop_on_database_failure
@@ -101,12 +102,12 @@ def proposal_splits(db: Database) -> dict[str, str]:
     return {r.id: r.split.label() for r in get_allocation_history(db)}
 
 
-# --- metrics and analytics (core.metrics_store / core.queries) ------------------------------
+# --- metrics and analytics (core.platform_data.metrics_store / core.platform_data.queries) ------------------------------
 
 @reader(ttl=300, spinner="Computing the platform metrics…")
 def metrics_now_and_week_ago(db: Database):
     """The platform metrics now and seven days ago, for the week's change."""
-    from core.metrics_store import compute_metrics
+    from core.platform_data.metrics_store import compute_metrics
 
     now = utcnow()
     return compute_metrics(db, now=now), compute_metrics(db, now=now - timedelta(days=7))
@@ -114,21 +115,21 @@ def metrics_now_and_week_ago(db: Database):
 
 @reader(ttl=300, spinner="Computing the platform metrics…")
 def metrics(db: Database):
-    from core.metrics_store import compute_metrics
+    from core.platform_data.metrics_store import compute_metrics
 
     return compute_metrics(db)
 
 
 @reader(ttl=300)
 def weekly_series(db: Database, days: int = 90):
-    from core.queries import weekly_metric_series
+    from core.platform_data.queries import weekly_metric_series
 
     return weekly_metric_series(db, days)
 
 
 @reader(ttl=300, spinner="Comparing the allocation periods with token performance…")
 def performance(db: Database, date_from: date | None = None, date_to: date | None = None) -> pd.DataFrame:
-    from core.queries import compare_performance
+    from core.platform_data.queries import compare_performance
 
     # Dates are whole UTC days, `date_to` included (core turns them into half-open bounds).
     return pd.DataFrame(compare_performance(db, date_from=date_from, date_to=date_to))
@@ -136,21 +137,21 @@ def performance(db: Database, date_from: date | None = None, date_to: date | Non
 
 @reader(ttl=60)
 def periods(db: Database):
-    from core.queries import allocation_periods
+    from core.platform_data.queries import allocation_periods
 
     return allocation_periods(db)
 
 
 @reader(ttl=60)
 def suggestion_quality(db: Database, days: int = 30):
-    from core.queries import suggestion_quality as quality
+    from core.platform_data.queries import suggestion_quality as quality
 
     return quality(db, days=days)
 
 
 @reader(ttl=60)
 def distribution_totals(db: Database):
-    from core.queries import distribution_totals_over_time
+    from core.platform_data.queries import distribution_totals_over_time
 
     return distribution_totals_over_time(db)
 

@@ -13,10 +13,10 @@ import secrets
 import sys
 from pathlib import Path
 
-from core.accounts import count_accounts
-from core.errors import DomainError
-from settings import get_settings
+from core.base.errors import DomainError
 from core.database import connect
+from core.governance.accounts import count_accounts
+from settings import get_settings
 from ui.setup_token import SETUP_TOKEN_ENV, banner
 
 APP = Path(__file__).resolve().parents[1] / "app.py"

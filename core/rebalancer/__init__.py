@@ -1,7 +1,8 @@
 """The profit-rebalancer: the rule engine, the AI advisor, and the run that files proposals.
 
 `suggestion` (the shared type and `clamp_to_policy`) and `rules` are pure; `advisor` makes one
-HTTP call; `service.run_rebalance` is the one writing service.
+HTTP call; `service.run_rebalance` is the one writing service. May import every package below
+`core.jobs`.
 """
 
 from core.rebalancer.advisor import AdvisorAnswer, AdvisorUnavailable, suggest_by_ai

@@ -23,13 +23,13 @@ from decimal import Decimal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.metrics_model import PlatformMetrics
-from core.parsing import TEXT_LIMITS
-from core.policy import Policy
+from core.allocation.policy import Policy
+from core.allocation.split import BUCKETS, Split, format_pct
+from core.allocation.validation import ProposalInput, validate_proposal
+from core.base.parsing import TEXT_LIMITS
+from core.platform_data.metrics_model import PlatformMetrics
 from core.rebalancer.suggestion import Suggestion, clamp_to_policy, policy_gate
 from settings import Settings, get_settings
-from core.split import BUCKETS, Split, format_pct
-from core.validation import ProposalInput, validate_proposal
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
-from core.metrics_model import PlatformMetrics
-from core.policy import Policy
+from core.allocation.policy import Policy
+from core.allocation.split import BUCKETS, Split
+from core.platform_data.metrics_model import PlatformMetrics
 from core.rebalancer.suggestion import Suggestion, clamp_to_policy, policy_gate
-from core.split import BUCKETS, Split
 
 GROWTH_HIGH = Decimal(20)  # percent, last 7 days against the previous 7
 GROWTH_LOW = Decimal(-15)

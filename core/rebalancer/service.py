@@ -14,25 +14,24 @@ from typing import Any
 
 import sqlalchemy.orm as so
 
-from core.accounts import Actor, resolve_actor
-from core.activity import record_activity
-from core.allocations import (
-    auto_approve_if_allowed, file_proposal, live_split, pending_with_split,
-)
-from core.errors import Refused, ValidationFailed
-from core.locking import serialize_writes
-from core.metrics_model import PlatformMetrics
-from core.policy import Policy
-from core.policy_store import load_policy
+from core.allocation.policy import Policy
+from core.allocation.split import BUCKETS, Split
+from core.allocation.validation import ProposalInput
+from core.base.errors import Refused, ValidationFailed
+from core.base.locking import serialize_writes
+from core.base.sessions import reading, writing
+from core.governance.actors import Actor, resolve_actor
+from core.governance.policy_store import load_policy
+from core.platform_data.metrics_model import PlatformMetrics
+from core.proposals.lifecycle import (auto_approve_if_allowed, file_proposal, live_split,
+                                      pending_with_split)
 from core.rebalancer.advisor import AdvisorUnavailable, suggest_by_ai
 from core.rebalancer.rules import suggest_by_rules
 from core.rebalancer.suggestion import Suggestion, clamp_to_policy, policy_gate
-from core.sessions import reading, writing
-from settings import Settings, get_settings
-from core.split import BUCKETS, Split
-from core.validation import ProposalInput
+from core.record.activity import record_activity
 from db.engine import Database
 from db.types import utcnow
+from settings import Settings, get_settings
 
 ENGINE_CHOICES = ("auto", "rules", "ai")
 SCHEDULER_ACTOR = "system:scheduler"
@@ -206,7 +205,7 @@ def run_rebalance(db: Database, metrics: PlatformMetrics | None = None, engine: 
         _actor(session, by, scheduled)  # refuse before spending an advisor call
         policy, live = load_policy(session), live_split(session)
     if metrics is None:
-        from core.metrics_store import compute_metrics  # the database's own figures
+        from core.platform_data.metrics_store import compute_metrics  # the database's own figures
 
         metrics = compute_metrics(db, now=now)
     suggestion = suggest(metrics, live, policy, engine, settings)

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
-from core.policy import LOW_CONFIDENCE, Policy
-from core.split import BUCKETS, HUNDRED, Split, format_pct
+from core.allocation.policy import LOW_CONFIDENCE, Policy
+from core.allocation.split import BUCKETS, HUNDRED, Split, format_pct
 
 WHOLE = Decimal(1)
 CENT = Decimal("0.01")

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from core.accounts import add_user
-from core.api_tokens import create_token
+from core.governance.accounts import add_user
+from core.governance.api_tokens import create_token
 from db.engine import Database
 
 TEAM = {"ada": "admin", "ann": "analyst", "gus": "governor", "gil": "governor", "vic": "viewer"}

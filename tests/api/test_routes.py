@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from core import allocations, policy_store
-from core.validation import ProposalInput
+from core.allocation.validation import ProposalInput
+from core.governance import policy_store
+from core.proposals import lifecycle
 from tests.integration.state import snapshot
 
 PROPOSAL = {"reinvestment": 75, "dao": 18, "lucky": 4, "creator": 3, "reasoning": "more to the DAO"}
@@ -52,7 +53,7 @@ def test_the_docs_and_the_openapi_document_list_every_route_without_a_token(api)
 
 def test_the_allocation_is_the_current_split_as_the_cli_prints_it(api):
     body = api.get("vic", "/api/v1/allocation").json()
-    assert body == allocations.get_current_allocation(api.db).as_json()
+    assert body == lifecycle.get_current_allocation(api.db).as_json()
     assert (body["reinvestment"], body["dao"], body["lucky"], body["creator"]) == (80, 15, 3, 2)
     assert body["source"] == "database"
 
@@ -86,7 +87,7 @@ def test_pending_proposals_are_listed_newest_first_and_other_statuses_on_request
 def test_one_proposal_is_its_story_as_proposal_show_prints_it_and_an_unknown_one_is_404(api):
     proposal_id = file_proposal(api)
     story = api.get("vic", f"/api/v1/proposals/{proposal_id}").json()
-    assert story == allocations.get_proposal_story(api.db, proposal_id).as_json()
+    assert story == lifecycle.get_proposal_story(api.db, proposal_id).as_json()
     assert story["id"] == proposal_id and story["status"] == "proposed"
     assert [e["event"] for e in story["timeline"]][:1] == ["filed"]
     errors = problem_of(api.get("vic", "/api/v1/proposals/00000000-0000-0000-0000-000000000000"), 404)
@@ -97,7 +98,7 @@ def test_history_activity_metrics_and_compare_are_the_cli_documents(api):
     file_proposal(api)
     history = api.get("vic", "/api/v1/history", params={"limit": 1}).json()
     assert len(history) == 1 and history[0]["status"] == "proposed"
-    assert history == [r.as_json() for r in allocations.get_allocation_history(api.db, 1)]
+    assert history == [r.as_json() for r in lifecycle.get_allocation_history(api.db, 1)]
     activity = api.get("vic", "/api/v1/activity", params={"type": "allocation_proposed"}).json()
     assert [a["activity_type"] for a in activity] == ["allocation_proposed"]
     metrics = api.get("vic", "/api/v1/metrics").json()
@@ -127,7 +128,7 @@ def test_an_analyst_files_a_proposal_and_gets_its_id_and_warnings(api):
     assert response.status_code == 201
     body = response.json()
     assert body["warnings"] and body["warnings"][0].startswith("confidence:")
-    row = allocations.get_proposal(api.db, body["proposal_id"])
+    row = lifecycle.get_proposal(api.db, body["proposal_id"])
     assert row.status == "proposed" and row.proposer_username == "ann"
 
 
@@ -302,7 +303,7 @@ def test_the_rebalancer_answers_the_cli_document_and_files_its_proposal(api):
             "metrics"} <= set(body)
     assert body["engine"] == "rules" and body["metrics"] == METRICS
     if body["should_rebalance"]:
-        assert allocations.get_proposal(api.db, body["proposal_id"]).proposer_username == "ann"
+        assert lifecycle.get_proposal(api.db, body["proposal_id"]).proposer_username == "ann"
 
 
 def test_the_rebalancer_without_a_body_reads_the_database_and_a_dry_run_files_nothing(api):

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from core.demo import generate_demo_data
-from core.csv_import import import_csv
+from core.platform_data.csv_import import import_csv
+from core.platform_data.demo import generate_demo_data
 from db.engine import open_database
 from db.types import utcnow
 from tests.api.conftest import seed_team

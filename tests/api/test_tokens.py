@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from cli import app
-from core import accounts, api_tokens
-from core.activity import list_activity
-from core.errors import NotAuthenticated, NotFound, PermissionDenied, Refused, ValidationFailed
+from core.base.errors import NotAuthenticated, NotFound, PermissionDenied, Refused, ValidationFailed
+from core.governance import accounts, api_tokens
+from core.record.activity import list_activity
 from db.types import utcnow
 from tests.api.test_routes import PROPOSAL, problem_of
 

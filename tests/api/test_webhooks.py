@@ -15,11 +15,13 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from cli import app
-from core import allocations, distribution, policy_store, webhooks
-from core.accounts import add_user
-from core.activity import list_activity, record_activity
-from core.errors import Refused, ValidationFailed
-from core.validation import ProposalInput
+from core.allocation.validation import ProposalInput
+from core.base.errors import Refused, ValidationFailed
+from core.governance import policy_store
+from core.governance.accounts import add_user
+from core.jobs import webhooks
+from core.proposals import lifecycle, distribution
+from core.record.activity import list_activity, record_activity
 from db.models import WebhookEndpoint
 from db.types import utcnow
 from tests.api.receiver import Receiver
@@ -54,8 +56,8 @@ def deliveries(db) -> dict[str, str]:
 
 def test_an_approval_is_announced_signed_in_the_order_it_happened(team, receiver):
     subscribe(team, receiver)
-    proposal = allocations.propose_allocation(team, SPLIT, by="ann").proposal_id
-    allocations.review_proposal(team, proposal, "approved", by="gus")
+    proposal = lifecycle.propose_allocation(team, SPLIT, by="ann").proposal_id
+    lifecycle.review_proposal(team, proposal, "approved", by="gus")
     result = webhooks.deliver_due(team)
     assert result.as_json() == {"delivered": 3, "failed": 0, "pending": 0}
     assert receiver.types() == ["proposal.filed", "proposal.reviewed", "allocation.activated"]
@@ -81,7 +83,7 @@ def test_a_wrong_secret_fails_the_receivers_check(team, receiver):
 
 def test_an_endpoint_gets_only_the_events_it_subscribed_to(team, receiver):
     subscribe(team, receiver, "distribution.recorded")
-    allocations.propose_allocation(team, SPLIT, by="ann")
+    lifecycle.propose_allocation(team, SPLIT, by="ann")
     distribution.distribute(team, "100", "day-1", by="ann")
     webhooks.deliver_due(team)
     assert receiver.types() == ["distribution.recorded"]
@@ -108,8 +110,8 @@ def test_a_500_is_retried_after_the_backoff_and_then_delivered(team, receiver):
 def test_a_receiver_down_for_hours_gets_everything_in_order_when_back(team, receiver):
     subscribe(team, receiver)
     receiver.stop()  # down: connections refused
-    proposal = allocations.propose_allocation(team, SPLIT, by="ann").proposal_id
-    allocations.review_proposal(team, proposal, "approved", by="gus")
+    proposal = lifecycle.propose_allocation(team, SPLIT, by="ann").proposal_id
+    lifecycle.review_proposal(team, proposal, "approved", by="gus")
     distribution.distribute(team, "10", "day-1", by="ann")
     now = utcnow()
     moments = [now, now + timedelta(minutes=1), now + timedelta(minutes=6)]
@@ -157,7 +159,7 @@ def test_an_event_from_a_rolled_back_change_is_never_sent(team, receiver):
     with pytest.raises(Refused):
         distribution.distribute(team, "11", "k", by="ann")  # refused after its checks began
     with pytest.raises(ValidationFailed):
-        allocations.propose_allocation(team, ProposalInput(70, 31, 3, 2, "too much"), by="ann")
+        lifecycle.propose_allocation(team, ProposalInput(70, 31, 3, 2, "too much"), by="ann")
     with pytest.raises(RuntimeError):
         with team.sessions.begin() as session:
             record_activity(session, "profit_distributed", "a change that fails later", {"x": 1})
@@ -259,10 +261,10 @@ def test_a_second_writer_waits_so_event_ids_follow_commit_order(team, receiver):
 
 def test_a_withdrawal_and_an_expiry_are_announced(team, receiver):
     subscribe(team, receiver, "proposal.withdrawn,proposal.expired")
-    withdrawn = allocations.propose_allocation(team, SPLIT, by="ann").proposal_id
-    allocations.withdraw_proposal(team, withdrawn, by="ann")
-    stale = allocations.propose_allocation(team, ProposalInput(76, 17, 4, 3, "later"), by="ann")
-    allocations.expire_stale_proposals(team, now=utcnow() + timedelta(days=30))
+    withdrawn = lifecycle.propose_allocation(team, SPLIT, by="ann").proposal_id
+    lifecycle.withdraw_proposal(team, withdrawn, by="ann")
+    stale = lifecycle.propose_allocation(team, ProposalInput(76, 17, 4, 3, "later"), by="ann")
+    lifecycle.expire_stale_proposals(team, now=utcnow() + timedelta(days=30))
     webhooks.deliver_due(team, utcnow() + timedelta(days=30))
     assert receiver.types() == ["proposal.withdrawn", "proposal.expired"]
     assert [r.event["data"]["proposal_id"] for r in receiver.received] == [

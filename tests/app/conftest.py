@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 import streamlit as st
 
-from core.accounts import add_user
-from core.demo import generate_demo_data
-from core.csv_import import import_csv
-from settings import get_settings
 from core.database import connect
+from core.governance.accounts import add_user
+from core.platform_data.csv_import import import_csv
+from core.platform_data.demo import generate_demo_data
 from db.engine import Database
 from db.types import utcnow
+from settings import get_settings
 from tests.app.helpers import PASSWORD
 
 # username -> role; two governors so that M-of-N and the four-eyes rule can be exercised.

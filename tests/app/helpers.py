@@ -6,9 +6,9 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from settings import get_settings
 from core.database import connect
-from core.web_sessions import open_session
+from core.governance.web_sessions import open_session
+from settings import get_settings
 from ui.auth import EXPIRES_KEY, TOKEN_KEY
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from core.activity import list_activity
-from core.allocations import get_proposal, propose_allocation, review_proposal
-from core.validation import ProposalInput
+from core.allocation.validation import ProposalInput
+from core.proposals.lifecycle import get_proposal, propose_allocation, review_proposal
+from core.record.activity import list_activity
 from tests.app.helpers import all_text, no_exception, open_page
 
 ACTIVITY = "pages/7_Activity.py"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.accounts import get_account
-from core.policy_store import get_policy
+from core.governance.accounts import get_account
+from core.governance.policy_store import get_policy
 from tests.app.helpers import PASSWORD, all_text, button, no_exception, open_page
 
 ADMIN = "pages/8_Admin.py"
@@ -97,7 +97,7 @@ def test_a_malformed_or_taken_email_is_explained_next_to_it_and_adds_nothing(pla
 
 
 def test_an_admin_creates_a_token_shown_once_and_revokes_it(plain_db):
-    from core.api_tokens import authenticate_token, list_tokens
+    from core.governance.api_tokens import authenticate_token, list_tokens
 
     at = open_page(ADMIN, user="ada")
     at.selectbox(key="token_user").set_value("ann")
@@ -115,8 +115,8 @@ def test_an_admin_creates_a_token_shown_once_and_revokes_it(plain_db):
 
 
 def test_an_admin_adds_a_webhook_endpoint_sees_its_secret_once_and_removes_it(plain_db):
-    from core import webhooks
-    from core.policy_store import set_policy
+    from core.governance.policy_store import set_policy
+    from core.jobs import webhooks
 
     at = open_page(ADMIN, user="ada")
     at.text_input(key="webhook_url").input("http://127.0.0.1:9/hook")
@@ -136,7 +136,7 @@ def test_an_admin_adds_a_webhook_endpoint_sees_its_secret_once_and_removes_it(pl
 
 
 def test_a_bad_webhook_url_is_explained_and_adds_nothing(plain_db):
-    from core import webhooks
+    from core.jobs import webhooks
 
     at = open_page(ADMIN, user="ada")
     at.text_input(key="webhook_url").input("not a url")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.distribution import list_distributions
-from core.policy_store import set_policy
-from core.distribution import distribute
+from core.governance.policy_store import set_policy
+from core.proposals.distribution import list_distributions
+from core.proposals.distribution import distribute
 from tests.app.helpers import all_text, button, no_exception, open_page
 from ui.format import plain
 

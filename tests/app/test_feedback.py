@@ -15,7 +15,7 @@ def failing_page(url: str, kind: str) -> None:
     import sqlalchemy as sa
     import streamlit as st
 
-    from core.sessions import reading, writing
+    from core.base.sessions import reading, writing
     from db.engine import open_database
     from ui.feedback import core_call
 

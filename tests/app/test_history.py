@@ -8,8 +8,8 @@ import json
 import pandas as pd
 import pytest
 
-from core.allocations import get_allocation_history
-from core.queries import allocation_periods, suggestion_quality
+from core.platform_data.queries import allocation_periods, suggestion_quality
+from core.proposals.lifecycle import get_allocation_history
 from streamlit.testing.v1 import AppTest
 
 from tests.app.helpers import ROOT, TIMEOUT, no_exception, open_page, sign_in_as
@@ -95,8 +95,8 @@ def test_the_csv_download_holds_the_filtered_rows(db):
 
 def test_the_csv_writes_input_metrics_as_json_and_neutralises_formulas(plain_db):
     from decimal import Decimal
-    from core.allocations import propose_allocation
-    from core.validation import ProposalInput
+    from core.allocation.validation import ProposalInput
+    from core.proposals.lifecycle import propose_allocation
     propose_allocation(plain_db, ProposalInput(75, 15, 6, 4, reasoning='=HYPERLINK("http://x.example","y")',
                                                confidence=Decimal("0.9"),
                                                input_metrics={"manual": True}), by="ann")

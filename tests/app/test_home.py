@@ -6,11 +6,12 @@ from datetime import timedelta
 
 from streamlit.testing.v1 import AppTest
 
-from core.allocations import get_current_allocation, get_pending_proposals
-from core.demo import has_platform_data
-from core.metrics_store import compute_metrics
-from core.money import calculate_amounts
-from core.split import BUCKET_LABELS, BUCKETS, format_pct
+from core.allocation.current import get_current_allocation
+from core.allocation.money import calculate_amounts
+from core.allocation.split import BUCKET_LABELS, BUCKETS, format_pct
+from core.platform_data.demo import has_platform_data
+from core.platform_data.metrics_store import compute_metrics
+from core.proposals.lifecycle import get_pending_proposals
 from db.types import utcnow
 
 from tests.app.helpers import PASSWORD, ROOT, TIMEOUT, all_text, no_exception, open_page, sign_in_as
@@ -106,8 +107,8 @@ def test_an_unreachable_database_is_a_clear_message_not_a_traceback(db, monkeypa
 
 
 def test_on_a_first_start_the_demos_last_approved_split_stays_the_current_one(tmp_path, monkeypatch):
-    from core.accounts import add_user
     from core.database import connect
+    from core.governance.accounts import add_user
     from settings import get_settings
 
     url = f"sqlite:///{tmp_path / 'fresh.db'}"

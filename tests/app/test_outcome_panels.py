@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from core.allocations import get_pending_proposals, propose_allocation
-from core.backtest import backtest
-from core.outcomes import activation_outcomes, compare_periods
-from core.queries import compare_performance
-from core.validation import ProposalInput
+from core.allocation.backtest import backtest
+from core.allocation.validation import ProposalInput
+from core.platform_data.outcomes import activation_outcomes, compare_periods
+from core.platform_data.queries import compare_performance
+from core.proposals.lifecycle import get_pending_proposals, propose_allocation
 from tests.app.helpers import all_text, no_exception, open_page
 from ui.outcome_panels import change_text
 

@@ -7,8 +7,8 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from core.csv_import import import_csv
-from core.outcomes import activation_outcomes
+from core.platform_data.csv_import import import_csv
+from core.platform_data.outcomes import activation_outcomes
 from streamlit.testing.v1 import AppTest
 
 from db.types import utcnow

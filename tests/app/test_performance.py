@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.queries import compare_performance
+from core.platform_data.queries import compare_performance
 from tests.app.helpers import no_exception, open_page
 
 PERFORMANCE = "pages/5_Performance.py"
@@ -56,8 +56,8 @@ def test_the_table_shows_readable_times_and_no_none(db):
 
 def test_the_default_comparison_skips_a_period_that_has_just_started(plain_db):
     from decimal import Decimal
-    from core.allocations import propose_allocation, review_proposal
-    from core.validation import ProposalInput
+    from core.allocation.validation import ProposalInput
+    from core.proposals.lifecycle import propose_allocation, review_proposal
     filed = propose_allocation(plain_db, ProposalInput(75, 15, 6, 4, reasoning="now",
                                                        confidence=Decimal("0.9")), by="ann")
     review_proposal(plain_db, filed.proposal_id, "approved", by="gus")

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from core.accounts import add_user
-from core.csv_import import import_csv
-from settings import get_settings
 from core.database import connect
+from core.governance.accounts import add_user
+from core.platform_data.csv_import import import_csv
 from db.engine import Database
 from db.limits import (MAX_DAILY_COUNT, MAX_TOKEN_PRICE_USD, MAX_TOKEN_VOLUME_USD,
                        MAX_TREASURY_BALANCE_USD)
 from db.types import utcnow
+from settings import get_settings
 from tests.app.helpers import PASSWORD, all_text, no_exception, open_page
 from tests.conftest import fresh_pg_url
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.allocations import get_allocation_history, get_pending_proposals
-from core.money import calculate_amounts
-from core.split import BUCKETS, Split
+from core.allocation.money import calculate_amounts
+from core.allocation.split import BUCKETS, Split
+from core.proposals.lifecycle import get_allocation_history, get_pending_proposals
 from tests.app.helpers import all_text, no_exception, open_page
 
 PROPOSE = "pages/2_Propose.py"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from core.allocations import get_current_allocation, get_pending_proposals
-from core.metrics_store import compute_metrics
+from core.allocation.current import get_current_allocation
+from core.platform_data.metrics_store import compute_metrics
+from core.proposals.lifecycle import get_pending_proposals
 from tests.app.helpers import all_text, no_exception, open_page
 
 REBALANCER = "pages/3_Rebalancer.py"
@@ -61,7 +62,7 @@ def test_a_suggested_change_can_be_filed_as_a_proposal(plain_db):
 
 
 def test_while_rebalancing_is_paused_a_suggestion_is_shown_but_not_offered_for_filing(plain_db):
-    from core.policy_store import set_policy
+    from core.governance.policy_store import set_policy
 
     set_policy(plain_db, "rebalancing_paused", "true", by="ada")
     at = open_page(REBALANCER, user="ann").button(key="rebalance_run").click().run()
@@ -73,7 +74,7 @@ def test_while_rebalancing_is_paused_a_suggestion_is_shown_but_not_offered_for_f
 
 
 def test_a_run_appears_in_the_activity_feed_at_once(plain_db):
-    from core.activity import list_activity
+    from core.record.activity import list_activity
 
     activity = open_page("pages/7_Activity.py", user="ann")
     runs_before = len(list_activity(plain_db, activity_type="rebalance_run"))

@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import streamlit as st
 
-from core.allocations import (get_current_allocation, get_pending_proposals, get_proposal,
-                              propose_allocation)
-from core.policy_store import set_policy
-from core.validation import ProposalInput
+from core.allocation.current import get_current_allocation
+from core.allocation.validation import ProposalInput
+from core.governance.policy_store import set_policy
+from core.proposals.lifecycle import get_pending_proposals, get_proposal, propose_allocation
 from streamlit.testing.v1 import AppTest
 
 from tests.app.helpers import ROOT, TIMEOUT, all_text, no_exception, open_page, sign_in_as
@@ -162,7 +162,7 @@ def test_a_decision_on_a_proposal_someone_else_decided_says_who_decided_what_and
     proposal_id = _file(plain_db)
     at = open_page(REVIEW, user="gus").button(key=f"approve_{proposal_id}").click().run()
     # While gus reads the dialog, gil rejects the same proposal in another browser.
-    from core.allocations import review_proposal
+    from core.proposals.lifecycle import review_proposal
     review_proposal(plain_db, proposal_id, "rejected", by="gil", notes="Too early")
     at = at.button(key="confirm_approve").click().run()
     no_exception(at)
@@ -188,7 +188,7 @@ def test_the_queue_says_what_changed_since_the_tab_last_looked(plain_db):
     st.cache_data.clear()
     at = at.run()
     assert "Since you last looked — new: 75/15/6/4." in all_text(at)
-    from core.allocations import review_proposal
+    from core.proposals.lifecycle import review_proposal
     review_proposal(plain_db, get_pending_proposals(plain_db)[0].record.id, "rejected", by="gil",
                     notes="no")
     st.cache_data.clear()

@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 import streamlit as st
 
-from core.accounts import authenticate, count_accounts, disable_user
-from core.errors import Refused
+from core.base.errors import Refused
+from core.governance.accounts import authenticate, count_accounts, disable_user
 from db.models import SignInFailure
 from db.types import utcnow
 from tests.app.helpers import ROOT, PASSWORD, all_text, button, no_exception, open_page

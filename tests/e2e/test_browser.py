@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from core.accounts import add_user
-from core.allocations import get_current_allocation, get_pending_proposals
+from core.allocation.current import get_current_allocation
 from core.database import connect
+from core.governance.accounts import add_user
+from core.proposals.lifecycle import get_pending_proposals
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -295,8 +296,8 @@ def test_a_stale_card_says_who_decided_and_the_queue_refreshes_by_itself(server,
     db = connect(url)
     from decimal import Decimal
 
-    from core.allocations import propose_allocation, review_proposal
-    from core.validation import ProposalInput
+    from core.allocation.validation import ProposalInput
+    from core.proposals.lifecycle import propose_allocation, review_proposal
     filed = propose_allocation(db, ProposalInput(75, 15, 6, 4, reasoning="stale soon",
                                                  confidence=Decimal("0.9")), by="ann")
     page = browser_context.new_page()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from core.outcomes import FIGURES
+from core.platform_data.outcomes import FIGURES
 
 from tests.e2e.test_browser import WAIT_MS, _go, _settled, _shot, _sign_in, page, server  # noqa: F401
 

@@ -31,7 +31,7 @@ TEAM = (("gus", "governor"), ("gail", "governor"), ("gwen", "governor"), ("ann",
 
 def make_team(db: Database) -> Database:
     """`ada` (admin) first, which closes open mode, then the rest of TEAM, all single sign-on."""
-    from core.accounts import add_user
+    from core.governance.accounts import add_user
 
     add_user(db, "ada", "admin", None, email="ada@example.org")
     for name, role in TEAM:
@@ -42,8 +42,8 @@ def make_team(db: Database) -> Database:
 def file(db: Database, split: tuple[Any, ...] = (75, 15, 6, 4), by: str = "ann",
          **kw: Any) -> str:
     """File a proposal through core as `by`; returns its id."""
-    from core.allocations import propose_allocation
-    from core.validation import ProposalInput
+    from core.allocation.validation import ProposalInput
+    from core.proposals.lifecycle import propose_allocation
 
     return propose_allocation(db, ProposalInput(*split, "Q1 strategy"), by=by, **kw).proposal_id
 

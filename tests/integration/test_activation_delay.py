@@ -9,9 +9,10 @@ from datetime import timedelta
 
 import pytest
 
-from core.allocations import get_current_allocation, review_proposal
-from core.errors import Refused, ValidationFailed
-from core.policy_store import get_policy, set_policy
+from core.allocation.current import get_current_allocation
+from core.base.errors import Refused, ValidationFailed
+from core.governance.policy_store import get_policy, set_policy
+from core.proposals.lifecycle import review_proposal
 from db.types import utcnow
 from tests.integration.state import file, snapshot
 

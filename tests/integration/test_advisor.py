@@ -9,12 +9,12 @@ from decimal import Decimal
 
 import pytest
 
-from core.metrics_model import PlatformMetrics
-from core.policy import Policy
+from core.allocation.policy import Policy
+from core.allocation.split import Split
+from core.platform_data.metrics_model import PlatformMetrics
 from core.rebalancer.advisor import AdvisorUnavailable, suggest_by_ai
 from core.rebalancer.service import suggest
 from settings import Settings
-from core.split import Split
 from tests.fake_openai import FakeOpenAI
 
 D = Decimal

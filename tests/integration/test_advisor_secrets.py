@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from core.metrics_model import PlatformMetrics
+from core.platform_data.metrics_model import PlatformMetrics
 from core.rebalancer.advisor import quotes_secret
 from core.rebalancer.service import run_rebalance
 from settings import Settings

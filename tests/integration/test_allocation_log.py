@@ -9,16 +9,16 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from core.activity import list_activity
-from core.allocations import (get_allocation_history, get_current_allocation,
-                              get_pending_proposals, get_proposal, propose_allocation,
-                              review_proposal)
-from core.distribution import distribute
-from core.errors import NotFound, Refused, ValidationFailed
-from core.policy import Policy
+from core.allocation.current import get_current_allocation
+from core.allocation.policy import Policy
+from core.allocation.split import Split
+from core.allocation.validation import ProposalInput, validate_proposal
+from core.base.errors import NotFound, Refused, ValidationFailed
 from core.database import DEFAULT_REASONING, upgrade_database
-from core.split import Split
-from core.validation import ProposalInput, validate_proposal
+from core.proposals.distribution import distribute
+from core.proposals.lifecycle import (get_allocation_history, get_pending_proposals, get_proposal,
+                                      propose_allocation, review_proposal)
+from core.record.activity import list_activity
 from db import migrate
 from db.engine import Database
 from db.models import AllocationLog

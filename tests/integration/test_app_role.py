@@ -15,15 +15,16 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from core.accounts import add_user, authenticate, unlock_user
-from core.allocations import get_current_allocation, propose_allocation, review_proposal
-from core.distribution import distribute
-from core.errors import DatabaseUnavailable, NotFound, Refused, ValidationFailed
-from core.csv_import import import_csv
-from core.policy_store import set_policy
-from core.reports import weekly_report
+from core.allocation.current import get_current_allocation
+from core.allocation.validation import ProposalInput
+from core.base.errors import DatabaseUnavailable, NotFound, Refused, ValidationFailed
 from core.database import connect, grant_app_role, upgrade_database
-from core.validation import ProposalInput
+from core.governance.accounts import add_user, authenticate, unlock_user
+from core.governance.policy_store import set_policy
+from core.jobs.reports import weekly_report
+from core.platform_data.csv_import import import_csv
+from core.proposals.distribution import distribute
+from core.proposals.lifecycle import propose_allocation, review_proposal
 from db import migrate, triggers
 from db.engine import Database, open_database
 from db.models import Base

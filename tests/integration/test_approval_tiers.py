@@ -11,14 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from core.accounts import Actor
-from core.allocations import (
-    auto_approve_if_allowed, file_proposal, get_current_allocation, get_pending_proposals,
-    get_proposal, review_proposal,
-)
-from core.errors import ValidationFailed
-from core.policy_store import get_policy, load_policy, set_policy
-from core.validation import ProposalInput
+from core.allocation.current import get_current_allocation
+from core.allocation.validation import ProposalInput
+from core.base.errors import ValidationFailed
+from core.governance.actors import Actor
+from core.governance.policy_store import get_policy, load_policy, set_policy
+from core.proposals.lifecycle import (auto_approve_if_allowed, file_proposal, get_pending_proposals,
+                                      get_proposal, review_proposal)
 from tests.integration.state import file, snapshot
 
 MAJOR_SPLIT = (64, 16, 10, 10)  # reinvestment moves 16 points from 80/15/3/2

@@ -14,14 +14,15 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from core.accounts import Actor, add_user
-from core.activity import list_activity
-from core.allocations import (
-    auto_approve_if_allowed, file_proposal, get_allocation_history, get_current_allocation,
-    get_proposal, propose_allocation, review_proposal,
-)
-from core.policy_store import load_policy, set_policy
-from core.validation import ProposalInput
+from core.allocation.current import get_current_allocation
+from core.allocation.validation import ProposalInput
+from core.governance.accounts import add_user
+from core.governance.actors import Actor
+from core.governance.policy_store import load_policy, set_policy
+from core.proposals.lifecycle import (auto_approve_if_allowed, file_proposal,
+                                      get_allocation_history, get_proposal, propose_allocation,
+                                      review_proposal)
+from core.record.activity import list_activity
 from db.engine import Database
 from db.models import AllocationLog
 from db.types import utcnow
@@ -235,7 +236,7 @@ def _service() -> Any:
 
 
 def _metrics(growth: float, engagement: float, dao: str, price: float) -> Any:
-    from core.metrics_model import PlatformMetrics
+    from core.platform_data.metrics_model import PlatformMetrics
     return PlatformMetrics(growth, engagement, Decimal(dao), price, 15, 30)
 
 

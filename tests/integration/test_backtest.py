@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from core.backtest import backtest, projection
 from cli import app
-from core.distribution import distribute
-from core.split import BUCKETS, Split
+from core.allocation.backtest import backtest, projection
+from core.allocation.split import BUCKETS, Split
+from core.proposals.distribution import distribute
 from db.models import ProfitDistribution
 from db.types import utcnow
 from tests.unit.test_amounts import any_valid_split

@@ -2,7 +2,7 @@
 PostgreSQL. Each case must exit 3 with exactly one line on stderr naming the field, no
 traceback, and leave every row of every table as it was.
 
-The rules themselves live in core (core/parsing.py and the services that call it), so the
+The rules themselves live in core (core/base/parsing.py and the services that call it), so the
 dashboard's forms and the API refuse the same input with the same message.
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from core.allocations import propose_allocation
-from core.validation import ProposalInput
+from core.allocation.validation import ProposalInput
+from core.proposals.lifecycle import propose_allocation
 from db.engine import open_database
 from tests.integration.state import every_row
 from tests.integration.test_cli_contract import cli

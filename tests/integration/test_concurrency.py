@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from core.allocations import get_current_allocation, propose_allocation, review_proposal
-from core.errors import DomainError
+from core.allocation.current import get_current_allocation
+from core.allocation.validation import ProposalInput
+from core.base.errors import DomainError
 from core.database import upgrade_database
-from core.validation import ProposalInput
+from core.proposals.lifecycle import propose_allocation, review_proposal
 from db.engine import Database, open_database
 from db.models import AllocationLog, ProposalReview
 

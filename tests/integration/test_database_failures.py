@@ -1,4 +1,4 @@
-"""How a database failure reaches people: core translates it once (`core.sessions`), and the
+"""How a database failure reaches people: core translates it once (`core.base.sessions`), and the
 message says what happened. Busy is "try again", not "cannot be reached"; a failed read is not
 "refused the change"; a directory given to `import` is not "does not exist"."""
 
@@ -14,11 +14,11 @@ from typer.testing import CliRunner
 
 from cli import app
 from cli.errors import exit_code
-from core.distribution import distribute, list_distributions
-from core.errors import (Conflict, DatabaseBusy, DatabaseUnavailable, InvalidDatabaseUrl, NotFound,
-                         ReadFailed, ValidationFailed)
+from core.base.errors import (Conflict, DatabaseBusy, DatabaseUnavailable, InvalidDatabaseUrl,
+                              NotFound, ReadFailed, ValidationFailed)
+from core.base.sessions import reading, writing
 from core.database import connect
-from core.sessions import reading, writing
+from core.proposals.distribution import distribute, list_distributions
 from db.engine import Database
 
 # A statement each engine refuses at run time with an error about the value, not the connection.

@@ -8,9 +8,10 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from core.allocations import get_current_allocation, propose_allocation, review_proposal
-from core.distribution import distribute
-from core.validation import ProposalInput
+from core.allocation.current import get_current_allocation
+from core.allocation.validation import ProposalInput
+from core.proposals.distribution import distribute
+from core.proposals.lifecycle import propose_allocation, review_proposal
 from db.engine import Database
 
 LOG = "profit_allocation_log"

@@ -9,15 +9,16 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from core.activity import list_activity
-from core.allocations import propose_allocation
 from cli import app
-from core.demo import generate_demo_data, has_platform_data
-from core.errors import Refused, ValidationFailed
-from core.policy import Policy
-from core.queries import allocation_periods, compare_performance, distribution_totals_over_time
+from core.allocation.policy import Policy
+from core.allocation.validation import ProposalInput, validate_proposal
+from core.base.errors import Refused, ValidationFailed
 from core.database import upgrade_database
-from core.validation import ProposalInput, validate_proposal
+from core.platform_data.demo import generate_demo_data, has_platform_data
+from core.platform_data.queries import (allocation_periods, compare_performance,
+                                        distribution_totals_over_time)
+from core.proposals.lifecycle import propose_allocation
+from core.record.activity import list_activity
 from db.engine import open_database
 from db.models import (AllocationLog, EngagementDaily, ProfitDistribution, ProposalReview,
                        ProtocolActivity, Token, TreasurySnapshot)

@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from core.distribution import distribute, list_distributions
-from core.errors import Refused, ValidationFailed
-from core.policy_store import get_policy, set_policy
+from core.base.errors import Refused, ValidationFailed
+from core.governance.policy_store import get_policy, set_policy
+from core.proposals.distribution import distribute, list_distributions
 from tests.integration.state import snapshot
 
 

@@ -14,13 +14,11 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from core.activity import list_activity
-from core.allocations import (
-    get_pending_proposals, get_proposal, review_proposal,
-    validate_against_live, withdraw_proposal,
-)
-from core.errors import DomainError, Refused
-from core.validation import ProposalInput
+from core.allocation.validation import ProposalInput
+from core.base.errors import DomainError, Refused
+from core.proposals.lifecycle import (get_pending_proposals, get_proposal, review_proposal,
+                                      validate_against_live, withdraw_proposal)
+from core.record.activity import list_activity
 from db.engine import open_database
 from db.types import utcnow
 from tests.integration.state import file, snapshot
@@ -141,7 +139,7 @@ def test_activating_a_split_supersedes_the_other_pending_proposals_of_it_and_log
 def test_a_refused_activation_supersedes_nothing(team):
     older = file(team, now=utcnow() - timedelta(days=8))
     winner = file(team)
-    from core.policy_store import set_policy
+    from core.governance.policy_store import set_policy
 
     set_policy(team, "lucky_max", "5", by="ada")  # 75/15/6/4 is now out of bounds
     before = snapshot(team)

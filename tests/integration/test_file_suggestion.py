@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from core.activity import list_activity
-from core.allocations import get_allocation_history, get_current_allocation
-from core.errors import Refused
-from core.metrics_model import PlatformMetrics
-from core.policy_store import set_policy
+from core.allocation.current import get_current_allocation
+from core.base.errors import Refused
+from core.governance.policy_store import set_policy
+from core.platform_data.metrics_model import PlatformMetrics
+from core.proposals.lifecycle import get_allocation_history
 from core.rebalancer.service import file_suggestion, run_rebalance
+from core.record.activity import list_activity
 
 import pytest
 

@@ -20,17 +20,13 @@ from typing import Any, Callable
 import pytest
 from typer.testing import CliRunner
 
-from core.accounts import add_user, authenticate, disable_user
-from core.allocations import (
-    expire_stale_proposals,
-    get_current_allocation,
-    get_proposal,
-    propose_allocation,
-    review_proposal,
-)
 from cli import app
-from core.policy_store import set_policy
-from core.validation import ProposalInput
+from core.allocation.current import get_current_allocation
+from core.allocation.validation import ProposalInput
+from core.governance.accounts import add_user, authenticate, disable_user
+from core.governance.policy_store import set_policy
+from core.proposals.lifecycle import (expire_stale_proposals, get_proposal, propose_allocation,
+                                      review_proposal)
 from db.engine import Database, open_database
 from tests.integration.state import snapshot
 

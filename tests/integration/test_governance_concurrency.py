@@ -17,15 +17,16 @@ from typing import Any, Callable
 import pytest
 import sqlalchemy as sa
 
-from core.accounts import Actor, add_user, count_accounts, disable_user, list_users
-from core.activity import list_activity
-from core.allocations import (
-    auto_approve_if_allowed, expire_stale_proposals, file_proposal, get_allocation_history,
-    get_current_allocation, get_proposal, propose_allocation, review_proposal,
-)
-from core.errors import DomainError
-from core.policy_store import get_policy, load_policy, policy_versions, set_policy
-from core.validation import ProposalInput
+from core.allocation.current import get_current_allocation
+from core.allocation.validation import ProposalInput
+from core.base.errors import DomainError
+from core.governance.accounts import add_user, count_accounts, disable_user, list_users
+from core.governance.actors import Actor
+from core.governance.policy_store import get_policy, load_policy, policy_versions, set_policy
+from core.proposals.lifecycle import (auto_approve_if_allowed, expire_stale_proposals,
+                                      file_proposal, get_allocation_history, get_proposal,
+                                      propose_allocation, review_proposal)
+from core.record.activity import list_activity
 from db.engine import Database, open_database
 
 ROUNDS_ON_POSTGRESQL = 5

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from core.accounts import add_user, disable_user, set_role
-from core.activity import list_activity
-from core.allocations import get_current_allocation, get_pending_proposals, propose_allocation, review_proposal
-from core.errors import Refused
-from core.policy_store import get_policy, set_policy
-from core.validation import ProposalInput
+from core.allocation.current import get_current_allocation
+from core.allocation.validation import ProposalInput
+from core.base.errors import Refused
+from core.governance.accounts import add_user, disable_user, set_role
+from core.governance.policy_store import get_policy, set_policy
+from core.proposals.lifecycle import get_pending_proposals, propose_allocation, review_proposal
+from core.record.activity import list_activity
 from db.engine import Database
 from tests.integration.state import snapshot
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from core.accounts import add_user, authenticate
-from core.csv_import import import_csv
-from core import rollup
+from core.governance.accounts import add_user, authenticate
+from core.platform_data import rollup
+from core.platform_data.csv_import import import_csv
 from db.models import Token
 
 

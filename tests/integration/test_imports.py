@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from cli import app
-from core.errors import ValidationFailed
-from core.csv_import import ImportRejected, import_csv
+from core.base.errors import ValidationFailed
+from core.platform_data.csv_import import ImportRejected, import_csv
 from db.models import EngagementDaily, ProtocolActivity, Token, TreasurySnapshot
 
 TOKENS_HEADER = "symbol,name,price,volume_24h,created_at"

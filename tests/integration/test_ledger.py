@@ -7,11 +7,12 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from core.allocations import get_current_allocation, propose_allocation, review_proposal
-from core.distribution import amounts_for, distribute, list_distributions
-from core.errors import Refused, ValidationFailed
-from core.split import Split
-from core.validation import ProposalInput
+from core.allocation.current import get_current_allocation
+from core.allocation.split import Split
+from core.allocation.validation import ProposalInput
+from core.base.errors import Refused, ValidationFailed
+from core.proposals.distribution import amounts_for, distribute, list_distributions
+from core.proposals.lifecycle import propose_allocation, review_proposal
 from db.engine import Database
 from db.models import ProfitDistribution
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from core.manager import create_allocation_manager
-from core.validation import ProposalInput
+from core.allocation.validation import ProposalInput
+from core.proposals.manager import create_allocation_manager
 
 
 def test_the_seed_quick_start_runs_through_the_manager(db):

@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from core.csv_import import import_csv
-from core.metrics_store import compute_metrics, engagement_inputs, growth_rate
-from core.metrics_model import METRIC_KEYS
+from core.platform_data.csv_import import import_csv
+from core.platform_data.metrics_model import METRIC_KEYS
+from core.platform_data.metrics_store import compute_metrics, engagement_inputs, growth_rate
 
 NOW = datetime(2024, 6, 15, 10, 0, tzinfo=UTC)  # today is 2024-06-15; last 7 = 06-08..06-14
 

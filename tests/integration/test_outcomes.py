@@ -10,14 +10,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from core.allocations import get_current_allocation, propose_allocation, review_proposal
 from cli import app
-from core.errors import ValidationFailed
-from core.csv_import import import_csv
-from core.policy_store import set_policy
-from core.outcomes import (FIGURES, MIN_DAYS, activation_outcomes, compare_periods,
-                           daily_figures, last_changes, scorecard)
-from core.validation import ProposalInput
+from core.allocation.current import get_current_allocation
+from core.allocation.validation import ProposalInput
+from core.base.errors import ValidationFailed
+from core.governance.policy_store import set_policy
+from core.platform_data.csv_import import import_csv
+from core.platform_data.outcomes import (FIGURES, MIN_DAYS, activation_outcomes, compare_periods,
+                                         daily_figures, last_changes, scorecard)
+from core.proposals.lifecycle import propose_allocation, review_proposal
 
 DAY = timedelta(days=1)
 SPAN_DAYS = 30  # days of data on each side of the activation

@@ -123,7 +123,7 @@ def test_at_the_limits_metrics_rebalance_and_compare_give_finite_json(db_url, tm
 
 
 def test_the_metrics_read_from_the_database_at_the_limits_are_finite(db_url, tmp_path):
-    from core.metrics_store import compute_metrics
+    from core.platform_data.metrics_store import compute_metrics
 
     load_the_limits(db_url, tmp_path)
     database = open_database(db_url)

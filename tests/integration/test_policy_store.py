@@ -6,11 +6,11 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from core.accounts import add_user
-from core.activity import list_activity
-from core.errors import PermissionDenied, ValidationFailed
-from core.policy import Policy
-from core.policy_store import get_policy, policy_versions, set_policy
+from core.allocation.policy import Policy
+from core.base.errors import PermissionDenied, ValidationFailed
+from core.governance.accounts import add_user
+from core.governance.policy_store import get_policy, policy_versions, set_policy
+from core.record.activity import list_activity
 from db.engine import Database
 from db.models import AllocationPolicy
 

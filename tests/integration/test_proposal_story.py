@@ -12,12 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from core.allocations import (
-    expire_stale_proposals, get_current_allocation, get_proposal, get_proposal_story,
-    review_proposal, withdraw_proposal,
-)
-from core.errors import NotFound
-from core.allocation_records import TIMELINE_EVENTS
+from core.allocation.current import get_current_allocation
+from core.allocation.records import TIMELINE_EVENTS
+from core.base.errors import NotFound
+from core.proposals.lifecycle import (expire_stale_proposals, get_proposal, get_proposal_story,
+                                      review_proposal, withdraw_proposal)
 from db.engine import Database
 from db.types import utcnow
 from tests.integration.state import file

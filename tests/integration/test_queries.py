@@ -10,13 +10,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from core.allocations import get_current_allocation, propose_allocation, review_proposal
 from cli import app
-from core.distribution import distribute
-from core.csv_import import import_csv
-from core.queries import (allocation_periods, compare_performance, distribution_totals_over_time,
-                          suggestion_quality, weekly_metric_series)
-from core.validation import ProposalInput
+from core.allocation.current import get_current_allocation
+from core.allocation.validation import ProposalInput
+from core.platform_data.csv_import import import_csv
+from core.platform_data.queries import (allocation_periods, compare_performance,
+                                        distribution_totals_over_time, suggestion_quality,
+                                        weekly_metric_series)
+from core.proposals.distribution import distribute
+from core.proposals.lifecycle import propose_allocation, review_proposal
 
 DAY = timedelta(days=1)
 COMPARE_FIELDS = {"allocation_id", "split", "effective_from", "effective_until", "days",

@@ -15,20 +15,20 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from core.accounts import add_user
-from core.activity import list_activity
-from core.allocations import (get_allocation_history, get_current_allocation, propose_allocation,
-                              review_proposal)
 from cli import app
-from core.errors import PermissionDenied, ValidationFailed
-from core.metrics_model import PlatformMetrics
-from core.policy_store import set_policy
+from core.allocation.current import get_current_allocation
+from core.allocation.split import Split
+from core.allocation.validation import ProposalInput
+from core.base.errors import PermissionDenied, ValidationFailed
+from core.governance.accounts import add_user
+from core.governance.policy_store import set_policy
+from core.platform_data.metrics_model import PlatformMetrics
+from core.proposals.lifecycle import get_allocation_history, propose_allocation, review_proposal
 from core.rebalancer.service import run_rebalance
-from settings import Settings
-from core.split import Split
-from core.validation import ProposalInput
+from core.record.activity import list_activity
 from db.engine import open_database
 from db.types import utcnow
+from settings import Settings
 from tests.conftest import ROOT
 from tests.fake_openai import FakeOpenAI
 
@@ -181,7 +181,7 @@ def test_every_run_writes_exactly_one_rebalance_run_row(db):
 
 
 def test_metrics_come_from_the_database_when_none_are_given(db):
-    from core.metrics_store import compute_metrics
+    from core.platform_data.metrics_store import compute_metrics
 
     now = utcnow()
     result = run_rebalance(db, now=now, settings=NO_KEY)

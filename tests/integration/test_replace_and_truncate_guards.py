@@ -7,11 +7,12 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from core.accounts import add_user
-from core.allocations import get_current_allocation, propose_allocation, review_proposal
-from core.distribution import distribute
-from core.policy_store import set_policy
-from core.validation import ProposalInput
+from core.allocation.current import get_current_allocation
+from core.allocation.validation import ProposalInput
+from core.governance.accounts import add_user
+from core.governance.policy_store import set_policy
+from core.proposals.distribution import distribute
+from core.proposals.lifecycle import propose_allocation, review_proposal
 from db import triggers
 from db.engine import Database
 from db.models import Base

@@ -7,12 +7,12 @@ from datetime import timedelta
 
 from typer.testing import CliRunner
 
-from core.activity import list_activity
-from core.allocations import propose_allocation, review_proposal
 from cli import app
-from core.distribution import distribute
-from core.reports import weekly_report
-from core.validation import ProposalInput
+from core.allocation.validation import ProposalInput
+from core.jobs.reports import weekly_report
+from core.proposals.distribution import distribute
+from core.proposals.lifecycle import propose_allocation, review_proposal
+from core.record.activity import list_activity
 from db.types import utcnow
 
 

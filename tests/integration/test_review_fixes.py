@@ -26,25 +26,26 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from core.activity import list_activity
-from core.allocations import (expire_stale_proposals, get_allocation_history,
-                              get_current_allocation, get_pending_proposals, get_proposal,
-                              propose_allocation, review_proposal)
-from core.errors import Refused, ValidationFailed
-from core.csv_import import import_csv
-from core.metrics_model import PlatformMetrics
-from core.policy import MAX_HOURS
-from core.policy_store import get_policy, policy_versions, set_policy
-from core.rebalancer.service import run_rebalance
-from settings import Settings
+from core.allocation.current import get_current_allocation
+from core.allocation.policy import MAX_HOURS
+from core.allocation.split import Split
+from core.allocation.validation import ProposalInput
+from core.base.errors import Refused, ValidationFailed
 from core.database import upgrade_database
-from core.split import Split
-from core.validation import ProposalInput
+from core.governance.policy_store import get_policy, policy_versions, set_policy
+from core.platform_data.csv_import import import_csv
+from core.platform_data.metrics_model import PlatformMetrics
+from core.proposals.lifecycle import (expire_stale_proposals, get_allocation_history,
+                                      get_pending_proposals, get_proposal, propose_allocation,
+                                      review_proposal)
+from core.rebalancer.service import run_rebalance
+from core.record.activity import list_activity
 from db import migrate
 from db.engine import Database, open_database
 from db.models import AllocationLog, TreasurySnapshot
 from db.triggers import LOG, PG_NO_OVERLAP
 from db.types import UTCDateTime, utcnow
+from settings import Settings
 from tests.conftest import ROOT
 
 D = Decimal

@@ -11,16 +11,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from core.accounts import add_user
-from core.activity import list_activity
-from core.allocations import (
-    expire_stale_proposals, get_allocation_history, get_current_allocation,
-    get_pending_proposals, get_proposal, propose_allocation, review_proposal,
-)
-from core.distribution import distribute, list_distributions
-from core.errors import NotFound, PermissionDenied, Refused, ValidationFailed
-from core.policy_store import set_policy
-from core.validation import ProposalInput
+from core.allocation.current import get_current_allocation
+from core.allocation.validation import ProposalInput
+from core.base.errors import NotFound, PermissionDenied, Refused, ValidationFailed
+from core.governance.accounts import add_user
+from core.governance.policy_store import set_policy
+from core.proposals.distribution import distribute, list_distributions
+from core.proposals.lifecycle import (expire_stale_proposals, get_allocation_history,
+                                      get_pending_proposals, get_proposal, propose_allocation,
+                                      review_proposal)
+from core.record.activity import list_activity
 from db.engine import Database
 
 TABLES = ("profit_allocation_log", "proposal_reviews", "protocol_activity", "allocation_policy",
@@ -396,7 +396,7 @@ def _launch_week() -> Any:
     """The seed's Launch Week Success metrics: growth +60 %, engagement 85, DAO $2500."""
     from decimal import Decimal
 
-    from core.metrics_model import PlatformMetrics
+    from core.platform_data.metrics_model import PlatformMetrics
     return PlatformMetrics(60.0, 85.0, Decimal("2500"), 0.03, 15, 30)
 
 

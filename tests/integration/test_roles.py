@@ -14,28 +14,16 @@ from typing import Any, Callable
 import pytest
 import sqlalchemy as sa
 
-from core.accounts import (
-    add_user,
-    authenticate,
-    count_accounts,
-    disable_user,
-    get_account,
-    list_users,
-    login_delay_seconds,
-    set_role,
-)
-from core.activity import list_activity
-from core.allocations import (
-    get_allocation_history,
-    get_current_allocation,
-    get_pending_proposals,
-    propose_allocation,
-    review_proposal,
-)
-from core.distribution import distribute, list_distributions
-from core.errors import NotFound, PermissionDenied, Refused, ValidationFailed
-from core.policy_store import get_policy, set_policy
-from core.validation import ProposalInput
+from core.allocation.current import get_current_allocation
+from core.allocation.validation import ProposalInput
+from core.base.errors import NotFound, PermissionDenied, Refused, ValidationFailed
+from core.governance.accounts import (add_user, authenticate, count_accounts, disable_user,
+                                      get_account, list_users, login_delay_seconds, set_role)
+from core.governance.policy_store import get_policy, set_policy
+from core.proposals.distribution import distribute, list_distributions
+from core.proposals.lifecycle import (get_allocation_history, get_pending_proposals,
+                                      propose_allocation, review_proposal)
+from core.record.activity import list_activity
 from db.engine import Database
 from db.types import utcnow
 from tests.integration.state import snapshot
@@ -80,7 +68,7 @@ def _read(db: Database, by: str) -> None:
 def _rebalance(db: Database, by: str) -> None:
     from decimal import Decimal
 
-    from core.metrics_model import PlatformMetrics
+    from core.platform_data.metrics_model import PlatformMetrics
     from core.rebalancer.service import run_rebalance
 
     # The seed's launch week: the rule engine suggests 74/15/6/5 and files it.

@@ -13,14 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from core import rollup
 from cli import app
-from core.demo import generate_demo_data
-from core.errors import ValidationFailed
-from core.csv_import import import_csv
+from core.base.errors import ValidationFailed
+from core.platform_data import rollup
+from core.platform_data.csv_import import import_csv
+from core.platform_data.demo import generate_demo_data
 from db import migrate
-from db.rollup import EXACT
 from db.models import ProtocolActivity, Token, TokenActivityRollup
+from db.rollup import EXACT
 
 HEADER = "symbol,name,price,volume_24h,created_at"
 BASE = datetime(2024, 3, 1, tzinfo=UTC)
@@ -223,7 +223,7 @@ def test_upgrading_a_database_with_tokens_fills_the_rollup(blank_db):
 
 
 def test_compare_gives_the_raw_tables_numbers_with_tokens_on_edges_and_in_partial_minutes(db, tmp_path):
-    from core.queries import allocation_periods, compare_performance
+    from core.platform_data.queries import allocation_periods, compare_performance
 
     generate_demo_data(db, days=20, tokens=400)
     edges = [p["effective_from"] for p in allocation_periods(db)[1:]]
@@ -252,7 +252,7 @@ def test_compare_gives_the_raw_tables_numbers_with_tokens_on_edges_and_in_partia
 
 
 def test_metrics_token_figures_come_from_the_rollup_and_match_the_raw_rows(db, tmp_path):
-    from core.metrics_store import compute_metrics
+    from core.platform_data.metrics_store import compute_metrics
 
     now = BASE + timedelta(days=8, hours=3, seconds=17, microseconds=5)
     rows = [(1.0, 1.0, now - timedelta(days=7)),  # exactly on the window's start: inside

@@ -14,9 +14,10 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from core.allocations import get_current_allocation, propose_allocation, review_proposal
+from core.allocation.current import get_current_allocation
+from core.allocation.validation import ProposalInput
 from core.database import DEFAULT_REASONING
-from core.validation import ProposalInput
+from core.proposals.lifecycle import propose_allocation, review_proposal
 from db.engine import Database
 
 # --- the seed's SQL (do not edit: these must stay identical to the seed) -----------------------

@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from argon2 import extract_parameters
 from typer.testing import CliRunner
 
-from core.accounts import DUMMY_HASH, add_user, authenticate, unlock_user
-from core.activity import list_activity
 from cli import app
-from core.errors import PermissionDenied, Refused, ValidationFailed
+from core.base.errors import PermissionDenied, Refused, ValidationFailed
+from core.governance.accounts import DUMMY_HASH, add_user, authenticate, unlock_user
+from core.record.activity import list_activity
 from db.engine import Database
 from db.models import SignInFailure, User
 from db.types import utcnow

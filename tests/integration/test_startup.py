@@ -14,16 +14,16 @@ from pathlib import Path
 import pytest
 from alembic.script import ScriptDirectory
 
-from core.current import get_current_allocation
-from core.split import BUCKETS
+from core.allocation.current import get_current_allocation
+from core.allocation.split import BUCKETS
 from db import migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("openai", "pandas", "alembic", "mako", "streamlit", "plotly", "croniter")
 # What `current` must not load besides HEAVY: the ORM and what stands on it, and the settings
 # class (the URL comes from --db here; settings/__init__.py reads DATABASE_URL without it).
-NOT_FOR_CURRENT = ("sqlalchemy.orm", "db.models", "core.allocations", "core.accounts",
-                   "core.activity", "pydantic_settings", "settings.model")
+NOT_FOR_CURRENT = ("sqlalchemy.orm", "db.models", "core.proposals.lifecycle", "core.governance.accounts",
+                   "core.record.activity", "pydantic_settings", "settings.model")
 
 
 def imported_modules(*args: str) -> tuple[set[str], subprocess.CompletedProcess]:
@@ -43,7 +43,7 @@ def test_current_imports_neither_the_orm_nor_the_advisor_nor_pandas_nor_alembic(
     names, done = imported_modules("--db", db_url, "current", "--json")
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout)["source"] == "database"
-    assert {"sqlalchemy", "core.current"} <= names  # the measurement saw the imports at all
+    assert {"sqlalchemy", "core.allocation.current"} <= names  # the measurement saw the imports at all
     assert loaded(names, HEAVY + NOT_FOR_CURRENT) == []
 
 

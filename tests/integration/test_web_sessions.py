@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from core.accounts import add_user, disable_user, set_role
-from core.web_sessions import (SESSION_LIFETIME, close_session, close_sessions_of, open_session,
-                               session_account)
+from core.governance.accounts import add_user, disable_user, set_role
+from core.governance.web_sessions import (SESSION_LIFETIME, close_session, close_sessions_of,
+                                          open_session, session_account)
 from db.models import User, WebSession
 from db.types import utcnow
 

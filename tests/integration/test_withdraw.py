@@ -11,12 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from core.accounts import disable_user
-from core.activity import list_activity
-from core.allocations import (
-    get_pending_proposals, get_proposal, review_proposal, withdraw_proposal,
-)
-from core.errors import NotFound, PermissionDenied, Refused
+from core.base.errors import NotFound, PermissionDenied, Refused
+from core.governance.accounts import disable_user
+from core.proposals.lifecycle import (get_pending_proposals, get_proposal, review_proposal,
+                                      withdraw_proposal)
+from core.record.activity import list_activity
 from tests.integration.state import file, snapshot
 
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from core.errors import ValidationFailed
-from core.money import Amounts, calculate_amounts, parse_total
-from core.split import BUCKETS, DEFAULT_SPLIT, Split
+from core.allocation.money import Amounts, calculate_amounts, parse_total
+from core.allocation.split import BUCKETS, DEFAULT_SPLIT, Split
+from core.base.errors import ValidationFailed
 
 CENT = Decimal("0.01")
 THIRDS = Split.of("33.33", "33.33", "33.33", "0.01")

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.backtest import check_days, parse_split, replay
-from core.errors import ValidationFailed
-from core.money import calculate_amounts
-from core.split import BUCKETS, Split
+from core.allocation.backtest import check_days, parse_split, replay
+from core.allocation.money import calculate_amounts
+from core.allocation.split import BUCKETS, Split
+from core.base.errors import ValidationFailed
 from tests.unit.test_amounts import any_valid_split
 
 # A ledger: each distribution recorded under the split of its day, as `distribute` records it.

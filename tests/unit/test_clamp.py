@@ -10,10 +10,10 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from core.policy import Policy
+from core.allocation.policy import Policy
+from core.allocation.split import BUCKETS, Split
+from core.allocation.validation import ProposalInput, validate_proposal
 from core.rebalancer.suggestion import clamp_to_policy
-from core.split import BUCKETS, Split
-from core.validation import ProposalInput, validate_proposal
 
 D = Decimal
 POLICY = Policy()

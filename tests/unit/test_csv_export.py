@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from core.csv_export import csv_text, neutralise
+from core.base.csv_export import csv_text, neutralise
 
 
 def _read(text: str) -> list[list[str]]:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import demo
+from core.platform_data import demo
 
 
 def reference_batch(rng: random.Random, n: int, start: datetime, cum_weights: list[float],

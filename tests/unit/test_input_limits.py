@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import ValidationFailed
-from core.parsing import (TEXT_LIMITS, check_text, documented_limits, json_depth_problem,
-                          parse_date, parse_instant, parse_whole, positive_amount, to_decimal)
+from core.base.errors import ValidationFailed
+from core.base.parsing import (TEXT_LIMITS, check_text, documented_limits, json_depth_problem,
+                               parse_date, parse_instant, parse_whole, positive_amount, to_decimal)
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -11,8 +11,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from core.outcomes import Outcome
-from core.split import Split
+from core.allocation.split import Split
+from core.platform_data.outcomes import Outcome
 from ui.outcome_figures import MARKERS_NAME, timeline
 
 START = datetime(2026, 3, 1, tzinfo=UTC)

@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from core.errors import ValidationFailed
-from core.policy import POLICY_KEYS, Policy, check_policy, policy_from_dict, with_setting
-from core.split import Split
+from core.allocation.policy import POLICY_KEYS, Policy, check_policy, policy_from_dict, with_setting
+from core.allocation.split import Split
+from core.base.errors import ValidationFailed
 
 DEFAULT = Policy()
 

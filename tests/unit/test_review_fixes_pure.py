@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, strategies as st
 from pydantic import ValidationError
 
-from core.errors import ValidationFailed
-from core.metrics_model import METRIC_LIMITS, PlatformMetrics
-from core.policy import MAX_HOURS, Policy, with_setting
+from core.allocation.policy import MAX_HOURS, Policy, with_setting
+from core.allocation.split import Split
+from core.base.errors import ValidationFailed
+from core.platform_data.metrics_model import METRIC_LIMITS, PlatformMetrics
 from core.rebalancer.service import suggest
 from settings import Settings
-from core.split import Split
 
 D = Decimal
 DEFAULT = Policy()

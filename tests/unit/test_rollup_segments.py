@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from core.rollup import BEGINNING, DAY, HOUR, MINUTE, RAW, segments
+from core.platform_data.rollup import BEGINNING, DAY, HOUR, MINUTE, RAW, segments
 
 instants = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1)).map(
     lambda d: d.replace(tzinfo=UTC))

@@ -9,7 +9,7 @@ from decimal import Decimal, localcontext
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from core import rollup
+from core.platform_data import rollup
 from db import bulk
 from db.rollup import EXACT
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from core.errors import ValidationFailed
-from core.schedule import due_jobs, next_runs, run_forever, run_job, run_once
+from core.base.errors import ValidationFailed
+from core.jobs.schedule import due_jobs, next_runs, run_forever, run_job, run_once
 
 SEED_CRONS = {"rebalance": "0 0 * * *", "weekly_report": "0 9 * * 1"}
 MONDAY_9 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)  # 2025-01-06 is a Monday
@@ -110,6 +110,6 @@ def test_between_jobs_the_loop_delivers_webhooks_at_least_every_twenty_seconds()
 
 
 def test_a_failing_delivery_pass_is_logged_and_the_scheduler_goes_on():
-    from core.schedule import deliver_webhooks
+    from core.jobs.schedule import deliver_webhooks
 
     assert deliver_webhooks(None, MONDAY_9)["error"].startswith("AttributeError")

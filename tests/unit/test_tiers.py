@@ -8,12 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.errors import ValidationFailed
-from core.policy import (
-    MAJOR, MINOR, Policy, SETTABLE_KEYS, policy_from_dict, with_setting,
-)
-from core.split import DEFAULT_SPLIT, Split
-from core.validation import proposal_tier
+from core.allocation.policy import (MAJOR, MINOR, Policy, SETTABLE_KEYS, policy_from_dict,
+                                    with_setting)
+from core.allocation.split import DEFAULT_SPLIT, Split
+from core.allocation.validation import proposal_tier
+from core.base.errors import ValidationFailed
 
 POLICY = Policy()
 

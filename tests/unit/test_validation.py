@@ -8,9 +8,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from core.policy import Policy, with_setting
-from core.split import BUCKETS, Split
-from core.validation import ProposalInput, validate_proposal
+from core.allocation.policy import Policy, with_setting
+from core.allocation.split import BUCKETS, Split
+from core.allocation.validation import ProposalInput, validate_proposal
 
 POLICY = Policy()
 LIVE = Split.of(80, 15, 3, 2)
@@ -223,7 +223,7 @@ def splits_inside_the_default_bounds(draw) -> tuple[Decimal, ...]:
 @given(splits_inside_the_default_bounds(),
        st.decimals(min_value=0, max_value=1, places=4, allow_nan=False, allow_infinity=False),
        st.sampled_from(["ai", "manual", "system"]),
-       # Any text a reasoning may hold: no control characters (core.parsing refuses them).
+       # Any text a reasoning may hold: no control characters (core.base.parsing refuses them).
        st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1).filter(str.strip),
        st.sampled_from([str, float, Decimal]))
 def test_any_split_with_two_places_inside_the_bounds_summing_to_100_validates(

@@ -24,8 +24,8 @@ def upgrade() -> None:
     sa.Column('width', sa.Integer(), nullable=False),
     sa.Column('bucket_start', db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('tokens', sa.BigInteger(), nullable=False),
-    sa.Column('price_sum', db.types.ExactSum(), nullable=False),
-    sa.Column('volume_sum', db.types.ExactSum(), nullable=False),
+    sa.Column('price_sum', db.types.ExactDecimal(precision=None, scale=None), nullable=False),
+    sa.Column('volume_sum', db.types.ExactDecimal(precision=None, scale=None), nullable=False),
     sa.CheckConstraint('width IN (60, 3600, 86400)', name=op.f('ck_token_activity_rollup_valid_width')),
     sa.CheckConstraint('tokens >= 0', name=op.f('ck_token_activity_rollup_tokens_not_negative')),
     sa.PrimaryKeyConstraint('width', 'bucket_start', name=op.f('pk_token_activity_rollup'))

@@ -1,0 +1,78 @@
+"""The policy as versioned data: each change is a new row; the latest row is in force."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from core.allocation.policy import (GOVERNOR_COUNT_KEYS, SETTABLE_KEYS, Policy, policy_from_dict,
+                                    with_setting)
+from core.base.errors import Refused
+from core.base.locking import serialize_writes
+from core.base.parsing import check_text
+from core.base.sessions import reading, writing
+from core.governance.actors import count_active_governors, resolve_actor
+from core.record.activity import record_activity
+from db.engine import Database
+from db.models import AllocationPolicy
+
+
+def _as_text(value: object) -> str:
+    """A setting as `policy set` takes it: `off` for a switched-off threshold, `true`/`false`."""
+    if value is None:
+        return "off"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def load_policy(session: so.Session) -> Policy:
+    row = session.scalar(sa.select(AllocationPolicy).order_by(AllocationPolicy.version.desc()).limit(1))
+    return Policy() if row is None else policy_from_dict(row.settings)
+
+
+def get_policy(db: Database) -> Policy:
+    with reading(db) as session:
+        return load_policy(session)
+
+
+def set_policy(db: Database, key: str, value: str, *, by: str | None) -> Policy:
+    """Change one policy key (admins only); validated as a whole, versioned and logged."""
+    check_text(key, "key", limit_of="activity_type")
+    check_text(value, key if key in SETTABLE_KEYS else "value", limit_of="policy_value")
+    with writing(db) as session:
+        serialize_writes(session)  # first: the actor's role is read under the lock too
+        actor = resolve_actor(session, by, "admin", "changing the policy")
+        latest = session.scalar(sa.select(sa.func.max(AllocationPolicy.version))) or 0
+        current = load_policy(session)
+        updated = with_setting(current, key, value)
+        if key in GOVERNOR_COUNT_KEYS and not actor.open_mode:
+            _refuse_more_approvals_than_governors(session, key, getattr(updated, key))
+        old_value, new_value = current.as_json().get(key), updated.as_json().get(key)
+        session.add(AllocationPolicy(
+            version=latest + 1, settings=updated.as_json(), changed_key=key,
+            old_value=_as_text(old_value), new_value=_as_text(new_value),
+            changed_by=actor.username))
+        record_activity(session, "policy_changed",
+                        f"{actor.username} set {key} from {_as_text(old_value)} to {_as_text(new_value)}",
+                        {"key": key, "old_value": old_value, "new_value": new_value,
+                         "version": latest + 1, "by": actor.username})
+        return updated
+
+
+def _refuse_more_approvals_than_governors(session: so.Session, key: str, wanted: int) -> None:
+    """M-of-N needs N >= M: more required approvals than active governors deadlocks every
+    proposal. (In open mode any named operator may approve, so there is nothing to count.)"""
+    governors = count_active_governors(session)
+    if wanted > governors:
+        raise Refused(f"{key}: {wanted} is more than the {governors} active governor(s) "
+                      "(governor or admin accounts) who could approve; no proposal could ever "
+                      "be activated. Add governors first")
+
+
+def policy_versions(db: Database) -> list[dict[str, object]]:
+    with reading(db) as session:
+        rows = session.scalars(sa.select(AllocationPolicy).order_by(AllocationPolicy.version.desc()))
+        return [{"version": r.version, "key": r.changed_key, "old_value": r.old_value,
+                 "new_value": r.new_value, "changed_by": r.changed_by,
+                 "changed_at": r.changed_at.isoformat()} for r in rows]

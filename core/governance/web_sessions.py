@@ -1,0 +1,91 @@
+"""Dashboard sign-in sessions that survive a reload, kept on the server so they can be ended.
+
+The browser holds only a random token (256 bits from `secrets`); the database holds its SHA-256,
+who it belongs to, when it expires and a mark of the password it was opened with. A session is
+live only while its row exists, has not expired, its account is active and its password is
+unchanged: sign-out deletes the row, disabling the account or changing its password ends every
+session of that account on the next page run, wherever its cookies are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from core.base.sessions import reading, writing
+from core.governance.accounts import Account, get_account
+from db.engine import Database
+from db.models import User, WebSession
+from db.types import utcnow
+
+SESSION_LIFETIME = timedelta(hours=12)
+TOKEN_BYTES = 32
+MAX_TOKEN_LENGTH = 128  # a cookie longer than any token we issue is not looked up at all
+
+
+@dataclass(frozen=True)
+class OpenedSession:
+    token: str
+    expires_at: datetime
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _password_mark(user: User) -> str:
+    # A digest of the stored hash (itself salted): changes whenever the password does, and
+    # reveals nothing about it.
+    return _digest(user.password_hash or "")
+
+
+def open_session(db: Database, username: str, now: datetime | None = None) -> OpenedSession:
+    """A new session for an account that has just proved who it is."""
+    now = now or utcnow()
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    expires_at = now + SESSION_LIFETIME
+    with writing(db) as session:
+        user = session.get(User, username)
+        if user is None or not user.active:
+            raise LookupError(username)  # callers pass an account authenticate() just returned
+        # Expired rows of anyone are swept here, so the table stays the size of the live sessions.
+        session.execute(sa.delete(WebSession).where(WebSession.expires_at <= now))
+        session.add(WebSession(token_hash=_digest(token), username=user.username,
+                               password_mark=_password_mark(user), created_at=now,
+                               expires_at=expires_at))
+    return OpenedSession(token, expires_at)
+
+
+def session_account(db: Database, token: str | None, now: datetime | None = None) -> Account | None:
+    """The account a token signs in, or None when the session is over for any reason."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    now = now or utcnow()
+    with reading(db) as session:
+        row = session.get(WebSession, _digest(token))
+        if row is None or row.expires_at <= now:
+            return None
+        user = session.get(User, row.username)
+        if user is None or not user.active or _password_mark(user) != row.password_mark:
+            return None
+        username = user.username
+    return get_account(db, username)
+
+
+def close_session(db: Database, token: str | None) -> None:
+    """Sign-out: the row goes, so every tab and every copy of the cookie is signed out."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return
+    with writing(db) as session:
+        session.execute(sa.delete(WebSession).where(WebSession.token_hash == _digest(token)))
+
+
+def close_sessions_of(db: Database, username: str) -> int:
+    """End every session of one account (e.g. after a password reset by its owner)."""
+    with writing(db) as session:
+        result = session.execute(sa.delete(WebSession).where(WebSession.username == username))
+        return result.rowcount or 0

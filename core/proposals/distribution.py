@@ -1,0 +1,125 @@
+"""The seed's manage-profits: split a profit with the split in force and record it in the ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from core.allocation.money import Amounts, calculate_amounts, parse_total
+from core.allocation.policy import MAX_DISTRIBUTION
+from core.allocation.records import CurrentAllocation, split_of
+from core.allocation.split import Split
+from core.base.errors import Refused, ValidationFailed
+from core.base.locking import serialize_writes
+from core.base.parsing import TEXT_LIMITS, check_text, positive_amount
+from core.base.sessions import reading, writing
+from core.governance.actors import resolve_actor
+from core.governance.policy_store import load_policy
+from core.proposals.lifecycle import current_row
+from core.record.activity import record_activity
+from db.engine import Database
+from db.models import ProfitDistribution
+from settings import get_settings
+
+MAX_KEY_LENGTH = TEXT_LIMITS["key"]
+
+
+@dataclass(frozen=True)
+class Distribution:
+    id: str
+    key: str
+    allocation_id: str | None
+    total: Decimal
+    amounts: Amounts
+    created_at: datetime
+    created: bool
+    split: Split | None = None  # the percentages it was split with (not in the CLI's JSON)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"distribution_id": self.id, "key": self.key, "allocation_id": self.allocation_id,
+                "amounts": self.amounts.as_json(), "total": str(self.total),
+                "created_at": self.created_at.isoformat(), "created": self.created}
+
+
+def _from_row(row: ProfitDistribution, created: bool) -> Distribution:
+    amounts = Amounts(row.reinvestment_amount, row.dao_amount, row.lucky_amount, row.creator_amount)
+    return Distribution(str(row.id), row.idempotency_key,
+                        str(row.allocation_id) if row.allocation_id else None, row.total, amounts,
+                        row.created_at, created, split_of(row))
+
+
+def amounts_for(db: Database, profit: Any) -> tuple[Amounts, CurrentAllocation]:
+    """What `profit` splits into under the split in force (writes nothing)."""
+    from core.allocation.current import get_current_allocation
+
+    positive_amount(profit, "profit")
+    current = get_current_allocation(db)
+    return calculate_amounts(profit, current.split, get_settings().minor_unit), current
+
+
+def amounts_as_json(parts: Amounts, current: CurrentAllocation) -> dict[str, Any]:
+    """The `amounts --json` document (the CLI and the API print the same one)."""
+    return {**parts.as_json(), "total": str(parts.total), "allocation_id": current.id}
+
+
+def distribute(db: Database, profit: Any, key: str, *, by: str | None = None) -> Distribution:
+    """Record one distribution. The same key again returns the first record and writes nothing;
+    the same key with another total is refused."""
+    key = check_text(key, "key").strip()
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise ValidationFailed(f"key: must be 1-{MAX_KEY_LENGTH} characters")
+    minor_unit = get_settings().minor_unit
+    positive_amount(profit, "profit")
+    total = parse_total(profit, minor_unit)
+    with writing(db) as session:
+        actor = resolve_actor(session, by, "analyst", "running a distribution")
+        serialize_writes(session)
+        existing = session.scalar(sa.select(ProfitDistribution).where(
+            ProfitDistribution.idempotency_key == key))
+        if existing is not None:
+            if existing.total != total:
+                raise Refused(f"key: {key!r} was already used for a distribution of "
+                              f"{existing.total}, not {total}")
+            return _from_row(existing, created=False)
+        policy = load_policy(session)
+        if policy.distributions_paused:
+            raise Refused("distribution: distributions are paused by the policy")
+        if policy.max_distribution is not None and total > policy.max_distribution:
+            raise Refused(f"profit: {total} is above the policy's {MAX_DISTRIBUTION} "
+                          f"{policy.max_distribution}; an admin may raise it or set it to off")
+        row = current_row(session)
+        current = CurrentAllocation.of(row)
+        amounts = calculate_amounts(total, current.split, minor_unit)
+        record = ProfitDistribution(
+            idempotency_key=key, total=total, allocation_id=row.id if row else None,
+            reinvestment_pct=current.split.reinvestment, dao_pct=current.split.dao,
+            lucky_pct=current.split.lucky, creator_pct=current.split.creator,
+            reinvestment_amount=amounts.reinvestment, dao_amount=amounts.dao,
+            lucky_amount=amounts.lucky, creator_amount=amounts.creator, created_by=actor.username)
+        session.add(record)
+        session.flush()
+        record_activity(session, "profit_distributed",
+                        f"{total} distributed with {current.split.label()} (key {key})",
+                        {"distribution_id": record.id, "key": key, "total": str(total),
+                         "amounts": amounts.as_json(), "split": current.split.as_json(),
+                         "allocation_id": row.id if row else None, "source": current.source,
+                         "by": actor.username})
+        return _from_row(record, created=True)
+
+
+def list_distributions(db: Database, limit: int = 200) -> list[Distribution]:
+    with reading(db) as session:
+        rows = session.scalars(sa.select(ProfitDistribution)
+                               .order_by(ProfitDistribution.created_at.desc()).limit(limit))
+        return [_from_row(r, created=True) for r in rows]
+
+
+def largest_distribution(db: Database) -> Decimal | None:
+    """The largest total ever distributed (None before the first): the yardstick against which
+    the dashboard asks for an unusually large amount to be typed twice."""
+    with reading(db) as session:
+        return session.scalar(sa.select(sa.func.max(ProfitDistribution.total)))

@@ -1,0 +1,3 @@
+"""The record: `protocol_activity`, written by every decision in the transaction that makes it
+(`activity`), and the webhook outbox that each reportable activity feeds (`outbox`; delivery is
+`core.jobs.webhooks`). May import only `core.base`."""

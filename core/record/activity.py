@@ -1,0 +1,77 @@
+"""The transparency log: every decision lands in `protocol_activity`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from core.base.json_safe import jsonable
+from core.base.parsing import optional_text, parse_limit
+from core.base.sessions import reading
+from core.record.outbox import add_event
+from db.engine import Database
+from db.models import ProtocolActivity
+
+# How the current actor reached us when it was not the CLI or the dashboard (the API sets
+# {"channel": "api", "token_id": ...}): added to every activity row written meanwhile, so each
+# write names the token as well as the account without every service taking one more argument.
+_channel: ContextVar[dict[str, Any] | None] = ContextVar("activity_channel", default=None)
+
+
+@dataclass(frozen=True)
+class ActivityEntry:
+    id: str
+    timestamp: datetime
+    activity_type: str
+    description: str
+    metadata: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "timestamp": self.timestamp.isoformat(),
+                "activity_type": self.activity_type, "description": self.description,
+                "metadata": self.metadata}
+
+
+@contextmanager
+def acting_through(**channel: Any) -> Iterator[None]:
+    """Within this block, every activity row also records `channel` under "via"."""
+    token = _channel.set(channel)
+    try:
+        yield
+    finally:
+        _channel.reset(token)
+
+
+def record_activity(session: so.Session, activity_type: str, description: str,
+                    metadata: dict[str, Any] | None = None) -> None:
+    """Add an activity row to the caller's transaction (it commits or rolls back with it), and
+    the webhook event it reports, if any (core/record/outbox.py)."""
+    channel = _channel.get()
+    meta = jsonable({**(metadata or {}), **({"via": channel} if channel else {})})
+    session.add(ProtocolActivity(activity_type=activity_type, description=description, meta=meta))
+    add_event(session, activity_type, meta)
+
+
+def list_activity(db: Database, limit: Any = 50,
+                  activity_type: str | None = None) -> list[ActivityEntry]:
+    limit = parse_limit(limit)
+    activity_type = optional_text(activity_type, "type", limit_of="activity_type")
+    query = sa.select(ProtocolActivity).order_by(ProtocolActivity.timestamp.desc()).limit(limit)
+    if activity_type:
+        query = query.where(ProtocolActivity.activity_type == activity_type)
+    with reading(db) as session:
+        return [ActivityEntry(str(r.id), r.timestamp, r.activity_type, r.description, r.meta or {})
+                for r in session.scalars(query)]
+
+
+def activity_types(db: Database) -> list[str]:
+    with reading(db) as session:
+        return list(session.scalars(sa.select(ProtocolActivity.activity_type).distinct()
+                                    .order_by(ProtocolActivity.activity_type)))
