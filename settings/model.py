@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     openai_timeout_seconds: float = Field(default=20.0, gt=0)
     openai_max_retries: int = Field(default=1, ge=0, le=5)
 
+    # The master key of core.base.keys (audit MACs, secrets at rest): kept outside the database.
+    # Unset: a key file, at PA_AUDIT_KEY_FILE or beside the SQLite database, made on first use.
+    pa_audit_key: SecretStr | None = None
+    pa_audit_key_file: str | None = None
+
     rebalance_cron: str = "0 0 * * *"
     weekly_report_cron: str = "0 9 * * 1"
 

@@ -54,6 +54,11 @@ class InvalidDatabaseUrl(DatabaseUnavailable):
     """The configured URL is not a database URL at all (bad usage rather than an outage)."""
 
 
+class KeyUnavailable(DatabaseUnavailable):
+    """The product's own key, kept outside the database (core.base.keys), cannot be read or made,
+    or a secret sealed with it cannot be opened: nothing can be recorded or checked."""
+
+
 class DatabaseBusy(DatabaseFailure):
     """Another writer held the lock for longer than we wait (SQLite's "database is locked",
     PostgreSQL's lock timeouts, serialization failures and deadlocks): try again."""
