@@ -6,6 +6,7 @@ exercise PostgreSQL can never pass.
 
 from __future__ import annotations
 
+import os
 import sys
 import uuid
 import warnings
@@ -18,6 +19,10 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+# One master key for the whole run (core.base.keys), so no test writes a key file into the working
+# directory; the servers the tests start inherit it. Tests of the key file itself clear it.
+os.environ.setdefault("PA_AUDIT_KEY", "test-only-master-key-" + "k" * 32)
 
 from core.database import upgrade_database  # noqa: E402
 from db.engine import Database, open_database  # noqa: E402
