@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings as hypothesis_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -27,6 +28,11 @@ os.environ.setdefault("PA_AUDIT_KEY", "test-only-master-key-" + "k" * 32)
 from core.database import upgrade_database  # noqa: E402
 from db.engine import Database, open_database  # noqa: E402
 from tests.pg_server import PgServer, start_pg_server  # noqa: E402
+
+# No per-example deadline: on a loaded 2-core machine a correct example can take a second, and a
+# timing threshold in a test measures the machine, not the code (benchmarks/ measure speed).
+hypothesis_settings.register_profile("suite", deadline=None)
+hypothesis_settings.load_profile("suite")
 
 warnings.filterwarnings("ignore", message=".*does \\*not\\* support Decimal objects natively.*")
 

@@ -32,7 +32,8 @@ from core.governance.policy_store import (apply_setting, as_text, check_setting_
 from core.governance.seal_state import is_sealed, record_seal
 from core.record.activity import record_activity
 from db.engine import Database
-from db.models import GovernanceProposal, GovernanceReview, ProposalVeto, TimelockEntry, User
+from db.models import (GOVERNANCE_STATUSES, GovernanceProposal, GovernanceReview, ProposalVeto,
+                       TimelockEntry, User)
 from db.types import utcnow
 
 DECISIONS = ("approved", "rejected")
@@ -409,6 +410,24 @@ def pending_governance(db: Database, now: datetime | None = None) -> list[Govern
             .order_by(GovernanceProposal.created_at.desc()))
         return [_view(session, r, policy) for r in rows
                 if r.status == QUEUED or now < expires_at(r, policy)]
+
+
+WAITING = "pending"  # proposed (unexpired) and queued, as `governance pending` lists them
+
+
+def list_governance(db: Database, status: str = WAITING) -> list[GovernanceView]:
+    """Governance proposals with this status, newest first (`pending`: waiting or queued)."""
+    status = (status or WAITING).strip().lower()
+    if status == WAITING:
+        return pending_governance(db)
+    if status not in GOVERNANCE_STATUSES:
+        raise ValidationFailed(f"status: {shown(status)} is not one of {WAITING}, "
+                               f"{', '.join(GOVERNANCE_STATUSES)}")
+    with reading(db) as session:
+        policy = load_policy(session)
+        return [_view(session, r, policy) for r in session.scalars(
+            sa.select(GovernanceProposal).where(GovernanceProposal.status == status)
+            .order_by(GovernanceProposal.created_at.desc()))]
 
 
 def governance_story(db: Database, proposal_id: str) -> GovernanceView:
