@@ -9,12 +9,13 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from api.auth import Caller, caller, database
 from api.errors import problem
-from api.schemas import DistributionBody, ProposalBody, RebalanceBody, ReviewBody
+from api.schemas import DistributionBody, ProposalBody, RebalanceBody, ReviewBody, VetoBody
 from core.allocation.validation import ProposalInput
 from core.base.errors import DatabaseUnavailable
 from core.database import schema_revision
 from core.platform_data import metrics_store, queries
-from core.proposals import lifecycle, distribution
+from core.governance import changes
+from core.proposals import distribution, lifecycle, queue
 from core.rebalancer.service import run_rebalance
 from core.record.activity import list_activity
 from db.engine import Database
@@ -102,6 +103,30 @@ def post_review(proposal_id: str, body: ReviewBody, who: Caller = Depends(caller
     with who.acting():
         return lifecycle.review_proposal(db, proposal_id, body.decision, by=who.by,
                                            notes=body.notes).as_json()
+
+
+@v1.post("/proposals/{proposal_id}/veto")
+def post_veto(proposal_id: str, body: VetoBody, who: Caller = Depends(caller),
+              db: Database = Depends(database)) -> dict[str, Any]:
+    """Veto a queued split or governance proposal (governor): the CLI's `proposal veto --json`."""
+    with who.acting():
+        return queue.veto(db, proposal_id, by=who.by, reason=body.reason).as_json()
+
+
+@v1.get("/governance/proposals")
+def get_governance_proposals(status: str = Query(changes.WAITING), _: Caller = Depends(caller),
+                             db: Database = Depends(database)) -> list[dict[str, Any]]:
+    """Governance proposals: the CLI's `governance pending --json` (or those of one status)."""
+    return [g.as_json() for g in changes.list_governance(db, status)]
+
+
+@v1.post("/governance/proposals/{proposal_id}/reviews")
+def post_governance_review(proposal_id: str, body: ReviewBody, who: Caller = Depends(caller),
+                           db: Database = Depends(database)) -> dict[str, Any]:
+    """Review a governance proposal (governor): the CLI's `governance review --json`."""
+    with who.acting():
+        return changes.review_governance(db, proposal_id, body.decision, by=who.by,
+                                         notes=body.notes).as_json()
 
 
 @v1.get("/history")

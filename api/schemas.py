@@ -84,3 +84,7 @@ class ProposalBody(Body):
 class ReviewBody(Body):
     decision: Annotated[str, core_rule(_one_of(DECISIONS))]
     notes: str | None = None
+
+
+class VetoBody(Body):
+    reason: str

@@ -135,13 +135,16 @@ def review(ctx: typer.Context, proposal_id: str = typer.Argument(..., metavar="I
            decision: str = typer.Option(..., "--decision", help="approved or rejected"),
            by: str = typer.Option(..., "--by", help="The reviewing account."),
            notes: str = typer.Option(None, "--notes"), as_json: bool = JsonOption) -> None:
-    """Record a review; the approval completing the required count activates the proposal."""
+    """Record a review; the approval completing the required count activates the proposal, or
+    queues it when its tier has a timelock."""
     from core.proposals import lifecycle
 
     outcome = lifecycle.review_proposal(database(ctx), proposal_id, decision, by=by, notes=notes)
     emit(outcome.as_json(), as_json, lambda: typer.echo(
         f"proposal {outcome.proposal_id} is {outcome.status} "
-        f"({outcome.approvals} of {outcome.approvals_required} approvals), a {outcome.tier} change"))
+        f"({outcome.approvals} of {outcome.approvals_required} approvals), a {outcome.tier} change"
+        + (f"; takes effect at {outcome.executes_at:%Y-%m-%d %H:%M} UTC unless vetoed"
+           if outcome.executes_at else "")))
 
 
 @app.command()
@@ -176,6 +179,39 @@ def proposal_show(ctx: typer.Context, proposal_id: str = typer.Argument(..., met
               ["at", "event", "by", "notes"])
 
     emit(story.as_json(), as_json, human)
+
+
+@proposal_app.command("veto")
+@refusals
+def proposal_veto(ctx: typer.Context, proposal_id: str = typer.Argument(..., metavar="ID"),
+                  by: str = typer.Option(..., "--by", help="The vetoing governor."),
+                  reason: str = typer.Option(..., "--reason", help="Why it must not take effect."),
+                  as_json: bool = JsonOption) -> None:
+    """Veto a queued change (a split or governance proposal waiting for its timelock)."""
+    from core.proposals import queue
+
+    outcome = queue.veto(database(ctx), proposal_id, by=by, reason=reason)
+    emit(outcome.as_json(), as_json, lambda: typer.echo(
+        f"proposal {outcome.proposal_id} is {outcome.status} ({outcome.vetoes} of "
+        f"{outcome.vetoes_required} vetoes)"))
+
+
+@proposal_app.command("execute-due")
+@refusals
+def proposal_execute_due(ctx: typer.Context,
+                         at: str = typer.Option(None, "--at", help="The time to take as now "
+                                                "(ISO 8601), for tests and replays."),
+                         as_json: bool = JsonOption) -> None:
+    """Make every queued change whose timelock has ended take effect (schedule does it every
+    minute); what no longer holds expires, with the reason."""
+    from core.base.parsing import parse_instant
+    from core.proposals import queue
+
+    outcome = queue.execute_due(database(ctx), parse_instant(at, "at") if at else None)
+    emit(outcome.as_json(), as_json, lambda: typer.echo(
+        f"{len(outcome.executed)} change(s) took effect, {len(outcome.expired)} expired"
+        + "".join(f"\n  took effect: {pid}" for pid in outcome.executed)
+        + "".join(f"\n  expired: {e['id']}: {e['reason']}" for e in outcome.expired)))
 
 
 @app.command()

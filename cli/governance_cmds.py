@@ -8,6 +8,19 @@ from cli.common import JsonOption, database, emit, read_password_stdin, refusals
 
 users_app = typer.Typer(help="Accounts and roles.")
 policy_app = typer.Typer(help="The allocation policy (versioned).")
+governance_app = typer.Typer(help="Sealed governance: its state and its proposals.")
+
+
+def _emit_filed_or(result: object, as_json: bool, data: dict, human: str) -> None:
+    """A command the sealed governance turns into a governance proposal prints that instead."""
+    from core.governance.changes import GovernanceFiling
+
+    if isinstance(result, GovernanceFiling):
+        emit(result.as_json(), as_json, lambda: typer.echo(
+            f"governance proposal {result.id} filed: {result.summary}; it takes effect after "
+            "the governors' approvals and the timelock"))
+    else:
+        emit(data, as_json, lambda: typer.echo(human))
 
 
 @users_app.command("add")
@@ -47,22 +60,27 @@ def users_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 def users_set_role(ctx: typer.Context, name: str = typer.Argument(...),
                    role: str = typer.Argument(...), by: str = typer.Option(None, "--by"),
                    as_json: bool = JsonOption) -> None:
-    from core.governance import accounts
+    """Change an account's role (sealed: granting or removing governor or admin is a
+    governance proposal)."""
+    from core.governance import changes
 
-    account = accounts.set_role(database(ctx), name, role, by=by)
-    emit({"username": account.username, "role": account.role}, as_json,
-         lambda: typer.echo(f"{account.username} is now {account.role}"))
+    result = changes.request_role_change(database(ctx), name, role, by=by)
+    data = {} if isinstance(result, changes.GovernanceFiling) else {
+        "username": result.username, "role": result.role}
+    _emit_filed_or(result, as_json, data, f"{data.get('username')} is now {data.get('role')}")
 
 
 @users_app.command("disable")
 @refusals
 def users_disable(ctx: typer.Context, name: str = typer.Argument(...),
                   by: str = typer.Option(None, "--by"), as_json: bool = JsonOption) -> None:
-    from core.governance import accounts
+    """Disable an account (sealed: disabling a governor or admin is a governance proposal)."""
+    from core.governance import changes
 
-    account = accounts.disable_user(database(ctx), name, by=by)
-    emit({"username": account.username, "active": account.active}, as_json,
-         lambda: typer.echo(f"{account.username} disabled"))
+    result = changes.request_disable(database(ctx), name, by=by)
+    data = {} if isinstance(result, changes.GovernanceFiling) else {
+        "username": result.username, "active": result.active}
+    _emit_filed_or(result, as_json, data, f"{data.get('username')} disabled")
 
 
 @users_app.command("unlock")
@@ -80,6 +98,7 @@ def users_unlock(ctx: typer.Context, name: str = typer.Argument(...),
 @policy_app.command("show")
 @refusals
 def policy_show(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """The policy in force: bounds, steps, approvals, timelocks, expiry, auto-approval."""
     from core.governance import policy_store
 
     policy = policy_store.get_policy(database(ctx)).as_json()
@@ -91,7 +110,102 @@ def policy_show(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 @refusals
 def policy_set(ctx: typer.Context, key: str = typer.Argument(...), value: str = typer.Argument(...),
                by: str = typer.Option(..., "--by"), as_json: bool = JsonOption) -> None:
-    from core.governance import policy_store
+    """Change one policy key (an admin; sealed: a governance proposal, nothing changes yet)."""
+    from core.governance import changes
 
-    policy = policy_store.set_policy(database(ctx), key, value, by=by).as_json()
-    emit(policy, as_json, lambda: typer.echo(f"{key} = {policy.get(key)}"))
+    result = changes.request_policy_change(database(ctx), key, value, by=by)
+    policy = {} if isinstance(result, changes.GovernanceFiling) else result.as_json()
+    _emit_filed_or(result, as_json, policy, f"{key} = {policy.get(key)}")
+
+
+@governance_app.command("status")
+@refusals
+def governance_status(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """Whether the governance is sealed, and who governs."""
+    from core.governance import sealing
+
+    status = sealing.governance_status(database(ctx))
+    emit(status.as_json(), as_json, lambda: typer.echo(
+        f"{'sealed' if status.sealed else 'UNSEALED: one admin can change the policy and roles'}; "
+        f"{status.governors} governor(s), {status.admins} admin(s); approvals "
+        f"{status.approvals_required} (major {status.approvals_required_major})"))
+
+
+@governance_app.command("seal")
+@refusals
+def governance_seal(ctx: typer.Context, by: str = typer.Option(..., "--by"),
+                    as_json: bool = JsonOption) -> None:
+    """Seal the governance for good: policy, role changes and unsealing become governance
+    proposals."""
+    from core.governance import sealing
+
+    sealing.seal(database(ctx), by=by)
+    emit({"sealed": True}, as_json, lambda: typer.echo(
+        "sealed: policy and role changes now need the governors' approval and the timelock"))
+
+
+@governance_app.command("unseal")
+@refusals
+def governance_unseal(ctx: typer.Context, by: str = typer.Option(..., "--by"),
+                      as_json: bool = JsonOption) -> None:
+    """File a governance proposal to unseal."""
+    from core.governance import changes
+
+    result = changes.request_unseal(database(ctx), by=by)
+    _emit_filed_or(result, as_json, {}, "")
+
+
+def _governance_rows(items: list) -> list[dict]:
+    return [{"id": g.id, "kind": g.kind, "change": g.summary, "by": g.requested_by,
+             "status": g.status, "approvals": f"{len(g.approvers)}/{g.approvals_required}",
+             "executes_at": f"{g.executes_at:%Y-%m-%d %H:%M}" if g.executes_at else ""}
+            for g in items]
+
+
+@governance_app.command("pending")
+@refusals
+def governance_pending(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """Governance proposals waiting for review or in the queue, newest first."""
+    from core.governance import changes
+
+    items = changes.pending_governance(database(ctx))
+    emit([g.as_json() for g in items], as_json, lambda: table(
+        _governance_rows(items), ["id", "kind", "change", "by", "status", "approvals",
+                                  "executes_at"]))
+
+
+@governance_app.command("show")
+@refusals
+def governance_show(ctx: typer.Context, proposal_id: str = typer.Argument(..., metavar="ID"),
+                    as_json: bool = JsonOption) -> None:
+    """One governance proposal and its story."""
+    from core.governance import changes
+
+    story = changes.governance_story(database(ctx), proposal_id)
+
+    def human() -> None:
+        typer.echo(f"governance proposal {story.id}: {story.summary}, {story.status}, "
+                   f"{len(story.approvers)} of {story.approvals_required} approvals")
+        table([{"at": e["at"][:19], "event": e["event"], "by": e["by"],
+                "notes": (e["notes"] or "")[:60]} for e in story.timeline],
+              ["at", "event", "by", "notes"])
+
+    emit(story.as_json(with_timeline=True), as_json, human)
+
+
+@governance_app.command("review")
+@refusals
+def governance_review(ctx: typer.Context, proposal_id: str = typer.Argument(..., metavar="ID"),
+                      decision: str = typer.Option(..., "--decision", help="approved or rejected"),
+                      by: str = typer.Option(..., "--by", help="The reviewing governor."),
+                      notes: str = typer.Option(None, "--notes"),
+                      as_json: bool = JsonOption) -> None:
+    """Review a governance proposal (never by its requester or the account it is about)."""
+    from core.governance import changes
+
+    outcome = changes.review_governance(database(ctx), proposal_id, decision, by=by, notes=notes)
+    emit(outcome.as_json(), as_json, lambda: typer.echo(
+        f"governance proposal {outcome.id} is {outcome.status} ({outcome.approvals} of "
+        f"{outcome.approvals_required} approvals)"
+        + (f"; takes effect at {outcome.executes_at:%Y-%m-%d %H:%M} UTC unless vetoed"
+           if outcome.executes_at else "")))

@@ -26,7 +26,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-STATUSES = ("proposed", "active", "rejected", "expired", "withdrawn", "superseded")
+STATUSES = ("proposed", "active", "rejected", "expired", "withdrawn", "superseded", "queued",
+            "vetoed")
 PROPOSERS = ("ai", "manual", "system")
 ROLES = ("viewer", "analyst", "governor", "admin")
 BUCKET_COLUMNS = ("reinvestment_pct", "dao_pct", "lucky_pct", "creator_pct")
@@ -227,6 +228,10 @@ class User(Base):
     password_hash: so.Mapped[str | None] = so.mapped_column(sa.String(200))
     active: so.Mapped[bool] = so.mapped_column(sa.Boolean, default=True)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    # Since when the account may approve (an active governor or admin without a break); NULL
+    # when it may not. An approval counts only from accounts governing before the proposal was
+    # filed (Llama's rule): an account made afterwards cannot tip a vote already open.
+    governing_since: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
 
 class SignInFailure(Base):
@@ -271,6 +276,107 @@ class ProposalReview(Base):
     decision: so.Mapped[str] = so.mapped_column(sa.String(16))
     notes: so.Mapped[str | None] = so.mapped_column(sa.Text)
     reviewed_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- sealed governance: governance proposals, the queue and vetoes ------------------------------
+
+GOVERNANCE_KINDS = ("policy", "role", "disable", "enable", "unseal", "invite")
+GOVERNANCE_STATUSES = ("proposed", "queued", "active", "rejected", "vetoed", "expired", "withdrawn")
+PROPOSAL_KINDS = ("allocation", "governance")
+
+
+class GovernanceSeal(Base):
+    """Insert-only: each row seals or unseals the governance; the latest row is in force, none
+    means unsealed (a new install)."""
+
+    __tablename__ = "governance_seals"
+
+    id: so.Mapped[int] = so.mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    sealed: so.Mapped[bool] = so.mapped_column(sa.Boolean)
+    by: so.Mapped[str] = so.mapped_column(sa.String(64))
+    at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    governance_proposal_id: so.Mapped[uuid.UUID | None] = so.mapped_column(sa.Uuid)
+
+
+class GovernanceProposal(Base):
+    """A change to who governs or to the rules (a policy key, a role, disabling, unsealing),
+    requested by an admin and taking effect only after approvals and the major timelock.
+    Append-only like the allocation log: the change and who asked never change; only the
+    lifecycle moves, once."""
+
+    __tablename__ = "governance_proposals"
+    __table_args__ = (
+        sa.CheckConstraint(_in("kind", GOVERNANCE_KINDS), name="valid_kind"),
+        sa.CheckConstraint(_in("status", GOVERNANCE_STATUSES), name="valid_status"),
+        sa.Index("ix_governance_proposals_status_created_at", "status", "created_at"),
+    )
+
+    id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    kind: so.Mapped[str] = so.mapped_column(sa.String(16))
+    change: so.Mapped[dict[str, Any]] = so.mapped_column(JSONType)
+    summary: so.Mapped[str] = so.mapped_column(sa.Text)
+    requested_by: so.Mapped[str] = so.mapped_column(sa.String(64))
+    # The account the change is about (a role, disabling): it may not approve its own change.
+    subject: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    status: so.Mapped[str] = so.mapped_column(sa.String(16), default="proposed")
+    decided_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    decided_by: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    decision_notes: so.Mapped[str | None] = so.mapped_column(sa.Text)
+
+
+class GovernanceReview(Base):
+    """One decision per governor per governance proposal (insert-only)."""
+
+    __tablename__ = "governance_reviews"
+    __table_args__ = (
+        sa.UniqueConstraint("proposal_id", "reviewer", name="uq_governance_reviews_proposal_reviewer"),
+        sa.CheckConstraint("decision IN ('approved', 'rejected')", name="valid_decision"),
+    )
+
+    id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    proposal_id: so.Mapped[uuid.UUID] = so.mapped_column(
+        sa.Uuid, sa.ForeignKey("governance_proposals.id"), index=True)
+    reviewer: so.Mapped[str] = so.mapped_column(sa.String(64))
+    decision: so.Mapped[str] = so.mapped_column(sa.String(16))
+    notes: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    reviewed_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+
+class TimelockEntry(Base):
+    """Insert-only: when an approved change (a split or a governance proposal) may take effect.
+    One row per proposal, never updated: raw SQL cannot move a change forward in the queue."""
+
+    __tablename__ = "timelock_queue"
+    __table_args__ = (
+        sa.CheckConstraint(_in("kind", PROPOSAL_KINDS), name="valid_kind"),
+        sa.CheckConstraint("executes_at >= queued_at", name="executes_after_queued"),
+        sa.Index("ix_timelock_queue_executes_at", "executes_at"),
+    )
+
+    proposal_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, primary_key=True)
+    kind: so.Mapped[str] = so.mapped_column(sa.String(16))
+    queued_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    executes_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    delay_hours: so.Mapped[int] = so.mapped_column(sa.Integer)
+
+
+class ProposalVeto(Base):
+    """Insert-only: one governor's veto of a queued change, with the reason."""
+
+    __tablename__ = "proposal_vetoes"
+    __table_args__ = (
+        sa.UniqueConstraint("proposal_id", "vetoed_by", name="uq_proposal_vetoes_proposal_vetoed_by"),
+        sa.CheckConstraint(_in("kind", PROPOSAL_KINDS), name="valid_kind"),
+        sa.CheckConstraint("length(trim(reason)) > 0", name="reason_present"),
+    )
+
+    id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    proposal_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, index=True)
+    kind: so.Mapped[str] = so.mapped_column(sa.String(16))
+    vetoed_by: so.Mapped[str] = so.mapped_column(sa.String(64))
+    reason: so.Mapped[str] = so.mapped_column(sa.Text)
+    vetoed_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
 
 class WebSession(Base):

@@ -2,9 +2,11 @@
 
 They hold against any client, including raw SQL: the allocation log keeps every row and the
 substance of each (percentages, reasoning, proposer, time); only the review lifecycle may move
-(proposed -> active/rejected/expired/withdrawn/superseded, and an active row's period may be
-closed once).
-The activity log, the distribution ledger, policy versions and review records are insert-only.
+(proposed -> active/rejected/expired/withdrawn/superseded/queued, queued -> active/vetoed/
+expired/superseded, and an active row's period may be closed once). Governance proposals are
+guarded the same way.
+The activity log, the distribution ledger, policy versions, review records, the seal, the
+timelock queue and vetoes are insert-only.
 
 Two tricks of the engines themselves are guarded too. SQLite's `INSERT OR REPLACE` (`REPLACE
 INTO`, and an UPSERT's update) deletes the row it collides with *without* firing delete
@@ -25,9 +27,17 @@ IMMUTABLE_LOG_COLUMNS = (
 )
 # Once a row is decided (any status but proposed) who decided and why is part of the record.
 DECIDED_LOG_COLUMNS = ("reviewed_by", "review_notes", "reviewed_at")
+GOVERNANCE = "governance_proposals"
+IMMUTABLE_GOVERNANCE_COLUMNS = ("id", "kind", "change", "summary", "requested_by", "subject",
+                                "created_at")
+DECIDED_GOVERNANCE_COLUMNS = ("decided_by", "decided_at", "decision_notes")
+# A queued change has been approved: it may still take effect, be vetoed, expire (found invalid
+# when due) or be superseded (its split activated through another proposal), but nothing else.
+QUEUED_ENDS = ("active", "vetoed", "expired", "superseded")
 INSERT_ONLY_TABLES = ("protocol_activity", "profit_distributions", "allocation_policy",
-                      "proposal_reviews")
-APPEND_ONLY_TABLES = (LOG, *INSERT_ONLY_TABLES)
+                      "proposal_reviews", "governance_reviews", "governance_seals",
+                      "timelock_queue", "proposal_vetoes")
+APPEND_ONLY_TABLES = (LOG, GOVERNANCE, *INSERT_ONLY_TABLES)
 # Every key an insert could collide with, per append-only table: the primary key and each unique
 # constraint (a test holds this against db/models.py). REPLACE deletes the row holding any of them.
 UNIQUE_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -36,6 +46,11 @@ UNIQUE_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
     "profit_distributions": (("id",), ("idempotency_key",)),
     "allocation_policy": (("version",),),
     "proposal_reviews": (("id",), ("proposal_id", "reviewer")),
+    GOVERNANCE: (("id",),),
+    "governance_reviews": (("id",), ("proposal_id", "reviewer")),
+    "governance_seals": (("id",),),
+    "timelock_queue": (("proposal_id",),),
+    "proposal_vetoes": (("id",), ("proposal_id", "vetoed_by")),
 }
 
 
@@ -75,6 +90,17 @@ def overlap_constraint_statements(dialect: str) -> list[str]:
             "(tstzrange(effective_from, effective_until) WITH &&) WHERE (status = 'active')"]
 
 
+def _decided_once(decided_columns: tuple[str, ...]) -> str:
+    """A row's status moves from proposed to anything, or from queued to one of QUEUED_ENDS, and
+    then never again; who decided (`decided_columns`) is fixed once the row is decided for good
+    (a queued row's notes may still say why it expired when it fell due)."""
+    ends = ", ".join(f"'{end}'" for end in QUEUED_ENDS)
+    return ("(OLD.status NOT IN ('proposed', 'queued') AND NEW.status {ne} OLD.status)"
+            f" OR (OLD.status = 'queued' AND NEW.status <> 'queued' AND NEW.status NOT IN ({ends}))"
+            + "".join(f" OR (OLD.status NOT IN ('proposed', 'queued') AND NEW.{c} {{ne}} OLD.{c})"
+                      for c in decided_columns))
+
+
 def guards() -> list[Guard]:
     changed = " OR ".join(f"NEW.{c} {{ne}} OLD.{c}" for c in IMMUTABLE_LOG_COLUMNS)
     items = [
@@ -83,13 +109,19 @@ def guards() -> list[Guard]:
         Guard(f"{LOG}_immutable", LOG, "UPDATE", changed,
               f"{LOG} is append-only: percentages, reasoning, proposer and timestamp cannot change"),
         Guard(f"{LOG}_lifecycle", LOG, "UPDATE",
-              "(OLD.status <> 'proposed' AND NEW.status {ne} OLD.status)"
-              " OR (OLD.effective_from IS NOT NULL AND NEW.effective_from {ne} OLD.effective_from)"
+              _decided_once(DECIDED_LOG_COLUMNS)
+              + " OR (OLD.effective_from IS NOT NULL AND NEW.effective_from {ne} OLD.effective_from)"
               " OR (OLD.effective_until IS NOT NULL AND NEW.effective_until {ne} OLD.effective_until)"
-              " OR (OLD.reviewed_at IS NOT NULL AND NEW.reviewed_at {ne} OLD.reviewed_at)"
-              + "".join(f" OR (OLD.status <> 'proposed' AND NEW.{c} {{ne}} OLD.{c})"
-                        for c in DECIDED_LOG_COLUMNS),
+              " OR (OLD.reviewed_at IS NOT NULL AND NEW.reviewed_at {ne} OLD.reviewed_at)",
               f"{LOG}: a decided row cannot be decided again"),
+        Guard(f"{GOVERNANCE}_no_delete", GOVERNANCE, "DELETE", None,
+              f"{GOVERNANCE} is append-only: rows cannot be deleted"),
+        Guard(f"{GOVERNANCE}_immutable", GOVERNANCE, "UPDATE",
+              " OR ".join(f"NEW.{c} {{ne}} OLD.{c}" for c in IMMUTABLE_GOVERNANCE_COLUMNS),
+              f"{GOVERNANCE} is append-only: the change and who asked for it cannot change"),
+        Guard(f"{GOVERNANCE}_lifecycle", GOVERNANCE, "UPDATE",
+              _decided_once(DECIDED_GOVERNANCE_COLUMNS),
+              f"{GOVERNANCE}: a decided row cannot be decided again"),
         *(Guard(f"{LOG}_no_overlap_{event.lower()}", LOG, event, NO_OVERLAP,
                 f"{LOG}: active periods cannot overlap", sqlite_only=True)
           for event in ("INSERT", "UPDATE")),

@@ -1,9 +1,12 @@
 """Review: every pending proposal against the live split; governors approve or reject it after
-seeing what it does. The queue refreshes itself while the page is open."""
+seeing what it does. Approved changes wait in the timelock queue, where a governor can veto them;
+governance proposals (policy, roles) show what they change, before → after. The queue refreshes
+itself while the page is open."""
 
 import streamlit as st
 
 from ui import outcome_panels, readers
+from ui.governance import governance_dialogs, governance_panel, queue_panel
 from ui.page import setup_page
 from ui.proposals import card, decided_line, decision_dialogs, proposal_page, withdraw_dialog
 
@@ -43,8 +46,10 @@ def queue() -> None:
     change = what_changed(pending)
     if change:
         st.info(change)
+    queue_panel(page.db, can_veto=page.can("governor"))
+    governance_panel(page.db, can_review=page.can("governor"), username=page.username)
     if not pending:
-        st.success("✅ Nothing is waiting for review.")
+        st.success("✅ No split proposal is waiting for review.")
     for item in pending:
         card(page.db, item, live, can_review=page.can("governor"), username=page.username)
     st.caption("This queue refreshes itself every 30 s while the page is open.")
@@ -52,3 +57,4 @@ def queue() -> None:
 
 queue()
 decision_dialogs(page.db, page.username)
+governance_dialogs(page.db, page.username)

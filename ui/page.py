@@ -13,6 +13,7 @@ from ui.auth import keep_cookie, require_account, sign_out
 from ui.db import get_db
 from ui.demo import demo_banner, ensure_demo_data
 from ui.feedback import show_flashes
+from ui.governance import unsealed_banner
 
 # (file, label, icon, role needed to see it). The sidebar lists only what the role may open.
 PAGES = [
@@ -64,6 +65,7 @@ def setup_page(title: str, icon: str, *, role: str = "viewer") -> Page:
     account = require_account(db)
     keep_cookie()
     _sidebar(db, account)
+    unsealed_banner(db)
     page = Page(db, account)
     if not page.can(role):
         st.title(f"{icon} {title}")

@@ -21,6 +21,8 @@ from ui.feedback import core_call
 from ui.format import money, pct, plain, signed_points, time_left, when
 
 DECIDED_VERBS = {"active": "approved it; it became the live split",
+                 "queued": "approved it; it waits in the queue for its timelock",
+                 "vetoed": "approved it, but it was vetoed in the queue",
                  "rejected": "rejected it", "expired": "(nobody: it expired unreviewed)",
                  "withdrawn": "withdrew it", "superseded": "(it was superseded by the same split "
                                                         "activated from another proposal)"}
@@ -144,6 +146,9 @@ def _outcome_message(outcome, label: str) -> tuple[str, str]:
                 f"({outcome.approvals} of {outcome.approvals_required} approvals)."), "success"
     if outcome.status == "rejected":
         return f"❌ Rejected the proposal {label}; the live split is unchanged.", "info"
+    if outcome.status == "queued":
+        return (f"⏳ Approved: **{label}** is queued and becomes the live split "
+                f"{when(outcome.executes_at)} unless a governor vetoes it.", "success")
     return (f"👍 Approval recorded: {outcome.approvals} of {outcome.approvals_required}; the "
             f"proposal {label} waits for more approvals.", "info")
 
@@ -166,7 +171,10 @@ def decision_dialogs(db: Database, username: str) -> None:
         st.markdown(f"**{proposed.label()}** against the live split **{live.split.label()}**:")
         st.dataframe(split_changes(live.split, proposed), hide_index=True, key="approve_changes")
         st.markdown(tier_badge(details["tier"], details["required"]))
-        st.write(("Your approval completes the count: the split becomes live at once."
+        hours = readers.policy(db).timelock_for(details["tier"])
+        st.write(((f"Your approval completes the count: the proposal goes into the queue and "
+                   f"becomes the live split in {hours} h unless a governor vetoes it."
+                   if hours else "Your approval completes the count: the split becomes live at once.")
                   if completes else
                   f"Your approval is {details['approvals'] + 1} of {details['required']}: the "
                   "proposal keeps waiting for more."))

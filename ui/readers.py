@@ -19,10 +19,13 @@ import streamlit as st
 from core.allocation.current import get_current_allocation
 from core.base.errors import DatabaseFailure
 from core.governance.accounts import list_users
+from core.governance.changes import pending_governance
+from core.governance.sealing import governance_status as _governance_status
 from core.governance.policy_store import get_policy, policy_versions as _policy_versions
 from core.proposals.distribution import list_distributions
 from core.proposals.lifecycle import get_allocation_history, get_pending_proposals
 from core.proposals.lifecycle import get_proposal
+from core.proposals.queue import queued_changes
 from core.record.activity import activity_types as _activity_types
 from core.record.activity import list_activity
 from db.engine import Database
@@ -74,6 +77,21 @@ def pending(db: Database):
 @reader(ttl=30)
 def policy(db: Database):
     return get_policy(db)
+
+
+@reader(ttl=15)
+def queued(db: Database):
+    return queued_changes(db)
+
+
+@reader(ttl=15)
+def governance_pending(db: Database):
+    return pending_governance(db)
+
+
+@reader(ttl=30)
+def governance_status(db: Database):
+    return _governance_status(db)
 
 
 @reader(ttl=30)

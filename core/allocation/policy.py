@@ -32,6 +32,12 @@ MIN_HOURS_BETWEEN_ACTIVATIONS = "min_hours_between_activations"
 MAX_DISTRIBUTION = "max_distribution"
 MAX_STEP = "max_step"
 DEFAULT_APPROVALS_REQUIRED_MAJOR = 2
+# Keys added with the trust issue: the timelock queue between the last approval and the change
+# (OpenZeppelin's TimelockController), and how many vetoes stop a queued change.
+TIMELOCK_HOURS = "timelock_hours"
+TIMELOCK_HOURS_MAJOR = "timelock_hours_major"
+VETO_APPROVALS = "veto_approvals"
+DEFAULT_TIMELOCK_HOURS_MAJOR = 24
 # How far a proposal moves the split decides how many approvals it needs (Aave separates a
 # steward's small update from a full governance vote the same way).
 MINOR, MAJOR = "minor", "major"
@@ -62,10 +68,17 @@ class Policy:
     distributions_paused: bool = False
     rebalancing_paused: bool = False
     baseline: Split = DEFAULT_SPLIT
+    timelock_hours: int = 0  # minor changes: 0 activates at the last approval, as before
+    timelock_hours_major: int = DEFAULT_TIMELOCK_HOURS_MAJOR  # major ones and governance changes
+    veto_approvals: int = 1
 
     def approvals_for(self, tier: str) -> int:
         """Approvals a proposal of this tier needs."""
         return self.approvals_required_major if tier == MAJOR else self.approvals_required
+
+    def timelock_for(self, tier: str) -> int:
+        """Hours a change of this tier waits in the queue after its last approval."""
+        return self.timelock_hours_major if tier == MAJOR else self.timelock_hours
 
     @property
     def governors_needed(self) -> int:
@@ -108,7 +121,8 @@ POLICY_KEYS: tuple[str, ...] = tuple(
     + [MAX_STEP, "min_delta", APPROVALS_REQUIRED, APPROVALS_REQUIRED_MAJOR,
        "proposal_lifetime_hours", "auto_approve_min_confidence", "auto_approve_cooldown_hours",
        MIN_HOURS_BETWEEN_ACTIVATIONS, MAX_DISTRIBUTION,
-       "distributions_paused", "rebalancing_paused"]
+       "distributions_paused", "rebalancing_paused", TIMELOCK_HOURS, TIMELOCK_HOURS_MAJOR,
+       VETO_APPROVALS]
     + [f"baseline_{b}" for b in BUCKETS]
 )
 # What `policy set` takes: the stored keys, except that the baseline is set as a whole
@@ -170,8 +184,10 @@ def with_setting(policy: Policy, key: str, raw: Any) -> Policy:
         updated = replace(policy, **{key: _parse_pct(key, raw)})
     elif key in (APPROVALS_REQUIRED, APPROVALS_REQUIRED_MAJOR):
         updated = replace(policy, **{key: _parse_int(key, raw, 1, 100)})
+    elif key == VETO_APPROVALS:
+        updated = replace(policy, **{key: _parse_int(key, raw, 1, 100)})
     elif key in ("proposal_lifetime_hours", "auto_approve_cooldown_hours",
-                 MIN_HOURS_BETWEEN_ACTIVATIONS):
+                 MIN_HOURS_BETWEEN_ACTIVATIONS, TIMELOCK_HOURS, TIMELOCK_HOURS_MAJOR):
         updated = replace(policy, **{key: _parse_int(
             key, raw, 1 if key == "proposal_lifetime_hours" else 0, MAX_HOURS)})
     elif key == MAX_DISTRIBUTION:
@@ -236,6 +252,10 @@ def check_policy(policy: Policy) -> None:
             f"{APPROVALS_REQUIRED_MAJOR}: {policy.approvals_required_major} is below "
             f"{APPROVALS_REQUIRED} {policy.approvals_required}; a major change never needs fewer "
             "approvals than a minor one")
+    if policy.timelock_hours_major < policy.timelock_hours:
+        problems.append(
+            f"{TIMELOCK_HOURS_MAJOR}: {policy.timelock_hours_major} is below {TIMELOCK_HOURS} "
+            f"{policy.timelock_hours}; a major change never waits less than a minor one")
     # The baseline may lie outside narrowed bounds: the rule engine clamps its target into them.
     if policy.baseline.total != 100:
         problems.append(f"baseline: the four sum to {policy.baseline.total}, not 100")
@@ -271,4 +291,7 @@ def policy_from_dict(data: dict[str, Any]) -> Policy:
         distributions_paused=bool(merged["distributions_paused"]),
         rebalancing_paused=bool(merged["rebalancing_paused"]),
         baseline=Split(**{b: dec(f"baseline_{b}") for b in BUCKETS}),
+        timelock_hours=int(merged[TIMELOCK_HOURS]),
+        timelock_hours_major=int(merged[TIMELOCK_HOURS_MAJOR]),
+        veto_approvals=int(merged[VETO_APPROVALS]),
     )

@@ -28,6 +28,7 @@ from core.base.sessions import reading, writing
 from core.governance.actors import (GOVERNING_ROLES, MAX_NAME_LENGTH, count_active_governors,
                                     normalise_username, resolve_actor)
 from core.governance.policy_store import load_policy
+from core.governance.seal_state import refuse_if_sealed
 from core.record.activity import record_activity
 from db.engine import Database
 from db.models import ROLES, SignInFailure, User
@@ -98,7 +99,26 @@ def _refuse_losing_a_needed_governor(session: so.Session, user: User, change: st
                       "(approvals_required); lower it first or add a governor")
 
 
-def _check_role(role: str) -> str:
+def mark_governing(user: User, now: datetime) -> None:
+    """Keep `governing_since` true after any change of role or state: set when the account
+    starts governing (active, governor or admin), kept while it goes on, cleared when it stops,
+    so a demotion and a promotion start the count again."""
+    governing = bool(user.active) and user.role in GOVERNING_ROLES
+    if not governing:
+        user.governing_since = None
+    elif user.governing_since is None:
+        user.governing_since = now
+
+
+def touches_governance(user: User, role: str | None = None, *, disabling: bool = False) -> bool:
+    """Whether a change grants or removes the governor or admin role (or disables such an
+    account): what the sealed governance decides by proposal."""
+    if disabling:
+        return user.active and user.role in GOVERNING_ROLES
+    return role != user.role and (role in GOVERNING_ROLES or user.role in GOVERNING_ROLES)
+
+
+def check_role(role: str) -> str:
     if role not in ROLES:
         raise ValidationFailed(f"role: {role!r} is not one of {', '.join(ROLES)}")
     return role
@@ -134,12 +154,14 @@ def add_user(db: Database, username: str, role: str, password: str | None, *,
             f"username: {shown(username)} must be 2-64 characters of a-z, 0-9, '_', '.', '@', '-'")
     if username in RESERVED_USERNAMES:
         raise ValidationFailed(f"username: {username!r} is reserved for the system")
-    _check_role(role)
+    check_role(role)
     with writing(db) as session:
         # Serialised: two "first accounts" created at once in open mode would both see no
         # accounts and both be trusted as the open-mode operator.
         serialize_writes(session)
         actor = resolve_actor(session, by, "admin", "adding an account")
+        if not actor.open_mode:
+            refuse_if_sealed(session, "adding an account for someone else (invite them instead)")
         if actor.open_mode and role != "admin":
             raise Refused("role: the first account must be an admin")
         if session.get(User, username) is not None:
@@ -151,6 +173,7 @@ def add_user(db: Database, username: str, role: str, password: str | None, *,
             raise ValidationFailed("password: required (or an email for single sign-on)")
         user = User(username=username, display_name=display_name or username, role=role,
                     password_hash=password_hash, active=True, email=email)
+        mark_governing(user, utcnow())
         session.add(user)
         session.flush()
         record_activity(session, "account_created", f"{actor.username} created {username} ({role})",
@@ -163,7 +186,7 @@ def list_users(db: Database) -> list[Account]:
         return [_account(u) for u in session.scalars(sa.select(User).order_by(User.username))]
 
 
-def _load_user(session: so.Session, username: str) -> User:
+def load_user(session: so.Session, username: str) -> User:
     user = session.get(User, normalise_username(username))
     if user is None:
         raise NotFound(f"username: no account named {username!r}")
@@ -178,41 +201,56 @@ def _last_admin_guard(session: so.Session, user: User) -> None:
 
 
 def set_role(db: Database, username: str, role: str, *, by: str | None) -> Account:
-    _check_role(role)
+    check_role(role)
     with writing(db) as session:
         # Serialised with the other account writes: two admins demoting each other at the same
         # moment would otherwise each see the other still an admin and leave none.
         serialize_writes(session)
         actor = resolve_actor(session, by, "admin", "changing a role")
-        user = _load_user(session, username)
-        if user.role == role:
-            return _account(user)  # nothing changes, nothing is logged
-        if role != "admin":
-            _last_admin_guard(session, user)
-        if role not in GOVERNING_ROLES:
-            _refuse_losing_a_needed_governor(session, user, f"making a {role} of")
-        old = user.role
-        user.role = role
-        record_activity(session, "account_role_changed",
-                        f"{actor.username} changed {user.username}'s role from {old} to {role}",
-                        {"username": user.username, "old_role": old, "new_role": role,
-                         "by": actor.username})
-        return _account(user)
+        user = load_user(session, username)
+        if touches_governance(user, role):
+            refuse_if_sealed(session, f"making {user.username} a {role}")
+        return apply_role(session, user, role, actor.username)
+
+
+def apply_role(session: so.Session, user: User, role: str, by: str) -> Account:
+    """Change `user`'s role (the caller checked who may, and holds the write lock)."""
+    if user.role == role:
+        return _account(user)  # nothing changes, nothing is logged
+    if role != "admin":
+        _last_admin_guard(session, user)
+    if role not in GOVERNING_ROLES:
+        _refuse_losing_a_needed_governor(session, user, f"making a {role} of")
+    old = user.role
+    user.role = role
+    mark_governing(user, utcnow())
+    record_activity(session, "account_role_changed",
+                    f"{by} changed {user.username}'s role from {old} to {role}",
+                    {"username": user.username, "old_role": old, "new_role": role, "by": by})
+    return _account(user)
 
 
 def disable_user(db: Database, username: str, *, by: str | None) -> Account:
     with writing(db) as session:
         serialize_writes(session)
         actor = resolve_actor(session, by, "admin", "disabling an account")
-        user = _load_user(session, username)
-        if not user.active:
-            return _account(user)  # already disabled: nothing changes, nothing is logged
-        _last_admin_guard(session, user)
-        _refuse_losing_a_needed_governor(session, user, "disabling")
-        user.active = False
-        record_activity(session, "account_disabled", f"{actor.username} disabled {user.username}",
-                        {"username": user.username, "by": actor.username})
-        return _account(user)
+        user = load_user(session, username)
+        if touches_governance(user, disabling=True):
+            refuse_if_sealed(session, f"disabling {user.username}, a {user.role}")
+        return apply_disable(session, user, actor.username)
+
+
+def apply_disable(session: so.Session, user: User, by: str) -> Account:
+    """Disable `user` (the caller checked who may, and holds the write lock)."""
+    if not user.active:
+        return _account(user)  # already disabled: nothing changes, nothing is logged
+    _last_admin_guard(session, user)
+    _refuse_losing_a_needed_governor(session, user, "disabling")
+    user.active = False
+    mark_governing(user, utcnow())
+    record_activity(session, "account_disabled", f"{by} disabled {user.username}",
+                    {"username": user.username, "by": by})
+    return _account(user)
 
 
 def _verify_quietly(password_hash: str, password: str | None) -> bool:
@@ -312,7 +350,7 @@ def unlock_user(db: Database, username: str, *, by: str | None) -> int:
     with writing(db) as session:
         serialize_writes(session)
         actor = resolve_actor(session, by, "admin", "unlocking an account")
-        user = _load_user(session, username)
+        user = load_user(session, username)
         cleared = session.execute(sa.delete(SignInFailure).where(
             SignInFailure.username == user.username)).rowcount
         record_activity(session, "account_unlocked",

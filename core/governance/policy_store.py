@@ -12,6 +12,7 @@ from core.base.locking import serialize_writes
 from core.base.parsing import check_text
 from core.base.sessions import reading, writing
 from core.governance.actors import count_active_governors, resolve_actor
+from core.governance.seal_state import refuse_if_sealed
 from core.record.activity import record_activity
 from db.engine import Database
 from db.models import AllocationPolicy
@@ -36,28 +37,49 @@ def get_policy(db: Database) -> Policy:
         return load_policy(session)
 
 
-def set_policy(db: Database, key: str, value: str, *, by: str | None) -> Policy:
-    """Change one policy key (admins only); validated as a whole, versioned and logged."""
+def check_setting_text(key: str, value: str) -> None:
     check_text(key, "key", limit_of="activity_type")
     check_text(value, key if key in SETTABLE_KEYS else "value", limit_of="policy_value")
+
+
+def set_policy(db: Database, key: str, value: str, *, by: str | None) -> Policy:
+    """Change one policy key (admins only); validated as a whole, versioned and logged. Once the
+    governance is sealed, only a governance proposal changes the policy (core.governance.changes)."""
+    check_setting_text(key, value)
     with writing(db) as session:
         serialize_writes(session)  # first: the actor's role is read under the lock too
         actor = resolve_actor(session, by, "admin", "changing the policy")
-        latest = session.scalar(sa.select(sa.func.max(AllocationPolicy.version))) or 0
-        current = load_policy(session)
-        updated = with_setting(current, key, value)
-        if key in GOVERNOR_COUNT_KEYS and not actor.open_mode:
-            _refuse_more_approvals_than_governors(session, key, getattr(updated, key))
-        old_value, new_value = current.as_json().get(key), updated.as_json().get(key)
-        session.add(AllocationPolicy(
-            version=latest + 1, settings=updated.as_json(), changed_key=key,
-            old_value=_as_text(old_value), new_value=_as_text(new_value),
-            changed_by=actor.username))
-        record_activity(session, "policy_changed",
-                        f"{actor.username} set {key} from {_as_text(old_value)} to {_as_text(new_value)}",
-                        {"key": key, "old_value": old_value, "new_value": new_value,
-                         "version": latest + 1, "by": actor.username})
-        return updated
+        refuse_if_sealed(session, f"changing {key}")
+        return apply_setting(session, key, value, actor.username, count_governors=not actor.open_mode)
+
+
+def proposed_setting(session: so.Session, key: str, value: str) -> tuple[Policy, object, object]:
+    """The policy with `key` set to `value`, checked as a whole, and the old and new values."""
+    current = load_policy(session)
+    updated = with_setting(current, key, value)
+    return updated, current.as_json().get(key), updated.as_json().get(key)
+
+
+def apply_setting(session: so.Session, key: str, value: str, by: str, *,
+                  count_governors: bool = True) -> Policy:
+    """Write a new policy version with `key` set (the caller checked who may, and holds the
+    write lock)."""
+    latest = session.scalar(sa.select(sa.func.max(AllocationPolicy.version))) or 0
+    updated, old_value, new_value = proposed_setting(session, key, value)
+    if key in GOVERNOR_COUNT_KEYS and count_governors:
+        _refuse_more_approvals_than_governors(session, key, getattr(updated, key))
+    session.add(AllocationPolicy(
+        version=latest + 1, settings=updated.as_json(), changed_key=key,
+        old_value=_as_text(old_value), new_value=_as_text(new_value), changed_by=by))
+    record_activity(session, "policy_changed",
+                    f"{by} set {key} from {_as_text(old_value)} to {_as_text(new_value)}",
+                    {"key": key, "old_value": old_value, "new_value": new_value,
+                     "version": latest + 1, "by": by})
+    return updated
+
+
+def as_text(value: object) -> str:
+    return _as_text(value)
 
 
 def _refuse_more_approvals_than_governors(session: so.Session, key: str, wanted: int) -> None:

@@ -1,8 +1,10 @@
-"""The seed's two cron jobs, run by `python -m core schedule` in the foreground.
+"""The seed's two cron jobs and the timelock queue, run by `python -m core schedule` in the
+foreground.
 
 * rebalance: the profit-rebalancer, daily at midnight UTC (`Settings.rebalance_cron`, 0 0 * * *)
 * weekly_report: the weekly allocation report, Mondays 09:00 UTC (`Settings.weekly_report_cron`,
   0 9 * * 1)
+* execute_due: queued changes whose timelock has ended take effect, every minute
 * webhooks: between the jobs, a delivery pass of the webhook outbox at least every
   `WEBHOOK_PASS_SECONDS`, so a receiver hears of a change within a minute
 
@@ -53,14 +55,24 @@ def _weekly_report(db: Database, fired_at: datetime) -> Any:
     return weekly_report(db, now=fired_at)  # the window ends at the scheduled time, not later
 
 
-JOBS: dict[str, Job] = {"rebalance": _rebalance, "weekly_report": _weekly_report}
+def _execute_due(db: Database, fired_at: datetime) -> Any:
+    from core.proposals.queue import execute_due
+
+    return execute_due(db, now=fired_at).as_json()
+
+
+JOBS: dict[str, Job] = {"rebalance": _rebalance, "weekly_report": _weekly_report,
+                        "execute_due": _execute_due}
+# Queued changes take effect within a minute of their timelock's end.
+EXECUTE_DUE_CRON = "* * * * *"
 
 
 def default_crons() -> dict[str, str]:
     from settings import get_settings
 
     settings = get_settings()
-    return {"rebalance": settings.rebalance_cron, "weekly_report": settings.weekly_report_cron}
+    return {"rebalance": settings.rebalance_cron, "weekly_report": settings.weekly_report_cron,
+            "execute_due": EXECUTE_DUE_CRON}
 
 
 def check_crons(crons: dict[str, str]) -> None:

@@ -21,6 +21,7 @@ from core.allocation.records import (TIMELINE_EVENTS, AllocationRecord, CurrentA
 from core.base.errors import NotFound, PermissionDenied, Refused, ValidationFailed
 from core.base.locking import serialize_writes
 from core.base.parsing import optional_text, parse_limit, shown
+from core.governance.changes import expire_stale_governance
 from core.governance.actors import Actor, active_governors, has_accounts, resolve_actor
 from core.governance.policy_store import load_policy
 from core.record.activity import record_activity
@@ -31,12 +32,14 @@ from core.allocation.validation import (ProposalInput, ValidationResult, proposa
                                         validate_proposal)
 from core.base.sessions import reading, writing
 from db.engine import Database
-from db.models import STATUSES, AllocationLog, ProposalReview
+from db.models import STATUSES, AllocationLog, ProposalReview, TimelockEntry, User
 from db.tables import in_force
 from db.types import utcnow
 
 DECISIONS = ("approved", "rejected")
 PENDING = "proposed"
+QUEUED = "queued"
+ALLOCATION = "allocation"  # the queue's and the vetoes' kind for split proposals
 WITHDRAWN, SUPERSEDED = "withdrawn", "superseded"
 AUTO_APPROVER = "system:auto-approval"
 
@@ -58,11 +61,13 @@ class ReviewOutcome:
     approvals: int
     approvals_required: int
     tier: str = "minor"
+    executes_at: datetime | None = None  # when queued: the end of its timelock
 
     def as_json(self) -> dict[str, Any]:
         return {"proposal_id": self.proposal_id, "status": self.status,
                 "approvals": self.approvals, "approvals_required": self.approvals_required,
-                "tier": self.tier}
+                "tier": self.tier,
+                "executes_at": self.executes_at.isoformat() if self.executes_at else None}
 
 
 @dataclass(frozen=True)
@@ -99,16 +104,18 @@ def get_proposal(db: Database, proposal_id: str) -> AllocationRecord:
         return AllocationRecord.from_row(_load(session, proposal_id))
 
 
-def _approvals(session: so.Session, proposal_id: uuid.UUID) -> list[str]:
-    """The approvals that count: those by accounts that are active governors (or admins) now.
-    One from an account since disabled or demoted no longer counts, as a multisig counts only
-    its current owners' signatures. (In open mode, before any account exists, every named
-    operator is trusted, so every approval counts.)"""
+def counted_approvals(session: so.Session, row: AllocationLog) -> list[str]:
+    """The approvals that count: those by accounts that governed (active governor or admin)
+    already when the proposal was filed and still do. One from an account since disabled or
+    demoted no longer counts, as a multisig counts only its current owners' signatures; one from
+    an account made afterwards never did (Llama's rule: sock puppets made after the filing
+    cannot tip it). In open mode, before any account exists, every named operator is trusted."""
     query = (sa.select(ProposalReview.reviewer).where(
-        ProposalReview.proposal_id == proposal_id, ProposalReview.decision == "approved")
+        ProposalReview.proposal_id == row.id, ProposalReview.decision == "approved")
         .order_by(ProposalReview.reviewed_at))
     if has_accounts(session):
-        query = query.where(ProposalReview.reviewer.in_(active_governors()))
+        query = query.where(ProposalReview.reviewer.in_(
+            active_governors().where(User.governing_since <= row.timestamp)))
     return list(session.scalars(query))
 
 
@@ -131,7 +138,7 @@ def get_pending_proposals(db: Database, now: datetime | None = None) -> list[Pen
             if r.timestamp + lifetime <= now:
                 continue
             tier = proposal_tier(split_of(r), live, policy)
-            pending.append(PendingProposal(AllocationRecord.from_row(r), _approvals(session, r.id),
+            pending.append(PendingProposal(AllocationRecord.from_row(r), counted_approvals(session, r),
                                            policy.approvals_for(tier), r.timestamp + lifetime,
                                            tier))
         return pending
@@ -143,7 +150,8 @@ def pending_with_split(session: so.Session, split: Split, policy: Policy,
     lifetime: one that can no longer be reviewed does not block filing it again)."""
     since = now - timedelta(hours=policy.proposal_lifetime_hours)
     return session.scalar(sa.select(AllocationLog).where(
-        AllocationLog.status == PENDING, AllocationLog.timestamp > since, *_same_split(split))
+        sa.or_(sa.and_(AllocationLog.status == PENDING, AllocationLog.timestamp > since),
+               AllocationLog.status == QUEUED), *_same_split(split))
         .order_by(AllocationLog.timestamp.desc()).limit(1))
 
 
@@ -155,6 +163,9 @@ def duplicate_problems(session: so.Session, split: Split, live: Split, policy: P
         return [f"split: {split.label()} is already the live split; there is nothing to change"]
     waiting = pending_with_split(session, split, policy, now)
     if waiting is not None:
+        if waiting.status == QUEUED:
+            return [f"split: {split.label()} is already approved and queued as proposal "
+                    f"{waiting.id}; it takes effect when its timelock ends"]
         return [f"split: {split.label()} is already pending as proposal {waiting.id}; review "
                 "that one instead of filing it again"]
     return []
@@ -259,7 +270,7 @@ def get_proposal_story(db: Database, proposal_id: str) -> ProposalStory:
         tier = proposal_tier(split_of(row), compared_with, policy)
         events, replaced_by, superseded_by = _timeline(session, row)
         return ProposalStory(
-            AllocationRecord.from_row(row), tier, _approvals(session, row.id),
+            AllocationRecord.from_row(row), tier, counted_approvals(session, row),
             policy.approvals_for(tier), compared_with,
             row.timestamp + timedelta(hours=policy.proposal_lifetime_hours), events,
             replaced_by, superseded_by)
@@ -379,9 +390,12 @@ def _supersede_same_split(session: so.Session, row: AllocationLog, reviewer: str
     """Every other pending proposal of `row`'s split asks for a change that just happened."""
     split = split_of(row)
     others = list(session.scalars(sa.select(AllocationLog).where(
-        AllocationLog.status == PENDING, AllocationLog.id != row.id, *_same_split(split))))
+        AllocationLog.status.in_((PENDING, QUEUED)), AllocationLog.id != row.id,
+        *_same_split(split))))
     for other in others:
-        other.status, other.reviewed_by, other.reviewed_at = SUPERSEDED, reviewer, now
+        if other.status == PENDING:  # a queued one keeps who approved it
+            other.reviewed_by, other.reviewed_at = reviewer, now
+        other.status = SUPERSEDED
         other.review_notes = (f"superseded: {split.label()} was activated through proposal "
                               f"{row.id}")
         record_activity(session, "allocation_superseded",
@@ -408,8 +422,9 @@ def activate(session: so.Session, row: AllocationLog, policy: Policy, reviewer: 
         now = max(now, current.effective_from or now)
         current.effective_until = now
         session.flush()  # the old period must close before the new one opens (one-current index)
+    if row.status == PENDING:  # a queued row was decided when it was queued
+        row.reviewed_by, row.reviewed_at, row.review_notes = reviewer, now, notes
     row.status, row.effective_from = "active", now
-    row.reviewed_by, row.reviewed_at, row.review_notes = reviewer, now, notes
     session.flush()
     record_activity(session, "allocation_activated",
                     f"{split.label()} is now active (approved by {reviewer}), replacing "
@@ -433,6 +448,15 @@ def _refuse_review(session: so.Session, row: AllocationLog, actor: Actor, policy
     if session.scalar(sa.select(ProposalReview).where(
             ProposalReview.proposal_id == row.id, ProposalReview.reviewer == actor.username)):
         raise Refused(f"by: {actor.username} has already reviewed proposal {row.id}")
+    if not actor.open_mode:
+        since = session.scalar(sa.select(User.governing_since).where(
+            User.username == actor.username))
+        if since is None or since > row.timestamp:
+            raise Refused(f"by: {actor.username} has governed only since "
+                          f"{since.isoformat(timespec='seconds') if since else 'never'}, after "
+                          f"proposal {row.id} was filed at "
+                          f"{row.timestamp.isoformat(timespec='seconds')}; only the governors "
+                          "of that moment may review it")
     if decision == "approved":
         # Every approval, not only the one that activates, is checked against the live split:
         # an approval recorded for a proposal that can no longer be activated would mislead.
@@ -462,7 +486,30 @@ def _approve(session: so.Session, row: AllocationLog, reviewer: str, notes: str 
                         f"{', '.join(approvals)})",
                         {"proposal_id": row.id, "by": reviewer, "notes": notes,
                          "approvals": approvals})
-        activate(session, row, policy, reviewer, notes, now)
+        hours = policy.timelock_for(tier)
+        if hours > 0:
+            _queue(session, row, reviewer, notes, tier, hours, now)
+        else:
+            activate(session, row, policy, reviewer, notes, now)
+
+
+def _queue(session: so.Session, row: AllocationLog, reviewer: str, notes: str | None, tier: str,
+           hours: int, now: datetime) -> None:
+    """Approved, the change waits `hours` in the queue, where governors can veto it
+    (core.proposals.queue); `execute-due` activates it when due, checked again then."""
+    entry = TimelockEntry(proposal_id=row.id, kind=ALLOCATION, queued_at=now,
+                          executes_at=now + timedelta(hours=hours), delay_hours=hours)
+    session.add(entry)
+    row.status = QUEUED
+    row.reviewed_by, row.reviewed_at, row.review_notes = reviewer, now, notes
+    session.flush()
+    record_activity(session, "allocation_queued",
+                    f"proposal {row.id} ({split_of(row).label()}) is queued: it takes effect at "
+                    f"{entry.executes_at.isoformat(timespec='seconds')} unless vetoed "
+                    f"({hours} h timelock, {tier} change)",
+                    {"proposal_id": row.id, "split": split_of(row).as_json(),
+                     "executes_at": entry.executes_at, "timelock_hours": hours, "tier": tier,
+                     "by": reviewer})
 
 
 def review_proposal(db: Database, proposal_id: str, decision: str, *, by: str | None,
@@ -483,14 +530,15 @@ def review_proposal(db: Database, proposal_id: str, decision: str, *, by: str | 
         session.add(ProposalReview(proposal_id=row.id, reviewer=actor.username,
                                    decision=decision, notes=notes, reviewed_at=now))
         session.flush()
-        approvals = _approvals(session, row.id)
+        approvals = counted_approvals(session, row)
         tier = proposal_tier(split_of(row), live_split(session), policy)
         if decision == "rejected":
             _reject(session, row, actor.username, notes, approvals, now)
         else:
             _approve(session, row, actor.username, notes, approvals, policy, tier, now)
+        entry = session.get(TimelockEntry, row.id) if row.status == QUEUED else None
         return ReviewOutcome(str(row.id), row.status, len(approvals), policy.approvals_for(tier),
-                             tier)
+                             tier, entry.executes_at if entry else None)
 
 
 def withdraw_proposal(db: Database, proposal_id: str, *, by: str | None,
@@ -532,7 +580,7 @@ def expire_stale_proposals(db: Database, now: datetime | None = None) -> list[st
             row.review_notes = f"expired after {policy.proposal_lifetime_hours} h without a decision"
             record_activity(session, "allocation_expired", f"proposal {row.id} expired unreviewed",
                             {"proposal_id": row.id, "lifetime_hours": policy.proposal_lifetime_hours})
-        return [str(r.id) for r in stale]
+        return [str(r.id) for r in stale] + expire_stale_governance(session, now)
 
 
 def auto_approve_if_allowed(session: so.Session, row: AllocationLog, policy: Policy,

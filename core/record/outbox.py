@@ -19,7 +19,8 @@ from db.types import utcnow
 
 EVENT_TYPES = ("proposal.filed", "proposal.reviewed", "proposal.expired", "proposal.withdrawn",
                "allocation.activated", "distribution.recorded", "rebalance.completed",
-               "policy.changed")
+               "policy.changed", "allocation.queued", "allocation.vetoed", "governance.filed",
+               "governance.reviewed", "governance.activated")
 ALL_EVENTS = "all"
 
 # activity_type -> (event type, fields added to the activity's metadata)
@@ -34,6 +35,11 @@ ACTIVITY_EVENTS: dict[str, tuple[str, dict[str, Any]]] = {
     "profit_distributed": ("distribution.recorded", {}),
     "rebalance_run": ("rebalance.completed", {}),
     "policy_changed": ("policy.changed", {}),
+    "allocation_queued": ("allocation.queued", {}),
+    "allocation_vetoed": ("allocation.vetoed", {}),
+    "governance_filed": ("governance.filed", {}),
+    "governance_reviewed": ("governance.reviewed", {}),
+    "governance_activated": ("governance.activated", {}),
 }
 _ENDPOINTS_KEY = "webhook_endpoints"
 

@@ -177,7 +177,8 @@ def test_a_governor_approves_and_the_split_changes(api):
                         json={"decision": "approved", "notes": "fine"})
     assert response.status_code == 200
     assert response.json() == {"proposal_id": proposal_id, "status": "active", "approvals": 1,
-                               "approvals_required": 1, "tier": "minor"}
+                               "approvals_required": 1, "tier": "minor",
+                               "executes_at": None}
     assert api.get("vic", "/api/v1/allocation").json()["dao"] == 18
 
 

@@ -45,6 +45,7 @@ def test_an_activation_inside_the_delay_is_refused_saying_when_it_becomes_possib
 
 
 def test_an_approval_that_does_not_activate_is_not_held_back(team):
+    set_policy(team, "timelock_hours_major", "0", by="ada")  # as before the queue (tested apart)
     set_policy(team, "min_hours_between_activations", "24", by="ada")
     review_proposal(team, file(team, (75, 15, 6, 4)), "approved", by="gus")
     pid = file(team, (58, 27, 10, 5))  # major against 75/15/6/4: needs two approvals

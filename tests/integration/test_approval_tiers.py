@@ -25,15 +25,18 @@ MINOR_SPLIT = (75, 15, 6, 4)
 
 
 def test_a_minor_change_needs_the_minor_count_and_says_so(team):
+    set_policy(team, "timelock_hours_major", "0", by="ada")  # as before the queue (tested apart)
     pid = file(team, MINOR_SPLIT)
     (pending,) = get_pending_proposals(team)
     assert (pending.tier, pending.approvals_required) == ("minor", 1)
     outcome = review_proposal(team, pid, "approved", by="gus")
     assert outcome.as_json() == {"proposal_id": pid, "status": "active", "approvals": 1,
-                                 "approvals_required": 1, "tier": "minor"}
+                                 "approvals_required": 1, "tier": "minor",
+                                 "executes_at": None}
 
 
 def test_a_major_change_needs_the_major_count_before_it_activates(team):
+    set_policy(team, "timelock_hours_major", "0", by="ada")  # as before the queue (tested apart)
     pid = file(team, MAJOR_SPLIT)
     (pending,) = get_pending_proposals(team)
     assert (pending.tier, pending.approvals_required) == ("major", 2)
@@ -48,6 +51,7 @@ def test_a_major_change_needs_the_major_count_before_it_activates(team):
 
 
 def test_the_major_count_comes_from_the_policy(team):
+    set_policy(team, "timelock_hours_major", "0", by="ada")  # as before the queue (tested apart)
     set_policy(team, "approvals_required_major", "3", by="ada")
     pid = file(team, MAJOR_SPLIT)
     review_proposal(team, pid, "approved", by="gus")
@@ -83,12 +87,13 @@ def test_a_major_count_below_the_minor_count_is_refused_and_writes_nothing(team)
 
 
 def test_review_json_carries_the_tier_and_the_count_of_its_tier(team, db_url):
+    set_policy(team, "timelock_hours_major", "0", by="ada")  # as before the queue (tested apart)
     pid = file(team, MAJOR_SPLIT)
     result = CliRunner().invoke(app, ["--db", db_url, "review", pid, "--decision", "approved",
                                       "--by", "gus", "--json"])
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == {"proposal_id": pid, "status": "proposed",
                                          "approvals": 1, "approvals_required": 2,
-                                         "tier": "major"}
+                                         "tier": "major", "executes_at": None}
     pending = json.loads(CliRunner().invoke(app, ["--db", db_url, "pending", "--json"]).stdout)
     assert [(p["id"], p["tier"], p["approvals_required"]) for p in pending] == [(pid, "major", 2)]

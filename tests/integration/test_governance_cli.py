@@ -330,12 +330,13 @@ def governed(database: Database) -> Database:
 
 def test_two_of_three_through_the_cli_and_its_story(run, governed):
     run("policy", "set", "approvals_required", "2", "--by", "ada")
+    run("policy", "set", "timelock_hours_major", "0", "--by", "ada")  # the queue is tested apart
     pid = _propose(run, (75, 15, 6, 4), "ann")
     pending = json.loads(run("pending", "--json").stdout)
     assert [(p["id"], p["approvals"], p["approvals_required"]) for p in pending] == [(pid, [], 2)]
     first = run("review", pid, "--decision", "approved", "--by", "gus", "--json")
     assert json.loads(first.stdout) == {"proposal_id": pid, "status": "proposed", "approvals": 1,
-                                        "approvals_required": 2, "tier": "minor"}
+                                        "approvals_required": 2, "tier": "minor", "executes_at": None}
     second = run("review", pid, "--decision", "approved", "--by", "gail", "--notes", "ok")
     assert second.exit_code == 0 and "is active (2 of 2 approvals)" in second.stdout
     current = json.loads(run("current", "--json").stdout)

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
+from core.governance.policy_store import set_policy
 from core.allocation.current import get_current_allocation
 from core.allocation.records import TIMELINE_EVENTS
 from core.base.errors import NotFound
@@ -29,6 +30,7 @@ def events(db: Database, pid: str) -> list[tuple[str, str | None, str | None]]:
 
 
 def test_a_major_proposal_approved_twice_then_replaced_tells_every_step_in_order(team):
+    set_policy(team, "timelock_hours_major", "0", by="ada")  # as before the queue (tested apart)
     pid = file(team, MAJOR_SPLIT)
     review_proposal(team, pid, "approved", by="gus", notes="treasury is healthy")
     review_proposal(team, pid, "approved", by="gail", notes="agreed")

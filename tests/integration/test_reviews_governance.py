@@ -332,6 +332,7 @@ def test_a_proposal_outside_bounds_narrowed_after_it_was_filed_is_refused(team):
 
 
 def test_a_big_step_filed_against_the_live_split_is_a_major_change_governors_may_accept(team):
+    set_policy(team, "timelock_hours_major", "0", by="ada")  # as before the queue (tested apart)
     # The step limit binds re-validation and auto-approval; a proposal beyond it, filed against
     # the live split, is a major change: a warning, and the major count of approvals (2).
     result = propose_allocation(team, ProposalInput(60, 25, 10, 5, "big move"), by="ann")

@@ -21,7 +21,9 @@ down_revision = '0005'
 branch_labels = None
 depends_on = None
 
-TABLES = triggers.APPEND_ONLY_TABLES
+# The append-only tables of this revision, named as they were: later revisions guard their own.
+TABLES = (triggers.LOG, "protocol_activity", "profit_distributions", "allocation_policy",
+          "proposal_reviews")
 # The guards this revision added; a downgrade removes them and leaves the older ones.
 ADDED_SUFFIXES = ("_no_replace", "_positive_rowid", "_rowid_fixed", "_no_truncate")
 

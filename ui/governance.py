@@ -1,0 +1,169 @@
+"""The governance on the pages: the unsealed banner, the timelock queue with its Veto dialog, and
+governance proposals (before → after) with their review dialogs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import streamlit as st
+
+from core.governance.changes import review_governance
+from core.proposals.queue import veto
+from db.engine import Database
+from ui import confirm, readers
+from ui.format import plain, time_left, when
+
+KIND_LABELS = {"policy": "Policy change", "role": "Role change", "disable": "Disable an account",
+               "enable": "Enable an account", "unseal": "Unseal the governance",
+               "invite": "Invitation"}
+
+
+def unsealed_banner(db: Database) -> None:
+    """Every page says so while one admin can still change the policy and who governs, alone."""
+    status = readers.governance_status(db)
+    if status.sealed:
+        return
+    st.warning(
+        "🔓 **Governance is not sealed**: one admin can change the policy and who governs, "
+        f"alone. Once at least {status.approvals_required_major} governors besides the admin "
+        "have joined, seal it (`python -m core governance seal --by ADMIN`); from then on those "
+        "changes need the governors' approval and a timelock.", icon="⚠️")
+
+
+def _before_after(change: dict[str, Any], kind: str) -> list[dict[str, str]]:
+    if kind == "policy":
+        return [{"What": change["key"], "Before": str(change["from"]), "After": str(change["to"])}]
+    if kind == "role":
+        return [{"What": f"{change['username']}'s role", "Before": change["from"],
+                 "After": change["to"]}]
+    if kind == "disable":
+        return [{"What": f"{change['username']} ({change['role']})", "Before": "active",
+                 "After": "disabled"}]
+    if kind == "unseal":
+        return [{"What": "governance", "Before": "sealed", "After": "unsealed"}]
+    return [{"What": kind, "Before": "", "After": str(change)}]
+
+
+def queue_panel(db: Database, *, can_veto: bool) -> None:
+    """Approved changes waiting for their timelock: when each takes effect, and Veto."""
+    queued = readers.queued(db)
+    if not queued:
+        return
+    st.markdown(f"### ⏳ In the queue ({len(queued)})")
+    st.caption("Approved changes wait here for their timelock; any governor can veto one "
+               "before it takes effect.")
+    for item in queued:
+        with st.container(border=True, key=f"queued_{item.id}"):
+            kind = "Split" if item.kind == "allocation" else "Governance"
+            st.markdown(f"**{kind}:** {plain(item.summary)}")
+            st.caption(f"Takes effect {when(item.executes_at)} ({time_left(item.executes_at)}) · "
+                       f"approved by {', '.join(item.approvers) or 'nobody still governing'} · "
+                       f"vetoes {len(item.vetoes)} of {item.vetoes_required} · id {item.id}")
+            for by, reason in item.vetoes:
+                st.text(f"Vetoed by {by}: {reason}")
+            if can_veto and st.button("🛑 Veto…", key=f"veto_{item.id}"):
+                confirm.ask("veto", id=item.id, summary=item.summary,
+                            executes_at=item.executes_at.isoformat())
+
+
+def governance_panel(db: Database, *, can_review: bool, username: str) -> None:
+    """Governance proposals waiting for review: what changes, before → after."""
+    waiting = [g for g in readers.governance_pending(db) if g.status == "proposed"]
+    if not waiting:
+        return
+    st.markdown(f"### 🏛️ Governance proposals ({len(waiting)})")
+    for item in waiting:
+        with st.container(border=True, key=f"governance_{item.id}"):
+            st.markdown(f"**{KIND_LABELS.get(item.kind, item.kind)}:** {plain(item.summary)}")
+            st.caption(f"Asked by {item.requested_by} on {when(item.created_at)} · "
+                       f"{len(item.approvers)} of {item.approvals_required} approvals · id {item.id}")
+            st.dataframe(_before_after(item.change, item.kind), hide_index=True,
+                         key=f"governance_change_{item.id}")
+            if not can_review:
+                continue
+            if username in (item.requested_by, item.subject):
+                st.info("✋ This change is yours or about you: other governors review it.")
+                continue
+            if username in item.approvers:
+                st.info("👍 You approved this change; it waits for other governors.")
+                continue
+            approve, reject, _ = st.columns([1, 1, 4])
+            details = {"id": item.id, "summary": item.summary, "kind": item.kind,
+                       "change": item.change, "approvals": len(item.approvers),
+                       "required": item.approvals_required}
+            if approve.button("✅ Approve…", key=f"gov_approve_{item.id}", type="primary"):
+                confirm.ask("gov_approve", **details)
+            if reject.button("❌ Reject…", key=f"gov_reject_{item.id}"):
+                confirm.ask("gov_reject", **details)
+
+
+def governance_dialogs(db: Database, username: str) -> None:
+    """The veto and governance review confirmations; call once per page, outside any fragment."""
+    policy = readers.policy(db)
+
+    def show_veto(details: dict[str, Any]) -> bool:
+        st.markdown(f"Veto **{plain(details['summary'])}**? It would take effect "
+                    f"{when_text(details['executes_at'])}. Once vetoed by "
+                    f"{policy.veto_approvals} governor(s) it never takes effect.")
+        reason = st.text_area("Why must it not take effect? (written to the log)",
+                              key="veto_reason")
+        if not reason.strip():
+            st.caption("Write the reason to enable Veto.")
+        return bool(reason.strip())
+
+    def act_veto(details: dict[str, Any]) -> tuple[str, str]:
+        outcome = veto(db, details["id"], by=username,
+                       reason=st.session_state.pop("veto_reason", ""))
+        if outcome.status == "vetoed":
+            return "🛑 Vetoed: the change will not take effect.", "success"
+        return (f"🛑 Veto recorded: {outcome.vetoes} of {outcome.vetoes_required}; the change "
+                "stays queued until enough governors veto it.", "info")
+
+    def show_approve(details: dict[str, Any]) -> bool:
+        st.markdown(f"Approve **{plain(details['summary'])}**?")
+        st.dataframe(_before_after(details["change"], details["kind"]), hide_index=True,
+                     key="gov_approve_change")
+        completes = details["approvals"] + 1 >= details["required"]
+        hours = policy.timelock_hours_major
+        st.write((f"Your approval completes the count: the change goes into the queue and takes "
+                  f"effect in {hours} h unless a governor vetoes it." if hours else
+                  "Your approval completes the count: the change takes effect at once.")
+                 if completes else
+                 f"Your approval is {details['approvals'] + 1} of {details['required']}: the "
+                 "change keeps waiting for more.")
+        st.text_input("Notes for the log (optional)", key="gov_approve_notes")
+        return True
+
+    def show_reject(details: dict[str, Any]) -> bool:
+        st.markdown(f"Reject **{plain(details['summary'])}**? Nothing changes.")
+        notes = st.text_area("Why? (written to the log)", key="gov_reject_notes")
+        if not notes.strip():
+            st.caption("Write the reason to enable Reject.")
+        return bool(notes.strip())
+
+    def act(decision: str, notes_key: str):
+        def run(details: dict[str, Any]) -> tuple[str, str]:
+            outcome = review_governance(db, details["id"], decision, by=username,
+                                        notes=st.session_state.pop(notes_key, ""))
+            if outcome.status == "queued":
+                return (f"✅ Approved: the change takes effect {when(outcome.executes_at)} unless "
+                        "vetoed.", "success")
+            if outcome.status == "active":
+                return "✅ Approved: the change took effect.", "success"
+            if outcome.status == "rejected":
+                return "❌ Rejected: nothing changes.", "info"
+            return (f"👍 Approval recorded: {outcome.approvals} of {outcome.approvals_required}.",
+                    "info")
+        return run
+
+    confirm.confirmation("veto", "Veto this change?", show_veto, act_veto,
+                         confirm_label="🛑 Veto")
+    confirm.confirmation("gov_approve", "Approve this governance change?", show_approve,
+                         act("approved", "gov_approve_notes"), confirm_label="✅ Approve")
+    confirm.confirmation("gov_reject", "Reject this governance change?", show_reject,
+                         act("rejected", "gov_reject_notes"), confirm_label="❌ Reject")
+
+
+def when_text(iso: str) -> str:
+    return when(datetime.fromisoformat(iso))
