@@ -26,7 +26,7 @@ from typing import Any
 
 from croniter import croniter
 
-from core.base.errors import ValidationFailed
+from core.base.errors import DomainError, ValidationFailed
 from core.jobs.lease import RENEW_SECONDS, AloneLease, DatabaseLease, Lease, host_name
 from core.record.activity import acting_through
 from db.engine import Database
@@ -177,16 +177,30 @@ def run_pass(db: Database, crons: dict[str, str], now: datetime, lease: Lease, *
     check_crons(crons)
     clock = clock or (lambda: now)
     with as_scheduler(lease):
-        if not lease.hold(now):
+        if not _lease_call("hold", lambda: lease.hold(now), False):
+            lease.held = False
             return []
         ran = []
         for name, at in sorted(due_jobs(now, crons, window).items(), key=lambda i: i[1]):
-            if not lease.claim(name, at, clock()):  # also renews the lease before a long job
+            # Claiming also renews the lease before what may be a long job.
+            if not _lease_call("claim", lambda: lease.claim(name, at, clock()), False):
                 continue
             outcome = run_job(name, db, at, jobs)
-            lease.finish(name, at, outcome.ok, outcome.error_type, clock())
+            _lease_call("finish", lambda: lease.finish(name, at, outcome.ok, outcome.error_type,
+                                                       clock()), None)
             ran.append(outcome)
         return ran
+
+
+def _lease_call(what: str, call: Callable[[], Any], failed: Any) -> Any:
+    """A lease operation; when the database cannot do it, logged and taken as `failed` (not
+    holding, not claimed): like a job, the lease never stops the scheduler, and a scheduler that
+    cannot reach the database runs nothing."""
+    try:
+        return call()
+    except DomainError as error:
+        log.error("lease: %s failed: %s", what, "; ".join(error.problems))
+        return failed
 
 
 @dataclass(frozen=True)
@@ -253,4 +267,4 @@ def run_forever(db: Database, crons: dict[str, str], *, clock: Callable[[], date
             sleep(min(max(wait, 0.0), nap))
     finally:
         if lease.held:
-            lease.release(clock())
+            _lease_call("release", lambda: lease.release(clock()), None)

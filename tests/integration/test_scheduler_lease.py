@@ -147,3 +147,12 @@ def test_schedule_once_while_another_scheduler_holds_the_lease_runs_nothing_and_
     assert data["ran"] == [] and data["lease"]["held"] is False
     assert data["webhooks"] == {"skipped": "another scheduler holds the lease"}
     assert reports(db) == [] and lease_holder(db, at) == "host-a:1:aaaa"
+
+
+def test_a_scheduler_that_cannot_reach_the_database_runs_nothing_and_carries_on(db):
+    from db.engine import open_database
+
+    gone = open_database("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
+    lease = DatabaseLease(gone, "host-a:1:aaaa")
+    assert run_pass(gone, HOURLY, START, lease) == [] and not lease.held
+    assert run_pass(db, HOURLY, START, DatabaseLease(db, "host-b:2:bbbb"))  # the other runs it
