@@ -19,9 +19,13 @@ app = typer.Typer(help="Dynamic profit allocation: the allocation log, reviews a
 def main(ctx: typer.Context,
          db: str = typer.Option(None, "--db", help="Database URL (else DATABASE_URL, else "
                                 "sqlite:///data/profit_allocation.db).")) -> None:
+    from cli.common import cli_channel
+    from core.base.channel import acting_through
     from settings import normalise_database_url
 
     ctx.obj = {"url": normalise_database_url(db) if db else None}
+    # Every activity row the command writes names the channel, until the command ends.
+    ctx.with_resource(acting_through(**cli_channel()))
 
 
 for command in allocation_cmds.app.registered_commands:

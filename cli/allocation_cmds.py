@@ -100,7 +100,8 @@ def validate(ctx: typer.Context, reinvestment: str = typer.Option(...), dao: str
 def propose(ctx: typer.Context, reinvestment: str = typer.Option(...), dao: str = typer.Option(...),
             lucky: str = typer.Option(...), creator: str = typer.Option(...),
             reasoning: str = typer.Option(...), confidence: str = typer.Option("1.0"),
-            proposed_by: str = typer.Option("manual", "--proposed-by"),
+            proposed_by: str = typer.Option("manual", "--proposed-by", help="manual: ai and "
+                                            "system are the rebalancer's own labels (refused)."),
             by: str = typer.Option(None, "--by", help="The acting account."),
             as_json: bool = JsonOption) -> None:
     """File a proposal (status proposed)."""

@@ -7,7 +7,10 @@ start-up budget, tests/integration/test_startup.py).
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
+import socket
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -35,6 +38,17 @@ def database(ctx: typer.Context) -> Database:
         # Closed when the command ends, not left to the interpreter's exit (core/__main__.py).
         root.call_on_close(root.obj["db"].engine.dispose)
     return root.obj["db"]
+
+
+def cli_channel() -> dict[str, str]:
+    """Who runs this command, for `metadata.via` of every activity row it writes: the OS user
+    (getpass reads LOGNAME/USER, then the password database; a container may have neither) and
+    the host."""
+    try:
+        os_user = getpass.getuser()
+    except (KeyError, OSError):
+        os_user = f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    return {"channel": "cli", "os_user": os_user, "host": socket.gethostname() or "unknown"}
 
 
 def emit(data: Any, as_json: bool, human: Callable[[], None] | None = None) -> None:

@@ -139,7 +139,8 @@ def schedule_(ctx: typer.Context,
               rebalance_cron: str = typer.Option(None, "--rebalance-cron"),
               weekly_report_cron: str = typer.Option(None, "--weekly-report-cron"),
               as_json: bool = JsonOption) -> None:
-    """Run the daily rebalance and the weekly report on their cron schedules (UTC)."""
+    """Run the daily rebalance and the weekly report on their cron schedules (UTC); with a
+    second `schedule` on the same database, one runs and the other stands by (a lease)."""
     from core.jobs import schedule  # on use: start-up time of every other command
     crons = schedule.default_crons()
     crons["rebalance"] = rebalance_cron or crons["rebalance"]
@@ -156,6 +157,7 @@ def schedule_(ctx: typer.Context,
             or "no job due"))
         return
     try:
-        schedule.run_forever(db, crons)
+        # Another `schedule` on this database (a second host) waits as a standby: the lease.
+        schedule.run_forever(db, crons, lease=schedule.DatabaseLease(db))
     except KeyboardInterrupt:
         logging.getLogger("core.schedule").info("stopped")

@@ -468,3 +468,33 @@ class WebhookDelivery(Base):
     last_error: so.Mapped[str | None] = so.mapped_column(sa.Text)
     next_attempt_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     delivered_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
+
+# --- the scheduler: one at a time, each fire time once ------------------------------------------
+
+class SchedulerLease(Base):
+    """Who runs the schedule now: the one row per lease name is held by one `schedule` process
+    (`holder`: host:pid:random) until `expires_at`; the holder renews it every pass, and another
+    process takes it over only once it has expired (its holder stopped renewing: it died)."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    holder: so.Mapped[str] = so.mapped_column(sa.String(200))
+    acquired_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    expires_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+
+
+class SchedulerRun(Base):
+    """One fire time of one job, claimed before it runs: the key makes each fire time run at most
+    once, whichever scheduler holds the lease and however late a takeover comes."""
+
+    __tablename__ = "scheduler_runs"
+
+    job: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    fired_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, primary_key=True)
+    holder: so.Mapped[str] = so.mapped_column(sa.String(200))
+    started_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    finished_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    ok: so.Mapped[bool | None] = so.mapped_column(sa.Boolean)
+    error_type: so.Mapped[str | None] = so.mapped_column(sa.String(100))

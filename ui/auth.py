@@ -10,7 +10,9 @@ import streamlit as st
 
 from core.governance.accounts import (Account, account_by_email, add_user, authenticate,
                                       count_accounts)
-from core.governance.web_sessions import close_session, open_session, session_account
+from core.base.channel import set_channel
+from core.governance.web_sessions import (close_session, open_session, public_session_id,
+                                          session_account)
 from db.engine import Database
 from ui.feedback import core_call, show_problems
 from ui.format import plain
@@ -177,9 +179,14 @@ def _sso_section(db: Database) -> None:
 
 
 def require_account(db: Database) -> Account:
-    """The signed-in account; otherwise the setup or sign-in screen, and the page stops."""
+    """The signed-in account; otherwise the setup or sign-in screen, and the page stops.
+
+    Every activity row this run writes names the channel `web` and, once signed in, the session
+    (set on every run: the script thread serves this one browser session)."""
+    set_channel(channel="web")
     account = signed_in_account(db)
     if account is not None:
+        set_channel(channel="web", session_id=public_session_id(st.session_state[TOKEN_KEY]))
         return account
     _forget_cookie()
     with core_call():

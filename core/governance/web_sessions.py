@@ -37,6 +37,16 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+SESSION_ID_LENGTH = 16
+
+
+def public_session_id(token: str) -> str:
+    """The name of a session in the activity log (`via.session_id`): the first 16 hex digits of
+    the stored SHA-256 of its token, enough to find its `web_sessions` row, useless to sign in
+    with (that takes the token, which the hash does not give back)."""
+    return _digest(token)[:SESSION_ID_LENGTH]
+
+
 def _password_mark(user: User) -> str:
     # A digest of the stored hash (itself salted): changes whenever the password does, and
     # reveals nothing about it.

@@ -11,6 +11,10 @@ foreground.
 Cron expressions are read in UTC. Each run is wrapped: a failing job is logged (to stderr, by
 the caller's logging setup) and the scheduler carries on with the next fire time; it never dies
 of a job. Equivalent crontab lines (for a machine's cron instead of this loop) are in the README.
+
+Two schedulers may run against one database: only the holder of the lease runs jobs and delivers
+webhooks, and each fire time is claimed before it runs, so none runs twice (core/jobs/lease.py).
+Every activity row a pass writes names the channel `scheduler` and the holder.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from typing import Any
 
 from croniter import croniter
 
-from core.base.errors import ValidationFailed
+from core.base.errors import DomainError, ValidationFailed
+from core.jobs.lease import RENEW_SECONDS, AloneLease, DatabaseLease, Lease, host_name
+from core.record.activity import acting_through
 from db.engine import Database
 from db.types import utcnow
 
@@ -34,6 +40,10 @@ Job = Callable[[Database, datetime], Any]
 MAX_NAP_SECONDS = 60.0  # wake at least this often, so a changed wall clock is noticed
 DUE_WINDOW = timedelta(seconds=60)  # `--once`: a fire time this recent counts as due
 WEBHOOK_PASS_SECONDS = 20.0
+# A pass runs each job's latest fire time this recent that nobody ran yet: longer than a lease
+# takeover can take (LEASE_SECONDS + a pass), so a fire time the dead holder missed is run late
+# rather than never. The claims (core/jobs/lease.py) keep it to one run however often it is seen.
+CATCH_UP = timedelta(minutes=5)
 Housekeeping = Callable[[Database, datetime], Any]
 
 
@@ -123,6 +133,10 @@ class JobOutcome:
     result: Any = None
     error: str | None = None
 
+    @property
+    def error_type(self) -> str | None:
+        return None if self.error is None else self.error.partition(":")[0]
+
     def as_json(self) -> dict[str, Any]:
         return {"job": self.job, "fired_at": self.fired_at.isoformat(), "ok": self.ok,
                 "result": self.result, "error": self.error}
@@ -160,6 +174,47 @@ def deliver_webhooks(db: Database, now: datetime) -> dict[str, Any]:
         return {"error": f"{type(exc).__name__}: {exc}"}
 
 
+def as_scheduler(lease: Lease) -> Any:
+    """Activity written inside names the scheduler (and which one) as the channel."""
+    return acting_through(channel="scheduler", holder=lease.holder, host=host_name())
+
+
+def run_pass(db: Database, crons: dict[str, str], now: datetime, lease: Lease, *,
+             jobs: dict[str, Job] | None = None, window: timedelta = CATCH_UP,
+             clock: Callable[[], datetime] | None = None) -> list[JobOutcome]:
+    """One pass of a scheduler: when it holds the lease, each job's latest fire time in
+    (now - window, now] that no scheduler has claimed yet is claimed and run. A process that
+    does not hold the lease runs nothing. `clock` (default: `now` throughout) times the claims
+    of a pass whose jobs take a while."""
+    check_crons(crons)
+    clock = clock or (lambda: now)
+    with as_scheduler(lease):
+        if not _lease_call("hold", lambda: lease.hold(now), False):
+            lease.held = False
+            return []
+        ran = []
+        for name, at in sorted(due_jobs(now, crons, window).items(), key=lambda i: i[1]):
+            # Claiming also renews the lease before what may be a long job.
+            if not _lease_call("claim", lambda: lease.claim(name, at, clock()), False):
+                continue
+            outcome = run_job(name, db, at, jobs)
+            _lease_call("finish", lambda: lease.finish(name, at, outcome.ok, outcome.error_type,
+                                                       clock()), None)
+            ran.append(outcome)
+        return ran
+
+
+def _lease_call(what: str, call: Callable[[], Any], failed: Any) -> Any:
+    """A lease operation; when the database cannot do it, logged and taken as `failed` (not
+    holding, not claimed): like a job, the lease never stops the scheduler, and a scheduler that
+    cannot reach the database runs nothing."""
+    try:
+        return call()
+    except DomainError as error:
+        log.error("lease: %s failed: %s", what, "; ".join(error.problems))
+        return failed
+
+
 @dataclass(frozen=True)
 class DueRun:
     """`schedule --once`: the jobs that were due, and the webhook delivery pass."""
@@ -167,37 +222,61 @@ class DueRun:
     ran: list[JobOutcome]
     next: dict[str, datetime]
     webhooks: dict[str, Any]
+    lease: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"ran": [o.as_json() for o in self.ran],
-                "next": {k: v.isoformat() for k, v in self.next.items()}, "webhooks": self.webhooks}
+                "next": {k: v.isoformat() for k, v in self.next.items()}, "webhooks": self.webhooks,
+                "lease": self.lease}
 
 
-def run_due(db: Database, crons: dict[str, str], now: datetime) -> DueRun:
-    """One tick of the schedule: the jobs due at `now`, then the webhooks they (or anyone) queued."""
-    ran = run_once(db, crons, now)
-    return DueRun(ran, next_runs(now, crons), deliver_webhooks(db, now))
+def run_due(db: Database, crons: dict[str, str], now: datetime, *,
+            jobs: dict[str, Job] | None = None, holder: str | None = None) -> DueRun:
+    """One tick of the schedule (`schedule --once`): the jobs due at `now` (fired within the last
+    minute and not yet run by any scheduler), then the webhooks they (or anyone) queued. Runs
+    nothing while another scheduler holds the lease; gives the lease up when done."""
+    lease = DatabaseLease(db, holder)
+    try:
+        ran = run_pass(db, crons, now, lease, jobs=jobs, window=DUE_WINDOW)
+        held = lease.held
+        if held:
+            with as_scheduler(lease):
+                webhooks = deliver_webhooks(db, now)
+        else:
+            webhooks = {"skipped": "another scheduler holds the lease"}
+    finally:
+        if lease.held:
+            lease.release(now)
+    return DueRun(ran, next_runs(now, crons), webhooks, {"holder": lease.holder, "held": held})
 
 
 def run_forever(db: Database, crons: dict[str, str], *, clock: Callable[[], datetime] = utcnow,
                 sleep: Callable[[float], None] = time.sleep, jobs: dict[str, Job] | None = None,
                 should_stop: Callable[[], bool] = lambda: False,
-                housekeeping: Housekeeping | None = deliver_webhooks) -> None:
-    """Sleep until the next fire time, run what is due, repeat (until `should_stop`); between
-    jobs, wake every `WEBHOOK_PASS_SECONDS` for `housekeeping` (the webhook delivery pass)."""
-    upcoming = next_runs(clock(), crons)
-    for name, at in upcoming.items():
+                housekeeping: Housekeeping | None = deliver_webhooks,
+                lease: Lease | None = None) -> None:
+    """Pass after pass (until `should_stop`): run what is due, then `housekeeping` (the webhook
+    delivery pass), then sleep until the next fire time, waking at least every
+    `WEBHOOK_PASS_SECONDS` (with housekeeping) and every `RENEW_SECONDS` (to renew the lease).
+
+    `lease` coordinates this process with other schedulers of the same database (the CLI always
+    gives a DatabaseLease); without one the loop takes itself to be the only scheduler.
+    """
+    lease = lease or AloneLease()
+    for name, at in next_runs(clock(), crons).items():
         log.info("%s: next run %s (%s)", name, at.isoformat(timespec="minutes"), crons[name])
-    while not should_stop():
-        for name, at in sorted(upcoming.items(), key=lambda i: i[1]):
-            if at <= clock():
-                run_job(name, db, at, jobs)
-                # After a long run, skip fire times already past rather than run twice in a row.
-                upcoming[name] = next_run(max(at, clock()), crons[name])
-                log.info("%s: next run %s", name, upcoming[name].isoformat(timespec="minutes"))
-        nap = MAX_NAP_SECONDS
-        if housekeeping is not None:
-            housekeeping(db, clock())
-            nap = WEBHOOK_PASS_SECONDS
-        wait = (min(upcoming.values()) - clock()).total_seconds()
-        sleep(min(max(wait, 0.0), nap))
+    try:
+        while not should_stop():
+            run_pass(db, crons, clock(), lease, jobs=jobs, clock=clock)
+            nap = MAX_NAP_SECONDS if isinstance(lease, AloneLease) else RENEW_SECONDS
+            if housekeeping is not None:
+                if lease.held:
+                    with as_scheduler(lease):
+                        housekeeping(db, clock())
+                nap = min(nap, WEBHOOK_PASS_SECONDS)
+            now = clock()
+            wait = (min(next_runs(now, crons).values()) - now).total_seconds()
+            sleep(min(max(wait, 0.0), nap))
+    finally:
+        if lease.held:
+            _lease_call("release", lambda: lease.release(clock()), None)

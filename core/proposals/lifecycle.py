@@ -42,6 +42,10 @@ QUEUED = "queued"
 ALLOCATION = "allocation"  # the queue's and the vetoes' kind for split proposals
 WITHDRAWN, SUPERSEDED = "withdrawn", "superseded"
 AUTO_APPROVER = "system:auto-approval"
+# The labels only the rebalancer's own runs give (core/rebalancer/service.py files through
+# `file_proposal`, which takes a session: no entry point reaches it). A person's proposal is
+# `manual`, so `ai` and `system` in the log always mean the machine suggested it.
+MACHINE_PROPOSERS = ("ai", "system")
 
 
 @dataclass(frozen=True)
@@ -195,9 +199,17 @@ def validate_against_live(db: Database, proposal: ProposalInput) -> ValidationRe
         policy, live = load_policy(session), live_split(session)
         result = validate_proposal(proposal, policy=policy, live=live)
         if result.split is None:
-            return result
+            return replace(result, errors=result.errors + _label_problems(proposal))
         duplicates = duplicate_problems(session, result.split, live, policy, utcnow())
-        return replace(result, errors=result.errors + duplicates)
+        return replace(result, errors=result.errors + duplicates + _label_problems(proposal))
+
+
+def _label_problems(proposal: ProposalInput) -> list[str]:
+    if proposal.proposed_by not in MACHINE_PROPOSERS:
+        return []
+    return [f"proposed_by: {proposal.proposed_by} is the rebalancer's own label, given only by "
+            "its runs (`rebalance`, the API's profit-rebalancer, the schedule); a person files "
+            "manual proposals"]
 
 
 def _successor(session: so.Session, row: AllocationLog) -> AllocationLog | None:
@@ -317,6 +329,11 @@ def file_proposal(session: so.Session, proposal: ProposalInput, actor: Actor,
 
 def propose_allocation(db: Database, proposal: ProposalInput, *, by: str | None = None,
                        now: datetime | None = None) -> ProposalResult:
+    """A person files a proposal (the CLI's `propose`, the API, the Propose page): `manual`;
+    the rebalancer's labels are refused, whoever asks."""
+    labels = _label_problems(proposal)
+    if labels:
+        raise PermissionDenied(*labels)
     with writing(db) as session:
         actor = resolve_actor(session, by, "analyst", "filing a proposal")
         row, result = file_proposal(session, proposal, actor, load_policy(session), now)
@@ -590,7 +607,7 @@ def auto_approve_if_allowed(session: so.Session, row: AllocationLog, policy: Pol
     now = now or utcnow()
     if policy.auto_approve_min_confidence is None:
         return "auto-approval is off"
-    if row.proposed_by not in ("ai", "system"):
+    if row.proposed_by not in MACHINE_PROPOSERS:
         return "only rebalancer proposals are auto-approved"
     if row.status != PENDING:
         return f"proposal {row.id} is {row.status}, not proposed"

@@ -37,6 +37,12 @@ ENGINE_CHOICES = ("auto", "rules", "ai")
 SCHEDULER_ACTOR = "system:scheduler"
 ACTION = "running the rebalancer"
 PROPOSED_BY = {"ai": "ai", "rules": "system"}
+# Where the run's metrics came from: the database's own figures, or a caller's (`--metrics FILE`,
+# the API's `metrics` body), which nobody checked against the platform's data.
+DATABASE_METRICS, CALLER_METRICS = "database", "caller"
+CALLER_METRICS_NOTE = ("the metrics were supplied by the caller, not computed from the "
+                       "database: a suggestion from them is filed for a governor, never "
+                       "auto-approved")
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,7 @@ class RebalanceResult:
     auto_approved: bool = False
     auto_approval_note: str | None = None  # why it was not auto-approved
     warnings: list[str] = field(default_factory=list)
+    metrics_source: str = DATABASE_METRICS
 
     @property
     def should_rebalance(self) -> bool:
@@ -76,6 +83,7 @@ class RebalanceResult:
             "engine": s.engine,
             "fallback_reason": s.fallback_reason,
             "metrics": self.metrics.as_json(),
+            "metrics_source": self.metrics_source,
             "requested_engine": self.requested_engine,
             "target_allocation": s.target.as_json() if s.target else None,
             "rules_fired": list(s.rules_fired),
@@ -152,7 +160,8 @@ def _log_run(session: so.Session, result: RebalanceResult, scheduled: bool) -> N
         "engine": s.engine, "requested_engine": result.requested_engine,
         "fallback_reason": s.fallback_reason, "should_rebalance": s.should_rebalance,
         "proposal_id": result.proposal_id, "confidence": float(s.confidence),
-        "metrics": result.metrics.as_json(), "outcome": result.outcome,
+        "metrics": result.metrics.as_json(), "metrics_source": result.metrics_source,
+        "outcome": result.outcome,
         "current_allocation": result.current_allocation.as_json(),
         "suggested_allocation": s.split.as_json(),
         "target_allocation": s.target.as_json() if s.target else None,
@@ -180,7 +189,10 @@ def _act(session: so.Session, result: RebalanceResult, actor: Actor, policy: Pol
         confidence=result.suggestion.confidence,
         proposed_by=PROPOSED_BY[result.suggestion.engine],
         input_metrics=result.metrics.as_json()), actor, policy)
-    why_not = auto_approve_if_allowed(session, row, policy, now)
+    if result.metrics_source == CALLER_METRICS:
+        why_not: str | None = CALLER_METRICS_NOTE  # anyone could have written those figures
+    else:
+        why_not = auto_approve_if_allowed(session, row, policy, now)
     return replace(result, outcome="filed" if why_not else "activated", proposal_id=str(row.id),
                    auto_approved=why_not is None, auto_approval_note=why_not,
                    warnings=checked.warnings)
@@ -194,7 +206,9 @@ def run_rebalance(db: Database, metrics: PlatformMetrics | None = None, engine: 
 
     The acting account must be an analyst or above (`by`; in open mode anyone). A scheduled run
     acts as the built-in "system:scheduler" and names no account. No run files a split that is
-    already waiting for review (outcome "already_pending", naming that proposal).
+    already waiting for review (outcome "already_pending", naming that proposal). `metrics`
+    given by the caller (instead of the database's own) are the caller's word: what they
+    suggest is filed but never auto-approved, and the run's log says so.
     """
     if engine not in ENGINE_CHOICES:
         raise ValidationFailed(f"engine: {engine!r} is not one of {', '.join(ENGINE_CHOICES)}")
@@ -207,7 +221,9 @@ def run_rebalance(db: Database, metrics: PlatformMetrics | None = None, engine: 
     if metrics is None:
         from core.platform_data.metrics_store import compute_metrics  # the database's own figures
 
-        metrics = compute_metrics(db, now=now)
+        metrics, source = compute_metrics(db, now=now), DATABASE_METRICS
+    else:
+        source = CALLER_METRICS
     suggestion = suggest(metrics, live, policy, engine, settings)
 
     with writing(db) as session:
@@ -218,7 +234,7 @@ def run_rebalance(db: Database, metrics: PlatformMetrics | None = None, engine: 
             suggestion = _recheck(suggestion, live_now, policy_now)
         result = RebalanceResult(suggestion, live_now, metrics, "no_change", engine,
                                  actor.username, dry_run=dry_run,
-                                 paused=policy_now.rebalancing_paused)
+                                 paused=policy_now.rebalancing_paused, metrics_source=source)
         if suggestion.should_rebalance:
             result = _act(session, result, actor, policy_now, now)
         _log_run(session, result, scheduled)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,17 +9,14 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+# acting_through is re-exported: the API names its channel through this module.
+from core.base.channel import acting_through, current_channel  # noqa: F401
 from core.base.json_safe import jsonable
 from core.base.parsing import optional_text, parse_limit
 from core.base.sessions import reading
 from core.record.outbox import add_event
 from db.engine import Database
 from db.models import ProtocolActivity
-
-# How the current actor reached us when it was not the CLI or the dashboard (the API sets
-# {"channel": "api", "token_id": ...}): added to every activity row written meanwhile, so each
-# write names the token as well as the account without every service taking one more argument.
-_channel: ContextVar[dict[str, Any] | None] = ContextVar("activity_channel", default=None)
 
 
 @dataclass(frozen=True)
@@ -39,24 +33,17 @@ class ActivityEntry:
                 "metadata": self.metadata}
 
 
-@contextmanager
-def acting_through(**channel: Any) -> Iterator[None]:
-    """Within this block, every activity row also records `channel` under "via"."""
-    token = _channel.set(channel)
-    try:
-        yield
-    finally:
-        _channel.reset(token)
-
-
 def record_activity(session: so.Session, activity_type: str, description: str,
                     metadata: dict[str, Any] | None = None) -> None:
     """Add an activity row to the caller's transaction (it commits or rolls back with it), and
-    the webhook event it reports, if any (core/record/outbox.py)."""
-    channel = _channel.get()
+    the webhook event it reports, if any (core/record/outbox.py). The row names the channel the
+    actor came through (`via`, core/base/channel.py) when the entry point named one."""
+    channel = current_channel()
     meta = jsonable({**(metadata or {}), **({"via": channel} if channel else {})})
     session.add(ProtocolActivity(activity_type=activity_type, description=description, meta=meta))
-    add_event(session, activity_type, meta)
+    # A webhook receiver learns the channel, not the OS account, host or session behind it.
+    add_event(session, activity_type,
+              {**meta, "via": {"channel": channel["channel"]}} if channel else meta)
 
 
 def list_activity(db: Database, limit: Any = 50,

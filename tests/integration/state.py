@@ -56,3 +56,19 @@ def every_row(db: Database) -> dict[str, list[tuple[str, ...]]]:
         return {t: sorted(tuple(str(v) for v in row)
                           for row in conn.execute(sa.text(f'SELECT * FROM "{t}"')).all())
                 for t in tables}
+
+
+def file_as_rebalancer(db: Database, proposal: Any, by: str | None = "system:scheduler") -> str:
+    """File a proposal labelled `ai` or `system` the one way there is: the rebalancer's route,
+    `file_proposal` inside a core transaction (core/rebalancer/service.py), acting as `by` (the
+    built-in scheduler, or an account that runs the rebalancer). `propose_allocation`, the
+    people's route, refuses those labels."""
+    from core.governance.actors import Actor, resolve_actor
+    from core.governance.policy_store import load_policy
+    from core.proposals.lifecycle import file_proposal
+
+    with db.sessions.begin() as session:
+        actor = (Actor(by, "analyst") if by and by.startswith("system:")
+                 else resolve_actor(session, by, "analyst", "running the rebalancer"))
+        row, _ = file_proposal(session, proposal, actor, load_policy(session))
+        return str(row.id)

@@ -20,6 +20,7 @@ from core.proposals.lifecycle import (get_allocation_history, get_pending_propos
                                       propose_allocation, review_proposal)
 from core.record.activity import list_activity
 from db import migrate
+from tests.integration.state import file_as_rebalancer
 from db.engine import Database
 from db.models import AllocationLog
 
@@ -40,7 +41,9 @@ def file(db: Database, split=(70, 18, 8, 4), by: str = "alice", **fields) -> str
     fields.setdefault("confidence", Decimal("0.85"))
     fields.setdefault("proposed_by", "ai")
     fields.setdefault("input_metrics", {"growth_rate_pct": 45})
-    return propose_allocation(db, ProposalInput(*split, **fields), by=by).proposal_id
+    if fields["proposed_by"] == "manual":
+        return propose_allocation(db, ProposalInput(*split, **fields), by=by).proposal_id
+    return file_as_rebalancer(db, ProposalInput(*split, **fields), by=by)
 
 
 def current_rows(db: Database) -> list[AllocationLog]:
@@ -128,7 +131,7 @@ def test_a_proposal_with_fractional_percentages_keeps_them_exactly(db):
 
 
 def test_filing_a_proposal_returns_its_warnings(db):
-    result = propose_allocation(db, ProposalInput(64, 20, 10, 6, "Big move", "0.3", "ai"), by="alice")
+    result = propose_allocation(db, ProposalInput(64, 20, 10, 6, "Big move", "0.3"), by="alice")
     assert any(w.startswith("confidence: 0.3 is below 0.5") for w in result.warnings)
     assert any(w.startswith("reinvestment: moves 16 points") for w in result.warnings)
     assert get_proposal(db, result.proposal_id).status == "proposed"

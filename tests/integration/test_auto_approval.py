@@ -26,6 +26,7 @@ from core.record.activity import list_activity
 from db.engine import Database
 from db.models import AllocationLog
 from db.types import utcnow
+from tests.integration.launch_week import load_launch_week
 
 REBALANCER = Actor("system:scheduler", "analyst")
 STORY_ORDER = ("allocation_proposed", "allocation_approval_recorded", "allocation_approved",
@@ -244,10 +245,11 @@ LAUNCH_WEEK = (60.0, 85.0, "2500", 0.03)  # the rules answer 74/15/6/5 with conf
 LOW_ENGAGEMENT = (45.0, 20.0, "300", 0.005)  # the rules answer 72/15/7/6 with confidence 0.75
 
 
-def test_the_rebalancer_run_auto_approves_a_confident_suggestion_when_on(admin):
+def test_the_rebalancer_run_auto_approves_a_confident_suggestion_when_on(admin, tmp_path):
     service = _service()
+    load_launch_week(admin, tmp_path)  # the rules answer 74/15/6/5 with confidence 0.9
     switch_on(admin, "0.85")
-    result = service.run_rebalance(admin, _metrics(*LAUNCH_WEEK), engine="rules", by="ada")
+    result = service.run_rebalance(admin, engine="rules", by="ada")
     assert result.outcome == "activated" and result.auto_approved
     current = get_current_allocation(admin)
     assert current.id == result.proposal_id and current.reviewed_by == "system:auto-approval"
@@ -255,13 +257,31 @@ def test_the_rebalancer_run_auto_approves_a_confident_suggestion_when_on(admin):
                                                 "allocation_activated"]
 
 
-def test_the_rebalancer_run_files_and_waits_when_auto_approval_is_off_or_too_strict(admin):
-    service = _service()
-    off = service.run_rebalance(admin, _metrics(*LAUNCH_WEEK), engine="rules", by="ada")
+def test_the_rebalancer_run_files_and_waits_when_auto_approval_is_off(admin, tmp_path):
+    load_launch_week(admin, tmp_path)
+    off = _service().run_rebalance(admin, engine="rules", by="ada")
     assert off.outcome == "filed" and off.auto_approval_note == "auto-approval is off"
+    assert get_current_allocation(admin).split.label() == "80/15/3/2"
+    assert get_proposal(admin, off.proposal_id).status == "proposed"
+
+
+def test_the_rebalancer_run_files_and_waits_when_auto_approval_is_too_strict(admin, tmp_path):
+    load_launch_week(admin, tmp_path)
     switch_on(admin, "0.95")
-    strict = service.run_rebalance(admin, _metrics(*LOW_ENGAGEMENT), engine="rules", by="ada")
+    strict = _service().run_rebalance(admin, engine="rules", by="ada")
     assert strict.outcome == "filed" and "under the auto-approval threshold" in \
         strict.auto_approval_note
     assert get_current_allocation(admin).split.label() == "80/15/3/2"
-    assert {get_proposal(admin, r.proposal_id).status for r in (off, strict)} == {"proposed"}
+    assert get_proposal(admin, strict.proposal_id).status == "proposed"
+
+
+def test_a_suggestion_from_the_callers_metrics_is_filed_but_never_auto_approved(admin):
+    service = _service()
+    switch_on(admin, "0.5")
+    result = service.run_rebalance(admin, _metrics(*LAUNCH_WEEK), engine="rules", by="ada")
+    assert result.outcome == "filed" and not result.auto_approved
+    assert result.auto_approval_note == service.CALLER_METRICS_NOTE
+    assert get_current_allocation(admin).split.label() == "80/15/3/2"
+    (run,) = list_activity(admin, 10, "rebalance_run")
+    assert run.metadata["metrics_source"] == "caller"
+    assert run.metadata["auto_approval_note"] == service.CALLER_METRICS_NOTE

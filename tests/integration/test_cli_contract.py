@@ -233,14 +233,16 @@ def test_validate_reports_errors_and_warnings_and_exits_3(url):
 
 def test_propose_files_a_proposal_that_pending_lists(url):
     first = propose(url, ("75", "15", "6", "4"))
-    second = propose(url, ("70", "18", "8", "4"), "--confidence", "0.85", "--proposed-by", "ai")
+    second = propose(url, ("70", "18", "8", "4"), "--confidence", "0.85", "--proposed-by",
+                     "manual")
     listed = ok(url, "pending")
     assert [p["id"] for p in listed] == [second, first]  # newest first
     item = listed[0]
     assert set(item) >= {"id", *BUCKETS, "reasoning", "confidence", "proposed_by", "timestamp"}
     assert [item[b] for b in BUCKETS] == [70, 18, 8, 4]
     assert all(is_pct(item[b]) for b in BUCKETS)
-    assert (item["reasoning"], item["confidence"], item["proposed_by"]) == ("Q1 strategy", 0.85, "ai")
+    assert (item["reasoning"], item["confidence"], item["proposed_by"]) == ("Q1 strategy", 0.85,
+                                                                            "manual")
     assert is_iso(item["timestamp"])
     assert listed[1]["proposed_by"] == "manual" and listed[1]["confidence"] == 1
 

@@ -9,6 +9,7 @@ from core.platform_data.metrics_model import PlatformMetrics
 from core.proposals.lifecycle import get_allocation_history
 from core.rebalancer.service import file_suggestion, run_rebalance
 from core.record.activity import list_activity
+from tests.integration.launch_week import load_launch_week
 
 import pytest
 
@@ -38,9 +39,10 @@ def test_filing_while_rebalancing_is_paused_is_refused_and_writes_nothing(db):
     assert (len(get_allocation_history(db)), len(list_activity(db, limit=1000))) == (rows, activity)
 
 
-def test_a_filed_suggestion_goes_through_the_bounded_auto_approval(db):
+def test_a_filed_suggestion_goes_through_the_bounded_auto_approval(db, tmp_path):
+    load_launch_week(db, tmp_path)  # the database's own figures: the caller's are never enough
     set_policy(db, "auto_approve_min_confidence", "0.5", by="ada")
-    analysis = run_rebalance(db, metrics=LAUNCH_WEEK, engine="rules", dry_run=True)
+    analysis = run_rebalance(db, engine="rules", dry_run=True)
     filed = file_suggestion(db, analysis, by="ann")
     assert filed.auto_approved
     assert get_current_allocation(db).id == filed.proposal_id

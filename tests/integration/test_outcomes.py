@@ -19,6 +19,7 @@ from core.platform_data.csv_import import import_csv
 from core.platform_data.outcomes import (FIGURES, MIN_DAYS, activation_outcomes, compare_periods,
                                          daily_figures, last_changes, scorecard)
 from core.proposals.lifecycle import propose_allocation, review_proposal
+from tests.integration.state import file_as_rebalancer
 
 DAY = timedelta(days=1)
 SPAN_DAYS = 30  # days of data on each side of the activation
@@ -34,10 +35,12 @@ def activation_moment(db) -> datetime:
 
 
 def activate(db, split: tuple[int, int, int, int], at: datetime, by: str = "ai") -> str:
-    filed = propose_allocation(db, ProposalInput(*split, reasoning="synthetic change",
-                                                 confidence="0.8", proposed_by=by), by="ann")
-    review_proposal(db, filed.proposal_id, "approved", by="bob", notes="test", now=at)
-    return filed.proposal_id
+    proposal = ProposalInput(*split, reasoning="synthetic change", confidence="0.8",
+                             proposed_by=by)
+    filed = (propose_allocation(db, proposal, by="ann").proposal_id if by == "manual"
+             else file_as_rebalancer(db, proposal, by="ann"))
+    review_proposal(db, filed, "approved", by="bob", notes="test", now=at)
+    return filed
 
 
 def load_platform(db, tmp_path: Path, at: datetime, volume_factor: float, seed: int = 1) -> None:

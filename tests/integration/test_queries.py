@@ -19,6 +19,7 @@ from core.platform_data.queries import (allocation_periods, compare_performance,
                                         weekly_metric_series)
 from core.proposals.distribution import distribute
 from core.proposals.lifecycle import propose_allocation, review_proposal
+from tests.integration.state import file_as_rebalancer
 
 DAY = timedelta(days=1)
 COMPARE_FIELDS = {"allocation_id", "split", "effective_from", "effective_until", "days",
@@ -103,8 +104,8 @@ def test_allocation_periods_give_each_split_and_where_it_ends(db, three_periods)
 
 
 def test_suggestion_quality_counts_ai_proposals_by_outcome(db):
-    filed = [propose_allocation(db, ProposalInput(*split, reasoning="ai", confidence=c,
-                                                  proposed_by="ai"), by="ann").proposal_id
+    filed = [file_as_rebalancer(db, ProposalInput(*split, reasoning="ai", confidence=c,
+                                                  proposed_by="ai"), by="ann")
              for split, c in (((75, 15, 6, 4), "0.8"), ((70, 15, 10, 5), "0.6"),
                               ((78, 12, 6, 4), "0.7"))]
     propose_allocation(db, ProposalInput(76, 14, 6, 4, reasoning="manual", confidence="0.1"), by="ann")

@@ -24,13 +24,14 @@ from core.governance.accounts import add_user
 from core.governance.policy_store import set_policy
 from core.platform_data.metrics_model import PlatformMetrics
 from core.proposals.lifecycle import get_allocation_history, propose_allocation, review_proposal
-from core.rebalancer.service import run_rebalance
+from core.rebalancer.service import CALLER_METRICS_NOTE, run_rebalance
 from core.record.activity import list_activity
 from db.engine import open_database
 from db.types import utcnow
 from settings import Settings
 from tests.conftest import ROOT
 from tests.fake_openai import FakeOpenAI
+from tests.integration.launch_week import load_launch_week
 
 D = Decimal
 KEY = "sk-test-NEVER-PRINT-ME-93b2f0"
@@ -71,7 +72,8 @@ def test_a_rules_run_files_a_system_proposal_with_its_input_metrics(db):
     assert data["suggested_allocation"] == {"reinvestment": 74, "dao": 15, "lucky": 6, "creator": 5}
     assert data["fallback_reason"] is None and data["metrics"] == LAUNCH_WEEK.as_json()
     assert data["confidence"] == 0.9 and data["outcome"] == "filed" and data["filed"]
-    assert data["auto_approved"] is False and data["auto_approval_note"] == "auto-approval is off"
+    assert data["auto_approved"] is False and data["auto_approval_note"] == CALLER_METRICS_NOTE
+    assert data["metrics_source"] == "caller"
     row = next(r for r in get_allocation_history(db) if r.id == data["proposal_id"])
     assert row.status == "proposed" and row.proposed_by == "system"
     assert row.split == split(74, 15, 6, 5) and row.input_metrics == LAUNCH_WEEK.as_json()
@@ -149,18 +151,20 @@ def test_paused_rebalancing_files_nothing_but_is_logged(db):
     assert "rebalancing is paused" in logged.description
 
 
-def test_auto_approval_activates_a_confident_proposal_in_the_same_run(db):
+def test_auto_approval_activates_a_confident_proposal_in_the_same_run(db, tmp_path):
+    load_launch_week(db, tmp_path)  # the database's own figures: the caller's are never enough
     set_policy(db, "auto_approve_min_confidence", "0.8", by=None)
-    result = run_rebalance(db, LAUNCH_WEEK, settings=NO_KEY)
+    result = run_rebalance(db, settings=NO_KEY)
     assert result.outcome == "activated" and result.auto_approved
     current = get_current_allocation(db)
     assert current.id == result.proposal_id and current.split == split(74, 15, 6, 5)
     assert runs(db)[0].metadata["auto_approved"] is True
 
 
-def test_a_proposal_below_the_auto_approval_threshold_waits_and_says_why(db):
+def test_a_proposal_below_the_auto_approval_threshold_waits_and_says_why(db, tmp_path):
+    load_launch_week(db, tmp_path)
     set_policy(db, "auto_approve_min_confidence", "0.95", by=None)
-    result = run_rebalance(db, LAUNCH_WEEK, settings=NO_KEY)
+    result = run_rebalance(db, settings=NO_KEY)
     assert result.outcome == "filed" and not result.auto_approved
     assert "is under the auto-approval threshold 0.95" in result.auto_approval_note
     assert get_current_allocation(db).split == split(80, 15, 3, 2)

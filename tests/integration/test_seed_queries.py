@@ -18,6 +18,7 @@ from core.allocation.current import get_current_allocation
 from core.allocation.validation import ProposalInput
 from core.database import DEFAULT_REASONING
 from core.proposals.lifecycle import propose_allocation, review_proposal
+from tests.integration.state import file_as_rebalancer
 from db.engine import Database
 
 # --- the seed's SQL (do not edit: these must stay identical to the seed) -----------------------
@@ -109,8 +110,10 @@ def rows(db: Database, sql: str) -> list[sa.Row]:
 
 
 def file(db: Database, split, reasoning: str, confidence: str, proposed_by: str = "ai") -> str:
-    return propose_allocation(db, ProposalInput(*split, reasoning, Decimal(confidence), proposed_by),
-                              by="rebalancer").proposal_id
+    proposal = ProposalInput(*split, reasoning, Decimal(confidence), proposed_by)
+    if proposed_by == "manual":
+        return propose_allocation(db, proposal, by="rebalancer").proposal_id
+    return file_as_rebalancer(db, proposal, by="rebalancer")  # the labels only its runs give
 
 
 def make_history(db: Database) -> dict[str, str]:
