@@ -31,6 +31,8 @@ APPROVALS_REQUIRED_MAJOR = "approvals_required_major"
 MIN_HOURS_BETWEEN_ACTIVATIONS = "min_hours_between_activations"
 MAX_DISTRIBUTION = "max_distribution"
 MAX_STEP = "max_step"
+# The trust issue: governors and admins give a current TOTP code to sign in and to review.
+REQUIRE_TOTP = "require_totp"
 DEFAULT_APPROVALS_REQUIRED_MAJOR = 2
 # How far a proposal moves the split decides how many approvals it needs (Aave separates a
 # steward's small update from a full governance vote the same way).
@@ -61,6 +63,7 @@ class Policy:
     auto_approve_cooldown_hours: int = 72
     distributions_paused: bool = False
     rebalancing_paused: bool = False
+    require_totp: bool = False
     baseline: Split = DEFAULT_SPLIT
 
     def approvals_for(self, tier: str) -> int:
@@ -108,7 +111,7 @@ POLICY_KEYS: tuple[str, ...] = tuple(
     + [MAX_STEP, "min_delta", APPROVALS_REQUIRED, APPROVALS_REQUIRED_MAJOR,
        "proposal_lifetime_hours", "auto_approve_min_confidence", "auto_approve_cooldown_hours",
        MIN_HOURS_BETWEEN_ACTIVATIONS, MAX_DISTRIBUTION,
-       "distributions_paused", "rebalancing_paused"]
+       "distributions_paused", "rebalancing_paused", REQUIRE_TOTP]
     + [f"baseline_{b}" for b in BUCKETS]
 )
 # What `policy set` takes: the stored keys, except that the baseline is set as a whole
@@ -270,5 +273,6 @@ def policy_from_dict(data: dict[str, Any]) -> Policy:
         auto_approve_cooldown_hours=int(merged["auto_approve_cooldown_hours"]),
         distributions_paused=bool(merged["distributions_paused"]),
         rebalancing_paused=bool(merged["rebalancing_paused"]),
+        require_totp=bool(merged[REQUIRE_TOTP]),
         baseline=Split(**{b: dec(f"baseline_{b}") for b in BUCKETS}),
     )
