@@ -30,6 +30,7 @@ def _start_session(db: Database, account: Account) -> None:
     st.session_state[TOKEN_KEY] = opened.token
     st.session_state[EXPIRES_KEY] = opened.expires_at
     st.session_state.pop(FORGET_KEY, None)
+    st.session_state.pop(ACCEPTED_KEY, None)
 
 
 def signed_in_account(db: Database) -> Account | None:
@@ -150,10 +151,10 @@ def first_admin_form(db: Database) -> None:
 
 def sign_in_form(db: Database) -> None:
     st.title("🔐 Sign in")
-    accepted = st.session_state.pop(ACCEPTED_KEY, None)
+    accepted = st.session_state.get(ACCEPTED_KEY)  # until signed in: a rerun must not lose it
     if accepted:
         st.success(f"Your password is set, {accepted}: sign in with it.")
-        st.session_state["signin_username"] = accepted
+        st.session_state.setdefault("signin_username", accepted)
     if _sso_configured():
         _sso_section(db)
     with st.form("sign_in"):

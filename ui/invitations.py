@@ -44,15 +44,20 @@ def _show_once(issued: IssuedInvitation) -> None:
 
 
 def _shown_once() -> None:
+    """The new code, in this tab only, until the admin says it is sent (a rerun by another
+    widget or component must not lose it before it is copied); never again after that."""
     if _SHOWN_ONCE not in st.session_state:
         return
-    kind, username, code, url, expires_at = st.session_state.pop(_SHOWN_ONCE)
+    kind, username, code, url, expires_at = st.session_state[_SHOWN_ONCE]
     what = "Invitation" if kind == "invite" else "Password reset"
     st.warning(f"{what} for {username}: send them this link (or the code, for `users accept`). "
                f"It works once, until {when(expires_at)}; it is shown this once and never stored "
                "in the clear.")
     st.code(url, language=None)
     st.code(code, language=None)
+    if st.button("✔️ Sent: hide it", key="invitation_hide"):
+        st.session_state.pop(_SHOWN_ONCE, None)
+        st.rerun()
 
 
 def invite_section(db: Database, admin: str) -> None:

@@ -23,12 +23,17 @@ def qr_png(uri: str) -> bytes:
 
 
 def _shown_once() -> None:
-    uri = st.session_state.pop(_SHOWN_ONCE, None)
+    """The new secret, in this tab only, until its owner says it is scanned (a rerun by another
+    widget must not lose it first); never again after that."""
+    uri = st.session_state.get(_SHOWN_ONCE)
     if uri is None:
         return
     st.warning("Scan this with your authenticator app now: it is shown this once.")
     st.image(qr_png(uri), caption="Your second factor")
     st.code(uri, language=None)
+    if st.button("✔️ Scanned: hide it", key="totp_hide"):
+        st.session_state.pop(_SHOWN_ONCE, None)
+        st.rerun()
 
 
 def totp_panel(db: Database, username: str, role_may_review: bool) -> None:
