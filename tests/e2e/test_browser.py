@@ -346,6 +346,9 @@ def test_an_admin_invites_someone_who_chooses_a_password_by_the_link_and_signs_i
     page.get_by_role("button", name="Set my password").click()
     expect(page.get_by_text("Your password is set, nia: sign in with it.")).to_be_visible(timeout=WAIT_MS)
     assert "invite=" not in page.url  # the spent link leaves the address bar
+    _settled(page)
+    page.wait_for_timeout(500)
+    _settled(page)
     page.locator(".st-key-signin_password input").fill("nia's own long passphrase")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_test_id("stSidebar").locator("code", has_text="nia")).to_be_visible(timeout=WAIT_MS)
