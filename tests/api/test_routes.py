@@ -37,7 +37,9 @@ def test_health_answers_without_a_token_with_the_schema_revision(api):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok" and body["database"] == "ok"
-    assert body["revision"].startswith("0011")
+    from db import migrate
+
+    assert body["revision"] == migrate.head_revision()  # any migration added later moves it
 
 
 def test_the_docs_and_the_openapi_document_list_every_route_without_a_token(api):
