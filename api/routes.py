@@ -102,7 +102,7 @@ def post_review(proposal_id: str, body: ReviewBody, who: Caller = Depends(caller
     """Record a review (governor): the CLI's `review --json`."""
     with who.acting():
         return lifecycle.review_proposal(db, proposal_id, body.decision, by=who.by,
-                                           notes=body.notes).as_json()
+                                           notes=body.notes, totp=body.totp).as_json()
 
 
 @v1.post("/proposals/{proposal_id}/veto")

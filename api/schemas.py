@@ -84,6 +84,7 @@ class ProposalBody(Body):
 class ReviewBody(Body):
     decision: Annotated[str, core_rule(_one_of(DECISIONS))]
     notes: str | None = None
+    totp: str | None = None  # the reviewer's current code, when the policy requires TOTP
 
 
 class VetoBody(Body):

@@ -135,12 +135,16 @@ def pending(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 def review(ctx: typer.Context, proposal_id: str = typer.Argument(..., metavar="ID"),
            decision: str = typer.Option(..., "--decision", help="approved or rejected"),
            by: str = typer.Option(..., "--by", help="The reviewing account."),
-           notes: str = typer.Option(None, "--notes"), as_json: bool = JsonOption) -> None:
+           notes: str = typer.Option(None, "--notes"),
+           totp: str = typer.Option(None, "--totp", help="A current code of your authenticator "
+                                    "app (when the policy requires TOTP)."),
+           as_json: bool = JsonOption) -> None:
     """Record a review; the approval completing the required count activates the proposal, or
     queues it when its tier has a timelock."""
     from core.proposals import lifecycle
 
-    outcome = lifecycle.review_proposal(database(ctx), proposal_id, decision, by=by, notes=notes)
+    outcome = lifecycle.review_proposal(database(ctx), proposal_id, decision, by=by, notes=notes,
+                                        totp=totp)
     emit(outcome.as_json(), as_json, lambda: typer.echo(
         f"proposal {outcome.proposal_id} is {outcome.status} "
         f"({outcome.approvals} of {outcome.approvals_required} approvals), a {outcome.tier} change"

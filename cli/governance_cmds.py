@@ -95,6 +95,79 @@ def users_unlock(ctx: typer.Context, name: str = typer.Argument(...),
          lambda: typer.echo(f"{name.strip().lower()}: failed sign-ins cleared ({cleared} client(s))"))
 
 
+@users_app.command("invite")
+@refusals
+def users_invite(ctx: typer.Context, name: str = typer.Argument(...),
+                 role: str = typer.Option(..., "--role"), by: str = typer.Option(..., "--by"),
+                 as_json: bool = JsonOption) -> None:
+    """Invite someone: a single-use code and link, valid 72 h, printed once; they choose their
+    own password (`users accept CODE`)."""
+    from core.governance import invitations
+
+    issued = invitations.invite_user(database(ctx), name, role, by=by)
+    emit(issued.as_json(), as_json, lambda: _print_code(issued, "invitation"))
+
+
+@users_app.command("reset")
+@refusals
+def users_reset(ctx: typer.Context, name: str = typer.Argument(...),
+                by: str = typer.Option(..., "--by"), as_json: bool = JsonOption) -> None:
+    """A password-reset code for an account, printed once: its owner sets a new password with
+    `users accept CODE` (every dashboard session of the account then ends)."""
+    from core.governance import invitations
+
+    issued = invitations.issue_reset(database(ctx), name, by=by)
+    emit(issued.as_json(), as_json, lambda: _print_code(issued, "password reset"))
+
+
+def _print_code(issued, what: str) -> None:  # noqa: ANN001 - an IssuedInvitation
+    typer.echo(f"{what} for {issued.username} ({issued.role}), valid until "
+               f"{issued.expires_at:%Y-%m-%d %H:%M} UTC; shown this once:")
+    typer.echo(f"  code: {issued.code}")
+    typer.echo(f"  link: {issued.url}")
+
+
+@users_app.command("accept")
+@refusals
+def users_accept(ctx: typer.Context, code: str = typer.Argument(..., metavar="CODE"),
+                 password_stdin: bool = typer.Option(False, "--password-stdin",
+                                                     help="Read the password from standard input."),
+                 as_json: bool = JsonOption) -> None:
+    """Accept an invitation or a reset code: choose your own password."""
+    from core.governance import invitations
+
+    if password_stdin:
+        password = read_password_stdin()
+    else:
+        password = typer.prompt("Choose a password", hide_input=True, confirmation_prompt=True,
+                                err=True)
+    account = invitations.accept_invitation(database(ctx), code, password)
+    emit({"username": account.username, "role": account.role, "active": account.active},
+         as_json, lambda: typer.echo(f"{account.username} ({account.role}): password set; "
+                                     "sign in with it"))
+
+
+totp_app = typer.Typer(help="The second factor (TOTP) of one's own account.")
+users_app.add_typer(totp_app, name="totp")
+
+
+@totp_app.command("enroll")
+@refusals
+def totp_enroll(ctx: typer.Context, name: str = typer.Argument(...),
+                by: str = typer.Option(..., "--by"),
+                totp: str = typer.Option(None, "--totp", help="A current code of the factor being "
+                                         "replaced (when the policy requires TOTP)."),
+                as_json: bool = JsonOption) -> None:
+    """A new TOTP secret for your own account, printed once as an otpauth:// URI (add it to an
+    authenticator app; it replaces any earlier one)."""
+    from core.governance import second_factor
+
+    enrolled = second_factor.enroll_totp(database(ctx), name, by=by, code=totp)
+    emit(enrolled.as_json(), as_json, lambda: typer.echo(
+        f"second factor for {enrolled.username}; add this to your authenticator app (shown "
+        f"this once):\n  {enrolled.otpauth_uri}"))
+
+
 @policy_app.command("show")
 @refusals
 def policy_show(ctx: typer.Context, as_json: bool = JsonOption) -> None:

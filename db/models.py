@@ -498,3 +498,48 @@ class SchedulerRun(Base):
     finished_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     ok: so.Mapped[bool | None] = so.mapped_column(sa.Boolean)
     error_type: so.Mapped[str | None] = so.mapped_column(sa.String(100))
+
+
+# --- invitations and the second factor (the trust issue) -----------------------------------------
+
+INVITATION_KINDS = ("invite", "reset")
+
+
+class AccountInvitation(Base):
+    """A single-use code that lets someone set their own password: `invite` makes a new account
+    (created only when it is accepted), `reset` gives an existing account a new password. Only the
+    code's SHA-256 is kept (see core/governance/invitations.py)."""
+
+    __tablename__ = "account_invitations"
+    __table_args__ = (
+        sa.CheckConstraint(_in("kind", INVITATION_KINDS), name="valid_kind"),
+        sa.CheckConstraint(f"role IS NULL OR {_in('role', ROLES)}", name="valid_role"),
+        sa.CheckConstraint("kind <> 'invite' OR role IS NOT NULL", name="invite_has_role"),
+        sa.CheckConstraint("expires_at > created_at", name="expires_after_created"),
+    )
+
+    id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    code_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    kind: so.Mapped[str] = so.mapped_column(sa.String(16))
+    # Not a foreign key: an invitation names an account that does not exist until it is accepted.
+    username: so.Mapped[str] = so.mapped_column(sa.String(64), index=True)
+    role: so.Mapped[str | None] = so.mapped_column(sa.String(16))
+    created_by: so.Mapped[str] = so.mapped_column(sa.String(64))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    expires_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    used_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    revoked_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
+
+class TotpFactor(Base):
+    """An account's TOTP second factor. The secret is sealed with the box key, which lives outside
+    the database (core/base/keys.py); `last_step` is the 30 s step of the last code accepted, so
+    the same code (or an older one) is never accepted twice."""
+
+    __tablename__ = "totp_factors"
+
+    username: so.Mapped[str] = so.mapped_column(
+        sa.String(64), sa.ForeignKey("users.username", ondelete="CASCADE"), primary_key=True)
+    secret_sealed: so.Mapped[str] = so.mapped_column(sa.String(300))
+    last_step: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
+    enrolled_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)

@@ -1,14 +1,16 @@
-"""Admin: the allocation policy (versioned), the accounts, API tokens and webhooks. Admins only."""
+"""Admin: the allocation policy (versioned), the accounts and invitations, API tokens and
+webhooks. Admins only."""
 
 import streamlit as st
 
 from core.allocation.policy import POLICY_KEYS, with_setting
-from core.governance.accounts import ROLES, add_user, disable_user, set_role
+from core.governance.accounts import ROLES, disable_user, set_role
 from core.governance.policy_store import set_policy
 from ui import confirm, readers
 from ui.api_access import api_access_section
-from ui.feedback import after_write, core_call
+from ui.feedback import core_call
 from ui.format import plain, when
+from ui.invitations import invite_section, reset_button
 from ui.page import setup_page
 
 page = setup_page("Admin", "🛠️", role="admin")
@@ -38,24 +40,8 @@ st.dataframe([{"username": a.username, "name": a.display_name, "role": a.role,
                "active": a.active, "email": a.email or "", "since": when(a.created_at)}
               for a in accounts], hide_index=True, key="admin_accounts")
 
-with st.form("account_add"):  # fields kept on a refusal, so they can be corrected
-    st.markdown("**Add an account**")
-    left, right = st.columns(2)
-    username = left.text_input("Username", key="new_username")
-    slots = {"username": left.empty()}
-    role = right.selectbox("Role", ROLES, key="new_role")
-    password = left.text_input("Initial password (at least 10 characters)", type="password",
-                               key="new_password")
-    slots["password"] = left.empty()
-    email = right.text_input("Email (optional, for single sign-on)", key="new_email")
-    slots["email"] = right.empty()
-    if st.form_submit_button("➕ Add account"):
-        with core_call(slots):
-            add_user(page.db, username, role, password or None, by=page.username,
-                     email=email.strip() or None)
-            for key in ("new_username", "new_password", "new_email"):
-                del st.session_state[key]  # an empty form for the next account
-            after_write(f"➕ Account {username.strip().lower()} ({role}) created.")
+# Invitations, not passwords chosen by someone else: the invitee sets their own.
+invite_section(page.db, page.username)
 
 others = [a.username for a in accounts if a.username != page.username]
 if others:
@@ -70,6 +56,7 @@ if others:
             confirm.ask("set_role", who=who, old=old_role, new=new_role)
         if st.button("⛔ Disable…", key="change_disable"):
             confirm.ask("disable", who=who, role=old_role)
+        reset_button(who)
 
 
 

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     # Unset: a key file, at PA_AUDIT_KEY_FILE or beside the SQLite database, made on first use.
     pa_audit_key: SecretStr | None = None
     pa_audit_key_file: str | None = None
+    # The dashboard's public address (https://allocation.example.org), put before invitation
+    # links; without it a link is the path alone (/?invite=CODE).
+    pa_public_url: str | None = None
 
     rebalance_cron: str = "0 0 * * *"
     weekly_report_cron: str = "0 9 * * 1"

@@ -1,4 +1,5 @@
-"""Sign-in: the first-admin setup (guarded by a one-time token), passwords, optional SSO."""
+"""Sign-in: the first-admin setup (guarded by a one-time token), invitation links, passwords
+with a TOTP code when the policy asks for one, optional SSO."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from core.governance.web_sessions import (close_session, open_session, public_se
 from db.engine import Database
 from ui.feedback import core_call, show_problems
 from ui.format import plain
+from ui.invitations import ACCEPTED_KEY, INVITE_PARAM, accept_form
 from ui.setup_token import setup_token
 
 TOKEN_KEY = "_session_token"
@@ -30,6 +32,7 @@ def _start_session(db: Database, account: Account) -> None:
     st.session_state[TOKEN_KEY] = opened.token
     st.session_state[EXPIRES_KEY] = opened.expires_at
     st.session_state.pop(FORGET_KEY, None)
+    st.session_state.pop(ACCEPTED_KEY, None)
 
 
 def signed_in_account(db: Database) -> Account | None:
@@ -150,15 +153,23 @@ def first_admin_form(db: Database) -> None:
 
 def sign_in_form(db: Database) -> None:
     st.title("🔐 Sign in")
+    accepted = st.session_state.get(ACCEPTED_KEY)  # until signed in: a rerun must not lose it
+    if accepted:
+        st.success(f"Your password is set, {accepted}: sign in with it.")
+        st.session_state.setdefault("signin_username", accepted)
     if _sso_configured():
         _sso_section(db)
     with st.form("sign_in"):
         username = st.text_input("Username", key="signin_username")
         password = st.text_input("Password", type="password", key="signin_password")
+        code = st.text_input("Authenticator code (if you set one up)", key="signin_totp",
+                             max_chars=8, help="Governors and admins, when the policy requires "
+                                               "a second factor: the 6 digits your app shows.")
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         with core_call():
-            account = authenticate(db, username, password, client=client_address())
+            account = authenticate(db, username, password, client=client_address(),
+                                   totp=code.strip() or None)
             _start_session(db, account)
             st.rerun()
 
@@ -179,11 +190,16 @@ def _sso_section(db: Database) -> None:
 
 
 def require_account(db: Database) -> Account:
-    """The signed-in account; otherwise the setup or sign-in screen, and the page stops.
+    """The signed-in account; otherwise the setup or sign-in screen, and the page stops. An
+    invitation link (`/?invite=CODE`) opens the form to choose one's password first.
 
     Every activity row this run writes names the channel `web` and, once signed in, the session
     (set on every run: the script thread serves this one browser session)."""
     set_channel(channel="web")
+    code = st.query_params.get(INVITE_PARAM)
+    if code:
+        accept_form(db, code)
+        st.stop()
     account = signed_in_account(db)
     if account is not None:
         set_channel(channel="web", session_id=public_session_id(st.session_state[TOKEN_KEY]))

@@ -14,6 +14,7 @@ from ui.db import get_db
 from ui.demo import demo_banner, ensure_demo_data
 from ui.feedback import show_flashes
 from ui.governance import unsealed_banner
+from ui.second_factor import totp_panel
 
 # (file, label, icon, role needed to see it). The sidebar lists only what the role may open.
 PAGES = [
@@ -51,6 +52,7 @@ def _sidebar(db: Database, account: Account) -> None:
         st.divider()
         st.text(f"👤 {account.display_name}")  # user text: never Markdown
         st.markdown(f"`{account.username}` · {account.role}")
+        totp_panel(db, account.username, ROLE_RANK[account.role] >= ROLE_RANK["governor"])
         if st.button("🚪 Sign out", key="sign_out"):
             sign_out(db)
 

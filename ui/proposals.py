@@ -17,6 +17,7 @@ from core.proposals.lifecycle import (get_proposal, get_proposal_story, review_p
 from db.engine import Database
 from settings import get_settings
 from ui import confirm, figures, outcome_panels, readers
+from ui.second_factor import review_code_field
 from ui.feedback import core_call
 from ui.format import money, pct, plain, signed_points, time_left, when
 
@@ -189,7 +190,7 @@ def decision_dialogs(db: Database, username: str) -> None:
                            "Under the live split": money(getattr(under_live, b))} for b in BUCKETS],
                          hide_index=True, key="approve_amounts")
         st.text_input("Notes for the log (optional)", key="approve_notes")
-        return True
+        return review_code_field(db, username, "approve_totp")
 
     def show_reject(details: dict[str, Any]) -> bool:
         if not still_pending(details):
@@ -199,12 +200,15 @@ def decision_dialogs(db: Database, username: str) -> None:
         notes = st.text_area("Why? (written to the log, shown to the proposer)", key="reject_notes")
         if not notes.strip():
             st.caption("Write the reason to enable Reject.")
-        return bool(notes.strip())
+        code_ready = review_code_field(db, username, "reject_totp")
+        return bool(notes.strip()) and code_ready
 
     def act(decision: str, notes_key: str):
         def run(details: dict[str, Any]) -> tuple[str, str]:
             notes = st.session_state.pop(notes_key, "")
-            outcome = review_proposal(db, details["id"], decision, by=username, notes=notes)
+            code = st.session_state.pop(notes_key.replace("_notes", "_totp"), "").strip()
+            outcome = review_proposal(db, details["id"], decision, by=username, notes=notes,
+                                      totp=code or None)
             return _outcome_message(outcome, Split.from_mapping(details["split"]).label())
         return run
 

@@ -31,6 +31,8 @@ APPROVALS_REQUIRED_MAJOR = "approvals_required_major"
 MIN_HOURS_BETWEEN_ACTIVATIONS = "min_hours_between_activations"
 MAX_DISTRIBUTION = "max_distribution"
 MAX_STEP = "max_step"
+# The trust issue: governors and admins give a current TOTP code to sign in and to review.
+REQUIRE_TOTP = "require_totp"
 DEFAULT_APPROVALS_REQUIRED_MAJOR = 2
 # Keys added with the trust issue: the timelock queue between the last approval and the change
 # (OpenZeppelin's TimelockController), and how many vetoes stop a queued change.
@@ -67,6 +69,7 @@ class Policy:
     auto_approve_cooldown_hours: int = 72
     distributions_paused: bool = False
     rebalancing_paused: bool = False
+    require_totp: bool = False
     baseline: Split = DEFAULT_SPLIT
     timelock_hours: int = 0  # minor changes: 0 activates at the last approval, as before
     timelock_hours_major: int = DEFAULT_TIMELOCK_HOURS_MAJOR  # major ones and governance changes
@@ -122,7 +125,7 @@ POLICY_KEYS: tuple[str, ...] = tuple(
        "proposal_lifetime_hours", "auto_approve_min_confidence", "auto_approve_cooldown_hours",
        MIN_HOURS_BETWEEN_ACTIVATIONS, MAX_DISTRIBUTION,
        "distributions_paused", "rebalancing_paused", TIMELOCK_HOURS, TIMELOCK_HOURS_MAJOR,
-       VETO_APPROVALS]
+       VETO_APPROVALS, REQUIRE_TOTP]
     + [f"baseline_{b}" for b in BUCKETS]
 )
 # What `policy set` takes: the stored keys, except that the baseline is set as a whole
@@ -290,6 +293,7 @@ def policy_from_dict(data: dict[str, Any]) -> Policy:
         auto_approve_cooldown_hours=int(merged["auto_approve_cooldown_hours"]),
         distributions_paused=bool(merged["distributions_paused"]),
         rebalancing_paused=bool(merged["rebalancing_paused"]),
+        require_totp=bool(merged[REQUIRE_TOTP]),
         baseline=Split(**{b: dec(f"baseline_{b}") for b in BUCKETS}),
         timelock_hours=int(merged[TIMELOCK_HOURS]),
         timelock_hours_major=int(merged[TIMELOCK_HOURS_MAJOR]),

@@ -21,7 +21,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.dialects import postgresql, sqlite
 
-from core.base.errors import NotFound, Refused, ValidationFailed
+from core.base.errors import NotFound, PermissionDenied, Refused, ValidationFailed
 from core.base.locking import serialize_writes
 from core.base.parsing import MIN_PASSWORD_LENGTH, TEXT_LIMITS, check_text, optional_text, shown
 from core.base.sessions import reading, writing
@@ -29,9 +29,10 @@ from core.governance.actors import (GOVERNING_ROLES, MAX_NAME_LENGTH, count_acti
                                     normalise_username, resolve_actor)
 from core.governance.policy_store import load_policy
 from core.governance.seal_state import refuse_if_sealed
+from core.governance.second_factor import check_totp
 from core.record.activity import record_activity
 from db.engine import Database
-from db.models import ROLES, SignInFailure, User
+from db.models import ROLES, AccountInvitation, SignInFailure, User
 from db.types import utcnow
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.@-]{1,63}$")
@@ -85,6 +86,9 @@ def _account(user: User) -> Account:
     return Account(user.username, user.display_name, user.role, user.active, user.email, user.created_at)
 
 
+account_of = _account  # for the other account services of core.governance (invitations)
+
+
 
 def _refuse_losing_a_needed_governor(session: so.Session, user: User, change: str) -> None:
     """Refuse `change` (disabling or demoting `user`) if it would leave fewer active governors
@@ -124,6 +128,9 @@ def check_role(role: str) -> str:
     return role
 
 
+check_role = _check_role
+
+
 def _check_email(session: so.Session, email: str | None) -> str | None:
     """Lower-cased, well-formed and not taken (single sign-on maps an email to one account)."""
     if email is None or not check_text(email, "email").strip():
@@ -143,6 +150,22 @@ def _check_password(password: str | None) -> str:
     if not password.strip():
         raise ValidationFailed("password: must not be only spaces")
     return password
+
+
+def hash_new_password(password: str | None) -> str:
+    """A password someone chose for themselves, checked against the rules and hashed."""
+    return _hasher.hash(_check_password(password))
+
+
+def _refuse_an_invited_name(session: so.Session, username: str) -> None:
+    """An open invitation reserves its name: the invitee's account must not be taken first."""
+    invited = session.scalar(sa.select(AccountInvitation.expires_at).where(
+        AccountInvitation.username == username, AccountInvitation.kind == "invite",
+        AccountInvitation.used_at.is_(None), AccountInvitation.revoked_at.is_(None),
+        AccountInvitation.expires_at > utcnow()).limit(1))
+    if invited is not None:
+        raise Refused(f"username: {username!r} has an open invitation (until "
+                      f"{invited.isoformat(timespec='minutes')})")
 
 
 def add_user(db: Database, username: str, role: str, password: str | None, *,
@@ -166,6 +189,7 @@ def add_user(db: Database, username: str, role: str, password: str | None, *,
             raise Refused("role: the first account must be an admin")
         if session.get(User, username) is not None:
             raise Refused(f"username: an account named {username!r} already exists")
+        _refuse_an_invited_name(session, username)
         email = _check_email(session, email)
         display_name = optional_text(display_name, "display_name")
         password_hash = _hasher.hash(_check_password(password)) if password is not None else None
@@ -300,13 +324,16 @@ def _lock_failures(session: so.Session, name: str, client: str, now: datetime) -
 
 
 def authenticate(db: Database, username: str, password: str, *, client: str | None = None,
-                 now: datetime | None = None) -> Account:
-    """Check a password. Failures are counted per (name, client); after three, each attempt from
-    that client must wait longer (another client, or `users unlock`, is the owner's way in).
+                 now: datetime | None = None, totp: str | None = None) -> Account:
+    """Check a password, and the second factor when the policy asks this account for one
+    (core.governance.second_factor). Failures are counted per (name, client); after three, each
+    attempt from that client must wait longer (another client, or `users unlock`, is the owner's
+    way in). A wrong or missing code counts as a failure too, so codes cannot be guessed faster
+    than passwords.
 
     A name with no account (or a disabled one) is answered exactly as a wrong password is: the
     same count and delay, the same messages and the same hashing cost."""
-    refusal = Refused("sign-in: unknown account or wrong password")
+    refusal: Refused = Refused("sign-in: unknown account or wrong password")
     name, where = _throttle_key(username, client)
     with writing(db) as session:
         throttle = _lock_failures(session, name, where, now or utcnow())
@@ -319,11 +346,18 @@ def authenticate(db: Database, username: str, password: str, *, client: str | No
         user = session.get(User, name)
         usable = user is not None and user.active and bool(user.password_hash)
         if usable and _verify_quietly(user.password_hash, password):
-            throttle.failures = 0  # this client starts again; others keep their count
-            if _hasher.check_needs_rehash(user.password_hash):
-                user.password_hash = _hasher.hash(password)
-            return _account(user)
-        if not usable:
+            try:
+                # An account with no factor yet may still sign in, to enrol; it cannot review.
+                check_totp(session, user.username, totp, action="signing in", now=now,
+                           enrolment_optional=True)
+            except PermissionDenied as second_factor:
+                refusal = second_factor
+            else:
+                throttle.failures = 0  # this client starts again; others keep their count
+                if _hasher.check_needs_rehash(user.password_hash):
+                    user.password_hash = _hasher.hash(password)
+                return _account(user)
+        elif not usable:
             _verify_quietly(DUMMY_HASH, password)
         # One statement: the count cannot lose an attempt, whatever runs beside it.
         session.execute(sa.update(SignInFailure).where(

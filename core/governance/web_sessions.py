@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 
 from core.base.sessions import reading, writing
 from core.governance.accounts import Account, get_account
@@ -94,8 +95,13 @@ def close_session(db: Database, token: str | None) -> None:
         session.execute(sa.delete(WebSession).where(WebSession.token_hash == _digest(token)))
 
 
+def end_sessions_of(session: so.Session, username: str) -> int:
+    """End every session of one account in the caller's transaction (a password reset)."""
+    result = session.execute(sa.delete(WebSession).where(WebSession.username == username))
+    return result.rowcount or 0
+
+
 def close_sessions_of(db: Database, username: str) -> int:
     """End every session of one account (e.g. after a password reset by its owner)."""
     with writing(db) as session:
-        result = session.execute(sa.delete(WebSession).where(WebSession.username == username))
-        return result.rowcount or 0
+        return end_sessions_of(session, username)

@@ -24,6 +24,7 @@ from core.base.parsing import optional_text, parse_limit, shown
 from core.governance.changes import expire_stale_governance
 from core.governance.actors import Actor, active_governors, has_accounts, resolve_actor
 from core.governance.policy_store import load_policy
+from core.governance.second_factor import check_totp
 from core.record.activity import record_activity
 # This service's read of the split in force lives apart so that `current` need not load this.
 from core.allocation.current import get_current_allocation, read_current_allocation  # noqa: F401
@@ -530,9 +531,11 @@ def _queue(session: so.Session, row: AllocationLog, reviewer: str, notes: str | 
 
 
 def review_proposal(db: Database, proposal_id: str, decision: str, *, by: str | None,
-                    notes: str | None = None, now: datetime | None = None) -> ReviewOutcome:
+                    notes: str | None = None, now: datetime | None = None,
+                    totp: str | None = None) -> ReviewOutcome:
     """Record one governor's decision. A rejection ends the proposal; the approval that reaches
-    the policy's required count activates it, in this same transaction."""
+    the policy's required count activates it, in this same transaction. With `require_totp` on,
+    `totp` is the reviewer's current code (core.governance.second_factor)."""
     if decision not in DECISIONS:
         raise ValidationFailed(f"decision: {shown(decision)} is not one of {', '.join(DECISIONS)}")
     notes = optional_text(notes, "notes")
@@ -541,6 +544,7 @@ def review_proposal(db: Database, proposal_id: str, decision: str, *, by: str | 
         serialize_writes(session)  # first: the actor's role is read under the lock too
         actor = resolve_actor(session, by, "governor", "reviewing a proposal")
         now = now or utcnow()
+        check_totp(session, actor.username, totp, action="reviewing a proposal", now=now)
         policy = load_policy(session)
         row = _load(session, proposal_id)
         _refuse_review(session, row, actor, policy, decision, now)

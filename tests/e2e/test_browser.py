@@ -317,3 +317,46 @@ def test_a_stale_card_says_who_decided_and_the_queue_refreshes_by_itself(server,
     expect(page.get_by_text("75/15/6/4 · proposed by ann")).to_have_count(0)
     _shot(page, "24_queue_refreshed")
     db.engine.dispose()
+
+
+@pytest.mark.e2e
+def test_an_admin_invites_someone_who_chooses_a_password_by_the_link_and_signs_in(server, page):
+    base, url = server
+    page.goto(base)
+    _sign_in(page, "ada")
+    _go(page, "Admin")
+    page.locator(".st-key-invite_username input").fill("nia")
+    page.get_by_role("button", name="✉️ Invite").click()
+    _settled(page)
+    link = page.get_by_test_id("stCode").first.inner_text().strip()
+    assert link.startswith(f"{base}/?invite=inv_")
+    _shot(page, "20_admin_invitation_shown_once")
+    _sign_out(page)
+
+    page.goto(link)
+    expect(page.get_by_role("heading", name="✉️ Choose your password")).to_be_visible(timeout=WAIT_MS)
+    # The signed-out tab's cookie is forgotten by a component that reruns the page once: a
+    # click during that rerun would be lost with it.
+    _settled(page)
+    page.wait_for_timeout(500)
+    _settled(page)
+    page.locator(".st-key-invite_password input").fill("nia's own long passphrase")
+    page.locator(".st-key-invite_password_again input").fill("nia's own long passphrase")
+    _shot(page, "21_invitation_link_form")
+    page.get_by_role("button", name="Set my password").click()
+    expect(page.get_by_text("Your password is set, nia: sign in with it.")).to_be_visible(timeout=WAIT_MS)
+    assert "invite=" not in page.url  # the spent link leaves the address bar
+    _settled(page)
+    page.wait_for_timeout(500)
+    _settled(page)
+    page.locator(".st-key-signin_password input").fill("nia's own long passphrase")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_test_id("stSidebar").locator("code", has_text="nia")).to_be_visible(timeout=WAIT_MS)
+    _shot(page, "22_invitee_signed_in")
+    db = connect(url)
+    try:
+        from core.governance.accounts import get_account
+
+        assert get_account(db, "nia").role == "viewer"
+    finally:
+        db.engine.dispose()
