@@ -24,6 +24,7 @@ from core.base.parsing import optional_text, parse_limit, shown
 from core.governance.actors import Actor, active_governors, has_accounts, resolve_actor
 from core.governance.policy_store import load_policy
 from core.record.activity import record_activity
+from core.record.audit import honoured
 # This service's read of the split in force lives apart so that `current` need not load this.
 from core.allocation.current import get_current_allocation, read_current_allocation  # noqa: F401
 from core.allocation.split import BUCKETS, DEFAULT_SPLIT, Split, format_pct
@@ -31,7 +32,7 @@ from core.allocation.validation import (ProposalInput, ValidationResult, proposa
                                         validate_proposal)
 from core.base.sessions import reading, writing
 from db.engine import Database
-from db.models import STATUSES, AllocationLog, ProposalReview
+from db.models import STATUSES, AllocationLog, ProposalReview, User
 from db.tables import in_force
 from db.types import utcnow
 
@@ -104,12 +105,18 @@ def _approvals(session: so.Session, proposal_id: uuid.UUID) -> list[str]:
     One from an account since disabled or demoted no longer counts, as a multisig counts only
     its current owners' signatures. (In open mode, before any account exists, every named
     operator is trusted, so every approval counts.)"""
-    query = (sa.select(ProposalReview.reviewer).where(
+    query = (sa.select(ProposalReview).where(
         ProposalReview.proposal_id == proposal_id, ProposalReview.decision == "approved")
         .order_by(ProposalReview.reviewed_at))
-    if has_accounts(session):
+    accounts = has_accounts(session)
+    if accounts:
         query = query.where(ProposalReview.reviewer.in_(active_governors()))
-    return list(session.scalars(query))
+    # A review written outside the application (its chain MAC fails) is no approval, nor is one
+    # by an account whose role or sign-in fields were (core.record.audit).
+    return [review.reviewer for review in session.scalars(query).all()
+            if honoured(session, review, "an approval")
+            and (not accounts or honoured(session, session.get(User, review.reviewer),
+                                          "an approval"))]
 
 
 def _same_split(split: Split) -> list[sa.ColumnElement[bool]]:

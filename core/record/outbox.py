@@ -19,7 +19,7 @@ from db.types import utcnow
 
 EVENT_TYPES = ("proposal.filed", "proposal.reviewed", "proposal.expired", "proposal.withdrawn",
                "allocation.activated", "distribution.recorded", "rebalance.completed",
-               "policy.changed")
+               "policy.changed", "audit.failed")
 ALL_EVENTS = "all"
 
 # activity_type -> (event type, fields added to the activity's metadata)
@@ -34,6 +34,7 @@ ACTIVITY_EVENTS: dict[str, tuple[str, dict[str, Any]]] = {
     "profit_distributed": ("distribution.recorded", {}),
     "rebalance_run": ("rebalance.completed", {}),
     "policy_changed": ("policy.changed", {}),
+    "audit_failed": ("audit.failed", {}),
 }
 _ENDPOINTS_KEY = "webhook_endpoints"
 
