@@ -179,6 +179,22 @@ def test_a_ledger_row_cannot_be_altered_and_one_inserted_by_raw_sql_is_named(tea
     assert_named(team, "profit_distributions", str(forged))
 
 
+def test_a_split_activated_by_raw_sql_is_not_paid_out_under(team):
+    from db.models import AllocationLog
+
+    proposal = uuid.UUID(file(team))
+    now = utcnow()
+    raw(team, sa.update(AllocationLog).where(AllocationLog.status == "active",
+                                             AllocationLog.effective_until.is_(None))
+        .values(effective_until=now))
+    raw(team, sa.update(AllocationLog).where(AllocationLog.id == proposal)
+        .values(status="active", effective_from=now))
+    with pytest.raises(Refused, match="audit check"):
+        distribute(team, "1000.00", "run-1", by="ann")
+    assert_named(team, "profit_allocation_log", str(proposal))
+    assert "profit_allocation_log" in [f["table"] for f in audit_failures(team)]
+
+
 def test_a_dashboard_session_inserted_by_raw_sql_signs_nobody_in(team):
     add_user(team, "pia", "analyst", PASSWORD, by="ada")
     genuine = open_session(team, "pia")
