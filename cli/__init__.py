@@ -10,6 +10,7 @@ from cli import platform_cmds
 from cli import api_access_cmds
 from cli import rollup_cmds
 from cli import outcome_cmds
+from cli import audit_cmds
 
 app = typer.Typer(help="Dynamic profit allocation: the allocation log, reviews and the ledger.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -41,3 +42,4 @@ app.add_typer(api_access_cmds.tokens_app, name="tokens")
 app.add_typer(api_access_cmds.webhooks_app, name="webhooks")
 app.add_typer(rollup_cmds.app, name="rollup")
 outcome_cmds.register(app)
+app.add_typer(audit_cmds.audit_app, name="audit")

@@ -60,8 +60,11 @@ def upgrade_database(db: Database, *, seed: bool = True) -> UpgradeResult:
     `seed` is off: the dashboard loads the demo first, whose last approved split is current)."""
     from alembic.util import exc as alembic_errors  # only here: importing Alembic is slow
 
+    from core.record.audit import sign_existing
+
     try:
-        revision = migrate.upgrade(db)
+        # Revision 0013 signs the rows already there with the audit key, which db/ cannot read.
+        revision = migrate.upgrade(db, attributes={"audit_signer": sign_existing})
     except alembic_errors.CommandError as error:
         # A revision this program does not know: a newer version wrote the schema.
         raise DatabaseUnavailable(f"database: schema revision unknown to this version ({error})") from None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -62,12 +62,17 @@ def current_revision(database: Database) -> str | None:
         return connection.scalar(sa.text("SELECT version_num FROM alembic_version"))
 
 
-def upgrade(database: Database, target: str = "head") -> str:
-    """Upgrade to `target` in one transaction; returns the revision the database is now at."""
+def upgrade(database: Database, target: str = "head", *,
+            attributes: dict[str, Any] | None = None) -> str:
+    """Upgrade to `target` in one transaction; returns the revision the database is now at.
+
+    `attributes` reach the migrations as `context.config.attributes`: how core hands a migration
+    what db/ may not import (0013 signs the rows already there with `audit_signer`)."""
     from alembic import command
 
     config = alembic_config()
     with database.engine.begin() as connection:
+        config.attributes.update(attributes or {})
         config.attributes["connection"] = connection
         command.upgrade(config, target)
     revision = current_revision(database)

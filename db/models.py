@@ -54,6 +54,24 @@ def _pct_checks() -> list[sa.CheckConstraint]:
     return checks
 
 
+def _chain_index(table: str) -> sa.Index:
+    # A unique index, not a constraint: SQLite adds one without copying the table. Two writers can
+    # then never fork a chain, even if one bypassed the lock (core/record/audit.py).
+    return sa.Index(f"uq_{table}_chain_seq", "chain_seq", unique=True)
+
+
+def _chain_seq() -> so.Mapped[int | None]:
+    """A row's place in its table's audit chain (core/record/audit.py: `chain_mac` is the
+    HMAC-SHA256 over it, the previous row's MAC and the row's content; `row_mac` one over a row's
+    security fields, renewed on each change the application makes). Nullable, as the MACs are:
+    a row written without the application has none, and `audit verify` names it."""
+    return so.mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=True)
+
+
+def _mac() -> so.Mapped[str | None]:
+    return so.mapped_column(sa.String(64), nullable=True)
+
+
 class AllocationLog(Base):
     """Append-only: proposals, the active split (and the replaced ones), rejected, expired,
     withdrawn and superseded ones."""
@@ -76,6 +94,7 @@ class AllocationLog(Base):
                  postgresql_where=sa.text("status = 'active' AND effective_until IS NULL")),
         sa.Index("ix_profit_allocation_log_status_timestamp", "status", "timestamp"),
         sa.Index("ix_profit_allocation_log_effective_from", "effective_from"),
+        _chain_index("profit_allocation_log"),
     )
 
     id: so.Mapped[uuid.UUID] = so.mapped_column(
@@ -99,12 +118,16 @@ class AllocationLog(Base):
     reviewed_by: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     reviewed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     review_notes: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    chain_seq: so.Mapped[int | None] = _chain_seq()
+    chain_mac: so.Mapped[str | None] = _mac()
+    row_mac: so.Mapped[str | None] = _mac()
 
 
 class ProtocolActivity(Base):
     __tablename__ = "protocol_activity"
     __table_args__ = (sa.Index("ix_protocol_activity_type_timestamp", "activity_type", "timestamp"),
-                      sa.Index("ix_protocol_activity_timestamp", "timestamp"))
+                      sa.Index("ix_protocol_activity_timestamp", "timestamp"),
+                      _chain_index("protocol_activity"))
 
     id: so.Mapped[uuid.UUID] = so.mapped_column(
         sa.Uuid, primary_key=True, default=uuid.uuid4, server_default=new_uuid())
@@ -114,6 +137,8 @@ class ProtocolActivity(Base):
     description: so.Mapped[str] = so.mapped_column(sa.Text)
     # `metadata` is reserved on declarative classes; the column keeps the seed's name.
     meta: so.Mapped[dict[str, Any] | None] = so.mapped_column("metadata", JSONType)
+    chain_seq: so.Mapped[int | None] = _chain_seq()
+    chain_mac: so.Mapped[str | None] = _mac()
 
 
 class ProfitDistribution(Base):
@@ -123,7 +148,8 @@ class ProfitDistribution(Base):
     __table_args__ = tuple(
         sa.CheckConstraint(f"CAST({c} AS NUMERIC) >= 0", name=f"{c}_not_negative")
         for c in ("total", "reinvestment_amount", "dao_amount", "lucky_amount", "creator_amount")
-    ) + tuple(_pct_checks()) + (sa.Index("ix_profit_distributions_created_at", "created_at"),)
+    ) + tuple(_pct_checks()) + (sa.Index("ix_profit_distributions_created_at", "created_at"),
+                                 _chain_index("profit_distributions"))
 
     id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     idempotency_key: so.Mapped[str] = so.mapped_column(sa.String(200), unique=True)
@@ -140,6 +166,8 @@ class ProfitDistribution(Base):
     creator_amount: so.Mapped[Decimal] = so.mapped_column(ExactDecimal())
     created_by: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    chain_seq: so.Mapped[int | None] = _chain_seq()
+    chain_mac: so.Mapped[str | None] = _mac()
 
 
 # --- platform data (the rebalancer's inputs) ---------------------------------------------------
@@ -232,6 +260,7 @@ class User(Base):
     # when it may not. An approval counts only from accounts governing before the proposal was
     # filed (Llama's rule): an account made afterwards cannot tip a vote already open.
     governing_since: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    row_mac: so.Mapped[str | None] = _mac()
 
 
 class SignInFailure(Base):
@@ -250,6 +279,7 @@ class AllocationPolicy(Base):
     """Versioned policy: every change is a new row; the highest version is in force."""
 
     __tablename__ = "allocation_policy"
+    __table_args__ = (_chain_index("allocation_policy"),)
 
     version: so.Mapped[int] = so.mapped_column(sa.Integer, primary_key=True, autoincrement=False)
     settings: so.Mapped[dict[str, Any]] = so.mapped_column(JSONType)
@@ -258,6 +288,8 @@ class AllocationPolicy(Base):
     new_value: so.Mapped[str | None] = so.mapped_column(sa.Text)
     changed_by: so.Mapped[str] = so.mapped_column(sa.String(64))
     changed_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    chain_seq: so.Mapped[int | None] = _chain_seq()
+    chain_mac: so.Mapped[str | None] = _mac()
 
 
 class ProposalReview(Base):
@@ -267,6 +299,7 @@ class ProposalReview(Base):
     __table_args__ = (
         sa.UniqueConstraint("proposal_id", "reviewer", name="uq_proposal_reviews_proposal_reviewer"),
         sa.CheckConstraint("decision IN ('approved', 'rejected')", name="valid_decision"),
+        _chain_index("proposal_reviews"),
     )
 
     id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
@@ -276,6 +309,8 @@ class ProposalReview(Base):
     decision: so.Mapped[str] = so.mapped_column(sa.String(16))
     notes: so.Mapped[str | None] = so.mapped_column(sa.Text)
     reviewed_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    chain_seq: so.Mapped[int | None] = _chain_seq()
+    chain_mac: so.Mapped[str | None] = _mac()
 
 
 # --- sealed governance: governance proposals, the queue and vetoes ------------------------------
@@ -392,6 +427,7 @@ class WebSession(Base):
     password_mark: so.Mapped[str] = so.mapped_column(sa.String(64))
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     expires_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    row_mac: so.Mapped[str | None] = _mac()
 
 
 # --- the HTTP API: tokens, webhooks and their outbox ---------------------------------------------
@@ -415,21 +451,24 @@ class ApiToken(Base):
     revoked_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     revoked_by: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     last_used_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    row_mac: so.Mapped[str | None] = _mac()
 
 
 class WebhookEndpoint(Base):
-    """A receiver of events. The secret is kept as it is: signing needs it (unlike a token)."""
+    """A receiver of events. Signing needs the secret back (unlike a token's), so it is kept sealed
+    with the box key outside the database (core.base.keys), opened only to sign a delivery."""
 
     __tablename__ = "webhook_endpoints"
 
     id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     url: so.Mapped[str] = so.mapped_column(sa.String(2000))
     events: so.Mapped[list[str]] = so.mapped_column(JSONType)
-    secret: so.Mapped[str] = so.mapped_column(sa.String(100))
+    secret: so.Mapped[str] = so.mapped_column(sa.String(400))
     created_by: so.Mapped[str] = so.mapped_column(sa.String(64))
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     removed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     removed_by: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    row_mac: so.Mapped[str | None] = _mac()
 
 
 class OutboxEvent(Base):

@@ -14,6 +14,12 @@ triggers (unless `PRAGMA recursive_triggers` is on, which no client is obliged t
 BEFORE INSERT trigger refuses any insert whose key (the primary key, each unique key, SQLite's
 hidden rowid) is already taken, and it fires before REPLACE deletes anything. PostgreSQL's
 TRUNCATE fires no row triggers: a statement-level BEFORE TRUNCATE trigger refuses it.
+
+Since 0013 every append-only row carries its place in its table's audit chain and the chain's MAC
+(core/record/audit.py). The `audit` guards keep those fixed on the allocation log (its other MAC,
+`row_mac`, is renewed with each allowed update, so it stays writable) and refuse a REPLACE that
+collides on a chain place. They name columns older revisions do not have, so migrations create
+them only when asked (`audit=True`): every migration from 0013 on that re-creates guards asks.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ DECIDED_GOVERNANCE_COLUMNS = ("decided_by", "decided_at", "decision_notes")
 # A queued change has been approved: it may still take effect, be vetoed, expire (found invalid
 # when due) or be superseded (its split activated through another proposal), but nothing else.
 QUEUED_ENDS = ("active", "vetoed", "expired", "superseded")
+# The audit chain's columns (db/models.py), fixed once written.
+CHAIN_COLUMNS = ("chain_seq", "chain_mac")
 INSERT_ONLY_TABLES = ("protocol_activity", "profit_distributions", "allocation_policy",
                       "proposal_reviews", "governance_reviews", "governance_seals",
                       "timelock_queue", "proposal_vetoes")
@@ -64,6 +72,7 @@ class Guard:
     sqlite_only: bool = False  # PostgreSQL enforces the same rule with a constraint instead
     postgresql_only: bool = False
     timing: str = "BEFORE"
+    audit: bool = False  # names the audit chain's columns (0013 and later; see the module's text)
 
 
 # SQLite stores times as ISO text, so '9999-12-31' stands for "still open".
@@ -132,6 +141,16 @@ def guards() -> list[Guard]:
                                f"{table} is insert-only: rows cannot be {event.lower()}d"))
     for table in APPEND_ONLY_TABLES:
         items.extend(_engine_trick_guards(table))
+    items.append(Guard(f"{LOG}_chain_fixed", LOG, "UPDATE",
+                       " OR ".join(f"NEW.{c} {{ne}} OLD.{c}" for c in CHAIN_COLUMNS),
+                       f"{LOG} is append-only: a row's place in the audit chain cannot change",
+                       audit=True))
+    for table in APPEND_ONLY_TABLES:
+        items.append(Guard(f"{table}_no_replace_chain", table, "INSERT",
+                           f"EXISTS (SELECT 1 FROM {table} existing "
+                           "WHERE existing.chain_seq = NEW.chain_seq)",
+                           f"{table} is append-only: an insert cannot replace a row already there "
+                           "(same place in the audit chain)", sqlite_only=True, audit=True))
     return items
 
 
@@ -188,12 +207,13 @@ $$
 """
 
 
-def create_statements(dialect: str, tables: tuple[str, ...]) -> list[str]:
-    """DDL for the guards on `tables`, for `dialect` ('sqlite' or 'postgresql')."""
+def create_statements(dialect: str, tables: tuple[str, ...], *, audit: bool = False) -> list[str]:
+    """DDL for the guards on `tables`, for `dialect` ('sqlite' or 'postgresql'); with `audit`
+    also those on the audit chain's columns (which exist from revision 0013)."""
     statements: list[str] = [PG_FUNCTION] if dialect == "postgresql" else []
     render = _postgresql if dialect == "postgresql" else _sqlite
     for guard in guards():
-        if guard.table in tables and applies(guard, dialect):
+        if guard.table in tables and applies(guard, dialect) and (audit or not guard.audit):
             statements.extend(render(guard))
     return statements
 

@@ -31,6 +31,7 @@ from core.governance.policy_store import load_policy
 from core.governance.seal_state import refuse_if_sealed
 from core.governance.second_factor import check_totp
 from core.record.activity import record_activity
+from core.record.audit import honoured
 from db.engine import Database
 from db.models import ROLES, AccountInvitation, SignInFailure, User
 from db.types import utcnow
@@ -127,8 +128,6 @@ def check_role(role: str) -> str:
         raise ValidationFailed(f"role: {role!r} is not one of {', '.join(ROLES)}")
     return role
 
-
-check_role = _check_role
 
 
 def _check_email(session: so.Session, email: str | None) -> str | None:
@@ -344,7 +343,10 @@ def authenticate(db: Database, username: str, password: str, *, client: str | No
         if wait and now < throttle.last_failed_at + timedelta(seconds=wait):
             raise Refused(f"sign-in: too many failed attempts, try again in {wait:.0f} s")
         user = session.get(User, name)
-        usable = user is not None and user.active and bool(user.password_hash)
+        # An account whose role or password hash was written outside the application (its MAC
+        # fails) is answered as a wrong password; the failure is recorded (core.record.audit).
+        usable = user is not None and user.active and bool(user.password_hash) \
+            and honoured(session, user, "sign-in")
         if usable and _verify_quietly(user.password_hash, password):
             try:
                 # An account with no factor yet may still sign in, to enrol; it cannot review.
@@ -397,7 +399,9 @@ def unlock_user(db: Database, username: str, *, by: str | None) -> int:
 def account_by_email(db: Database, email: str) -> Account | None:
     with reading(db) as session:
         user = session.scalar(sa.select(User).where(sa.func.lower(User.email) == email.strip().lower()))
-        return _account(user) if user is not None and user.active else None
+        # The email maps a single sign-on to an account: one written by raw SQL maps nobody.
+        return _account(user) if user is not None and user.active \
+            and honoured(session, user, "single sign-on") else None
 
 
 def get_account(db: Database, username: str) -> Account | None:

@@ -18,6 +18,7 @@ import sqlalchemy.orm as so
 
 from core.base.errors import PermissionDenied, ValidationFailed
 from core.base.parsing import TEXT_LIMITS, check_text, optional_text
+from core.record.audit import honoured
 from db.models import ROLES, User
 
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -63,6 +64,10 @@ def resolve_actor(session: so.Session, username: str | None, needed_role: str, a
         raise PermissionDenied(f"by: no account named {username!r}")
     if not user.active:
         raise PermissionDenied(f"by: the account {username!r} is disabled")
+    if not honoured(session, user, action):
+        raise PermissionDenied(f"by: the account {user.username!r} fails its audit check (its "
+                               "role or sign-in fields were changed outside the application; "
+                               "see `audit verify`)")
     actor = Actor(user.username, user.role)
     if not actor.can(needed_role):
         raise PermissionDenied(

@@ -28,6 +28,7 @@ from core.base.sessions import reading, writing
 from core.governance.accounts import login_delay_seconds
 from core.governance.actors import resolve_actor
 from core.record.activity import record_activity
+from core.record.audit import honoured
 from db.engine import Database
 from db.models import ApiToken, User
 from db.types import utcnow
@@ -166,19 +167,25 @@ def authenticate_token(db: Database, token: str | None,
         raise refusal
     now = now or utcnow()
     with reading(db) as session:
-        found = session.execute(
-            sa.select(ApiToken.id, ApiToken.expires_at, ApiToken.revoked_at, ApiToken.last_used_at,
-                      User.username, User.role, User.active)
-            .join(User, User.username == ApiToken.username)
+        row = session.execute(
+            sa.select(ApiToken, User).join(User, User.username == ApiToken.username)
             .where(ApiToken.token_hash == hash_token(token))).one_or_none()
-    if found is None or found.revoked_at is not None or not found.active \
-            or (found.expires_at is not None and now >= found.expires_at):
+        # A token (or its account's role) written outside the application is refused like an
+        # unknown one; the failure is recorded once this read ends (core.record.audit).
+        found = None if row is None or not (
+            honoured(session, row.ApiToken, "an API token")
+            and honoured(session, row.User, "an API token")) else row
+    if found is None:
         raise refusal
-    if found.last_used_at is None or now - found.last_used_at >= LAST_USED_RESOLUTION:
+    found_token, user = found
+    if found_token.revoked_at is not None or not user.active \
+            or (found_token.expires_at is not None and now >= found_token.expires_at):
+        raise refusal
+    if found_token.last_used_at is None or now - found_token.last_used_at >= LAST_USED_RESOLUTION:
         with writing(db) as session:
-            session.execute(sa.update(ApiToken).where(ApiToken.id == found.id)
+            session.execute(sa.update(ApiToken).where(ApiToken.id == found_token.id)
                             .values(last_used_at=now))
-    return TokenPrincipal(str(found.id), found.username, found.role)
+    return TokenPrincipal(str(found_token.id), user.username, user.role)
 
 
 class FailedTokenAttempts:

@@ -14,6 +14,7 @@ from core.base.sessions import reading, writing
 from core.governance.actors import count_active_governors, resolve_actor
 from core.governance.seal_state import refuse_if_sealed
 from core.record.activity import record_activity
+from core.record.audit import honoured
 from db.engine import Database
 from db.models import AllocationPolicy
 
@@ -28,8 +29,23 @@ def _as_text(value: object) -> str:
 
 
 def load_policy(session: so.Session) -> Policy:
-    row = session.scalar(sa.select(AllocationPolicy).order_by(AllocationPolicy.version.desc()).limit(1))
-    return Policy() if row is None else policy_from_dict(row.settings)
+    """The policy in force: the latest version that proves itself (core.record.audit).
+
+    A version written outside the application (say approvals_required 1, by raw SQL) is passed
+    over for the last one that verifies, and the failure recorded: the forgery then changes
+    nothing, where refusing every decision until someone repairs the table would hand whoever
+    can write one row a way to stop the product. A `policy set` made meanwhile builds on the
+    version in force, so the forged one is never carried forward either."""
+    latest = sa.select(AllocationPolicy).order_by(AllocationPolicy.version.desc())
+    row = session.scalar(latest.limit(1))
+    if row is None:
+        return Policy()
+    if honoured(session, row, "the policy in force"):
+        return policy_from_dict(row.settings)
+    for row in session.scalars(latest.offset(1)).all():  # the rare path: a forgery was found
+        if honoured(session, row, "the policy in force"):
+            return policy_from_dict(row.settings)
+    return Policy()
 
 
 def get_policy(db: Database) -> Policy:

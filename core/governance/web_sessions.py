@@ -19,6 +19,7 @@ import sqlalchemy.orm as so
 
 from core.base.sessions import reading, writing
 from core.governance.accounts import Account, get_account
+from core.record.audit import honoured
 from db.engine import Database
 from db.models import User, WebSession
 from db.types import utcnow
@@ -82,6 +83,11 @@ def session_account(db: Database, token: str | None, now: datetime | None = None
             return None
         user = session.get(User, row.username)
         if user is None or not user.active or _password_mark(user) != row.password_mark:
+            return None
+        # A session row written by raw SQL (a token hash of the writer's choosing and the
+        # account's password mark, both readable) signs nobody in; nor does a forged account.
+        if not (honoured(session, row, "a dashboard session")
+                and honoured(session, user, "a dashboard session")):
             return None
         username = user.username
     return get_account(db, username)

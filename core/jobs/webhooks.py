@@ -7,6 +7,11 @@ success; anything else is retried after about 1 min, 5 min, 30 min, 2 h and 6 h,
 (`failed`). Per endpoint, events go out in the order they happened: an endpoint's next event
 waits until the one before it is delivered or given up.
 
+The signing secret is stored sealed with the box key kept beside the audit key, outside the
+database (core.base.keys): a database reader cannot sign a webhook a receiver would believe. An
+endpoint row written outside the application (its MAC fails) is sent nothing: its deliveries
+are given up and the failure recorded (core.record.audit).
+
 Delivery is at least once: a deliverer that dies after sending but before recording sends again
 once its claim lapses, with the same `X-PA-Delivery` id, by which a receiver can tell.
 """
@@ -27,11 +32,13 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from core.base.errors import ValidationFailed
+from core.base.errors import KeyUnavailable, ValidationFailed
+from core.base.keys import keys_for
 from core.base.lookups import get_by_id
 from core.base.sessions import reading, writing
 from core.governance.actors import resolve_actor
 from core.record.activity import record_activity
+from core.record.audit import honoured
 from core.record.outbox import ALL_EVENTS, EVENT_TYPES
 from db.engine import Database
 from db.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
@@ -157,8 +164,8 @@ def add_endpoint(db: Database, url: str, events: str | list[str], *, by: str | N
     with writing(db) as session:
         actor = resolve_actor(session, by, "admin", "registering a webhook endpoint")
         secret = SECRET_PREFIX + secrets.token_urlsafe(32)
-        row = WebhookEndpoint(url=url, events=names, secret=secret, created_by=actor.username,
-                              created_at=utcnow())
+        row = WebhookEndpoint(url=url, events=names, secret=keys_for(session).seal(secret),
+                              created_by=actor.username, created_at=utcnow())
         session.add(row)
         session.flush()
         # The secret stays out of the log: it is in the answer only.
@@ -226,6 +233,14 @@ def _claim_next(db: Database, endpoint_id: uuid.UUID, now: datetime) -> _Claim |
         delivery, event, endpoint = found
         if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
             return None
+        secret = _usable_secret(session, endpoint)
+        if secret is None:
+            # Given up, not retried: the endpoint fails every time until an admin replaces it.
+            session.execute(sa.update(WebhookDelivery).where(
+                WebhookDelivery.endpoint_id == endpoint_id, WebhookDelivery.status == "pending")
+                .values(status="failed", last_error="endpoint fails its audit check")
+                .execution_options(synchronize_session=False))
+            return None
         # Claimed only if nobody else claimed it since we read it (attempts is the version).
         claimed = session.execute(
             sa.update(WebhookDelivery)
@@ -235,8 +250,19 @@ def _claim_next(db: Database, endpoint_id: uuid.UUID, now: datetime) -> _Claim |
             .execution_options(synchronize_session=False)).rowcount
         if claimed != 1:
             return None
-        return _Claim(delivery.id, delivery.attempts + 1, endpoint.url, endpoint.secret,
+        return _Claim(delivery.id, delivery.attempts + 1, endpoint.url, secret,
                       event.type, _body(event))
+
+
+def _usable_secret(session: sa.orm.Session, endpoint: WebhookEndpoint) -> str | None:
+    """The endpoint's signing secret, opened; None when its row fails its MAC or its secret
+    cannot be opened (both recorded as audit failures)."""
+    if not honoured(session, endpoint, "a webhook delivery"):
+        return None
+    try:
+        return keys_for(session).open(endpoint.secret)
+    except KeyUnavailable:
+        return None
 
 
 def _send(claim: _Claim, now: datetime, timeout: float) -> tuple[int | None, str | None]:

@@ -38,6 +38,7 @@ from core.base.parsing import MAX_DEMO_DAYS, MAX_DEMO_TOKENS, MIN_DEMO_DAYS, par
 from core.base.sessions import reading, writing
 from core.platform_data import rollup
 from core.record.activity import record_activity
+from core.record.audit import sign_rows
 from db import bulk
 from db.engine import Database
 from db.models import (AllocationLog, EngagementDaily, ProfitDistribution, ProposalReview,
@@ -396,8 +397,10 @@ def _history(session: so.Session, rng: random.Random, start: datetime) -> _Timel
         timeline.periods.append((seeded.effective_from, seeded.id, Split(
             seeded.reinvestment_pct, seeded.dao_pct, seeded.lucky_pct, seeded.creator_pct)))
         _pending(seeded.id, seeded.effective_from, timeline)
+    sign_rows(session, AllocationLog.__tablename__, timeline.rows)  # the audit chain's MACs
     session.execute(sa.insert(AllocationLog.__table__), timeline.rows)
     if timeline.reviews:
+        sign_rows(session, ProposalReview.__tablename__, timeline.reviews)
         session.execute(sa.insert(ProposalReview.__table__), timeline.reviews)
     return timeline
 
@@ -480,6 +483,7 @@ def generate_demo_data(db: Database, seed: Any = 7, days: Any = 120, tokens: Any
         for model, rows in ((ProfitDistribution, distributions), (TreasurySnapshot, treasury),
                             (ProtocolActivity, activities)):
             if rows:
+                sign_rows(session, model.__tablename__, rows)
                 session.execute(sa.insert(model.__table__), rows)
         written = _write_tokens(session, rng["tokens"], tokens, start, levels, progress)
         counts = {"tokens": written, "engagement_daily": len(engagement),

@@ -21,6 +21,7 @@ from core.governance.actors import resolve_actor
 from core.governance.policy_store import load_policy
 from core.proposals.lifecycle import current_row
 from core.record.activity import record_activity
+from core.record.audit import honoured
 from db.engine import Database
 from db.models import ProfitDistribution
 from settings import get_settings
@@ -92,6 +93,11 @@ def distribute(db: Database, profit: Any, key: str, *, by: str | None = None) ->
             raise Refused(f"profit: {total} is above the policy's {MAX_DISTRIBUTION} "
                           f"{policy.max_distribution}; an admin may raise it or set it to off")
         row = current_row(session)
+        # Money follows only a split the application activated: one made active by raw SQL
+        # fails its MACs (core.record.audit) and nothing is paid out under it.
+        if row is not None and not honoured(session, row, "a distribution"):
+            raise Refused(f"split: the split in force (allocation {row.id}) fails its audit "
+                          "check (see `audit verify`); nothing was distributed")
         current = CurrentAllocation.of(row)
         amounts = calculate_amounts(total, current.split, minor_unit)
         record = ProfitDistribution(

@@ -26,6 +26,7 @@ from core.governance.actors import Actor, active_governors, has_accounts, resolv
 from core.governance.policy_store import load_policy
 from core.governance.second_factor import check_totp
 from core.record.activity import record_activity
+from core.record.audit import honoured
 # This service's read of the split in force lives apart so that `current` need not load this.
 from core.allocation.current import get_current_allocation, read_current_allocation  # noqa: F401
 from core.allocation.split import BUCKETS, DEFAULT_SPLIT, Split, format_pct
@@ -114,14 +115,20 @@ def counted_approvals(session: so.Session, row: AllocationLog) -> list[str]:
     already when the proposal was filed and still do. One from an account since disabled or
     demoted no longer counts, as a multisig counts only its current owners' signatures; one from
     an account made afterwards never did (Llama's rule: sock puppets made after the filing
-    cannot tip it). In open mode, before any account exists, every named operator is trusted."""
-    query = (sa.select(ProposalReview.reviewer).where(
+    cannot tip it). In open mode, before any account exists, every named operator is trusted.
+    A review written outside the application (its chain MAC fails) is no approval, nor is one by
+    an account whose role or sign-in fields were (core.record.audit)."""
+    query = (sa.select(ProposalReview).where(
         ProposalReview.proposal_id == row.id, ProposalReview.decision == "approved")
         .order_by(ProposalReview.reviewed_at))
-    if has_accounts(session):
+    accounts = has_accounts(session)
+    if accounts:
         query = query.where(ProposalReview.reviewer.in_(
             active_governors().where(User.governing_since <= row.timestamp)))
-    return list(session.scalars(query))
+    return [review.reviewer for review in session.scalars(query).all()
+            if honoured(session, review, "an approval")
+            and (not accounts or honoured(session, session.get(User, review.reviewer),
+                                          "an approval"))]
 
 
 def _same_split(split: Split) -> list[sa.ColumnElement[bool]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,10 +14,13 @@ import sqlalchemy.orm as so
 from core.base.channel import acting_through, current_channel  # noqa: F401
 from core.base.json_safe import jsonable
 from core.base.parsing import optional_text, parse_limit
-from core.base.sessions import reading
+from core.base.sessions import DriverError, reading
+from core.record.audit import AUDIT_FAILED, Failure, take_failures
 from core.record.outbox import add_event
-from db.engine import Database
+from db.engine import READ_ONLY, Database
 from db.models import ProtocolActivity
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,39 @@ def record_activity(session: so.Session, activity_type: str, description: str,
     # A webhook receiver learns the channel, not the OS account, host or session behind it.
     add_event(session, activity_type,
               {**meta, "via": {"channel": channel["channel"]}} if channel else meta)
+
+
+def _record_failures(session: so.Session, failures: list[Failure]) -> None:
+    for failure in failures:
+        record_activity(session, AUDIT_FAILED, failure.description(), failure.metadata())
+
+
+def _write_failures_before_commit(session: so.Session) -> None:
+    """Rows that failed their audit check in a transaction that commits: recorded in it."""
+    _record_failures(session, take_failures(session))
+
+
+def _write_failures_after_end(session: so.Session, transaction: so.SessionTransaction) -> None:
+    """Failures found in a read, or in a transaction that rolled back (a refusal): recorded in a
+    transaction of their own, once the one that found them has ended (on PostgreSQL its lock is
+    released, on SQLite its connection returned), so they cannot wait for themselves."""
+    if transaction.parent is not None:
+        return
+    failures = take_failures(session)
+    if not failures:
+        return
+    # A reader's bind begins deferred transactions on SQLite; this write takes the write lock.
+    bind = session.get_bind().execution_options(**{READ_ONLY: False})
+    try:
+        with so.Session(bind) as writer, writer.begin():
+            _record_failures(writer, failures)
+    except DriverError as error:  # the refusal stands; at least the server's log says so
+        log.warning("audit: could not record %d failed check(s): %s", len(failures),
+                    type(error).__name__)
+
+
+sa.event.listen(so.Session, "before_commit", _write_failures_before_commit)
+sa.event.listen(so.Session, "after_transaction_end", _write_failures_after_end)
 
 
 def list_activity(db: Database, limit: Any = 50,

@@ -20,7 +20,7 @@ from db.types import utcnow
 EVENT_TYPES = ("proposal.filed", "proposal.reviewed", "proposal.expired", "proposal.withdrawn",
                "allocation.activated", "distribution.recorded", "rebalance.completed",
                "policy.changed", "allocation.queued", "allocation.vetoed", "governance.filed",
-               "governance.reviewed", "governance.activated")
+               "governance.reviewed", "governance.activated", "audit.failed")
 ALL_EVENTS = "all"
 
 # activity_type -> (event type, fields added to the activity's metadata)
@@ -40,6 +40,7 @@ ACTIVITY_EVENTS: dict[str, tuple[str, dict[str, Any]]] = {
     "governance_filed": ("governance.filed", {}),
     "governance_reviewed": ("governance.reviewed", {}),
     "governance_activated": ("governance.activated", {}),
+    "audit_failed": ("audit.failed", {}),
 }
 _ENDPOINTS_KEY = "webhook_endpoints"
 

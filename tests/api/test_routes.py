@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-from core.allocation.validation import ProposalInput
 from core.governance import policy_store
 from core.proposals import lifecycle
 from db import migrate

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.governance.accounts import get_account
 from core.governance.policy_store import get_policy
-from tests.app.helpers import PASSWORD, all_text, button, no_exception, open_page
+from tests.app.helpers import all_text, button, no_exception, open_page
 
 ADMIN = "pages/8_Admin.py"
 

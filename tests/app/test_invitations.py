@@ -9,7 +9,7 @@ import pyotp
 from streamlit.testing.v1 import AppTest
 
 from core.governance.accounts import authenticate, get_account
-from core.governance.invitations import invite_user, issue_reset, open_invitations
+from core.governance.invitations import invite_user, open_invitations
 from core.governance.policy_store import set_policy
 from core.governance.second_factor import enroll_totp, has_totp
 from core.governance.web_sessions import session_account

@@ -133,7 +133,9 @@ def copy_with_rowid(table: str, rowid: str, verb: str) -> str:
     changes = {"id": "lower(hex(randomblob(16)))", "idempotency_key": "'another-run'",
                "reviewer": "'someone else'", "version": rowid,
                # the log's copy is a fresh proposal, or the overlap guard would speak first
-               "status": "'proposed'", "effective_from": "NULL", "effective_until": "NULL"}
+               "status": "'proposed'", "effective_from": "NULL", "effective_until": "NULL",
+               # and no place in the audit chain (a copied one collides: see the test below)
+               "chain_seq": "NULL"}
     names = columns(table)
     where, _, _ = TARGETS[table]
     if table == "allocation_policy":
@@ -160,6 +162,18 @@ def test_no_row_of_an_append_only_table_can_hold_a_rowid_below_one(sqlite_histor
     assert rows(db, table) == before
 
 
+@pytest.mark.parametrize("table", list(TARGETS))
+def test_a_replace_colliding_only_on_a_place_in_the_audit_chain_is_refused(sqlite_history, table):
+    db = sqlite_history
+    before = rows(db, table)
+    statement = copy_with_rowid(table, "NULL", "INSERT OR REPLACE INTO").replace(
+        "NULL, chain_mac", "chain_seq, chain_mac")  # the copy keeps its place in the chain
+    if table == "allocation_policy":
+        statement = statement.replace("SELECT NULL,", "SELECT version + 100,")
+    refused(db, statement, "same place in the audit chain")
+    assert rows(db, table) == before
+
+
 def test_the_rowid_of_a_logged_row_cannot_change(sqlite_history):
     db = sqlite_history
     before = rows(db, "profit_allocation_log")
@@ -175,7 +189,7 @@ def test_plain_inserts_and_the_services_still_work_after_the_guards(history):
         conn.execute(sa.text(copy_statement(
             "INSERT INTO", "protocol_activity",
             {"id": "lower(hex(randomblob(16)))" if db.dialect == "sqlite" else "gen_random_uuid()",
-             "description": "'a fresh line'"})))
+             "description": "'a fresh line'", "chain_seq": "NULL"})))
     assert len(rows(db, "protocol_activity")) == before + 1
     assert distribute(db, "1000.00", "guard-run", by="ada").created is False
     assert distribute(db, "5.00", "another-run", by="ada").created is True

@@ -135,7 +135,7 @@ def test_a_due_change_whose_approver_stopped_governing_expires(team):
     proposal = _approve_major(team, now)
     set_role(team, "gail", "analyst", by="ada")
     [expired] = execute_due(team, now + timedelta(hours=24)).expired
-    assert "only 1 of the 2 approvals" in expired["reason"]
+    assert expired["id"] == proposal and "only 1 of the 2 approvals" in expired["reason"]
 
 
 def test_a_governor_added_after_the_filing_cannot_review_it(team):

@@ -1,7 +1,7 @@
 """Invitations and password-reset codes (hashed, single use), and TOTP second factors (sealed).
 
 Revision ID: 0014_invitations_totp
-Revises: 0011_api_tokens_webhooks
+Revises: 0013_audit_macs
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import db.types
 
 revision = '0014_invitations_totp'
-down_revision = '0011_api_tokens_webhooks'
+down_revision = '0013_audit_macs'
 branch_labels = None
 depends_on = None
 

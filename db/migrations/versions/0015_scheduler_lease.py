@@ -2,7 +2,7 @@
 fire time of each job runs at most once, even after a takeover).
 
 Revision ID: 0015_scheduler_lease
-Revises: 0011_api_tokens_webhooks
+Revises: 0014_invitations_totp
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import db.types
 
 revision = '0015_scheduler_lease'
 # The trust issue's other parts use 0012..0014 on their own branches; the merge relinks the chain.
-down_revision = '0011_api_tokens_webhooks'
+down_revision = '0014_invitations_totp'
 branch_labels = None
 depends_on = None
 
