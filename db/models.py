@@ -325,12 +325,15 @@ class GovernanceSeal(Base):
     means unsealed (a new install)."""
 
     __tablename__ = "governance_seals"
+    __table_args__ = (_chain_index("governance_seals"),)
 
     id: so.Mapped[int] = so.mapped_column(sa.Integer, primary_key=True, autoincrement=False)
     sealed: so.Mapped[bool] = so.mapped_column(sa.Boolean)
     by: so.Mapped[str] = so.mapped_column(sa.String(64))
     at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     governance_proposal_id: so.Mapped[uuid.UUID | None] = so.mapped_column(sa.Uuid)
+    chain_seq: so.Mapped[int | None] = _chain_seq()
+    chain_mac: so.Mapped[str | None] = _mac()
 
 
 class GovernanceProposal(Base):
@@ -344,6 +347,7 @@ class GovernanceProposal(Base):
         sa.CheckConstraint(_in("kind", GOVERNANCE_KINDS), name="valid_kind"),
         sa.CheckConstraint(_in("status", GOVERNANCE_STATUSES), name="valid_status"),
         sa.Index("ix_governance_proposals_status_created_at", "status", "created_at"),
+        _chain_index("governance_proposals"),
     )
 
     id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
@@ -358,6 +362,8 @@ class GovernanceProposal(Base):
     decided_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     decided_by: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     decision_notes: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    chain_seq: so.Mapped[int | None] = _chain_seq()
+    chain_mac: so.Mapped[str | None] = _mac()
 
 
 class GovernanceReview(Base):
@@ -367,6 +373,7 @@ class GovernanceReview(Base):
     __table_args__ = (
         sa.UniqueConstraint("proposal_id", "reviewer", name="uq_governance_reviews_proposal_reviewer"),
         sa.CheckConstraint("decision IN ('approved', 'rejected')", name="valid_decision"),
+        _chain_index("governance_reviews"),
     )
 
     id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
@@ -376,6 +383,8 @@ class GovernanceReview(Base):
     decision: so.Mapped[str] = so.mapped_column(sa.String(16))
     notes: so.Mapped[str | None] = so.mapped_column(sa.Text)
     reviewed_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    chain_seq: so.Mapped[int | None] = _chain_seq()
+    chain_mac: so.Mapped[str | None] = _mac()
 
 
 class TimelockEntry(Base):
@@ -387,6 +396,7 @@ class TimelockEntry(Base):
         sa.CheckConstraint(_in("kind", PROPOSAL_KINDS), name="valid_kind"),
         sa.CheckConstraint("executes_at >= queued_at", name="executes_after_queued"),
         sa.Index("ix_timelock_queue_executes_at", "executes_at"),
+        _chain_index("timelock_queue"),
     )
 
     proposal_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, primary_key=True)
@@ -394,6 +404,8 @@ class TimelockEntry(Base):
     queued_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
     executes_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
     delay_hours: so.Mapped[int] = so.mapped_column(sa.Integer)
+    chain_seq: so.Mapped[int | None] = _chain_seq()
+    chain_mac: so.Mapped[str | None] = _mac()
 
 
 class ProposalVeto(Base):
@@ -404,6 +416,7 @@ class ProposalVeto(Base):
         sa.UniqueConstraint("proposal_id", "vetoed_by", name="uq_proposal_vetoes_proposal_vetoed_by"),
         sa.CheckConstraint(_in("kind", PROPOSAL_KINDS), name="valid_kind"),
         sa.CheckConstraint("length(trim(reason)) > 0", name="reason_present"),
+        _chain_index("proposal_vetoes"),
     )
 
     id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
@@ -412,6 +425,8 @@ class ProposalVeto(Base):
     vetoed_by: so.Mapped[str] = so.mapped_column(sa.String(64))
     reason: so.Mapped[str] = so.mapped_column(sa.Text)
     vetoed_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    chain_seq: so.Mapped[int | None] = _chain_seq()
+    chain_mac: so.Mapped[str | None] = _mac()
 
 
 class WebSession(Base):

@@ -141,10 +141,11 @@ def guards() -> list[Guard]:
                                f"{table} is insert-only: rows cannot be {event.lower()}d"))
     for table in APPEND_ONLY_TABLES:
         items.extend(_engine_trick_guards(table))
-    items.append(Guard(f"{LOG}_chain_fixed", LOG, "UPDATE",
-                       " OR ".join(f"NEW.{c} {{ne}} OLD.{c}" for c in CHAIN_COLUMNS),
-                       f"{LOG} is append-only: a row's place in the audit chain cannot change",
-                       audit=True))
+    for table in (LOG, GOVERNANCE):  # the append-only tables whose rows may still move
+        items.append(Guard(f"{table}_chain_fixed", table, "UPDATE",
+                           " OR ".join(f"NEW.{c} {{ne}} OLD.{c}" for c in CHAIN_COLUMNS),
+                           f"{table} is append-only: a row's place in the audit chain cannot "
+                           "change", audit=True))
     for table in APPEND_ONLY_TABLES:
         items.append(Guard(f"{table}_no_replace_chain", table, "INSERT",
                            f"EXISTS (SELECT 1 FROM {table} existing "

@@ -31,6 +31,7 @@ from core.governance.policy_store import (apply_setting, as_text, check_setting_
                                           proposed_setting)
 from core.governance.seal_state import is_sealed, record_seal
 from core.record.activity import record_activity
+from core.record.audit import honoured
 from db.engine import Database
 from db.models import (GOVERNANCE_STATUSES, GovernanceProposal, GovernanceReview, ProposalVeto,
                        TimelockEntry, User)
@@ -100,6 +101,22 @@ class GovernanceReviewOutcome:
 
 
 # --- filing ------------------------------------------------------------------------------------
+
+def file_governance_change(session: so.Session, actor: Actor, kind: str, change: dict[str, Any],
+                           summary: str, subject: str | None = None) -> GovernanceFiling:
+    """File a governance proposal in the caller's transaction (the caller holds the write lock
+    and checked that `actor` is an admin)."""
+    return _file(session, actor, kind, change, summary, subject)
+
+
+def invite_approved(session: so.Session, username: str, since: datetime) -> bool:
+    """Whether the governors approved (and it took effect) letting the invited `username`
+    govern, by a proposal filed at or after `since` (the invitation)."""
+    return session.scalar(sa.select(GovernanceProposal.id).where(
+        GovernanceProposal.kind == "invite", GovernanceProposal.status == ACTIVE,
+        GovernanceProposal.subject == username, GovernanceProposal.created_at >= since)
+        .limit(1)) is not None
+
 
 def _file(session: so.Session, actor: Actor, kind: str, change: dict[str, Any], summary: str,
           subject: str | None = None) -> GovernanceFiling:
@@ -202,15 +219,19 @@ def governed_since(session: so.Session, username: str) -> datetime | None:
 
 def governance_approvers(session: so.Session, row: GovernanceProposal) -> list[str]:
     """The approvals that count: by accounts governing when it was filed and still now, neither
-    the requester nor the account concerned."""
-    return list(session.scalars(
-        sa.select(GovernanceReview.reviewer).join(User, User.username == GovernanceReview.reviewer)
+    the requester nor the account concerned; and each review as the application wrote it (its
+    chain MAC holds, core.record.audit)."""
+    reviews = session.scalars(
+        sa.select(GovernanceReview).join(User, User.username == GovernanceReview.reviewer)
         .where(GovernanceReview.proposal_id == row.id, GovernanceReview.decision == "approved",
                User.active.is_(True), User.role.in_(GOVERNING_ROLES),
                User.governing_since <= row.created_at,
                GovernanceReview.reviewer != row.requested_by,
                GovernanceReview.reviewer != sa.func.coalesce(row.subject, ""))
-        .order_by(GovernanceReview.reviewed_at)))
+        .order_by(GovernanceReview.reviewed_at)).all()
+    return [review.reviewer for review in reviews
+            if honoured(session, review, "a governance approval")
+            and honoured(session, session.get(User, review.reviewer), "a governance approval")]
 
 
 def expires_at(row: GovernanceProposal, policy: Policy) -> datetime:
@@ -343,6 +364,12 @@ def _apply(session: so.Session, row: GovernanceProposal, now: datetime) -> None:
         apply_role(session, load_user(session, change["username"]), change["to"], by)
     elif row.kind == "disable":
         apply_disable(session, load_user(session, change["username"]), by)
+    elif row.kind == "invite":
+        # Accepted already: the account (a viewer until now) gets its role. Not yet: accepting
+        # the invitation later gives the role at once (core.governance.invitations).
+        user = session.get(User, change["username"])
+        if user is not None:
+            apply_role(session, user, change["role"], by)
     elif row.kind == "unseal":
         record_seal(session, False, by, row.id)
         record_activity(session, "governance_unsealed",

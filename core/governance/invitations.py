@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -37,8 +37,10 @@ from core.base.locking import serialize_writes
 from core.base.parsing import check_text, shown
 from core.base.sessions import reading, writing
 from core.governance.accounts import (RESERVED_USERNAMES, USERNAME_PATTERN, Account,
-                                      account_of, check_role, hash_new_password)
-from core.governance.actors import Actor, normalise_username, resolve_actor
+                                      account_of, check_role, hash_new_password, mark_governing)
+from core.governance.actors import GOVERNING_ROLES, Actor, normalise_username, resolve_actor
+from core.governance.changes import file_governance_change, invite_approved
+from core.governance.seal_state import is_sealed
 from core.governance.web_sessions import end_sessions_of
 from core.record.activity import record_activity
 from db.engine import Database
@@ -63,10 +65,17 @@ class IssuedInvitation:
     code: str
     url: str
     expires_at: datetime
+    # Sealed, an invitation to governor or admin also files the governance proposal that grants
+    # the role: the account counts as a governor only once that is approved.
+    governance_proposal_id: str | None = None
 
     def as_json(self) -> dict[str, object]:
-        return {"username": self.username, "role": self.role, "invite_code": self.code,
-                "invite_url": self.url, "expires_at": self.expires_at.isoformat()}
+        data: dict[str, object] = {
+            "username": self.username, "role": self.role, "invite_code": self.code,
+            "invite_url": self.url, "expires_at": self.expires_at.isoformat()}
+        if self.governance_proposal_id:
+            data["governance_proposal_id"] = self.governance_proposal_id
+        return data
 
 
 @dataclass(frozen=True)
@@ -160,7 +169,13 @@ def invite_user(db: Database, username: str, role: str, *, by: str | None,
         actor = resolve_actor(session, by, "admin", "inviting an account")
         if actor.open_mode:
             raise Refused("by: there are no accounts yet; create the first admin with `users add`")
-        return create_invitation(session, actor, name, role, now=now)
+        issued = create_invitation(session, actor, name, role, now=now)
+        if role in GOVERNING_ROLES and is_sealed(session):
+            filing = file_governance_change(
+                session, actor, "invite", {"username": name, "role": role},
+                f"let the invited {name} govern as a {role}", subject=name)
+            issued = replace(issued, governance_proposal_id=filing.id)
+        return issued
 
 
 def issue_reset(db: Database, username: str, *, by: str | None,
@@ -218,14 +233,21 @@ def _create_invited(session: so.Session, row: AccountInvitation, password_hash: 
     if session.get(User, row.username) is not None:
         raise Refused(f"username: an account named {row.username!r} was created meanwhile; "
                       "ask an admin for a new invitation")
-    user = User(username=row.username, display_name=row.username, role=row.role,
+    role = row.role
+    if role in GOVERNING_ROLES and is_sealed(session) and not invite_approved(
+            session, row.username, row.created_at):
+        # The governors have not (yet) approved this account's governing: it starts as a
+        # viewer, and the approved proposal grants the role when it takes effect.
+        role = "viewer"
+    user = User(username=row.username, display_name=row.username, role=role,
                 password_hash=password_hash, active=True, created_at=now)
+    mark_governing(user, now)
     session.add(user)
     session.flush()
     record_activity(session, "account_created",
-                    f"{row.username} accepted the invitation of {row.created_by} ({row.role})",
-                    {"username": row.username, "role": row.role, "by": row.created_by,
-                     "invitation_id": row.id})
+                    f"{row.username} accepted the invitation of {row.created_by} ({role})",
+                    {"username": row.username, "role": role, "invited_as": row.role,
+                     "by": row.created_by, "invitation_id": row.id})
     return user
 
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from core.base.errors import Refused
+from core.record.audit import honoured
 from db.models import GovernanceSeal
 from db.types import utcnow
 
@@ -15,9 +16,12 @@ SEALED_HINT = "governance is sealed"
 
 
 def is_sealed(session: so.Session) -> bool:
-    latest = session.scalar(sa.select(GovernanceSeal.sealed).order_by(GovernanceSeal.id.desc())
-                            .limit(1))
-    return bool(latest)
+    """The latest seal row the application wrote decides; one forged by raw SQL (an "unseal" row
+    without a valid chain MAC) is reported and passed over."""
+    for row in session.scalars(sa.select(GovernanceSeal).order_by(GovernanceSeal.id.desc())):
+        if honoured(session, row, "the governance seal"):
+            return bool(row.sealed)
+    return False
 
 
 def record_seal(session: so.Session, sealed: bool, by: str, proposal_id: object = None) -> None:

@@ -33,6 +33,7 @@ from core.governance.changes import GOVERNANCE, execute_governance, governance_a
 from core.governance.policy_store import load_policy
 from core.proposals.lifecycle import ALLOCATION, QUEUED, activate, counted_approvals, live_split
 from core.record.activity import record_activity
+from core.record.audit import honoured
 from db.engine import Database
 from db.models import AllocationLog, GovernanceProposal, ProposalVeto, TimelockEntry
 from db.types import utcnow
@@ -179,6 +180,9 @@ def execute_due(db: Database, now: datetime | None = None) -> DueOutcome:
         due = list(session.scalars(sa.select(TimelockEntry).where(TimelockEntry.executes_at <= now)
                                    .order_by(TimelockEntry.executes_at, TimelockEntry.proposal_id)))
         for entry in due:
+            # A queue entry written outside the application (raw SQL) moves nothing forward.
+            if not honoured(session, entry, "a queued change"):
+                continue
             if entry.kind == ALLOCATION:
                 row = session.get(AllocationLog, entry.proposal_id, populate_existing=True)
                 if row is None or row.status != QUEUED:
@@ -186,7 +190,8 @@ def execute_due(db: Database, now: datetime | None = None) -> DueOutcome:
                 problem = _execute_allocation(session, row, load_policy(session), now)
             else:
                 grow = session.get(GovernanceProposal, entry.proposal_id, populate_existing=True)
-                if grow is None or grow.status != QUEUED:
+                if grow is None or grow.status != QUEUED or not honoured(
+                        session, grow, "a governance change"):
                     continue
                 problem = execute_governance(session, grow, TIMELOCK_ACTOR, now)
             if problem is None:

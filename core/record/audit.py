@@ -77,6 +77,11 @@ CHAINED: dict[str, tuple[str, ...]] = {
     "allocation_policy": ("version", "settings", "changed_key", "old_value", "new_value",
                           "changed_by", "changed_at"),
     "proposal_reviews": ("id", "proposal_id", "reviewer", "decision", "notes", "reviewed_at"),
+    triggers.GOVERNANCE: triggers.IMMUTABLE_GOVERNANCE_COLUMNS,
+    "governance_reviews": ("id", "proposal_id", "reviewer", "decision", "notes", "reviewed_at"),
+    "governance_seals": ("id", "sealed", "by", "at", "governance_proposal_id"),
+    "timelock_queue": ("proposal_id", "kind", "queued_at", "executes_at", "delay_hours"),
+    "proposal_vetoes": ("id", "proposal_id", "kind", "vetoed_by", "reason", "vetoed_at"),
 }
 # What each row MAC covers: the fields that decide who may do what.
 ROW_SIGNED: dict[str, tuple[str, ...]] = {
@@ -93,6 +98,9 @@ UNSIGNED: dict[str, tuple[str, ...]] = {
     "api_tokens": ("name", "created_by", "created_at", "revoked_by", "last_used_at"),
     "webhook_endpoints": ("created_by", "created_at", "removed_by"),
     "web_sessions": ("created_at",),
+    # A governance proposal's lifecycle moves under its guards; what makes a change take effect is
+    # signed apart: the approvals (governance_reviews) and the queue's entry (timelock_queue).
+    triggers.GOVERNANCE: ("status", "decided_at", "decided_by", "decision_notes"),
 }
 MAC_COLUMNS = ("chain_seq", "chain_mac", "row_mac")
 # The order rows were written in, for the rows signed when the chain began (revision 0013).
@@ -100,6 +108,9 @@ WRITTEN_ORDER: dict[str, tuple[str, ...]] = {
     LOG: ("timestamp", "id"), "protocol_activity": ("timestamp", "id"),
     "profit_distributions": ("created_at", "id"), "allocation_policy": ("version",),
     "proposal_reviews": ("reviewed_at", "id"),
+    triggers.GOVERNANCE: ("created_at", "id"), "governance_reviews": ("reviewed_at", "id"),
+    "governance_seals": ("id",), "timelock_queue": ("queued_at", "proposal_id"),
+    "proposal_vetoes": ("vetoed_at", "id"),
 }
 SEALED_SECRET_COLUMNS = {"webhook_endpoints": "secret"}
 PLAIN_WEBHOOK_SECRET_PREFIX = "whsec_"  # core.jobs.webhooks.SECRET_PREFIX (jobs is above record)

@@ -239,3 +239,40 @@ def test_the_governance_commands_answer_the_contract(sealed):
     assert ok(url, "governance", "unseal", "--by", "ada")["status"] == "proposed"
     problems = refused(url, "governance", "seal", "--by", "ada")
     assert "already sealed" in problems[0]
+
+
+def test_sealed_an_invited_governor_counts_only_once_the_governors_approve(sealed):
+    from core.governance.invitations import accept_invitation, invite_user
+
+    issued = invite_user(sealed, "newgov", "governor", by="ada")
+    assert issued.governance_proposal_id and "governance_proposal_id" in issued.as_json()
+    account = accept_invitation(sealed, issued.code, "a long passphrase here")
+    assert account.role == "viewer"  # not a governor until approved
+    now = utcnow()
+    review_governance(sealed, issued.governance_proposal_id, "approved", by="gus", now=now)
+    review_governance(sealed, issued.governance_proposal_id, "approved", by="gail", now=now)
+    assert get_account(sealed, "newgov").role == "viewer"
+    execute_due(sealed, now + timedelta(hours=24))
+    assert get_account(sealed, "newgov").role == "governor"
+
+
+def test_sealed_an_invitation_approved_before_it_is_accepted_gives_the_role_at_once(sealed):
+    from core.governance.invitations import accept_invitation, invite_user
+
+    issued = invite_user(sealed, "later", "admin", by="ada")
+    now = utcnow()
+    review_governance(sealed, issued.governance_proposal_id, "approved", by="gus", now=now)
+    review_governance(sealed, issued.governance_proposal_id, "approved", by="gail", now=now)
+    execute_due(sealed, now + timedelta(hours=24))
+    assert accept_invitation(sealed, issued.code, "a long passphrase here").role == "admin"
+
+
+def test_a_forged_unseal_row_is_not_honoured(sealed):
+    import sqlalchemy as sa
+
+    with sealed.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO governance_seals (id, sealed, by, at) "
+                             "VALUES (99, :f, 'mallory', :at)"), {"f": False, "at": utcnow()})
+    assert governance_status(sealed).sealed
+    with pytest.raises(Refused, match="governance is sealed"):
+        set_policy(sealed, "max_step", "100", by="ada")
