@@ -49,7 +49,7 @@ def queue() -> None:
     queue_panel(page.db, can_veto=page.can("governor"))
     governance_panel(page.db, can_review=page.can("governor"), username=page.username)
     if not pending:
-        st.success("✅ No split proposal is waiting for review.")
+        st.success("✅ Nothing is waiting for review.")
     for item in pending:
         card(page.db, item, live, can_review=page.can("governor"), username=page.username)
     st.caption("This queue refreshes itself every 30 s while the page is open.")

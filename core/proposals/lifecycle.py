@@ -24,6 +24,7 @@ from core.base.parsing import optional_text, parse_limit, shown
 from core.governance.changes import expire_stale_governance
 from core.governance.actors import Actor, active_governors, has_accounts, resolve_actor
 from core.governance.policy_store import load_policy
+from core.governance.seal_state import is_sealed
 from core.governance.second_factor import check_totp
 from core.record.activity import record_activity
 from core.record.audit import honoured
@@ -111,11 +112,12 @@ def get_proposal(db: Database, proposal_id: str) -> AllocationRecord:
 
 
 def counted_approvals(session: so.Session, row: AllocationLog) -> list[str]:
-    """The approvals that count: those by accounts that governed (active governor or admin)
-    already when the proposal was filed and still do. One from an account since disabled or
-    demoted no longer counts, as a multisig counts only its current owners' signatures; one from
-    an account made afterwards never did (Llama's rule: sock puppets made after the filing
-    cannot tip it). In open mode, before any account exists, every named operator is trusted.
+    """The approvals that count: those by accounts that are active governors (or admins), as a
+    multisig counts only its current owners' signatures; once the governance is sealed, only
+    those that governed already when the proposal was filed (Llama's rule: an account made or
+    promoted afterwards cannot tip it). Unsealed, the admin is trusted alone anyway (every page
+    says so): an admin could make accounts first and file after. In open mode, before any
+    account exists, every named operator is trusted.
     A review written outside the application (its chain MAC fails) is no approval, nor is one by
     an account whose role or sign-in fields were (core.record.audit)."""
     query = (sa.select(ProposalReview).where(
@@ -123,8 +125,10 @@ def counted_approvals(session: so.Session, row: AllocationLog) -> list[str]:
         .order_by(ProposalReview.reviewed_at))
     accounts = has_accounts(session)
     if accounts:
-        query = query.where(ProposalReview.reviewer.in_(
-            active_governors().where(User.governing_since <= row.timestamp)))
+        governors = active_governors()
+        if is_sealed(session):
+            governors = governors.where(User.governing_since <= row.timestamp)
+        query = query.where(ProposalReview.reviewer.in_(governors))
     return [review.reviewer for review in session.scalars(query).all()
             if honoured(session, review, "an approval")
             and (not accounts or honoured(session, session.get(User, review.reviewer),
@@ -473,7 +477,7 @@ def _refuse_review(session: so.Session, row: AllocationLog, actor: Actor, policy
     if session.scalar(sa.select(ProposalReview).where(
             ProposalReview.proposal_id == row.id, ProposalReview.reviewer == actor.username)):
         raise Refused(f"by: {actor.username} has already reviewed proposal {row.id}")
-    if not actor.open_mode:
+    if not actor.open_mode and is_sealed(session):
         since = session.scalar(sa.select(User.governing_since).where(
             User.username == actor.username))
         if since is None or since > row.timestamp:

@@ -202,16 +202,20 @@ def test_one_admin_alone_cannot_move_the_split_once_sealed(sealed):
     assert status["sealed"] is True and status["approvals_required_major"] == 2
 
 
-def test_sock_puppets_cannot_approve_what_was_filed_before_them(team):
-    """Unsealed, an admin can still add accounts (the banner says so); even then accounts made
-    after a proposal was filed cannot approve it."""
-    url = _url(team)
+def test_sock_puppets_cannot_be_made_once_sealed(sealed):
+    """The red team's puppet sequence: accounts cannot be added, and a role grant waits for the
+    other governors; a governor made later could not decide what was filed before it anyway."""
+    url = _url(sealed)
     proposal = ok(url, "propose", *split_args(64, 30, 3, 3), "--reasoning", "all in",
                   "--by", "ada")["proposal_id"]
     for name in ("sock1", "sock2"):
-        add_user(team, name, "governor", None, by="ada", email=f"{name}@example.org")
-        problems = refused(url, "review", proposal, "--decision", "approved", "--by", name)
-        assert "governors of that moment" in problems[0]
+        problems = refused(url, "users", "add", name, "--role", "governor", "--password-stdin",
+                           "--by", "ada")
+        assert "invite them instead" in problems[0]
+    grant = ok(url, "users", "set-role", "ann", "governor", "--by", "ada")
+    assert grant["status"] == "proposed" and grant["governance_proposal_id"]
+    problems = refused(url, "review", proposal, "--decision", "approved", "--by", "ann")
+    assert "governor role" in problems[0]
     story = ok(url, "proposal", "show", proposal)
     assert story["status"] == "proposed" and story["approvals"] == []
 

@@ -14,6 +14,7 @@ from core.allocation.split import Split
 from core.base.errors import PermissionDenied, Refused, ValidationFailed
 from core.governance.accounts import add_user, set_role
 from core.governance.policy_store import set_policy
+from core.governance.sealing import seal
 from core.proposals.lifecycle import get_proposal, review_proposal
 from core.proposals.queue import execute_due, queued_changes, veto
 from core.record.activity import list_activity
@@ -138,23 +139,35 @@ def test_a_due_change_whose_approver_stopped_governing_expires(team):
     assert expired["id"] == proposal and "only 1 of the 2 approvals" in expired["reason"]
 
 
-def test_a_governor_added_after_the_filing_cannot_review_it(team):
+def test_once_sealed_a_governor_added_after_the_filing_cannot_review_it(team):
     proposal = file(team, MAJOR)
-    add_user(team, "sock", "governor", None, by="ada", email="sock@example.org")
+    set_role(team, "vic", "governor", by="ada")  # unsealed: the admin alone may still
+    seal(team, by="ada")
     before = snapshot(team)
     with pytest.raises(Refused, match="only the governors of that moment may review it"):
-        review_proposal(team, proposal, "approved", by="sock")
+        review_proposal(team, proposal, "approved", by="vic")
     assert snapshot(team) == before
     # The governors of the moment still can.
     review_proposal(team, proposal, "approved", by="gus")
     assert review_proposal(team, proposal, "approved", by="gail").status == "queued"
 
 
-def test_an_account_promoted_after_the_filing_cannot_review_it(team):
+def test_unsealed_the_admin_is_trusted_alone_and_a_new_governor_may_review(team):
     proposal = file(team, MINOR)
     set_role(team, "vic", "governor", by="ada")
-    with pytest.raises(Refused, match="governors of that moment"):
-        review_proposal(team, proposal, "approved", by="vic")
+    assert review_proposal(team, proposal, "approved", by="vic").status == "active"
+
+
+def test_once_sealed_an_approval_by_a_governor_of_later_does_not_count(team):
+    """Recorded before sealing, by an account promoted after the filing: it stops counting."""
+    now = utcnow()
+    proposal = file(team, MAJOR)
+    set_role(team, "vic", "governor", by="ada")
+    review_proposal(team, proposal, "approved", by="vic", now=now)
+    review_proposal(team, proposal, "approved", by="gus", now=now)
+    seal(team, by="ada")
+    [expired] = execute_due(team, now + timedelta(hours=24)).expired
+    assert expired["id"] == proposal and "only 1 of the 2 approvals" in expired["reason"]
 
 
 def test_a_split_already_queued_cannot_be_filed_again(team):
