@@ -5,21 +5,29 @@ a governor approves it, the home page shows the new split. Screenshots go to art
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from core.allocation.current import get_current_allocation
+from core.allocation.validation import ProposalInput
 from core.database import connect
 from core.governance.accounts import add_user
-from core.proposals.lifecycle import get_pending_proposals
+from core.platform_data.csv_import import import_csv
+from core.proposals.lifecycle import (get_pending_proposals, get_proposal, propose_allocation,
+                                     review_proposal)
+from core.proposals.queue import queued_changes
+from db.types import utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -36,14 +44,22 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """`streamlit run app.py` on a fresh SQLite file holding an admin, an analyst, a governor."""
+def _serve(tmp_path: Path, governors: tuple[str, ...] = ("gus",), *,
+           imported: bool = False) -> Iterator[tuple[str, str]]:
+    """`streamlit run app.py` on a fresh SQLite file holding an admin (ada), an analyst (ann) and
+    `governors`; `imported`: a few weeks of imported engagement, so no demo data is loaded."""
     url = f"sqlite:///{tmp_path / 'e2e.db'}"
     db = connect(url)
     add_user(db, "ada", "admin", PASSWORD)
     add_user(db, "ann", "analyst", PASSWORD, by="ada")
-    add_user(db, "gus", "governor", PASSWORD, by="ada")
+    for name in governors:
+        add_user(db, name, "governor", PASSWORD, by="ada")
+    if imported:
+        csv = tmp_path / "engagement.csv"
+        today = utcnow().date()
+        csv.write_text("day,wallet_connections,trades_count,page_views\n" + "".join(
+            f"{today - timedelta(days=n)},10,20,300\n" for n in range(21, 0, -1)))
+        import_csv(db, "engagement", csv)
     db.engine.dispose()
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": url}
@@ -74,6 +90,19 @@ def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """The app on a fresh database holding an admin, an analyst, a governor (demo data loads)."""
+    yield from _serve(tmp_path)
+
+
+@pytest.fixture
+def governed_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """The app on a fresh database with two governors (gus, gil), enough for a major change, and
+    imported engagement instead of demo data: the live split is the default 80/15/3/2."""
+    yield from _serve(tmp_path, ("gus", "gil"), imported=True)
 
 
 @pytest.fixture
@@ -358,5 +387,66 @@ def test_an_admin_invites_someone_who_chooses_a_password_by_the_link_and_signs_i
         from core.governance.accounts import get_account
 
         assert get_account(db, "nia").role == "viewer"
+    finally:
+        db.engine.dispose()
+
+
+@pytest.mark.e2e
+def test_a_governor_vetoes_a_queued_major_change_with_a_reason_and_the_queue_empties(
+        governed_server, page):
+    base, url = governed_server
+    db = connect(url)
+    try:
+        filed = propose_allocation(db, ProposalInput(64, 30, 3, 3, reasoning="Fund the DAO for "
+                                                     "the audit", confidence=Decimal("0.8")),
+                                   by="ann").proposal_id
+        review_proposal(db, filed, "approved", by="gus")
+        assert review_proposal(db, filed, "approved", by="gil").status == "queued"
+
+        page.goto(f"{base}/Review")
+        _sign_in(page, "gil")
+        queued = page.locator(f".st-key-queued_{filed}")
+        expect(queued.get_by_text("64/30/3/3: Fund the DAO for the audit")).to_be_visible(
+            timeout=WAIT_MS)
+        expect(queued.get_by_text(re.compile(r"\((23 h \d+ min|24 h 0 min) left\)"))).to_be_visible()
+        expect(queued.get_by_text("approved by gus, gil")).to_be_visible()
+        _shot(page, "30_review_queue_countdown")
+
+        queued.get_by_role("button", name="🛑 Veto…").click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog.get_by_text("Write the reason to enable Veto.")).to_be_visible(timeout=WAIT_MS)
+        confirm = dialog.locator(".st-key-confirm_veto button")
+        expect(confirm).to_be_disabled()
+        confirm.click(force=True)  # a disabled button: the click does nothing
+        _settled(page)
+        expect(dialog).to_be_visible()
+        assert get_proposal(db, filed).status == "queued"
+        _shot(page, "31_veto_needs_a_reason")
+
+        reason = dialog.locator(".st-key-veto_reason textarea")
+        reason.fill("Not before the audit")
+        reason.press("Control+Enter")
+        _settled(page)
+        expect(confirm).to_be_enabled(timeout=WAIT_MS)
+        _shot(page, "32_veto_with_reason")
+        confirm.click()
+        expect(page.get_by_text("Vetoed: the change will not take effect.")).to_be_visible(
+            timeout=WAIT_MS)
+        expect(page.get_by_role("dialog")).to_have_count(0)
+        expect(page.locator(f".st-key-queued_{filed}")).to_have_count(0)
+        assert get_proposal(db, filed).status == "vetoed"
+        assert queued_changes(db) == []
+        _shot(page, "33_vetoed")
+
+        _wait_for_cookie(page.context)
+        page.reload()
+        _signed_in_as(page, "gil")
+        expect(page.get_by_text("Nothing is waiting for review.")).to_be_visible(timeout=WAIT_MS)
+        _settled(page)
+        expect(page.get_by_text("In the queue")).to_have_count(0)
+        expect(page.get_by_text("Vetoed: the change will not take effect.")).to_have_count(0)
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+        assert get_current_allocation(db).split.label() == "80/15/3/2"
+        _shot(page, "34_queue_empty_after_reload")
     finally:
         db.engine.dispose()
