@@ -46,9 +46,10 @@ def queue() -> None:
     change = what_changed(pending)
     if change:
         st.info(change)
-    queue_panel(page.db, can_veto=page.can("governor"))
-    governance_panel(page.db, can_review=page.can("governor"), username=page.username)
-    if not pending:
+    queue_panel(page.db, can_veto=page.can("governor"), username=page.username)
+    governance = governance_panel(page.db, can_review=page.can("governor"),
+                                  username=page.username)
+    if not pending and not governance:
         st.success("✅ Nothing is waiting for review.")
     for item in pending:
         card(page.db, item, live, can_review=page.can("governor"), username=page.username)

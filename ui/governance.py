@@ -8,7 +8,9 @@ from typing import Any
 
 import streamlit as st
 
-from core.governance.changes import review_governance
+from core.base.errors import DomainError
+from core.governance.changes import GOVERNANCE, governance_story, review_governance
+from core.proposals.lifecycle import get_proposal
 from core.proposals.queue import veto
 from db.engine import Database
 from ui import confirm, readers
@@ -24,11 +26,18 @@ def unsealed_banner(db: Database) -> None:
     status = readers.governance_status(db)
     if status.sealed:
         return
+    needed = status.approvals_required_major
+    # Sealing needs that many active governors or admins besides the admin who seals.
+    others = status.governors + max(status.admins - 1, 0)
+    when_to_seal = (
+        f"{others} governors or admins besides an admin are active: enough to seal it"
+        if others >= needed else
+        f"Once at least {needed} governors or admins besides the sealing admin are active "
+        f"(there {'is' if others == 1 else 'are'} {others}), seal it")
     st.warning(
         "🔓 **Governance is not sealed**: one admin can change the policy and who governs, "
-        f"alone. Once at least {status.approvals_required_major} governors besides the admin "
-        "have joined, seal it (`python -m core governance seal --by ADMIN`); from then on those "
-        "changes need the governors' approval and a timelock.", icon="⚠️")
+        f"alone. {when_to_seal} (`python -m core governance seal --by ADMIN`); from then on "
+        "those changes need the governors' approval and a timelock.", icon="⚠️")
 
 
 def _before_after(change: dict[str, Any], kind: str) -> list[dict[str, str]]:
@@ -45,11 +54,12 @@ def _before_after(change: dict[str, Any], kind: str) -> list[dict[str, str]]:
     return [{"What": kind, "Before": "", "After": str(change)}]
 
 
-def queue_panel(db: Database, *, can_veto: bool) -> None:
-    """Approved changes waiting for their timelock: when each takes effect, and Veto."""
+def queue_panel(db: Database, *, can_veto: bool, username: str) -> int:
+    """Approved changes waiting for their timelock: when each takes effect, and Veto. Returns
+    how many are shown."""
     queued = readers.queued(db)
     if not queued:
-        return
+        return 0
     st.markdown(f"### ⏳ In the queue ({len(queued)})")
     st.caption("Approved changes wait here for their timelock; any governor can veto one "
                "before it takes effect.")
@@ -62,16 +72,24 @@ def queue_panel(db: Database, *, can_veto: bool) -> None:
                        f"vetoes {len(item.vetoes)} of {item.vetoes_required} · id {item.id}")
             for by, reason in item.vetoes:
                 st.text(f"Vetoed by {by}: {reason}")
-            if can_veto and st.button("🛑 Veto…", key=f"veto_{item.id}"):
-                confirm.ask("veto", id=item.id, summary=item.summary,
+            if not can_veto:
+                continue
+            if username in (by for by, _ in item.vetoes):
+                # A second veto by the same governor is refused: say where it stands instead.
+                st.info(f"✋ You vetoed this change; it is stopped once "
+                        f"{item.vetoes_required - len(item.vetoes)} more governor(s) veto it.")
+            elif st.button("🛑 Veto…", key=f"veto_{item.id}"):
+                confirm.ask("veto", id=item.id, kind=item.kind, summary=item.summary,
                             executes_at=item.executes_at.isoformat())
+    return len(queued)
 
 
-def governance_panel(db: Database, *, can_review: bool, username: str) -> None:
-    """Governance proposals waiting for review: what changes, before → after."""
+def governance_panel(db: Database, *, can_review: bool, username: str) -> int:
+    """Governance proposals waiting for review: what changes, before → after. Returns how many
+    are shown."""
     waiting = [g for g in readers.governance_pending(db) if g.status == "proposed"]
     if not waiting:
-        return
+        return 0
     st.markdown(f"### 🏛️ Governance proposals ({len(waiting)})")
     for item in waiting:
         with st.container(border=True, key=f"governance_{item.id}"):
@@ -96,6 +114,7 @@ def governance_panel(db: Database, *, can_review: bool, username: str) -> None:
                 confirm.ask("gov_approve", **details)
             if reject.button("❌ Reject…", key=f"gov_reject_{item.id}"):
                 confirm.ask("gov_reject", **details)
+    return len(waiting)
 
 
 def governance_dialogs(db: Database, username: str) -> None:
@@ -116,7 +135,7 @@ def governance_dialogs(db: Database, username: str) -> None:
         outcome = veto(db, details["id"], by=username,
                        reason=st.session_state.pop("veto_reason", ""))
         if outcome.status == "vetoed":
-            return "🛑 Vetoed: the change will not take effect.", "success"
+            return f"🛑 Vetoed **{plain(details['summary'])}**: it will not take effect.", "success"
         return (f"🛑 Veto recorded: {outcome.vetoes} of {outcome.vetoes_required}; the change "
                 "stays queued until enough governors veto it.", "info")
 
@@ -157,8 +176,25 @@ def governance_dialogs(db: Database, username: str) -> None:
                     "info")
         return run
 
+    def veto_refused(details: dict[str, Any], _refusal: DomainError) -> list[str]:
+        """Someone acted on the change while this dialog was open: say what became of it (read
+        fresh), before core's own line."""
+        try:
+            if details.get("kind") == GOVERNANCE:
+                story = governance_story(db, details["id"])
+                status, notes = story.status, story.timeline[-1]["notes"] if story.timeline else None
+            else:
+                record = get_proposal(db, details["id"])
+                status, notes = record.status, record.review_notes
+        except DomainError:
+            return []
+        if status == "queued":
+            return []
+        return [f"Someone acted first: **{plain(details['summary'])}** is now {status}"
+                + (f" ({plain(notes)})." if notes else ".")]
+
     confirm.confirmation("veto", "Veto this change?", show_veto, act_veto,
-                         confirm_label="🛑 Veto")
+                         confirm_label="🛑 Veto", refused=veto_refused)
     confirm.confirmation("gov_approve", "Approve this governance change?", show_approve,
                          act("approved", "gov_approve_notes"), confirm_label="✅ Approve")
     confirm.confirmation("gov_reject", "Reject this governance change?", show_reject,

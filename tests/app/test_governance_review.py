@@ -10,11 +10,11 @@ import streamlit as st
 
 from core.allocation.current import get_current_allocation
 from core.allocation.validation import ProposalInput
-from core.governance.changes import governance_story, request_policy_change
-from core.governance.policy_store import get_policy
+from core.governance.changes import governance_story, request_disable, request_policy_change
+from core.governance.policy_store import get_policy, set_policy
 from core.governance.sealing import seal
 from core.proposals.lifecycle import get_proposal, propose_allocation, review_proposal
-from core.proposals.queue import execute_due, queued_changes
+from core.proposals.queue import execute_due, queued_changes, veto
 from db.types import utcnow
 from tests.app.helpers import all_text, no_exception, open_page
 from ui.page import PAGES
@@ -82,7 +82,8 @@ def test_a_queued_major_split_shows_its_time_left_and_a_governor_vetoes_it_with_
     at = at.button(key="confirm_veto").click().run()
     no_exception(at)
     assert get_proposal(plain_db, proposal_id).status == "vetoed"
-    assert "Vetoed: the change will not take effect." in [s.value for s in at.success]
+    assert "Vetoed **64\\/30\\/3\\/3\\: Fund the DAO for the audit**: it will not take effect." in \
+        [s.value for s in at.success]
     assert "In the queue" not in all_text(at)
     assert not [k for k in _keys(at) if k.startswith("veto_")]
     assert not [b for b in at.button if b.key == "confirm_veto"]  # the dialog closed
@@ -165,3 +166,56 @@ def test_a_sealed_policy_change_shows_before_and_after_and_takes_effect_after_th
     assert story.status == "active"
     assert [e["notes"] for e in story.timeline if e["event"] == "approved"] == \
         [None, "Room for the audit fund"]
+
+
+def test_a_governor_who_vetoed_sees_so_instead_of_a_second_veto_button(plain_db):
+    set_policy(plain_db, "veto_approvals", "2", by="ada")
+    proposal_id = _queued_major_change(plain_db)
+    veto(plain_db, proposal_id, by="gus", reason="Too fast")
+    at = open_page(REVIEW, user="gus")
+    no_exception(at)
+    assert "Vetoed by gus: Too fast" in all_text(at)
+    assert "You vetoed this change; it is stopped once 1 more governor(s) veto it." in all_text(at)
+    assert f"veto_{proposal_id}" not in _keys(at)
+    at = open_page(REVIEW, user="gil").button(key=f"veto_{proposal_id}").click().run()
+    at.text_area(key="veto_reason").input("Agreed, too fast")
+    at = at.run().button(key="confirm_veto").click().run()
+    no_exception(at)
+    assert any(s.value.startswith("Vetoed ") for s in at.success)
+    assert get_proposal(plain_db, proposal_id).status == "vetoed"
+
+
+def test_a_veto_confirmed_after_another_governor_vetoed_says_who_did_and_changes_nothing(plain_db):
+    proposal_id = _queued_major_change(plain_db)
+    at = open_page(REVIEW, user="gil").button(key=f"veto_{proposal_id}").click().run()
+    at.text_area(key="veto_reason").input("Not before the audit")
+    at = at.run()
+    # While gil writes, gus vetoes the same change in another browser.
+    veto(plain_db, proposal_id, by="gus", reason="Wrong quarter")
+    at = at.button(key="confirm_veto").click().run()
+    no_exception(at)
+    told = "\n".join(e.value for e in at.error)
+    assert "Someone acted first: **64\\/30\\/3\\/3\\: Fund the DAO for the audit** is now vetoed " \
+        "(vetoed by gus\\: Wrong quarter)." in told
+    assert "is vetoed; only queued changes can be vetoed" in told
+    assert "In the queue" not in all_text(at)  # the page reads the queue again
+    assert get_proposal(plain_db, proposal_id).review_notes == "vetoed by gus: Wrong quarter"
+
+
+def test_a_waiting_governance_proposal_is_not_called_nothing_waiting(plain_db):
+    seal(plain_db, by="ada")
+    request_policy_change(plain_db, "max_step", "20", by="ada")
+    at = open_page(REVIEW, user="gus")
+    no_exception(at)
+    assert "### 🏛️ Governance proposals (1)" in all_text(at)
+    assert "Nothing is waiting for review" not in all_text(at)
+
+
+def test_the_unsealed_banner_says_whether_enough_governors_are_active_to_seal(plain_db):
+    assert "2 governors or admins besides an admin are active: enough to seal it" in \
+        _warnings(open_page(user="vic"))
+    request_disable(plain_db, "gil", by="ada")  # unsealed: at once
+    st.cache_data.clear()
+    warnings = _warnings(open_page(user="vic"))
+    assert "Once at least 2 governors or admins besides the sealing admin are active" in warnings
+    assert "there is 1" in warnings
