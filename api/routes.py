@@ -110,7 +110,8 @@ def post_veto(proposal_id: str, body: VetoBody, who: Caller = Depends(caller),
               db: Database = Depends(database)) -> dict[str, Any]:
     """Veto a queued split or governance proposal (governor): the CLI's `proposal veto --json`."""
     with who.acting():
-        return queue.veto(db, proposal_id, by=who.by, reason=body.reason).as_json()
+        return queue.veto(db, proposal_id, by=who.by, reason=body.reason,
+                          totp=body.totp).as_json()
 
 
 @v1.get("/governance/proposals")
@@ -126,7 +127,7 @@ def post_governance_review(proposal_id: str, body: ReviewBody, who: Caller = Dep
     """Review a governance proposal (governor): the CLI's `governance review --json`."""
     with who.acting():
         return changes.review_governance(db, proposal_id, body.decision, by=who.by,
-                                         notes=body.notes).as_json()
+                                         notes=body.notes, totp=body.totp).as_json()
 
 
 @v1.get("/history")

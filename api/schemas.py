@@ -89,3 +89,4 @@ class ReviewBody(Body):
 
 class VetoBody(Body):
     reason: str
+    totp: str | None = None  # the governor's current code, when the policy requires TOTP

@@ -191,11 +191,13 @@ def proposal_show(ctx: typer.Context, proposal_id: str = typer.Argument(..., met
 def proposal_veto(ctx: typer.Context, proposal_id: str = typer.Argument(..., metavar="ID"),
                   by: str = typer.Option(..., "--by", help="The vetoing governor."),
                   reason: str = typer.Option(..., "--reason", help="Why it must not take effect."),
+                  totp: str = typer.Option(None, "--totp", help="A current code of your "
+                                           "authenticator app (when the policy requires TOTP)."),
                   as_json: bool = JsonOption) -> None:
     """Veto a queued change (a split or governance proposal waiting for its timelock)."""
     from core.proposals import queue
 
-    outcome = queue.veto(database(ctx), proposal_id, by=by, reason=reason)
+    outcome = queue.veto(database(ctx), proposal_id, by=by, reason=reason, totp=totp)
     emit(outcome.as_json(), as_json, lambda: typer.echo(
         f"proposal {outcome.proposal_id} is {outcome.status} ({outcome.vetoes} of "
         f"{outcome.vetoes_required} vetoes)"))

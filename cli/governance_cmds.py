@@ -272,11 +272,14 @@ def governance_review(ctx: typer.Context, proposal_id: str = typer.Argument(...,
                       decision: str = typer.Option(..., "--decision", help="approved or rejected"),
                       by: str = typer.Option(..., "--by", help="The reviewing governor."),
                       notes: str = typer.Option(None, "--notes"),
+                      totp: str = typer.Option(None, "--totp", help="A current code of your "
+                                               "authenticator app (when the policy requires TOTP)."),
                       as_json: bool = JsonOption) -> None:
     """Review a governance proposal (never by its requester or the account it is about)."""
     from core.governance import changes
 
-    outcome = changes.review_governance(database(ctx), proposal_id, decision, by=by, notes=notes)
+    outcome = changes.review_governance(database(ctx), proposal_id, decision, by=by, notes=notes,
+                                        totp=totp)
     emit(outcome.as_json(), as_json, lambda: typer.echo(
         f"governance proposal {outcome.id} is {outcome.status} ({outcome.approvals} of "
         f"{outcome.approvals_required} approvals)"

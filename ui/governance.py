@@ -15,6 +15,7 @@ from core.proposals.queue import veto
 from db.engine import Database
 from ui import confirm, readers
 from ui.format import plain, time_left, when
+from ui.second_factor import review_code_field
 
 KIND_LABELS = {"policy": "Policy change", "role": "Role change", "disable": "Disable an account",
                "enable": "Enable an account", "unseal": "Unseal the governance",
@@ -129,11 +130,12 @@ def governance_dialogs(db: Database, username: str) -> None:
                               key="veto_reason")
         if not reason.strip():
             st.caption("Write the reason to enable Veto.")
-        return bool(reason.strip())
+        code_ready = review_code_field(db, username, "veto_totp")
+        return bool(reason.strip()) and code_ready
 
     def act_veto(details: dict[str, Any]) -> tuple[str, str]:
         outcome = veto(db, details["id"], by=username,
-                       reason=st.session_state.pop("veto_reason", ""))
+                       reason=st.session_state.pop("veto_reason", ""), totp=_code("veto_totp"))
         if outcome.status == "vetoed":
             return f"🛑 Vetoed **{plain(details['summary'])}**: it will not take effect.", "success"
         return (f"🛑 Veto recorded: {outcome.vetoes} of {outcome.vetoes_required}; the change "
@@ -152,19 +154,21 @@ def governance_dialogs(db: Database, username: str) -> None:
                  f"Your approval is {details['approvals'] + 1} of {details['required']}: the "
                  "change keeps waiting for more.")
         st.text_input("Notes for the log (optional)", key="gov_approve_notes")
-        return True
+        return review_code_field(db, username, "gov_approve_totp")
 
     def show_reject(details: dict[str, Any]) -> bool:
         st.markdown(f"Reject **{plain(details['summary'])}**? Nothing changes.")
         notes = st.text_area("Why? (written to the log)", key="gov_reject_notes")
         if not notes.strip():
             st.caption("Write the reason to enable Reject.")
-        return bool(notes.strip())
+        code_ready = review_code_field(db, username, "gov_reject_totp")
+        return bool(notes.strip()) and code_ready
 
     def act(decision: str, notes_key: str):
         def run(details: dict[str, Any]) -> tuple[str, str]:
             outcome = review_governance(db, details["id"], decision, by=username,
-                                        notes=st.session_state.pop(notes_key, ""))
+                                        notes=st.session_state.pop(notes_key, ""),
+                                        totp=_code(notes_key.replace("_notes", "_totp")))
             if outcome.status == "queued":
                 return (f"✅ Approved: the change takes effect {when(outcome.executes_at)} unless "
                         "vetoed.", "success")
@@ -199,6 +203,11 @@ def governance_dialogs(db: Database, username: str) -> None:
                          act("approved", "gov_approve_notes"), confirm_label="✅ Approve")
     confirm.confirmation("gov_reject", "Reject this governance change?", show_reject,
                          act("rejected", "gov_reject_notes"), confirm_label="❌ Reject")
+
+
+def _code(key: str) -> str | None:
+    """The authenticator code typed in a dialog, taken once (None when none was asked)."""
+    return "".join(str(st.session_state.pop(key, "") or "").split()) or None
 
 
 def when_text(iso: str) -> str:

@@ -30,6 +30,7 @@ from core.governance.actors import GOVERNING_ROLES, Actor, resolve_actor
 from core.governance.policy_store import (apply_setting, as_text, check_setting_text, load_policy,
                                           proposed_setting)
 from core.governance.seal_state import is_sealed, record_seal
+from core.governance.second_factor import check_totp
 from core.record.activity import record_activity
 from core.record.audit import honoured
 from db.engine import Database
@@ -265,10 +266,11 @@ def _refuse_review(session: so.Session, row: GovernanceProposal, actor: Actor, p
 
 
 def review_governance(db: Database, proposal_id: str, decision: str, *, by: str | None,
-                      notes: str | None = None, now: datetime | None = None
-                      ) -> GovernanceReviewOutcome:
+                      notes: str | None = None, now: datetime | None = None,
+                      totp: str | None = None) -> GovernanceReviewOutcome:
     """One governor's decision. A rejection ends the proposal; the last required approval queues
-    it for the major timelock (or, with that at 0, makes the change at once)."""
+    it for the major timelock (or, with that at 0, makes the change at once). With
+    `require_totp` on, `totp` is the governor's current code."""
     if decision not in DECISIONS:
         raise ValidationFailed(f"decision: {shown(decision)} is not one of {', '.join(DECISIONS)}")
     notes = optional_text(notes, "notes")
@@ -277,6 +279,8 @@ def review_governance(db: Database, proposal_id: str, decision: str, *, by: str 
         serialize_writes(session)
         actor = resolve_actor(session, by, "governor", "reviewing a governance proposal")
         now = now or utcnow()
+        check_totp(session, actor.username, totp, action="reviewing a governance proposal",
+                   now=now)
         policy = load_policy(session)
         row = load_governance_proposal(session, proposal_id)
         _refuse_review(session, row, actor, policy, now)

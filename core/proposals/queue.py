@@ -31,6 +31,7 @@ from core.base.sessions import reading, writing
 from core.governance.actors import resolve_actor
 from core.governance.changes import GOVERNANCE, execute_governance, governance_approvers
 from core.governance.policy_store import load_policy
+from core.governance.second_factor import check_totp
 from core.proposals.lifecycle import ALLOCATION, QUEUED, activate, counted_approvals, live_split
 from core.record.activity import record_activity
 from core.record.audit import honoured
@@ -102,8 +103,9 @@ def _load_queued(session: so.Session, proposal_id: str) -> tuple[str, Allocation
 
 
 def veto(db: Database, proposal_id: str, *, by: str | None, reason: str | None,
-         now: datetime | None = None) -> VetoOutcome:
-    """One governor's veto of a queued change, with a reason; `veto_approvals` of them stop it."""
+         now: datetime | None = None, totp: str | None = None) -> VetoOutcome:
+    """One governor's veto of a queued change, with a reason; `veto_approvals` of them stop it.
+    With `require_totp` on, `totp` is the governor's current code."""
     reason = check_text(reason or "", "reason", limit_of="notes").strip()
     if not reason:
         raise ValidationFailed("reason: a veto needs a reason (say why the change must not "
@@ -112,6 +114,7 @@ def veto(db: Database, proposal_id: str, *, by: str | None, reason: str | None,
         serialize_writes(session)
         actor = resolve_actor(session, by, "governor", "vetoing a queued change")
         now = now or utcnow()
+        check_totp(session, actor.username, totp, action="vetoing a queued change", now=now)
         kind, row = _load_queued(session, proposal_id)
         if row.status != QUEUED:
             raise Refused(f"proposal: {row.id} is {row.status}; only queued changes can be "

@@ -155,3 +155,56 @@ def test_the_policy_key_takes_on_and_off_only(team):
     assert get_policy(team).require_totp is False
     with pytest.raises(ValidationFailed, match="require_totp: .sometimes."):
         set_policy(team, "require_totp", "sometimes", by="ada")
+
+
+# --- the same gate on vetoes and governance reviews ----------------------------------------------
+
+def _queued_major(db: Database) -> str:
+    from core.governance.policy_store import set_policy as set_key
+
+    set_key(db, "timelock_hours_major", "24", by="ada")
+    pid = file(db, (64, 30, 3, 3), by="ann")
+    review_proposal(db, pid, "approved", by="gus", now=NOW)
+    review_proposal(db, pid, "approved", by="gail", now=NOW)
+    return pid
+
+
+def test_a_veto_needs_a_current_code_when_the_policy_requires_one(team):
+    from core.proposals.queue import veto
+
+    pid = _queued_major(team)
+    set_policy(team, "require_totp", "on", by="ada")
+    totp = enrolled(team, "gail")
+    before = every_row(team)
+    with pytest.raises(PermissionDenied, match="totp: vetoing a queued change"):
+        veto(team, pid, by="gail", reason="too fast", now=NOW)
+    with pytest.raises(PermissionDenied, match="totp"):
+        veto(team, pid, by="gail", reason="too fast", now=NOW, totp="000000"
+             if code_at(totp, NOW) != "000000" else "111111")
+    assert every_row(team) == before
+    assert veto(team, pid, by="gail", reason="too fast", now=NOW,
+                totp=code_at(totp, NOW)).status == "vetoed"
+
+
+def test_a_governance_review_needs_a_current_code_when_the_policy_requires_one(team):
+    from core.governance.changes import request_policy_change, review_governance
+    from core.proposals.queue import execute_due
+    from core.governance.sealing import seal
+
+    add_user(team, "gwen", "governor", PASSWORD, by="ada")
+    seal(team, by="ada")
+    # Sealed, requiring TOTP is itself a governance change, approved and queued like any other.
+    require = request_policy_change(team, "require_totp", "on", by="ada")
+    review_governance(team, require.id, "approved", by="gail", now=NOW)
+    review_governance(team, require.id, "approved", by="gwen", now=NOW)
+    later = NOW + timedelta(hours=25)
+    assert execute_due(team, later).executed == [require.id]
+    totp = enrolled(team, "gus")
+    filing = request_policy_change(team, "max_step", "20", by="ada")
+    before = every_row(team)
+    with pytest.raises(PermissionDenied, match="totp: reviewing a governance proposal"):
+        review_governance(team, filing.id, "approved", by="gus", now=later)
+    assert every_row(team) == before
+    outcome = review_governance(team, filing.id, "approved", by="gus", now=later,
+                                totp=code_at(totp, later))
+    assert outcome.approvals == 1
