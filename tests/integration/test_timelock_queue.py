@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from core.allocation.current import get_current_allocation
 from core.allocation.split import Split
 from core.base.errors import PermissionDenied, Refused, ValidationFailed
-from core.governance.accounts import add_user, set_role
+from core.governance.accounts import set_role
 from core.governance.policy_store import set_policy
 from core.governance.sealing import seal
 from core.proposals.lifecycle import get_proposal, review_proposal
