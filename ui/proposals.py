@@ -67,9 +67,9 @@ def tier_badge(tier: str, required: int) -> str:
     return f"🟢 Minor change: within the step limit; {required} approval(s) make it live"
 
 
-def split_changes(live: Split, proposed: Split) -> list[dict[str, str]]:
+def split_changes(live: Split, proposed: Split, base_label: str = "Live") -> list[dict[str, str]]:
     delta = proposed.delta(live)
-    return [{"Bucket": BUCKET_LABELS[b], "Live": pct(getattr(live, b)),
+    return [{"Bucket": BUCKET_LABELS[b], base_label: pct(getattr(live, b)),
              "Proposed": pct(getattr(proposed, b)), "Change": signed_points(delta[b])}
             for b in BUCKETS]
 
@@ -109,7 +109,8 @@ def card(db: Database, item, live, *, can_review: bool, username: str) -> None:
         with core_call():
             check = validate_against_live(db, ProposalInput(
                 *(getattr(proposal.split, b) for b in BUCKETS), reasoning=proposal.reasoning,
-                confidence=proposal.confidence, proposed_by=proposal.proposed_by))
+                confidence=proposal.confidence, proposed_by=proposal.proposed_by),
+                filed_as=proposal.id)
             for error in check.errors:
                 st.error(error, icon="🚫")
             for warning in check.warnings:
@@ -234,7 +235,12 @@ def proposal_page(db: Database, proposal_id: str, *, can_review: bool, username:
     except DomainError as missing:
         st.error(missing.problems[0], icon="🔎")
         return
-    record, live = story.record, readers.current(db)
+    record = story.record
+    # What it is measured against: the live split while it waits, the split it replaced once
+    # active (not itself), the split it was filed against otherwise.
+    base = story.compared_with
+    base_label = {"proposed": "Live", "queued": "Live", "active": "Replaced"}.get(
+        record.status, "Filed against")
     pending = next((item for item in readers.pending(db) if item.record.id == record.id), None)
     st.subheader(f"Proposal {record.split.label()} · {record.status}")
     who = record.proposer_username or record.proposed_by
@@ -242,11 +248,11 @@ def proposal_page(db: Database, proposal_id: str, *, can_review: bool, username:
     st.markdown(tier_badge(story.tier, story.approvals_required))
     chart, facts = st.columns([3, 2])
     with chart:
-        st.plotly_chart(figures.split_comparison(live.split, record.split, "Live", "This proposal"),
+        st.plotly_chart(figures.split_comparison(base, record.split, base_label, "This proposal"),
                         key="proposal_compare")
-        outcome_panels.backtest(db, record.split, live.split, key="proposal_page")
+        outcome_panels.backtest(db, record.split, base, key="proposal_page")
     with facts:
-        st.dataframe(split_changes(live.split, record.split), hide_index=True,
+        st.dataframe(split_changes(base, record.split, base_label), hide_index=True,
                      key="proposal_changes")
         left, right = st.columns(2)
         left.metric("Confidence", f"{float(record.confidence):.0%}")

@@ -160,24 +160,27 @@ def get_pending_proposals(db: Database, now: datetime | None = None) -> list[Pen
         return pending
 
 
-def pending_with_split(session: so.Session, split: Split, policy: Policy,
-                       now: datetime) -> AllocationLog | None:
+def pending_with_split(session: so.Session, split: Split, policy: Policy, now: datetime, *,
+                       other_than: uuid.UUID | None = None) -> AllocationLog | None:
     """The newest proposal of exactly this split still waiting for review (not past its
-    lifetime: one that can no longer be reviewed does not block filing it again)."""
+    lifetime: one that can no longer be reviewed does not block filing it again), or queued;
+    `other_than` leaves a proposal out (one already filed is no duplicate of itself)."""
     since = now - timedelta(hours=policy.proposal_lifetime_hours)
-    return session.scalar(sa.select(AllocationLog).where(
+    query = sa.select(AllocationLog).where(
         sa.or_(sa.and_(AllocationLog.status == PENDING, AllocationLog.timestamp > since),
                AllocationLog.status == QUEUED), *_same_split(split))
-        .order_by(AllocationLog.timestamp.desc()).limit(1))
+    if other_than is not None:
+        query = query.where(AllocationLog.id != other_than)
+    return session.scalar(query.order_by(AllocationLog.timestamp.desc()).limit(1))
 
 
 def duplicate_problems(session: so.Session, split: Split, live: Split, policy: Policy,
-                       now: datetime) -> list[str]:
+                       now: datetime, *, other_than: uuid.UUID | None = None) -> list[str]:
     """Why filing `split` now would only repeat what is already there: it is the live split, or
     the same four percentages already wait for review."""
     if split == live:
         return [f"split: {split.label()} is already the live split; there is nothing to change"]
-    waiting = pending_with_split(session, split, policy, now)
+    waiting = pending_with_split(session, split, policy, now, other_than=other_than)
     if waiting is not None:
         if waiting.status == QUEUED:
             return [f"split: {split.label()} is already approved and queued as proposal "
@@ -204,16 +207,23 @@ def list_proposals(db: Database, status: str = WAITING) -> list[PendingProposal 
             .order_by(AllocationLog.timestamp.desc(), AllocationLog.id))]
 
 
-def validate_against_live(db: Database, proposal: ProposalInput) -> ValidationResult:
+def validate_against_live(db: Database, proposal: ProposalInput, *,
+                          filed_as: str | None = None) -> ValidationResult:
     """Validation as `propose` would apply it now: the policy in force, the live split, and no
-    duplicate of the live split or of a pending proposal."""
+    duplicate of the live split or of a pending proposal. `filed_as` names the proposal being
+    checked when it is already filed (a Review card): it is no duplicate of itself."""
+    other_than = uuid.UUID(filed_as) if filed_as else None
+    # A filed proposal's label was given when it was filed (the rebalancer's own route, for
+    # `ai`/`system`): only a new filing is checked for it.
+    labels = [] if filed_as else _label_problems(proposal)
     with reading(db) as session:
         policy, live = load_policy(session), live_split(session)
         result = validate_proposal(proposal, policy=policy, live=live)
         if result.split is None:
-            return replace(result, errors=result.errors + _label_problems(proposal))
-        duplicates = duplicate_problems(session, result.split, live, policy, utcnow())
-        return replace(result, errors=result.errors + duplicates + _label_problems(proposal))
+            return replace(result, errors=result.errors + labels)
+        duplicates = duplicate_problems(session, result.split, live, policy, utcnow(),
+                                        other_than=other_than)
+        return replace(result, errors=result.errors + duplicates + labels)
 
 
 def _label_problems(proposal: ProposalInput) -> list[str]:
@@ -283,7 +293,7 @@ def get_proposal_story(db: Database, proposal_id: str) -> ProposalStory:
     with reading(db) as session:
         row = _load(session, proposal_id)
         policy = load_policy(session)
-        if row.status == PENDING:
+        if row.status in (PENDING, QUEUED):
             compared_with = live_split(session)
         elif row.status == "active":
             before = _predecessor(session, row)

@@ -246,3 +246,30 @@ def test_a_proposal_page_for_an_unknown_id_says_so(plain_db):
     at = _proposal_page("vic", "not-an-id")
     no_exception(at)
     assert "proposal: 'not-an-id' is not a proposal id" in [e.value for e in at.error]
+
+
+def test_a_valid_pending_proposal_shows_no_error_not_even_that_it_duplicates_itself(plain_db):
+    """The card's check is the filing rule without the proposal itself: neither "already pending
+    as proposal <its own id>" nor, for the rebalancer's own proposal, its label."""
+    from tests.integration.state import file_as_rebalancer
+
+    manual = _file(plain_db)
+    machine = file_as_rebalancer(plain_db, ProposalInput(70, 18, 8, 4, reasoning="rules",
+                                                         proposed_by="ai"))
+    at = open_page(REVIEW, user="gus")
+    no_exception(at)
+    errors = [e.value for e in at.error]
+    assert not any(manual in e or machine in e or "proposed_by" in e for e in errors), errors
+    assert all_text(at).count("Valid against the live split and the policy") == 2
+
+
+def test_an_active_proposals_page_compares_it_with_the_split_it_replaced(plain_db):
+    from core.proposals.lifecycle import review_proposal
+
+    proposal_id = _file(plain_db)  # 75/15/6/4 against 80/15/3/2
+    review_proposal(plain_db, proposal_id, "approved", by="gus")
+    at = _proposal_page("vic", proposal_id)
+    no_exception(at)
+    [changes] = [frame.value for frame in at.dataframe if "Replaced" in frame.value.columns]
+    assert list(changes["Replaced"]) == ["80%", "15%", "3%", "2%"]
+    assert list(changes["Change"]) != ["±0 pts"] * 4
