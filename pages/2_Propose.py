@@ -69,14 +69,20 @@ submitted = st.button("📨 File proposal", type="primary", key="propose_submit"
 
 with core_call():
     check = validate_against_live(page.db, proposal)
-    # An empty reasoning is not an error worth shouting about before anything was typed.
-    shown = [e for e in check.errors if submitted or reasoning or not e.startswith("reasoning:")]
+    untouched = check.split == live.split
+    # Nothing typed yet is not an error worth shouting about: an empty reasoning, or the form
+    # still holding the live split it starts from (said once, plainly, until Submit).
+    shown = [e for e in check.errors
+             if submitted or not ((not reasoning and e.startswith("reasoning:"))
+                                  or (untouched and "already the live split" in e))]
     show_problems(shown, slots, warnings=check.warnings)
+    if untouched and not submitted:
+        st.info("The form starts from the live split: change at least one bucket.")
     if check.valid:
         st.success("✔️ Valid: this proposal can be filed."
                    + (f" It is a {check.tier} change." if check.tier else ""))
 
-if submitted:
+if submitted and check.valid:  # an invalid one is refused above already, once
     with core_call(slots):
         filed = propose_allocation(page.db, proposal, by=page.username)
         label = "/".join(format_pct(Decimal(repr(values[b]))) for b in BUCKETS)

@@ -138,3 +138,15 @@ def test_filing_what_is_already_pending_is_refused_next_to_the_form(plain_db):
     assert any(pending.record.id in e.value for e in at.error)
     at = at.button(key="propose_submit").click().run()
     assert len(get_pending_proposals(plain_db)) == 1
+
+
+def test_the_form_does_not_shout_that_it_holds_the_live_split_until_submitted(plain_db):
+    at = open_page(PROPOSE, user="ann")
+    no_exception(at)
+    assert not [e.value for e in at.error]
+    assert "The form starts from the live split" in all_text(at)
+    at.text_area(key="propose_reasoning").input("no change at all")
+    at = at.button(key="propose_submit").click().run()
+    refusals = [e.value for e in at.error if "already the live split" in e.value]
+    assert len(refusals) == 1, refusals  # said once, not by the check and the filing both
+    assert len(get_allocation_history(plain_db)) == 1
