@@ -25,8 +25,8 @@ from core.base.errors import NotFound, PermissionDenied, Refused, ValidationFail
 from core.base.locking import serialize_writes
 from core.base.parsing import MIN_PASSWORD_LENGTH, TEXT_LIMITS, check_text, optional_text, shown
 from core.base.sessions import reading, writing
-from core.governance.actors import (GOVERNING_ROLES, MAX_NAME_LENGTH, count_active_governors,
-                                    normalise_username, resolve_actor)
+from core.governance.actors import (GOVERNING_ROLES, MAX_NAME_LENGTH, a_role,
+                                    count_active_governors, normalise_username, resolve_actor)
 from core.governance.policy_store import load_policy
 from core.governance.seal_state import refuse_if_sealed
 from core.governance.second_factor import check_totp
@@ -232,7 +232,7 @@ def set_role(db: Database, username: str, role: str, *, by: str | None) -> Accou
         actor = resolve_actor(session, by, "admin", "changing a role")
         user = load_user(session, username)
         if touches_governance(user, role):
-            refuse_if_sealed(session, f"making {user.username} a {role}")
+            refuse_if_sealed(session, f"making {user.username} {a_role(role)}")
         return apply_role(session, user, role, actor.username)
 
 
@@ -243,7 +243,7 @@ def apply_role(session: so.Session, user: User, role: str, by: str) -> Account:
     if role != "admin":
         _last_admin_guard(session, user)
     if role not in GOVERNING_ROLES:
-        _refuse_losing_a_needed_governor(session, user, f"making a {role} of")
+        _refuse_losing_a_needed_governor(session, user, f"making {a_role(role)} of")
     old = user.role
     user.role = role
     mark_governing(user, utcnow())
@@ -259,7 +259,7 @@ def disable_user(db: Database, username: str, *, by: str | None) -> Account:
         actor = resolve_actor(session, by, "admin", "disabling an account")
         user = load_user(session, username)
         if touches_governance(user, disabling=True):
-            refuse_if_sealed(session, f"disabling {user.username}, a {user.role}")
+            refuse_if_sealed(session, f"disabling {user.username}, {a_role(user.role)}")
         return apply_disable(session, user, actor.username)
 
 

@@ -22,6 +22,11 @@ from core.record.audit import honoured
 from db.models import ROLES, User
 
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
+
+
+def a_role(role: str) -> str:
+    """"a governor", "an analyst", "an admin": how messages name a role."""
+    return f"{'an' if role[:1] in 'aeiou' else 'a'} {role}"
 MAX_NAME_LENGTH = TEXT_LIMITS["username"]  # the width of every column that records who acted
 OPEN_MODE_ACTOR = "operator"
 
@@ -71,7 +76,8 @@ def resolve_actor(session: so.Session, username: str | None, needed_role: str, a
     actor = Actor(user.username, user.role)
     if not actor.can(needed_role):
         raise PermissionDenied(
-            f"by: {user.username} is a {user.role}; {action} needs the {needed_role} role or higher")
+            f"by: {user.username} is {a_role(user.role)}; {action} needs the {needed_role} role or "
+            "higher")
     return actor
 
 

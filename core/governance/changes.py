@@ -26,7 +26,7 @@ from core.base.parsing import optional_text, shown
 from core.base.sessions import reading, writing
 from core.governance.accounts import (Account, apply_disable, apply_role, check_role, load_user,
                                       touches_governance)
-from core.governance.actors import GOVERNING_ROLES, Actor, resolve_actor
+from core.governance.actors import GOVERNING_ROLES, Actor, a_role, resolve_actor
 from core.governance.policy_store import (apply_setting, as_text, check_setting_text, load_policy,
                                           proposed_setting)
 from core.governance.seal_state import is_sealed, record_seal
@@ -172,7 +172,8 @@ def request_role_change(db: Database, username: str, role: str, *,
             return apply_role(session, user, role, actor.username)
         change = {"username": user.username, "from": user.role, "to": role}
         return _file(session, actor, "role", change,
-                     f"make {user.username} a {role} (now a {user.role})", subject=user.username)
+                     f"make {user.username} {a_role(role)} (now {a_role(user.role)})",
+                     subject=user.username)
 
 
 def request_disable(db: Database, username: str, *, by: str | None) -> Account | GovernanceFiling:
@@ -185,7 +186,7 @@ def request_disable(db: Database, username: str, *, by: str | None) -> Account |
             return apply_disable(session, user, actor.username)
         change = {"username": user.username, "role": user.role}
         return _file(session, actor, "disable", change,
-                     f"disable {user.username} (a {user.role})", subject=user.username)
+                     f"disable {user.username} ({a_role(user.role)})", subject=user.username)
 
 
 def request_unseal(db: Database, *, by: str | None) -> GovernanceFiling:

@@ -38,7 +38,8 @@ from core.base.parsing import check_text, shown
 from core.base.sessions import reading, writing
 from core.governance.accounts import (RESERVED_USERNAMES, USERNAME_PATTERN, Account,
                                       account_of, check_role, hash_new_password, mark_governing)
-from core.governance.actors import GOVERNING_ROLES, Actor, normalise_username, resolve_actor
+from core.governance.actors import (GOVERNING_ROLES, Actor, a_role, normalise_username,
+                                    resolve_actor)
 from core.governance.changes import file_governance_change, invite_approved
 from core.governance.seal_state import is_sealed
 from core.governance.web_sessions import end_sessions_of
@@ -173,7 +174,7 @@ def invite_user(db: Database, username: str, role: str, *, by: str | None,
         if role in GOVERNING_ROLES and is_sealed(session):
             filing = file_governance_change(
                 session, actor, "invite", {"username": name, "role": role},
-                f"let the invited {name} govern as a {role}", subject=name)
+                f"let the invited {name} govern as {a_role(role)}", subject=name)
             issued = replace(issued, governance_proposal_id=filing.id)
         return issued
 

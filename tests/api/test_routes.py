@@ -187,7 +187,7 @@ def test_an_analyst_may_not_review(api):
     before = snapshot(api.db)
     errors = problem_of(api.post("ann", f"/api/v1/proposals/{proposal_id}/reviews",
                                  json={"decision": "approved"}), 403)
-    assert errors == ["by: ann is a analyst; reviewing a proposal needs the governor role or higher"]
+    assert errors == ["by: ann is an analyst; reviewing a proposal needs the governor role or higher"]
     assert snapshot(api.db) == before
 
 
