@@ -19,6 +19,7 @@ from core.allocation.validation import ProposalInput
 from core.base.errors import NotFound, PermissionDenied, Refused, ValidationFailed
 from core.governance.accounts import (add_user, authenticate, count_accounts, disable_user,
                                       get_account, list_users, login_delay_seconds, set_role)
+from core.governance.actors import a_role
 from core.governance.policy_store import get_policy, set_policy
 from core.proposals.distribution import distribute, list_distributions
 from core.proposals.lifecycle import (get_allocation_history, get_pending_proposals,
@@ -107,7 +108,7 @@ def test_each_role_may_do_what_its_rank_allows_and_nothing_more(team, action, ac
             run(team, actor)
         message = str(refusal.value)
         assert message.startswith("by: ")
-        assert f"{actor} is a {role}" in message and f"needs the {needed} role" in message
+        assert f"{actor} is {a_role(role)}" in message and f"needs the {needed} role" in message
         assert snapshot(team) == before, f"a refused {action} wrote something"
 
 
