@@ -2,16 +2,103 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+from typing import Any
+
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.routes import ROUTERS
-from core.governance.api_tokens import FailedTokenAttempts
+from core.base.errors import DomainError
+from core.governance.api_tokens import FailedTokenAttempts, authenticate_client
 from db.engine import Database
 
 DESCRIPTION = """The HTTP face of the dynamic profit allocation system. Every route but `/health`
 needs `Authorization: Bearer TOKEN` (`python -m core tokens create`). Errors are
-`application/problem+json` (RFC 9457) whose `errors` are the CLI's one-line messages."""
+`application/problem+json` (RFC 9457) whose `errors` are the CLI's one-line messages. A request
+body may hold at most 1 MB."""
+
+MAX_BODY_BYTES = 1_000_000  # 1 MB: the largest body here (a proposal's reasoning) is far smaller
+TOO_LARGE = f"body: larger than {MAX_BODY_BYTES // 1_000_000} MB"
+
+
+def bearer_token(scope: Scope) -> str | None:
+    """The token of `Authorization: Bearer TOKEN`, read as fastapi.security.HTTPBearer reads it."""
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            scheme, _, credentials = value.decode("latin-1").partition(" ")
+            return credentials.strip() or None if scheme.lower() == "bearer" else None
+    return None
+
+
+class Gate:
+    """Before a route reads anything: the token (so a caller without one learns nothing, not even
+    whether its JSON parses, and costs no more than a header), then the body, at most
+    MAX_BODY_BYTES of it whether declared in Content-Length or streamed in chunks.
+
+    A pure ASGI middleware: the body is read here, counted, and handed on whole (it is small by
+    then), so no route ever sees a byte past the limit. The principal goes on to api/auth.py in
+    the request's state."""
+
+    def __init__(self, app: ASGIApp, db: Database, attempts: FailedTokenAttempts,
+                 public: frozenset[str]) -> None:
+        self.app, self.db, self.attempts, self.public = app, db, attempts, public
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] not in self.public:
+            client = scope["client"][0] if scope.get("client") else "unknown"
+            try:
+                principal = await run_in_threadpool(authenticate_client, self.db,
+                                                    bearer_token(scope), client, self.attempts)
+            except DomainError as error:
+                await errors.domain_problem(error)(scope, receive, send)
+                return
+            scope.setdefault("state", {})["principal"] = principal
+        body = await self._read_body(scope, receive)
+        if body is None:
+            await errors.problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, [TOO_LARGE])(
+                scope, receive, send)
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+    @staticmethod
+    async def _read_body(scope: Scope, receive: Receive) -> bytes | None:
+        """The whole body, or None past MAX_BODY_BYTES (declared or counted)."""
+        declared = dict(scope.get("headers", ())).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away: nothing to answer
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # after the body: a disconnect, as the server would say
+
+    return replay
 
 
 def create_app(db: Database) -> FastAPI:
@@ -22,4 +109,8 @@ def create_app(db: Database) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    public: Any = {"/health", app.docs_url, app.redoc_url, app.openapi_url,
+                   app.swagger_ui_oauth2_redirect_url}
+    app.add_middleware(Gate, db=db, attempts=app.state.failed_tokens,
+                       public=frozenset(p for p in public if p))
     return app

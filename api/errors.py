@@ -7,6 +7,7 @@ already translated database failures into its own exceptions (`core.base.session
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -20,6 +21,14 @@ from core.base.errors import (DatabaseBusy, DatabaseFailure, DomainError, NotAut
 
 log = logging.getLogger("api")
 PROBLEM_JSON = "application/problem+json"
+# What a caller learns when the database fails: not its host, port or driver's words (those go to
+# the operator's log).
+DATABASE_UNAVAILABLE = "database: unavailable"
+# Messages echo what the caller sent (an id, a key): a long run of it is cut, so an answer is
+# never a mirror for 10,000 characters of someone else's input.
+ECHO_LIMIT = 40
+MESSAGE_LIMIT = 500
+_LONG_RUN = re.compile(r"\S{%d,}" % (ECHO_LIMIT + 1))
 
 # Most specific first: Throttled is a Refused, PermissionDenied too.
 STATUS_OF: tuple[tuple[type[DomainError], HTTPStatus], ...] = (
@@ -38,10 +47,22 @@ def problem(status: HTTPStatus | int, errors: list[str], headers: dict[str, str]
             extra: dict[str, Any] | None = None) -> JSONResponse:
     """A problem details answer; `extra` adds members (RFC 9457 allows extensions)."""
     status = HTTPStatus(status)
+    errors = [capped(e) for e in errors]
     return JSONResponse(
         {"type": "about:blank", "title": status.phrase, "status": status.value,
          "detail": "; ".join(errors), "errors": errors, **(extra or {})},
         status_code=status.value, media_type=PROBLEM_JSON, headers=headers)
+
+
+def capped(message: str) -> str:
+    message = _LONG_RUN.sub(lambda run: run.group()[:ECHO_LIMIT] + "…", message)
+    return message if len(message) <= MESSAGE_LIMIT else message[:MESSAGE_LIMIT] + "…"
+
+
+def database_problems(error: DatabaseFailure) -> list[str]:
+    """The caller's one line for a database failure; the reason is logged for the operator."""
+    log.warning("database failure: %s", "; ".join(error.problems))
+    return [DATABASE_UNAVAILABLE]
 
 
 def status_of(error: DomainError) -> HTTPStatus:
@@ -53,7 +74,13 @@ def status_of(error: DomainError) -> HTTPStatus:
 
 def _domain(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DomainError)
+    return domain_problem(error)
+
+
+def domain_problem(error: DomainError) -> JSONResponse:
+    """Core's refusal as its status and problem details (also used before routing: api/app.py)."""
     status = status_of(error)
+    problems = error.problems
     headers = None
     if status == HTTPStatus.UNAUTHORIZED:
         headers = {"WWW-Authenticate": "Bearer"}
@@ -61,7 +88,9 @@ def _domain(_: Request, error: Exception) -> JSONResponse:
         headers = {"Retry-After": str(max(1, round(error.retry_after)))}
     elif isinstance(error, DatabaseBusy):
         headers = {"Retry-After": "1"}
-    return problem(status, error.problems, headers)
+    if isinstance(error, DatabaseFailure):
+        problems = database_problems(error)
+    return problem(status, problems, headers)
 
 
 def _field(location: tuple[Any, ...]) -> str:

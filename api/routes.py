@@ -3,12 +3,16 @@ the document the CLI prints for the same command."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.routing import APIRoute
 
 from api.auth import Caller, caller, database
-from api.errors import problem
+from api.errors import database_problems, problem
 from api.schemas import DistributionBody, ProposalBody, RebalanceBody, ReviewBody, VetoBody
 from core.allocation.validation import ProposalInput
 from core.base.errors import DatabaseUnavailable
@@ -20,8 +24,35 @@ from core.rebalancer.service import run_rebalance
 from core.record.activity import list_activity
 from db.engine import Database
 
+
+
+class ExactJsonRequest(Request):
+    """A request whose JSON numbers with a fraction are read as exact decimals, not doubles: money
+    sent as 1234567890123456.78 stays that amount, and a number is taken exactly as the same
+    digits in a string would be."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = json.loads(await self.body(), parse_float=Decimal)
+        return self._json
+
+
+class ExactJsonRoute(APIRoute):
+    """Routes whose bodies carry money (FastAPI's custom request class pattern)."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+
+        async def exact(request: Request) -> Response:
+            return await handler(ExactJsonRequest(request.scope, request.receive))
+
+        return exact
+
+
 health = APIRouter(tags=["health"])
 functions = APIRouter(prefix="/functions/v1", tags=["the original design's functions"])
+money = APIRouter(prefix="/functions/v1", tags=["the original design's functions"],
+                  route_class=ExactJsonRoute)
 v1 = APIRouter(prefix="/api/v1", tags=["allocation"])
 
 
@@ -31,7 +62,7 @@ def get_health(db: Database = Depends(database)) -> Any:
     try:
         return {"status": "ok", "database": "ok", "revision": schema_revision(db)}
     except DatabaseUnavailable as error:
-        return problem(503, error.problems, extra={"database": "unreachable"})
+        return problem(503, database_problems(error), extra={"database": "unreachable"})
 
 
 @functions.post("/profit-rebalancer")
@@ -45,14 +76,19 @@ def profit_rebalancer(body: RebalanceBody | None = None, who: Caller = Depends(c
     return result.as_json()
 
 
-@functions.post("/manage-profits", status_code=201,
-                responses={200: {"description": "the key was already recorded with this amount"}})
+@money.post("/manage-profits", status_code=201,
+            responses={200: {"description": "the key was already recorded with this amount"},
+                       409: {"description": "another amount under this key, paused, above the "
+                                            "policy's cap, or unusually large without "
+                                            "`confirm_total`"}})
 def manage_profits(body: DistributionBody, response: Response, who: Caller = Depends(caller),
                    db: Database = Depends(database)) -> dict[str, Any]:
     """A distribution with the active split (analyst), idempotent by key: the CLI's
-    `distribute --json`; 201 recorded, 200 already recorded with this amount."""
+    `distribute --json`; 201 recorded, 200 already recorded with this amount. An amount over ten
+    times the largest distribution so far needs `confirm_total` repeating it."""
     with who.acting():
-        record = distribution.distribute(db, body.profit, body.key, by=who.by)
+        record = distribution.distribute(db, body.profit, body.key, by=who.by, confirm_large=True,
+                                         confirm_total=body.confirm_total)
     response.status_code = 201 if record.created else 200
     return record.as_json()
 
@@ -159,4 +195,4 @@ def get_compare(date_from: str | None = Query(None, alias="from"),
     return queries.compare_performance(db, start, stop)
 
 
-ROUTERS = (health, functions, v1)
+ROUTERS = (health, functions, money, v1)

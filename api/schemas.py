@@ -52,6 +52,8 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[Any, str], str]:
 
 Percent = Annotated[Decimal, core_rule(lambda v, f: to_decimal(v, f, places=PERCENT_PLACES))]
 Money = Annotated[Decimal, core_rule(lambda v, f: parse_total(v, get_settings().minor_unit, f))]
+OptionalMoney = Annotated[Decimal | None, core_rule(
+    lambda v, f: None if v is None else parse_total(v, get_settings().minor_unit, f))]
 
 
 class Body(BaseModel):
@@ -69,6 +71,7 @@ class RebalanceBody(Body):
 class DistributionBody(Body):
     profit: Money
     key: str
+    confirm_total: OptionalMoney = None  # the same amount again, for an unusually large one
 
 
 class ProposalBody(Body):

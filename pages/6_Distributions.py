@@ -8,14 +8,14 @@ import streamlit as st
 
 from core.allocation.split import BUCKET_LABELS, BUCKETS
 from core.base.errors import ValidationFailed
-from core.proposals.distribution import amounts_for, distribute, largest_distribution
+from core.proposals.distribution import (CONFIRM_FACTOR, amounts_for, distribute,
+                                         largest_distribution, needs_confirmation)
 from ui import confirm, figures, readers
 from ui.feedback import core_call
 from ui.format import money, plain, when
 from ui.page import setup_page
 from ui.proposals import link
 
-RETYPE_FACTOR = 10  # an amount over ten times the largest distribution so far is typed twice
 page = setup_page("Distributions", "💸")
 live = readers.current(page.db)
 policy = readers.policy(page.db)
@@ -37,8 +37,8 @@ def show(details) -> bool:
                      f"({money(policy.max_distribution)}); an admin can raise it.")
             return False
         largest = largest_distribution(page.db)
-        if largest and total > RETYPE_FACTOR * largest:
-            st.warning(f"⚠️ This is more than {RETYPE_FACTOR} times the largest distribution so "
+        if needs_confirmation(total, largest):  # typed twice, as the API's confirm_total
+            st.warning(f"⚠️ This is more than {CONFIRM_FACTOR} times the largest distribution so "
                        f"far ({money(largest)}). Type the amount again to confirm it.")
             again = st.text_input("The amount again", key="dist_retype")
             try:

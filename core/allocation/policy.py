@@ -30,6 +30,10 @@ APPROVALS_REQUIRED = "approvals_required"
 APPROVALS_REQUIRED_MAJOR = "approvals_required_major"
 MIN_HOURS_BETWEEN_ACTIVATIONS = "min_hours_between_activations"
 MAX_DISTRIBUTION = "max_distribution"
+# A new installation caps one distribution at a billion (an admin raises it or sets it to off):
+# far above any real payout here, far below the 18 digits the ledger holds, so that a slip such as
+# 1e15 is refused before it reaches the ledger. Policies stored with "off" keep it off.
+DEFAULT_MAX_DISTRIBUTION = Decimal("1000000000.00")
 MAX_STEP = "max_step"
 # The trust issue: governors and admins give a current TOTP code to sign in and to review.
 REQUIRE_TOTP = "require_totp"
@@ -63,7 +67,7 @@ class Policy:
     approvals_required: int = 1
     approvals_required_major: int = DEFAULT_APPROVALS_REQUIRED_MAJOR
     min_hours_between_activations: int = 0  # 0: off
-    max_distribution: Decimal | None = None  # None: off
+    max_distribution: Decimal | None = DEFAULT_MAX_DISTRIBUTION  # None: off
     proposal_lifetime_hours: int = 7 * 24
     auto_approve_min_confidence: Decimal | None = None
     auto_approve_cooldown_hours: int = 72

@@ -82,7 +82,10 @@ _ALLOWED_CONTROLS = {"\t", "\n", "\r"}
 def shown(value: Any, *, quote: bool = True, limit: int = 40) -> str:
     """An input as an error message repeats it: a 300-digit paste is cut, not echoed whole, and
     anything unprintable is escaped (repr), so the message itself is always printable."""
-    text = repr(value) if quote or not isinstance(value, str) or not value.isprintable() else value
+    if isinstance(value, Decimal):  # a number as its digits (the API reads JSON numbers so)
+        text = str(value)
+    else:
+        text = repr(value) if quote or not isinstance(value, str) or not value.isprintable() else value
     return text if len(text) <= limit else text[:limit] + "…"
 
 

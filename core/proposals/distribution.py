@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 
 from core.allocation.money import Amounts, calculate_amounts, parse_total
 from core.allocation.policy import MAX_DISTRIBUTION
@@ -27,6 +28,17 @@ from db.models import ProfitDistribution
 from settings import get_settings
 
 MAX_KEY_LENGTH = TEXT_LIMITS["key"]
+# An amount over this many times the largest distribution so far is a likely slip of the keyboard
+# (a misplaced point, a pasted figure in cents): it is recorded only when repeated (`confirm_total`
+# on the API, typed twice on the dashboard).
+CONFIRM_FACTOR = 10
+CONFIRM_TOTAL = "confirm_total"
+
+
+def needs_confirmation(total: Decimal, largest: Decimal | None) -> bool:
+    """Whether `total` is unusually large against the largest distribution so far (none before
+    the first distribution: there is no yardstick yet, and the policy's cap still holds)."""
+    return largest is not None and total > CONFIRM_FACTOR * largest
 
 
 @dataclass(frozen=True)
@@ -67,15 +79,25 @@ def amounts_as_json(parts: Amounts, current: CurrentAllocation) -> dict[str, Any
     return {**parts.as_json(), "total": str(parts.total), "allocation_id": current.id}
 
 
-def distribute(db: Database, profit: Any, key: str, *, by: str | None = None) -> Distribution:
+def distribute(db: Database, profit: Any, key: str, *, by: str | None = None,
+               confirm_large: bool = False, confirm_total: Any = None) -> Distribution:
     """Record one distribution. The same key again returns the first record and writes nothing;
-    the same key with another total is refused."""
+    the same key with another total is refused.
+
+    With `confirm_large` (the API), a total over CONFIRM_FACTOR times the largest distribution so
+    far is refused unless `confirm_total` repeats it exactly; a `confirm_total` that differs from
+    the profit is refused whatever the size."""
     key = check_text(key, "key").strip()
     if not key or len(key) > MAX_KEY_LENGTH:
         raise ValidationFailed(f"key: must be 1-{MAX_KEY_LENGTH} characters")
     minor_unit = get_settings().minor_unit
     positive_amount(profit, "profit")
     total = parse_total(profit, minor_unit)
+    confirmed = None if confirm_total is None else parse_total(confirm_total, minor_unit,
+                                                               CONFIRM_TOTAL)
+    if confirmed is not None and confirmed != total:
+        raise ValidationFailed(f"{CONFIRM_TOTAL}: {confirmed} is not the profit {total}; it must "
+                               "repeat the amount exactly")
     with writing(db) as session:
         actor = resolve_actor(session, by, "analyst", "running a distribution")
         serialize_writes(session)
@@ -92,6 +114,12 @@ def distribute(db: Database, profit: Any, key: str, *, by: str | None = None) ->
         if policy.max_distribution is not None and total > policy.max_distribution:
             raise Refused(f"profit: {total} is above the policy's {MAX_DISTRIBUTION} "
                           f"{policy.max_distribution}; an admin may raise it or set it to off")
+        if confirm_large and confirmed is None:
+            largest = _largest(session)
+            if needs_confirmation(total, largest):
+                raise Refused(f"{CONFIRM_TOTAL}: {total} is more than {CONFIRM_FACTOR} times the "
+                              f"largest distribution so far ({largest}); send {CONFIRM_TOTAL} "
+                              "with the same amount to record it")
         row = current_row(session)
         # Money follows only a split the application activated: one made active by raw SQL
         # fails its MACs (core.record.audit) and nothing is paid out under it.
@@ -128,4 +156,12 @@ def largest_distribution(db: Database) -> Decimal | None:
     """The largest total ever distributed (None before the first): the yardstick against which
     the dashboard asks for an unusually large amount to be typed twice."""
     with reading(db) as session:
-        return session.scalar(sa.select(sa.func.max(ProfitDistribution.total)))
+        return _largest(session)
+
+
+def _largest(session: so.Session) -> Decimal | None:
+    # Totals are text on SQLite (db.types.ExactDecimal), where MAX would compare them as strings
+    # ("953.12" > "3815.77"): order by their numeric value, then read the exact stored one.
+    by_value = sa.cast(ProfitDistribution.total, sa.Numeric)
+    return session.scalar(sa.select(ProfitDistribution.total)
+                          .order_by(by_value.desc(), ProfitDistribution.total.desc()).limit(1))

@@ -85,6 +85,7 @@ def test_distribute_shows_the_four_exact_amounts_and_writes_nothing_until_confir
 
 
 def test_an_amount_over_ten_times_the_largest_so_far_must_be_typed_again(plain_db):
+    set_policy(plain_db, "max_distribution", "off", by="ada")  # 1e15 is above the default cap
     distribute(plain_db, "100.00", "first", by="ann")
     at = _distribute(open_page(DISTRIBUTIONS, user="ann"), "1e15", "fat-finger", confirmed=False)
     assert "more than 10 times the largest distribution so far (100.00)" in all_text(at)

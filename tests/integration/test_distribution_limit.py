@@ -1,5 +1,6 @@
 """The largest distribution the policy allows (`max_distribution`), on SQLite and PostgreSQL:
-above it `distribute` is refused and nothing is written; `off` (the default) removes the limit.
+above it `distribute` is refused and nothing is written; a new database starts with a cap of a
+billion, which an admin raises or sets to `off`.
 """
 
 from __future__ import annotations
@@ -11,14 +12,20 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
+from core.allocation.policy import DEFAULT_MAX_DISTRIBUTION
 from core.base.errors import Refused, ValidationFailed
 from core.governance.policy_store import get_policy, set_policy
 from core.proposals.distribution import distribute, list_distributions
 from tests.integration.state import snapshot
 
 
-def test_off_by_default(team):
-    assert get_policy(team).max_distribution is None
+def test_a_new_database_caps_a_distribution_at_a_billion_until_an_admin_sets_it_off(team):
+    assert get_policy(team).max_distribution == DEFAULT_MAX_DISTRIBUTION == Decimal("1000000000")
+    assert get_policy(team).as_json()["max_distribution"] == "1000000000.00"
+    with pytest.raises(Refused):
+        distribute(team, "1000000000000", "big", by="ann")
+    assert distribute(team, "1000000000.00", "billion", by="ann").created
+    set_policy(team, "max_distribution", "off", by="ada")
     assert get_policy(team).as_json()["max_distribution"] is None
     assert distribute(team, "1000000000000", "big", by="ann").created
 

@@ -17,6 +17,7 @@ from core.platform_data.csv_import import import_csv
 from core.platform_data.queries import (allocation_periods, compare_performance,
                                         distribution_totals_over_time, suggestion_quality,
                                         weekly_metric_series)
+from core.governance.policy_store import set_policy
 from core.proposals.distribution import distribute
 from core.proposals.lifecycle import propose_allocation, review_proposal
 from tests.integration.state import file_as_rebalancer
@@ -121,6 +122,7 @@ def test_suggestion_quality_of_an_empty_window_has_no_average(db):
 
 
 def test_distribution_totals_are_exact_running_sums(db):
+    set_policy(db, "max_distribution", "off", by=None)  # 18 digits: above the default cap
     distribute(db, "1000000000000000.01", "run-1")
     distribute(db, "1000000000000000.01", "run-2")
     days = distribution_totals_over_time(db)

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.allocation.policy import (MAJOR, MINOR, Policy, SETTABLE_KEYS, policy_from_dict,
-                                    with_setting)
+from core.allocation.policy import (DEFAULT_MAX_DISTRIBUTION, MAJOR, MINOR, Policy,
+                                    SETTABLE_KEYS, policy_from_dict, with_setting)
 from core.allocation.split import DEFAULT_SPLIT, Split
 from core.allocation.validation import proposal_tier
 from core.base.errors import ValidationFailed
@@ -52,7 +52,8 @@ def test_the_approvals_a_tier_needs():
 def test_the_new_keys_are_settable_and_default_off():
     assert {"approvals_required_major", "min_hours_between_activations",
             "max_distribution"} <= set(SETTABLE_KEYS)
-    assert (POLICY.min_hours_between_activations, POLICY.max_distribution) == (0, None)
+    assert (POLICY.min_hours_between_activations, POLICY.max_distribution) == (
+        0, DEFAULT_MAX_DISTRIBUTION)
 
 
 def test_the_major_count_may_never_fall_below_the_minor_count():
