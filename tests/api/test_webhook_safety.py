@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -268,3 +269,10 @@ def test_activity_written_before_redaction_is_redacted_when_read(team):
         assert "s3cret" in connection.scalar(sa.text(
             "SELECT description FROM protocol_activity WHERE activity_type = "
             "'webhook_endpoint_added'"))
+
+
+def test_the_readme_names_every_error_the_delivery_log_can_show_and_the_variable():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    flat = " ".join(readme.split())
+    assert all(f"`{error}`" in flat for error in webhooks.DELIVERY_ERRORS)
+    assert "`PA_WEBHOOK_ALLOW_PRIVATE`" in readme and "PA_WEBHOOK_ALLOW_PRIVATE=1" in flat
