@@ -201,11 +201,11 @@ def _parse_url(url: str) -> _Target:
     is checked here, so a URL that passes registration cannot fail to be sent later."""
     if len(url) > MAX_URL_LENGTH:
         raise ValueError(f"longer than {MAX_URL_LENGTH} characters")
-    if any(not 32 < ord(c) < 127 for c in url):
-        raise ValueError("has spaces, control or non-ASCII characters (percent-encode them)")
     parts = urlsplit(url)  # ValueError for an unclosed `[`
     if parts.scheme not in ("http", "https"):
         raise ValueError("is not an http(s) URL")
+    if any(not 32 < ord(c) < 127 for c in url):
+        raise ValueError("has spaces, control or non-ASCII characters (percent-encode them)")
     port = parts.port  # ValueError for a port that is not a number from 0 to 65535
     host = parts.hostname or ""
     if not host:
