@@ -57,7 +57,7 @@ def trickler(stop: threading.Event) -> str:
 
 def healthy(arrivals: list[float]) -> tuple[ThreadingHTTPServer, str]:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self.rfile.read(int(self.headers["Content-Length"]))
             arrivals.append(time.monotonic())
             self.send_response(200)

@@ -23,7 +23,7 @@ def redact_url(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:  # not even parseable (an unclosed `[`): show nothing of it
         return REDACTED
-    userinfo, at, host = parts.netloc.rpartition("@")
+    _, at, host = parts.netloc.rpartition("@")
     netloc = f"{REDACTED}@{host}" if at else host
     return urlunsplit((parts.scheme, netloc, parts.path, REDACTED if parts.query else "", ""))
 

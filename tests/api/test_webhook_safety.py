@@ -220,7 +220,7 @@ def test_a_trickling_receiver_times_out_at_the_total_deadline_and_delays_no_one_
     trickler = Trickler(every=0.2, for_seconds=8)
     try:
         slow = subscribe(team, trickler.url)
-        healthy = subscribe(team, receiver.url, receiver)
+        subscribe(team, receiver.url, receiver)
         for value in ("10", "11", "12"):
             policy_store.set_policy(team, "max_step", value, by="ada")
         began = time.monotonic()
