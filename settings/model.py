@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # The dashboard's public address (https://allocation.example.org), put before invitation
     # links; without it a link is the path alone (/?invite=CODE).
     pa_public_url: str | None = None
+    # Webhook endpoints on loopback, private, link-local, multicast or reserved addresses are
+    # refused unless this is set (PA_WEBHOOK_ALLOW_PRIVATE=1): a receiver inside the network.
+    pa_webhook_allow_private: bool = False
 
     rebalance_cron: str = "0 0 * * *"
     weekly_report_cron: str = "0 9 * * 1"

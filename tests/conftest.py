@@ -122,3 +122,14 @@ def pg_db(pg_server: PgServer) -> Iterator[Database]:
     database = open_database(fresh_pg_url(pg_server))
     yield database
     database.engine.dispose()
+
+
+@pytest.fixture
+def private_webhooks_allowed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """PA_WEBHOOK_ALLOW_PRIVATE=1 for one test: its webhook receivers listen on 127.0.0.1."""
+    from settings import get_settings
+
+    monkeypatch.setenv("PA_WEBHOOK_ALLOW_PRIVATE", "1")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()  # the next test reads the environment as monkeypatch restores it

@@ -12,23 +12,41 @@ database (core.base.keys): a database reader cannot sign a webhook a receiver wo
 endpoint row written outside the application (its MAC fails) is sent nothing: its deliveries
 are given up and the failure recorded (core.record.audit).
 
+Where a webhook may go: an `http(s)` URL with a host (and a port when given), whose every
+address (after DNS resolution, at registration and again at each delivery) is public, unless
+PA_WEBHOOK_ALLOW_PRIVATE=1. A delivery connects to the address it checked, so a DNS answer
+that changes between the check and the use cannot point it inside the network. Redirects are
+never followed (a 3xx is a failed attempt), and each request has a total deadline
+(`TIMEOUT_SECONDS`), not one per read. Endpoints are delivered side by side by a few threads,
+each endpoint's deliveries in order by one of them, so one slow receiver costs the others
+nothing while threads are free, and any failure (a URL that no longer parses, a receiver that
+trickles, an error of ours) is that delivery's failed attempt, never the deliverer's.
+
 Delivery is at least once: a deliverer that dies after sending but before recording sends again
 once its claim lapses, with the same `X-PA-Delivery` id, by which a receiver can tell.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import http.client
+import ipaddress
 import json
+import logging
+import re
 import secrets
-import urllib.error
-import urllib.request
+import socket
+import ssl
+import threading
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import sqlalchemy as sa
 
@@ -36,6 +54,7 @@ from core.base.errors import KeyUnavailable, ValidationFailed
 from core.base.keys import keys_for
 from core.base.lookups import get_by_id
 from core.base.sessions import reading, writing
+from core.base.urls import redact_url
 from core.governance.actors import resolve_actor
 from core.record.activity import record_activity
 from core.record.audit import honoured
@@ -44,9 +63,20 @@ from db.engine import Database
 from db.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
 from db.types import utcnow
 
+log = logging.getLogger(__name__)
+
 SECRET_PREFIX = "whsec_"
 MAX_URL_LENGTH = 2000
+# The total deadline of one request: connecting, sending, and the answer's status line and
+# headers (the body is not read). Tests lower it.
 TIMEOUT_SECONDS = 10.0
+# Endpoints delivered at once. A slow receiver holds one thread for at most
+# ENDPOINT_BUDGET_SECONDS + TIMEOUT_SECONDS per pass; the others go on in the rest.
+DELIVERY_THREADS = 4
+# An endpoint starts no new request after this long in one pass (a receiver that answers
+# just inside the deadline, with a backlog, would otherwise hold its thread for hours); the
+# rest of its backlog waits for the next pass, still in order.
+ENDPOINT_BUDGET_SECONDS = 30.0
 # Waits after the 1st..5th failed attempt; the 6th failure gives up.
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
            timedelta(hours=6))
@@ -54,6 +84,22 @@ BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), ti
 # deliverers (the schedule and `webhooks deliver`) never send the same delivery at once.
 CLAIM = timedelta(seconds=60)
 MAX_ERROR_LENGTH = 300
+# The delivery log's words for an attempt without a usable answer: a fixed set, so the log
+# tells no more about what sits at an address (open, closed or silent port) than these do.
+ERROR_TIMEOUT = "timeout"
+ERROR_REFUSED = "connection refused"
+ERROR_CONNECTION = "connection failed"
+ERROR_TLS = "TLS failed"
+ERROR_NAME = "host not found"
+ERROR_REDIRECT = "redirect not followed"
+ERROR_NOT_ALLOWED = "destination not allowed"
+ERROR_BAD_URL = "invalid URL"
+ERROR_INTERNAL = "delivery error"
+DELIVERY_ERRORS = (ERROR_TIMEOUT, ERROR_REFUSED, ERROR_CONNECTION, ERROR_TLS, ERROR_NAME,
+                   ERROR_REDIRECT, ERROR_NOT_ALLOWED, ERROR_BAD_URL, ERROR_INTERNAL)
+ALLOW_PRIVATE_VARIABLE = "PA_WEBHOOK_ALLOW_PRIVATE"
+# A host as http.client will put it in a request line: a DNS name (or an IPv4 literal).
+_HOST_NAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,251}[A-Za-z0-9_.])?")
 
 
 @dataclass(frozen=True)
@@ -137,12 +183,96 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
 
 # --- endpoints ---------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class _Target:
+    """A parsed webhook URL: what a request to it needs."""
+
+    scheme: str
+    host: str          # the name or address to resolve (no brackets), also the TLS server name
+    port: int
+    host_header: str   # `host[:port]` as the URL gave it, brackets kept
+    path: str          # path and query
+    username: str | None
+    password: str | None
+
+
+def _parse_url(url: str) -> _Target:
+    """The URL's parts, or ValueError saying what is wrong with it. Everything a request needs
+    is checked here, so a URL that passes registration cannot fail to be sent later."""
+    if len(url) > MAX_URL_LENGTH:
+        raise ValueError(f"longer than {MAX_URL_LENGTH} characters")
+    parts = urlsplit(url)  # ValueError for an unclosed `[`
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("is not an http(s) URL")
+    if any(not 32 < ord(c) < 127 for c in url):
+        raise ValueError("has spaces, control or non-ASCII characters (percent-encode them)")
+    port = parts.port  # ValueError for a port that is not a number from 0 to 65535
+    host = parts.hostname or ""
+    if not host:
+        raise ValueError("has no host")
+    if not _HOST_NAME.fullmatch(host):
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError("has a host that is neither a name nor an address") from None
+    if port == 0:
+        raise ValueError("has port 0")
+    host_header = parts.netloc.rpartition("@")[2]
+    return _Target(parts.scheme, host, port or (443 if parts.scheme == "https" else 80),
+                   host_header, (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+                   unquote(parts.username) if parts.username is not None else None,
+                   unquote(parts.password) if parts.password is not None else None)
+
+
+def private_allowed() -> bool:
+    """PA_WEBHOOK_ALLOW_PRIVATE=1: endpoints inside the network (and tests' local receivers)."""
+    from settings import get_settings  # pydantic-settings only when a webhook needs it
+
+    return get_settings().pa_webhook_allow_private
+
+
+def address_allowed(address: str) -> bool:
+    """Whether a webhook may go to this IP address: a public one only (not loopback, private,
+    link-local, multicast, reserved, unspecified or shared), looking inside IPv6 forms that
+    carry an IPv4 address."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is not None and not address_allowed(str(embedded)):
+            return False
+    return ip.is_global and not (ip.is_private or ip.is_loopback or ip.is_link_local
+                                 or ip.is_multicast or ip.is_reserved or ip.is_unspecified)
+
+
+def _resolve(target: _Target) -> list[tuple[int, Any]]:
+    """(family, socket address) for each address the host resolves to; OSError if none."""
+    found = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM,
+                               proto=socket.IPPROTO_TCP)
+    return list(dict.fromkeys((family, sockaddr) for family, _, _, _, sockaddr in found))
+
+
+def _destination_allowed(addresses: list[tuple[int, Any]]) -> bool:
+    # Every address must pass, not one: a name answering with a public and a private address
+    # would otherwise be a way in.
+    return private_allowed() or all(address_allowed(sockaddr[0]) for _, sockaddr in addresses)
+
+
 def _check_url(url: str) -> str:
     url = (url or "").strip()
-    parts = urlsplit(url)
-    if len(url) > MAX_URL_LENGTH or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationFailed(f"url: {url[:60]!r} is not an http(s) URL of at most "
-                               f"{MAX_URL_LENGTH} characters")
+    shown = redact_url(url)[:80]
+    try:
+        target = _parse_url(url)
+    except ValueError as error:
+        raise ValidationFailed(f"url: {shown!r} {error}") from None
+    if not private_allowed():
+        try:
+            addresses = _resolve(target)
+        except OSError:
+            raise ValidationFailed(f"url: the host of {shown!r} does not resolve") from None
+        if not _destination_allowed(addresses):
+            raise ValidationFailed(
+                f"url: {shown!r} is on a loopback, link-local, private, multicast or reserved "
+                f"address (set {ALLOW_PRIVATE_VARIABLE}=1 to allow receivers inside the network)")
     return url
 
 
@@ -169,9 +299,13 @@ def add_endpoint(db: Database, url: str, events: str | list[str], *, by: str | N
         session.add(row)
         session.flush()
         # The secret stays out of the log: it is in the answer only.
+        # The URL's credentials and query (an API key) stay out of the log too: it is for
+        # every viewer, the full URL for admins (webhooks list, the Admin page).
         record_activity(session, "webhook_endpoint_added",
-                        f"{actor.username} registered webhook endpoint {url} ({', '.join(names)})",
-                        {"endpoint_id": row.id, "url": url, "events": names, "by": actor.username})
+                        f"{actor.username} registered webhook endpoint {redact_url(url)} "
+                        f"({', '.join(names)})",
+                        {"endpoint_id": row.id, "url": redact_url(url), "events": names,
+                         "by": actor.username})
         return NewEndpoint(_endpoint(row), secret)
 
 
@@ -196,8 +330,9 @@ def remove_endpoint(db: Database, endpoint_id: str, *, by: str | None) -> Endpoi
                 WebhookDelivery.endpoint_id == row.id, WebhookDelivery.status == "pending")
                 .values(status="failed", last_error="endpoint removed"))
             record_activity(session, "webhook_endpoint_removed",
-                            f"{actor.username} removed webhook endpoint {row.url}",
-                            {"endpoint_id": row.id, "url": row.url, "by": actor.username})
+                            f"{actor.username} removed webhook endpoint {redact_url(row.url)}",
+                            {"endpoint_id": row.id, "url": redact_url(row.url),
+                             "by": actor.username})
         return _endpoint(row)
 
 
@@ -265,20 +400,105 @@ def _usable_secret(session: sa.orm.Session, endpoint: WebhookEndpoint) -> str | 
         return None
 
 
+class _PinnedHTTP(http.client.HTTPConnection):
+    """An HTTP connection to an address already checked, not to whatever the name resolves to
+    now; the URL's host still goes in the Host header."""
+
+    def __init__(self, target: _Target, addresses: list[tuple[int, Any]], deadline: float):
+        super().__init__(target.host, target.port, timeout=max(deadline - time.monotonic(), 0.01))
+        self._addresses, self._deadline = addresses, deadline
+
+    def _connect_pinned(self) -> socket.socket:
+        last: OSError = ConnectionRefusedError()
+        for family, sockaddr in self._addresses:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(max(self._deadline - time.monotonic(), 0.01))
+                sock.connect(sockaddr)
+                return sock
+            except OSError as error:
+                sock.close()
+                last = error
+        raise last
+
+    def connect(self) -> None:
+        self.sock = self._connect_pinned()
+
+
+class _PinnedHTTPS(_PinnedHTTP):
+    """As _PinnedHTTP, with TLS: the certificate is checked against the URL's host name."""
+
+    _tls = ssl.create_default_context()
+
+    def connect(self) -> None:
+        self.sock = self._tls.wrap_socket(self._connect_pinned(), server_hostname=self.host)
+
+
 def _send(claim: _Claim, now: datetime, timeout: float) -> tuple[int | None, str | None]:
-    """POST the event; (status code, None) on any answer, (None, reason) when none came."""
-    request = urllib.request.Request(claim.url, data=claim.body, method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": "profit-allocation-webhooks/1",
-        "X-PA-Event": claim.event_type, "X-PA-Delivery": str(claim.delivery_id),
-        "X-PA-Signature": signature(claim.secret, int(now.timestamp()), claim.body)})
+    """POST the event; (status code, None) on a 2xx or an error status, (3xx, "redirect not
+    followed") on a redirect, (None, one of DELIVERY_ERRORS) when no usable answer came."""
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 (http(s) only)
-            return answer.status, None
-    except urllib.error.HTTPError as error:
-        return error.code, None
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", None) or error
-        return None, str(reason)[:MAX_ERROR_LENGTH]
+        target = _parse_url(claim.url)
+    except ValueError:
+        return None, ERROR_BAD_URL  # stored before URLs were parsed at registration
+    deadline = time.monotonic() + timeout
+    try:
+        addresses = _resolve(target)
+    except OSError:
+        return None, ERROR_NAME
+    if not _destination_allowed(addresses):
+        return None, ERROR_NOT_ALLOWED
+    headers = {
+        "Host": target.host_header, "Content-Type": "application/json",
+        "User-Agent": "profit-allocation-webhooks/1", "X-PA-Event": claim.event_type,
+        "X-PA-Delivery": str(claim.delivery_id),
+        "X-PA-Signature": signature(claim.secret, int(now.timestamp()), claim.body)}
+    if target.username is not None:
+        pair = f"{target.username}:{target.password or ''}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+    kind = _PinnedHTTPS if target.scheme == "https" else _PinnedHTTP
+    connection = kind(target, addresses, deadline)
+    expired = threading.Event()
+
+    def expire() -> None:
+        # Socket timeouts are per read: a receiver sending a byte every few seconds would never
+        # hit one. At the deadline the socket is shut, which ends whatever read is waiting.
+        expired.set()
+        if connection.sock is not None:
+            try:
+                socket.socket.shutdown(connection.sock, socket.SHUT_RDWR)  # not TLS's close_notify
+            except OSError:
+                pass
+
+    watchdog = threading.Timer(max(deadline - time.monotonic(), 0.0), expire)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        connection.request("POST", target.path, body=claim.body, headers=headers)
+        code = connection.getresponse().status
+    except Exception as error:  # noqa: BLE001 (every failure is this attempt's, in fixed words)
+        return None, ERROR_TIMEOUT if expired.is_set() else _error_text(error)
+    finally:
+        watchdog.cancel()
+        connection.close()
+    if expired.is_set():
+        return None, ERROR_TIMEOUT
+    if 300 <= code < 400:
+        return code, ERROR_REDIRECT
+    return code, None
+
+
+def _error_text(error: BaseException) -> str:
+    if isinstance(error, TimeoutError):  # socket.timeout too
+        return ERROR_TIMEOUT
+    if isinstance(error, ConnectionRefusedError):
+        return ERROR_REFUSED
+    if isinstance(error, ssl.SSLError | ssl.CertificateError):
+        return ERROR_TLS
+    if isinstance(error, OSError | http.client.HTTPException):
+        return ERROR_CONNECTION
+    log.warning("webhook delivery: unexpected %s", type(error).__name__, exc_info=error)
+    return ERROR_INTERNAL
 
 
 def _record(db: Database, claim: _Claim, code: int | None, error: str | None,
@@ -297,7 +517,7 @@ def _record(db: Database, claim: _Claim, code: int | None, error: str | None,
         elif claim.attempt > len(BACKOFF):
             row.status, row.next_attempt_at = "failed", None
             record_activity(session, "webhook_delivery_failed",
-                            f"webhook {claim.event_type} to {claim.url} given up after "
+                            f"webhook {claim.event_type} to {redact_url(claim.url)} given up after "
                             f"{claim.attempt} attempts ({row.last_error})",
                             {"delivery_id": row.id, "event_id": row.event_id,
                              "endpoint_id": row.endpoint_id, "attempts": claim.attempt,
@@ -307,27 +527,60 @@ def _record(db: Database, claim: _Claim, code: int | None, error: str | None,
         return row.status
 
 
+def _deliver_endpoint(db: Database, endpoint_id: uuid.UUID, now: datetime,
+                      timeout: float) -> tuple[int, int]:
+    """One endpoint's due deliveries, oldest first, until one is not delivered or its budget
+    for this pass is spent: (delivered, failed)."""
+    delivered = failed = 0
+    budget_ends = time.monotonic() + ENDPOINT_BUDGET_SECONDS
+    while time.monotonic() < budget_ends and (claim := _claim_next(db, endpoint_id, now)):
+        try:
+            code, error = _send(claim, now, timeout)
+        except Exception:  # a bug of ours fails this attempt (retried), not the pass
+            log.exception("webhook delivery %s: unexpected error", claim.delivery_id)
+            code, error = None, ERROR_INTERNAL
+        status = _record(db, claim, code, error, now)
+        delivered += status == "delivered"
+        failed += status == "failed"
+        if status == "pending":
+            break  # retried later; the ones behind it wait, to keep the order
+    return delivered, failed
+
+
+def _deliver_endpoint_isolated(db: Database, endpoint_id: uuid.UUID, now: datetime,
+                               timeout: float) -> tuple[int, int]:
+    try:
+        return _deliver_endpoint(db, endpoint_id, now, timeout)
+    except Exception:  # e.g. the database failed mid-way: the other endpoints still go
+        log.exception("webhook delivery to endpoint %s stopped", endpoint_id)
+        return 0, 0
+
+
 def deliver_due(db: Database, now: datetime | None = None, *,
-                timeout: float = TIMEOUT_SECONDS) -> DeliveryPass:
+                timeout: float | None = None) -> DeliveryPass:
     """One pass: each endpoint's due deliveries, oldest first, until one is not delivered.
 
-    Each claim and each outcome is its own short transaction: no transaction (and on SQLite no
+    Endpoints go side by side (DELIVERY_THREADS), each endpoint's deliveries one after another
+    in one thread, so order per endpoint holds and a slow receiver delays only itself. Each
+    claim and each outcome is its own short transaction: no transaction (and on SQLite no
     write lock) is held while a receiver takes its time to answer. `now` is the clock the
-    backoff runs on (tests move it instead of sleeping).
+    backoff runs on (tests move it instead of sleeping); `timeout` defaults to TIMEOUT_SECONDS
+    as it is when called.
     """
     now = now or utcnow()
-    delivered = failed = 0
+    timeout = TIMEOUT_SECONDS if timeout is None else timeout
     with reading(db) as session:
         endpoints = list(session.scalars(sa.select(WebhookDelivery.endpoint_id).where(
             WebhookDelivery.status == "pending").distinct()))
-    for endpoint_id in endpoints:
-        while (claim := _claim_next(db, endpoint_id, now)) is not None:
-            code, error = _send(claim, now, timeout)
-            status = _record(db, claim, code, error, now)
-            delivered += status == "delivered"
-            failed += status == "failed"
-            if status == "pending":
-                break  # retried later; the ones behind it wait, to keep the order
+    delivered = failed = 0
+    if endpoints:
+        with ThreadPoolExecutor(min(DELIVERY_THREADS, len(endpoints)),
+                                thread_name_prefix="webhooks") as pool:
+            for sent, gave_up in pool.map(
+                    lambda endpoint_id: _deliver_endpoint_isolated(db, endpoint_id, now, timeout),
+                    endpoints):
+                delivered += sent
+                failed += gave_up
     with reading(db) as session:
         pending = session.scalar(sa.select(sa.func.count()).select_from(WebhookDelivery)
                                  .where(WebhookDelivery.status == "pending"))

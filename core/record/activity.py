@@ -15,12 +15,17 @@ from core.base.channel import acting_through, current_channel  # noqa: F401
 from core.base.json_safe import jsonable
 from core.base.parsing import optional_text, parse_limit
 from core.base.sessions import DriverError, reading
+from core.base.urls import redact_url, redact_urls_in
 from core.record.audit import AUDIT_FAILED, Failure, take_failures
 from core.record.outbox import add_event
 from db.engine import READ_ONLY, Database
 from db.models import ProtocolActivity
 
 log = logging.getLogger(__name__)
+
+# Activity that names a webhook URL. New rows store it redacted (core/jobs/webhooks.py); rows
+# written before that are redacted as they are read (the log itself is append-only).
+WEBHOOK_ACTIVITY = ("webhook_endpoint_added", "webhook_endpoint_removed", "webhook_delivery_failed")
 
 
 @dataclass(frozen=True)
@@ -91,8 +96,16 @@ def list_activity(db: Database, limit: Any = 50,
     if activity_type:
         query = query.where(ProtocolActivity.activity_type == activity_type)
     with reading(db) as session:
-        return [ActivityEntry(str(r.id), r.timestamp, r.activity_type, r.description, r.meta or {})
-                for r in session.scalars(query)]
+        return [_shown(r) for r in session.scalars(query)]
+
+
+def _shown(row: ProtocolActivity) -> ActivityEntry:
+    description, meta = row.description, dict(row.meta or {})
+    if row.activity_type in WEBHOOK_ACTIVITY:
+        description = redact_urls_in(description)
+        if isinstance(meta.get("url"), str):
+            meta["url"] = redact_url(meta["url"])
+    return ActivityEntry(str(row.id), row.timestamp, row.activity_type, description, meta)
 
 
 def activity_types(db: Database) -> list[str]:

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -17,16 +18,19 @@ class Received:
     event: dict[str, Any]
     headers: Any  # an email.message.Message: names are case-insensitive, as in HTTP
     signature_ok: bool
+    at: float = 0.0  # time.monotonic() when it arrived
 
 
 @dataclass
 class Receiver:
-    """Answers `status` (a fixed code, or the next of a list) and records what it accepted."""
+    """Answers `status` (a fixed code, or the next of a list) and records what it accepted;
+    with `location`, each answer carries that `Location` header (a redirect, with a 3xx)."""
 
     secret: str = ""
     statuses: list[int] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     attempts: int = 0
+    location: str | None = None
 
     def __post_init__(self) -> None:
         receiver = self
@@ -38,8 +42,11 @@ class Receiver:
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 if 200 <= status < 300:
                     receiver.received.append(Received(
-                        json.loads(body), self.headers, receiver.check(self.headers, body)))
+                        json.loads(body), self.headers, receiver.check(self.headers, body),
+                        time.monotonic()))
                 self.send_response(status)
+                if receiver.location:
+                    self.send_header("Location", receiver.location)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 

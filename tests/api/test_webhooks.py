@@ -27,6 +27,8 @@ from db.types import utcnow
 from tests.api.receiver import Receiver
 
 SPLIT = ProposalInput(75, 18, 4, 3, "more to the DAO")
+# The receivers listen on 127.0.0.1, which only PA_WEBHOOK_ALLOW_PRIVATE=1 lets through.
+pytestmark = pytest.mark.usefixtures("private_webhooks_allowed")
 
 
 @pytest.fixture

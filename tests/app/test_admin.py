@@ -90,7 +90,7 @@ def test_an_admin_creates_a_token_shown_once_and_revokes_it(plain_db):
     assert [t.revoked for t in list_tokens(plain_db)] == [True]
 
 
-def test_an_admin_adds_a_webhook_endpoint_sees_its_secret_once_and_removes_it(plain_db):
+def test_an_admin_adds_a_webhook_endpoint_sees_its_secret_once_and_removes_it(plain_db, private_webhooks_allowed):
     from core.governance.policy_store import set_policy
     from core.jobs import webhooks
 

@@ -68,7 +68,7 @@ def events(db: Database) -> list[str]:
         return list(connection.scalars(sa.select(OutboxEvent.type)))
 
 
-def test_a_database_written_only_by_the_application_verifies(team):
+def test_a_database_written_only_by_the_application_verifies(team, private_webhooks_allowed):
     add_user(team, "pia", "analyst", PASSWORD, by="ada")
     set_policy(team, "approvals_required", "2", by="ada")
     proposal = file(team)
@@ -211,7 +211,7 @@ def test_a_dashboard_session_inserted_by_raw_sql_signs_nobody_in(team):
     assert hashlib.sha256(forged.encode()).hexdigest() not in str(report)
 
 
-def test_a_webhook_secret_cannot_be_read_from_the_database(team):
+def test_a_webhook_secret_cannot_be_read_from_the_database(team, private_webhooks_allowed):
     added = webhooks.add_endpoint(team, "http://127.0.0.1:9/hook", "all", by="ada")
     with team.engine.connect() as connection:
         stored = connection.scalar(sa.select(WebhookEndpoint.secret))
@@ -219,7 +219,7 @@ def test_a_webhook_secret_cannot_be_read_from_the_database(team):
     assert keys_for(team.engine).open(stored) == added.secret
 
 
-def test_a_webhook_endpoint_redirected_by_raw_sql_is_sent_nothing(team):
+def test_a_webhook_endpoint_redirected_by_raw_sql_is_sent_nothing(team, private_webhooks_allowed):
     webhooks.add_endpoint(team, "http://127.0.0.1:9/hook", "all", by="ada")
     raw(team, sa.update(WebhookEndpoint).values(url="http://127.0.0.1:8/attacker"))
     file(team)
