@@ -121,7 +121,9 @@ def webhooks_deliver(ctx: typer.Context,
 
 @webhooks_app.command("deliveries")
 @refusals
-def webhooks_deliveries(ctx: typer.Context, limit: int = typer.Option(50, "--limit", min=1),
+def webhooks_deliveries(ctx: typer.Context,
+                        limit: str = typer.Option("50", "--limit", metavar="N",
+                                                  help="How many deliveries, newest first."),
                         as_json: bool = JsonOption) -> None:
     """The delivery log, newest first."""
     from core.jobs import webhooks

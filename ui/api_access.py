@@ -9,7 +9,7 @@ from core.governance import api_tokens
 from core.jobs import webhooks
 from core.record.outbox import ALL_EVENTS, EVENT_TYPES
 from ui.feedback import after_write, core_call
-from ui.format import when
+from ui.format import plain, when
 from ui.page import Page
 
 _SHOWN_ONCE = "_api_secret_shown_once"
@@ -23,7 +23,7 @@ def _show_once(label: str, secret: str) -> None:
 def _shown_once() -> None:
     if _SHOWN_ONCE in st.session_state:
         label, secret = st.session_state.pop(_SHOWN_ONCE)
-        st.warning(f"{label}: copy it now, it is shown this once and never stored in the clear.")
+        st.warning(f"{plain(label)}: copy it now, it is shown this once and never stored in the clear.")
         st.code(secret, language=None)
 
 
@@ -45,7 +45,7 @@ def _tokens(page: Page, usernames: list[str]) -> None:
                 issued = api_tokens.create_token(page.db, user, name, by=page.username,
                                                  expires_days=int(days) or None)
                 _show_once(f"Token for {issued.info.username}", issued.token)
-                after_write(f"🔑 Token {issued.info.name!r} created for {issued.info.username}.")
+                after_write(f"🔑 Token {plain(issued.info.name)} created for {issued.info.username}.")
     live = [t for t in tokens if not t.revoked]
     if live:
         which, act = st.columns([4, 1])
@@ -55,7 +55,7 @@ def _tokens(page: Page, usernames: list[str]) -> None:
         if act.button("🚫 Revoke", key="token_revoke"):
             with core_call():
                 api_tokens.revoke_token(page.db, token.id, by=page.username)
-                after_write(f"🚫 Token {token.name!r} of {token.username} revoked.")
+                after_write(f"🚫 Token {plain(token.name)} of {token.username} revoked.")
 
 
 def _webhooks(page: Page) -> None:
@@ -72,7 +72,7 @@ def _webhooks(page: Page) -> None:
             with core_call():
                 added = webhooks.add_endpoint(page.db, url, events, by=page.username)
                 _show_once(f"Signing secret of {added.endpoint.url}", added.secret)
-                after_write(f"➕ Webhook endpoint {added.endpoint.url} added.")
+                after_write(f"➕ Webhook endpoint {plain(added.endpoint.url)} added.")
     if endpoints:
         which, act = st.columns([4, 1])
         endpoint = which.selectbox("Endpoint", endpoints, key="webhook_remove_which",
@@ -81,7 +81,7 @@ def _webhooks(page: Page) -> None:
         if act.button("🗑️ Remove", key="webhook_remove"):
             with core_call():
                 webhooks.remove_endpoint(page.db, endpoint.id, by=page.username)
-                after_write(f"🗑️ Webhook endpoint {endpoint.url} removed.")
+                after_write(f"🗑️ Webhook endpoint {plain(endpoint.url)} removed.")
     with st.expander("Delivery log"):
         st.dataframe([{"event": d.event_id, "type": d.type, "url": d.url, "status": d.status,
                        "attempts": d.attempts, "last answer": d.last_status_code or d.last_error or "",

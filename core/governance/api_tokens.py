@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from core.base.errors import NotAuthenticated, NotFound, Refused, Throttled, ValidationFailed
 from core.base.lookups import get_by_id
+from core.base.parsing import check_text
 from core.base.sessions import reading, writing
 from core.governance.accounts import login_delay_seconds
 from core.governance.actors import resolve_actor
@@ -111,9 +112,12 @@ def _check_expires_days(expires_days: object) -> int | None:
 def create_token(db: Database, username: str, name: str, *, by: str | None,
                  expires_days: int | None = None, now: datetime | None = None) -> IssuedToken:
     """Make a token for `username` (an admin's act). The secret is in the answer and nowhere else."""
-    label = (name or "").strip()
+    label = check_text(name, "name").strip()
     if not label or len(label) > MAX_NAME_LENGTH:
         raise ValidationFailed(f"name: must be 1-{MAX_NAME_LENGTH} characters")
+    if any(char in label for char in "\t\r\n"):
+        # A label is shown on one line (lists, the Admin page, activity): no tab or line break.
+        raise ValidationFailed("name: must be one line (no tab or line break)")
     days = _check_expires_days(expires_days)
     now = now or utcnow()
     with writing(db) as session:

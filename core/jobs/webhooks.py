@@ -53,6 +53,7 @@ import sqlalchemy as sa
 from core.base.errors import KeyUnavailable, ValidationFailed
 from core.base.keys import keys_for
 from core.base.lookups import get_by_id
+from core.base.parsing import parse_limit
 from core.base.sessions import reading, writing
 from core.base.urls import redact_url
 from core.governance.actors import resolve_actor
@@ -587,8 +588,12 @@ def deliver_due(db: Database, now: datetime | None = None, *,
     return DeliveryPass(delivered, failed, pending)
 
 
-def list_deliveries(db: Database, limit: int = 50) -> list[DeliveryInfo]:
-    """The delivery log, newest event first."""
+DEFAULT_DELIVERIES_LISTED = 50
+
+
+def list_deliveries(db: Database, limit: Any = DEFAULT_DELIVERIES_LISTED) -> list[DeliveryInfo]:
+    """The delivery log, newest event first (`limit` read as `--limit` is everywhere)."""
+    limit = parse_limit(limit) or DEFAULT_DELIVERIES_LISTED
     query = (sa.select(WebhookDelivery, OutboxEvent.type, OutboxEvent.created_at, WebhookEndpoint.url)
              .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
              .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)

@@ -586,6 +586,7 @@ def review_proposal(db: Database, proposal_id: str, decision: str, *, by: str | 
 def withdraw_proposal(db: Database, proposal_id: str, *, by: str | None,
                       notes: str | None = None, now: datetime | None = None) -> WithdrawOutcome:
     """The proposer, or an admin, takes back a proposal still waiting for review."""
+    notes = optional_text(notes, "notes")  # the same rules as a review's notes
     notes = notes.strip() if notes and notes.strip() else None
     with writing(db) as session:
         serialize_writes(session)  # a withdrawal and a review of the same proposal queue
