@@ -12,11 +12,12 @@ accounts, which read the policy before removing a needed governor, do not import
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from core.base.errors import PermissionDenied, ValidationFailed
+from core.base.errors import PermissionDenied, Refused, ValidationFailed
 from core.base.parsing import TEXT_LIMITS, check_text, optional_text
 from core.record.audit import honoured
 from db.models import ROLES, User
@@ -84,6 +85,20 @@ def resolve_actor(session: so.Session, username: str | None, needed_role: str, a
 
 # The roles that may approve a proposal (an admin outranks a governor).
 GOVERNING_ROLES = tuple(role for role in ROLES if ROLE_RANK[role] >= ROLE_RANK["governor"])
+
+
+def refuse_unless_governing_since(session: so.Session, username: str, filed_at: datetime,
+                                  what: str) -> None:
+    """Only the governors of the moment `what` was filed may decide it (Llama's rule): refused
+    for an account that began governing later, or does not govern now."""
+    user = session.get(User, username)
+    since = user.governing_since if user is not None and user.active \
+        and user.role in GOVERNING_ROLES else None
+    if since is None or since > filed_at:
+        raise Refused(f"by: {username} has governed only since "
+                      f"{since.isoformat(timespec='seconds') if since else 'never'}, after "
+                      f"{what} was filed at {filed_at.isoformat(timespec='seconds')}; only the "
+                      "governors of that moment may review it")
 
 
 def active_governors() -> sa.Select[tuple[str]]:

@@ -11,7 +11,6 @@ proposals.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,11 +21,13 @@ import sqlalchemy.orm as so
 from core.allocation.policy import Policy
 from core.base.errors import NotFound, PermissionDenied, Refused, ValidationFailed
 from core.base.locking import serialize_writes
+from core.base.lookups import get_by_id
 from core.base.parsing import optional_text, shown
 from core.base.sessions import reading, writing
 from core.governance.accounts import (Account, apply_disable, apply_role, check_role, load_user,
                                       touches_governance)
-from core.governance.actors import GOVERNING_ROLES, Actor, a_role, resolve_actor
+from core.governance.actors import (GOVERNING_ROLES, Actor, a_role, refuse_unless_governing_since,
+                                    resolve_actor)
 from core.governance.policy_store import (apply_setting, as_text, check_setting_text, load_policy,
                                           proposed_setting)
 from core.governance.seal_state import is_sealed, record_seal
@@ -202,21 +203,7 @@ def request_unseal(db: Database, *, by: str | None) -> GovernanceFiling:
 # --- reviewing -----------------------------------------------------------------------------------
 
 def load_governance_proposal(session: so.Session, proposal_id: str) -> GovernanceProposal:
-    try:
-        key = uuid.UUID(str(proposal_id).strip())
-    except ValueError:
-        raise NotFound(f"proposal: {shown(str(proposal_id))} is not a proposal id") from None
-    row = session.get(GovernanceProposal, key, populate_existing=True)
-    if row is None:
-        raise NotFound(f"proposal: no governance proposal with id {key}")
-    return row
-
-
-def governed_since(session: so.Session, username: str) -> datetime | None:
-    user = session.get(User, username)
-    if user is None or not user.active or user.role not in GOVERNING_ROLES:
-        return None
-    return user.governing_since
+    return get_by_id(session, GovernanceProposal, proposal_id, "proposal", "a governance proposal")
 
 
 def governance_approvers(session: so.Session, row: GovernanceProposal) -> list[str]:
@@ -254,13 +241,8 @@ def _refuse_review(session: so.Session, row: GovernanceProposal, actor: Actor, p
     if actor.username == row.subject:
         raise PermissionDenied(f"by: the change is about {actor.username}; other governors must "
                                "review it")
-    since = governed_since(session, actor.username)
-    if since is None or since > row.created_at:
-        raise Refused(f"by: {actor.username} has governed only since "
-                      f"{since.isoformat(timespec='seconds') if since else 'never'}, after "
-                      f"governance proposal {row.id} was filed at "
-                      f"{row.created_at.isoformat(timespec='seconds')}; only the governors of "
-                      "that moment may review it")
+    refuse_unless_governing_since(session, actor.username, row.created_at,
+                                  f"governance proposal {row.id}")
     if session.scalar(sa.select(GovernanceReview.id).where(
             GovernanceReview.proposal_id == row.id, GovernanceReview.reviewer == actor.username)):
         raise Refused(f"by: {actor.username} has already reviewed governance proposal {row.id}")

@@ -22,7 +22,8 @@ from core.base.errors import NotFound, PermissionDenied, Refused, ValidationFail
 from core.base.locking import serialize_writes
 from core.base.parsing import optional_text, parse_limit, shown
 from core.governance.changes import expire_stale_governance
-from core.governance.actors import Actor, active_governors, has_accounts, resolve_actor
+from core.governance.actors import (Actor, active_governors, has_accounts,
+                                    refuse_unless_governing_since, resolve_actor)
 from core.governance.policy_store import load_policy
 from core.governance.seal_state import is_sealed
 from core.governance.second_factor import check_totp
@@ -488,14 +489,7 @@ def _refuse_review(session: so.Session, row: AllocationLog, actor: Actor, policy
             ProposalReview.proposal_id == row.id, ProposalReview.reviewer == actor.username)):
         raise Refused(f"by: {actor.username} has already reviewed proposal {row.id}")
     if not actor.open_mode and is_sealed(session):
-        since = session.scalar(sa.select(User.governing_since).where(
-            User.username == actor.username))
-        if since is None or since > row.timestamp:
-            raise Refused(f"by: {actor.username} has governed only since "
-                          f"{since.isoformat(timespec='seconds') if since else 'never'}, after "
-                          f"proposal {row.id} was filed at "
-                          f"{row.timestamp.isoformat(timespec='seconds')}; only the governors "
-                          "of that moment may review it")
+        refuse_unless_governing_since(session, actor.username, row.timestamp, f"proposal {row.id}")
     if decision == "approved":
         # Every approval, not only the one that activates, is checked against the live split:
         # an approval recorded for a proposal that can no longer be activated would mislead.
