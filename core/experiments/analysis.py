@@ -55,7 +55,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from core.experiments.design import CONTROL, METRICS, MIN_BLOCKS_PER_ARM, ExperimentDesign
+from core.experiments.design import (CONTROL, METRICS, MIN_BLOCKS_PER_ARM, ExperimentDesign,
+                                     is_balanced)
 
 CONFIDENCE = 0.95
 BOOTSTRAP_RESAMPLES = 2000  # percentile intervals settle by 2,000; cost grows linearly
@@ -65,6 +66,7 @@ SEED = 20250119  # fixed: the same blocks always give the same interval and p-va
 POWER = 0.80  # the minimum detectable effect is the one found this often at the 5 % level
 NOT_ENOUGH_BLOCKS = "not enough blocks yet"
 NO_BASE = "the control's mean is 0: there is no percent change to measure"
+_CELLS = 2_000_000  # the largest (experiments x draws x blocks) array built at once (16 MB)
 _TIE = 1e-9  # relative: a redrawn statistic equal to the observed one up to rounding counts
 
 
@@ -196,18 +198,21 @@ def estimate_changes(values: np.ndarray, schedules: np.ndarray, arms: int, *,
     observed block or the control's mean is 0."""
     means = arm_means(values, schedules, arms)
     change = _ratio_pct(means[:, 1:], means[:, [CONTROL]])
-    boot = _bootstrap_means(values, schedules, arms, rng, resamples)
-    resampled = _ratio_pct(boot[:, :, 1:], boot[:, :, [CONTROL]])
     tail = (1 - CONFIDENCE) / 2 * 100
     low = np.full_like(change, np.nan)
     high = np.full_like(change, np.nan)
-    ok = ~np.isnan(change)
-    for arm in range(arms - 1):
-        rows = ok[:, arm]
-        if rows.any():
-            # A zero control mean in some resamples leaves NaN there; nanpercentile skips them.
-            low[rows, arm], high[rows, arm] = np.nanpercentile(
-                resampled[rows, :, arm], [tail, 100 - tail], axis=1)
+    # A few experiments at a time keep the (experiments, resamples, rounds, arms) arrays small.
+    chunk = max(1, _CELLS // (resamples * values.shape[1]))
+    for first in range(0, values.shape[0], chunk):
+        rows = slice(first, first + chunk)
+        boot = _bootstrap_means(values[rows], schedules[rows], arms, rng, resamples)
+        resampled = _ratio_pct(boot[:, :, 1:], boot[:, :, [CONTROL]])
+        for arm in range(arms - 1):
+            ok = ~np.isnan(change[rows, arm])
+            if ok.any():
+                # A zero control mean in a resample leaves NaN there; nanpercentile skips it.
+                low[rows, arm][ok], high[rows, arm][ok] = np.nanpercentile(
+                    resampled[ok, :, arm], [tail, 100 - tail], axis=1)
     return change, low, high
 
 
@@ -241,7 +246,7 @@ def randomisation_p_values(values: np.ndarray, schedules: np.ndarray, arms: int,
                                   schedules[:, None, :], arms)[:, 0, :]
     out = np.full((values.shape[0], arms - 1), np.nan)
     # A few experiments at a time keep the (experiments, draws, blocks) arrays small.
-    chunk = max(1, 2_000_000 // max(1, (len(shared) if exact else draws) * values.shape[1]))
+    chunk = max(1, _CELLS // max(1, (len(shared) if exact else draws) * values.shape[1]))
     for first in range(0, values.shape[0], chunk):
         rows = slice(first, first + chunk)
         n = filled[rows].shape[0]
@@ -379,8 +384,8 @@ def analyse(design: ExperimentDesign, schedule: Sequence[int],
     arms = len(design.arms)
     blocks = _figures(figures, design.blocks)
     plan = np.asarray(schedule, dtype=np.int8)
-    if plan.shape != (design.blocks,):
-        raise ValueError(f"schedule: {plan.shape[0]} blocks for a design of {design.blocks}")
+    if plan.shape != (design.blocks,) or not is_balanced(schedule, arms):
+        raise ValueError(f"schedule: not {design.rounds} rounds of the {arms} arms")
     values, plans = blocks.values[None, :], plan[None, :]
     means = arm_means(values, plans, arms)[0]
     observed = blocks.observed
@@ -392,9 +397,9 @@ def analyse(design: ExperimentDesign, schedule: Sequence[int],
                                     None if np.isnan(means[arm]) else float(means[arm])))
     if min(s.blocks_used for s in summaries) < MIN_BLOCKS_PER_ARM:
         return ExperimentResults(metric, summaries, [], NOT_ENOUGH_BLOCKS)
-    rng = np.random.default_rng(seed)
-    change, low, high = estimate_changes(values, plans, arms, rng=rng, resamples=resamples)
-    p = randomisation_p_values(values, plans, arms, design.rounds, rng=rng, draws=draws)
+    boot_rng, test_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    change, low, high = estimate_changes(values, plans, arms, rng=boot_rng, resamples=resamples)
+    p = randomisation_p_values(values, plans, arms, design.rounds, rng=test_rng, draws=draws)
     effects = []
     for arm in range(1, arms):
         c, lo, hi = change[0, arm - 1], low[0, arm - 1], high[0, arm - 1]

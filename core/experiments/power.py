@@ -12,11 +12,13 @@ replay:
 * `coverage_pct`: the share of intervals containing the injected effect (about 95 when honest);
 * `power_pct`: the share of intervals excluding 0 (the verdict's own rule for a finding);
 * `mean_change_pct`: the mean estimate (near the injected effect when unbiased);
-* `minimum_detectable_effect_pct`: the standard deviation of the estimated change over A/A replays
-  (the same schedules, no effect) times `analysis.detectable_effect`'s factor: 2.8 (1.96 + 0.84,
-  80 % power at the 5 % level) for many rounds, more for few (t quantiles, as the intervals are
-  wider then). The spread is read from the replays, not from a formula such as
-  2.8 × CV × sqrt(2/n), so it carries the data's own autocorrelation, trend and skew.
+* `minimum_detectable_effect_pct`: the smallest effect (either way) that `POWER` (80 %) of the
+  replays' intervals would exclude 0 for. Found exactly, not by a formula such as
+  2.8 × CV × sqrt(2/n) nor by a search over effects: multiplying an arm's blocks by (1 + X)
+  multiplies every bootstrap resample's ratio by (1 + X) too (the resampling depends only on the
+  shapes, so a replay draws the same resamples whatever X), so each replay's interval under any X
+  follows from its interval under the X simulated, and so does the X from which it excludes 0.
+  Read from replays of the recorded figures, it carries their own autocorrelation, trend and skew.
 A replay in which an arm has fewer than `MIN_BLOCKS_PER_ARM` observed blocks (missing days) gets
 no estimate, as a live experiment would: it counts as not detected, and outside the coverage.
 """
@@ -31,15 +33,14 @@ from typing import Any
 import numpy as np
 
 from core.base.errors import ValidationFailed
-from core.experiments.analysis import (BOOTSTRAP_RESAMPLES, RANDOMISATION_DRAWS, SEED, arm_means,
-                                       block_values, detectable_effect, estimate_changes,
-                                       randomisation_p_values, redraw_schedules)
+from core.experiments.analysis import (BOOTSTRAP_RESAMPLES, POWER, RANDOMISATION_DRAWS, SEED,
+                                       block_values, estimate_changes, randomisation_p_values,
+                                       redraw_schedules)
 from core.experiments.design import CONTROL, METRICS, MIN_BLOCKS_PER_ARM, ExperimentDesign
 
 DEFAULT_RUNS = 200
 MIN_RUNS, MAX_RUNS = 20, 10_000  # under 20 a share is too coarse to mean anything
 MIN_EFFECT_PCT, MAX_EFFECT_PCT = -99, 1000  # -100 % or less would leave nothing to measure
-CHUNK_RUNS = 25  # replays analysed together: bounds the bootstrap's (runs, resamples, blocks) arrays
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,6 @@ class Replays:
     low: np.ndarray
     high: np.ndarray
     p_value: np.ndarray
-    aa_change: np.ndarray  # the same schedules with no effect: point estimates only
-    rounds: int  # rounds with data, for the minimum detectable effect's degrees of freedom
 
 
 @dataclass(frozen=True)
@@ -115,42 +114,47 @@ def _check(effect_pct: float, runs: int) -> None:
 
 def replay(design: ExperimentDesign, baseline: np.ndarray, effect_pct: float = 0.0, *,
            runs: int = DEFAULT_RUNS, seed: int = SEED, resamples: int = BOOTSTRAP_RESAMPLES,
-           draws: int = RANDOMISATION_DRAWS, intervals: bool = True) -> Replays:
+           draws: int = RANDOMISATION_DRAWS, p_values: bool = True) -> Replays:
     """`runs` replays of the design over the block values `baseline` (`baseline_blocks`).
-    `intervals=False` skips the bootstrap and the p-values (the A/A spread is all the minimum
-    detectable effect needs)."""
+    `p_values=False` skips the randomisation test (the minimum detectable effect needs only the
+    intervals)."""
     _check(effect_pct, runs)
     arms = len(design.arms)
-    rng = np.random.default_rng(seed)
-    schedules = redraw_schedules(arms, design.rounds, runs, rng)
+    # One stream each, so the bootstrap draws the same resamples with or without the p-values
+    # (`_mde` relies on that) and whatever the effect.
+    draw_rng, boot_rng, test_rng = (np.random.default_rng(s)
+                                    for s in np.random.SeedSequence(seed).spawn(3))
+    schedules = redraw_schedules(arms, design.rounds, runs, draw_rng)
     base = np.broadcast_to(np.asarray(baseline, dtype=float), schedules.shape)
     values = base * np.where(schedules != CONTROL, 1 + effect_pct / 100, 1.0)
     observed = ~np.isnan(base)
     counts = np.stack([((schedules == a) & observed).sum(axis=1) for a in range(arms)], axis=1)
     enough = counts.min(axis=1) >= MIN_BLOCKS_PER_ARM  # as `analysis.analyse` decides
-    aa_means = arm_means(base, schedules, arms)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        aa = (aa_means[:, 1:] / aa_means[:, [CONTROL]] - 1) * 100
-    shape = (runs, arms - 1)
-    change, low, high, p = (np.full(shape, np.nan) for _ in range(4))
-    if intervals:
-        for first in range(0, runs, CHUNK_RUNS):
-            rows = slice(first, first + CHUNK_RUNS)
-            change[rows], low[rows], high[rows] = estimate_changes(
-                values[rows], schedules[rows], arms, rng=rng, resamples=resamples)
-            p[rows] = randomisation_p_values(values[rows], schedules[rows], arms, design.rounds,
-                                             rng=rng, draws=draws)
-    for array in (change, low, high, p, aa):
+    p = np.full((runs, arms - 1), np.nan)
+    change, low, high = estimate_changes(values, schedules, arms, rng=boot_rng,
+                                         resamples=resamples)
+    if p_values:
+        p = randomisation_p_values(values, schedules, arms, design.rounds, rng=test_rng,
+                                   draws=draws)
+    for array in (change, low, high, p):
         array[~enough] = np.nan
-        array[~np.isfinite(array)] = np.nan
-    rounds = int(np.isfinite(np.asarray(baseline, dtype=float))
-                 .reshape(design.rounds, len(design.arms)).any(axis=1).sum())
-    return Replays(float(effect_pct), change, low, high, p, aa, rounds)
+    return Replays(float(effect_pct), change, low, high, p)
 
 
-def _mde(aa_change: np.ndarray, rounds: int) -> float | None:
-    finite = aa_change[~np.isnan(aa_change)]
-    return detectable_effect(float(finite.std(ddof=1)), rounds) if finite.size > 1 else None
+def _mde(replays: Replays) -> float | None:
+    """The smallest |X| that `POWER` of the replays' intervals exclude 0 for (module docstring)."""
+    scale = 1 + replays.effect_pct / 100
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # Each interval as it would be with no effect, as ratios of the means.
+        low = (1 + replays.low / 100) / scale
+        high = (1 + replays.high / 100) / scale
+        # From which effect on it excludes 0: upwards (1+X)·low > 1, downwards (1+X)·high < 1.
+        up = np.where(low > 0, 1 / low - 1, np.inf)
+        down = np.where(high > 0, 1 - 1 / high, np.inf)
+    up[np.isnan(up)] = np.inf
+    down[np.isnan(down)] = np.inf
+    needed = max(np.quantile(up, POWER), np.quantile(down, POWER))
+    return float(max(needed, 0.0) * 100) if np.isfinite(needed) else None
 
 
 def simulate(design: ExperimentDesign, starts: Sequence[date | datetime], values: Sequence[float],
@@ -176,18 +180,18 @@ def summarise(replays: Replays) -> PowerEstimate:
         mean_change_pct=float(replays.change[estimated].mean()) if estimated.any() else None,
         coverage_pct=float(100 * covers.sum() / estimated.sum()) if estimated.any() else None,
         power_pct=float(100 * excludes_zero.mean()),
-        minimum_detectable_effect_pct=_mde(replays.aa_change, replays.rounds))
+        minimum_detectable_effect_pct=_mde(replays))
 
 
 def minimum_detectable_effect(design: ExperimentDesign, starts: Sequence[date | datetime],
                               values: Sequence[float], *, runs: int = DEFAULT_RUNS,
                               seed: int = SEED, step: timedelta = timedelta(days=1),
                               starts_at: datetime | None = None) -> float | None:
-    """The design's minimum detectable effect on the recorded figures, from A/A replays alone
-    (no bootstrap, no p-values: fast enough for a form that updates as the analyst types)."""
+    """The design's minimum detectable effect on the recorded figures, from A/A replays without
+    the randomisation test (the intervals are all it needs). None: the figures are too few for
+    any effect to be found with `POWER`."""
     baseline = baseline_blocks(design, starts, values, step=step, starts_at=starts_at)
-    replays = replay(design, baseline, 0.0, runs=runs, seed=seed, intervals=False)
-    return _mde(replays.aa_change, replays.rounds)
+    return _mde(replay(design, baseline, 0.0, runs=runs, seed=seed, p_values=False))
 
 
 def detectable_sentence(design: ExperimentDesign, mde_pct: float | None) -> str:
