@@ -6,7 +6,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
+from core.base.errors import ValidationFailed
 from core.jobs import schedule, webhooks
+from settings import get_settings
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 
@@ -28,3 +32,17 @@ def test_the_documented_daily_fire_time_is_the_jobs_cron():
     [(hour, minute)] = times
     assert schedule.PRUNE_WEBHOOKS_CRON == f"{int(minute)} {int(hour)} * * *"
     assert schedule.default_crons()["prune_webhooks"] == schedule.PRUNE_WEBHOOKS_CRON
+
+
+def test_a_retention_setting_outside_its_bounds_is_refused_naming_the_variable(monkeypatch):
+
+    monkeypatch.setenv("PA_WEBHOOK_RETENTION_DAYS", "0")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(ValidationFailed, match=r"^PA_WEBHOOK_RETENTION_DAYS: 0 is outside "
+                                                   rf"1\.\.{webhooks.MAX_RETENTION_DAYS}$"):
+            webhooks.retention_days()
+    finally:
+        monkeypatch.delenv("PA_WEBHOOK_RETENTION_DAYS")
+        get_settings.cache_clear()
+    assert webhooks.retention_days() == webhooks.RETENTION_DAYS
