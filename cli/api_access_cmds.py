@@ -132,3 +132,25 @@ def webhooks_deliveries(ctx: typer.Context,
     emit(rows, as_json, lambda: table(
         rows, ["id", "event_id", "type", "url", "status", "attempts", "last_status_code",
                "next_attempt_at"]))
+
+
+@webhooks_app.command("prune")
+@refusals
+def webhooks_prune(ctx: typer.Context,
+                   older_than_days: str = typer.Option(
+                       None, "--older-than-days", metavar="N",
+                       help="Keep events newer than N days (default PA_WEBHOOK_RETENTION_DAYS, "
+                            "else 30)."),
+                   at: str = typer.Option(None, "--at", help="The time to take as now "
+                                          "(ISO 8601), for tests and replays."),
+                   as_json: bool = JsonOption) -> None:
+    """Delete events past the retention with their delivery log (`schedule` does it daily);
+    an event with a pending delivery is kept."""
+    from core.base.parsing import parse_instant
+    from core.jobs import webhooks
+
+    pruned = webhooks.prune_deliveries(database(ctx), parse_instant(at, "at") if at else None,
+                                       older_than_days)
+    emit(pruned.as_json(), as_json, lambda: typer.echo(
+        f"{pruned.events} event(s) and {pruned.deliveries} delivery record(s) older than "
+        f"{pruned.older_than_days} days deleted"))

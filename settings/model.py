@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # Webhook endpoints on loopback, private, link-local, multicast or reserved addresses are
     # refused unless this is set (PA_WEBHOOK_ALLOW_PRIVATE=1): a receiver inside the network.
     pa_webhook_allow_private: bool = False
+    # Days the webhook outbox keeps an event and its delivery log once nothing of it is pending.
+    # Unset: core.jobs.webhooks.RETENTION_DAYS (30), the one place that number is written.
+    pa_webhook_retention_days: int | None = None
 
     rebalance_cron: str = "0 0 * * *"
     weekly_report_cron: str = "0 9 * * 1"

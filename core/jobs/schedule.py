@@ -5,6 +5,8 @@ foreground.
 * weekly_report: the weekly allocation report, Mondays 09:00 UTC (`Settings.weekly_report_cron`,
   0 9 * * 1)
 * execute_due: queued changes whose timelock has ended take effect, every minute
+* prune_webhooks: the webhook outbox's events past their retention, with their delivery log,
+  are deleted, daily at 03:30 UTC (`PRUNE_WEBHOOKS_CRON`; never a pending delivery)
 * webhooks: between the jobs, a delivery pass of the webhook outbox at least every
   `WEBHOOK_PASS_SECONDS`, so a receiver hears of a change within a minute
 
@@ -71,10 +73,18 @@ def _execute_due(db: Database, fired_at: datetime) -> Any:
     return execute_due(db, now=fired_at).as_json()
 
 
+def _prune_webhooks(db: Database, fired_at: datetime) -> Any:
+    from core.jobs.webhooks import prune_deliveries
+
+    return prune_deliveries(db, now=fired_at).as_json()  # the retention ends at the fire time
+
+
 JOBS: dict[str, Job] = {"rebalance": _rebalance, "weekly_report": _weekly_report,
-                        "execute_due": _execute_due}
+                        "execute_due": _execute_due, "prune_webhooks": _prune_webhooks}
 # Queued changes take effect within a minute of their timelock's end.
 EXECUTE_DUE_CRON = "* * * * *"
+# Retention is counted in days: once a day is enough, at an hour apart from the other jobs.
+PRUNE_WEBHOOKS_CRON = "30 3 * * *"
 
 
 def default_crons() -> dict[str, str]:
@@ -82,7 +92,7 @@ def default_crons() -> dict[str, str]:
 
     settings = get_settings()
     return {"rebalance": settings.rebalance_cron, "weekly_report": settings.weekly_report_cron,
-            "execute_due": EXECUTE_DUE_CRON}
+            "execute_due": EXECUTE_DUE_CRON, "prune_webhooks": PRUNE_WEBHOOKS_CRON}
 
 
 def check_crons(crons: dict[str, str]) -> None:

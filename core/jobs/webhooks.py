@@ -24,6 +24,11 @@ trickles, an error of ours) is that delivery's failed attempt, never the deliver
 
 Delivery is at least once: a deliverer that dies after sending but before recording sends again
 once its claim lapses, with the same `X-PA-Delivery` id, by which a receiver can tell.
+
+Retention: an event and its deliveries are deleted once the event is older than
+`RETENTION_DAYS` (PA_WEBHOOK_RETENTION_DAYS overrides) and none of its deliveries is pending
+(`prune_deliveries`, daily by the schedule and `webhooks prune`): a pending delivery is never
+pruned, however old, so nothing waiting to be sent is lost.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ import sqlalchemy as sa
 from core.base.errors import KeyUnavailable, ValidationFailed
 from core.base.keys import keys_for
 from core.base.lookups import get_by_id
-from core.base.parsing import parse_limit
+from core.base.parsing import parse_limit, parse_whole
 from core.base.sessions import reading, writing
 from core.base.urls import redact_url
 from core.governance.actors import resolve_actor
@@ -604,3 +609,68 @@ def list_deliveries(db: Database, limit: Any = DEFAULT_DELIVERIES_LISTED) -> lis
                              d.delivered_at, created_at)
                 for d, event_type, created_at, url in session.execute(query)]
 
+
+
+# --- retention -----------------------------------------------------------------------------------
+
+# Days an event and its delivery log are kept, counted from the event, once no delivery of it is
+# pending. A month covers the questions a receiver's operator asks ("did you send it? when?")
+# while the outbox stays the size of a month's subscribed events.
+RETENTION_DAYS = 30
+MAX_RETENTION_DAYS = 3650
+RETENTION_FIELD = "older_than_days"
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What a prune deleted, and the moment events had to be older than."""
+
+    deliveries: int
+    events: int
+    older_than: datetime
+    older_than_days: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"deliveries": self.deliveries, "events": self.events,
+                "older_than": self.older_than.isoformat(), "older_than_days": self.older_than_days}
+
+
+def retention_days() -> int:
+    """The configured retention: PA_WEBHOOK_RETENTION_DAYS, else RETENTION_DAYS."""
+    from settings import get_settings  # pydantic-settings only when a prune needs it
+
+    configured = get_settings().pa_webhook_retention_days
+    return RETENTION_DAYS if configured is None else parse_whole(
+        configured, "PA_WEBHOOK_RETENTION_DAYS", minimum=1, maximum=MAX_RETENTION_DAYS)
+
+
+def prune_deliveries(db: Database, now: datetime | None = None,
+                     older_than_days: Any = None) -> Pruned:
+    """Delete every event older than the retention (`older_than_days`, default
+    `retention_days()`) none of whose deliveries is pending, with its deliveries, in one
+    transaction; recorded in activity when it deleted anything. `now` stands for the clock."""
+    days = retention_days() if older_than_days is None else parse_whole(
+        older_than_days, RETENTION_FIELD, minimum=1, maximum=MAX_RETENTION_DAYS)
+    now = now or utcnow()
+    cutoff = now - timedelta(days=days)
+    # Decided per event, not per delivery: the log never shows half an event, and an event one
+    # endpoint still waits for keeps its other endpoints' rows too.
+    finished = (sa.select(OutboxEvent.id).where(
+        OutboxEvent.created_at < cutoff,
+        ~sa.exists().where(WebhookDelivery.event_id == OutboxEvent.id,
+                           WebhookDelivery.status == "pending"))
+        .scalar_subquery())
+    with writing(db) as session:
+        deliveries = session.execute(
+            sa.delete(WebhookDelivery).where(WebhookDelivery.event_id.in_(finished))
+            .execution_options(synchronize_session=False)).rowcount
+        events = session.execute(
+            sa.delete(OutboxEvent).where(OutboxEvent.id.in_(finished))
+            .execution_options(synchronize_session=False)).rowcount
+        if deliveries or events:
+            record_activity(session, "webhook_log_pruned",
+                            f"webhook log pruned: {events} event(s) and {deliveries} delivery "
+                            f"record(s) older than {days} days",
+                            {"events": events, "deliveries": deliveries, "older_than_days": days,
+                             "older_than": cutoff.isoformat()})
+    return Pruned(deliveries, events, cutoff, days)

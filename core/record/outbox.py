@@ -3,7 +3,9 @@
 `record_activity` is the one call every change already makes inside its own transaction, so it
 hands each reportable activity to `add_event` here: the event commits with the change, or rolls
 back with it (an event from a refused or failed change is never sent), and nothing a change logs
-can be forgotten by a new write path. Delivery is in core/jobs/webhooks.py.
+can be forgotten by a new write path. Only events some active endpoint subscribes to are kept:
+the outbox holds what is to be sent, not a second activity log. Delivery, and pruning what was
+sent or given up, are in core/jobs/webhooks.py.
 """
 
 from __future__ import annotations
@@ -67,23 +69,23 @@ sa.event.listen(so.Session, "after_transaction_end", _forget_endpoints)
 
 def add_event(session: so.Session, activity_type: str, metadata: dict[str, Any]) -> None:
     """Write the event for this activity (if it is one) and a delivery per subscribed endpoint,
-    in the caller's transaction. `metadata` is plain JSON already."""
+    in the caller's transaction; an event no active endpoint subscribes to is not written at all
+    (nobody would ever be sent it). `metadata` is plain JSON already."""
     if activity_type not in ACTIVITY_EVENTS:
         return
     event_type, extra = ACTIVITY_EVENTS[activity_type]
     receivers = [endpoint_id for endpoint_id, events in _endpoints(session)
                  if subscribes(events, event_type)]
-    if receivers:
-        # Event ids are the delivery order. On PostgreSQL ids come from a sequence at insert time,
-        # not at commit: two writers could commit 6 before 5, and a deliverer that already sent 6
-        # would send 5 after it. Taking the write lock before the id is drawn makes id order
-        # commit order (SQLite's BEGIN IMMEDIATE already does).
-        serialize_writes(session)
+    if not receivers:
+        return
+    # Event ids are the delivery order. On PostgreSQL ids come from a sequence at insert time,
+    # not at commit: two writers could commit 6 before 5, and a deliverer that already sent 6
+    # would send 5 after it. Taking the write lock before the id is drawn makes id order
+    # commit order (SQLite's BEGIN IMMEDIATE already does).
+    serialize_writes(session)
     now = utcnow()
     event = OutboxEvent(type=event_type, created_at=now, data={**metadata, **extra})
     session.add(event)
-    if not receivers:
-        return
     session.flush()  # the event's id, for its deliveries
     for endpoint_id in receivers:
         session.add(WebhookDelivery(event_id=event.id, endpoint_id=endpoint_id, status="pending",

@@ -63,6 +63,11 @@ def audit_failures(db: Database) -> list[dict[str, Any]]:
     return [a.metadata for a in list_activity(db, 200, activity_type="audit_failed")]
 
 
+def listen_for_audit_failures(db: Database) -> None:
+    """An endpoint for `audit.failed`: the outbox keeps only events some endpoint wants."""
+    webhooks.add_endpoint(db, "http://127.0.0.1:9/hook", "audit.failed", by="ada")
+
+
 def events(db: Database) -> list[str]:
     with db.engine.connect() as connection:
         return list(connection.scalars(sa.select(OutboxEvent.type)))
@@ -84,7 +89,8 @@ def test_a_database_written_only_by_the_application_verifies(team, private_webho
     assert report["rows"] > 20
 
 
-def test_a_role_changed_by_raw_sql_is_named_and_not_honoured(team):
+def test_a_role_changed_by_raw_sql_is_named_and_not_honoured(team, private_webhooks_allowed):
+    listen_for_audit_failures(team)
     raw(team, sa.update(User).where(User.username == "vic").values(role="admin"))
     assert_named(team, "users", "vic")
     with pytest.raises(PermissionDenied, match="audit"):
@@ -242,7 +248,9 @@ def test_a_row_forged_before_a_genuine_change_stays_broken_after_it(team):
     assert_named(team, "users", "gus")
 
 
-def test_a_failure_found_in_a_read_is_recorded_once_with_its_event(team):
+def test_a_failure_found_in_a_read_is_recorded_once_with_its_event(team,
+                                                                   private_webhooks_allowed):
+    listen_for_audit_failures(team)
     raw(team, sa.update(User).where(User.username == "vic").values(role="admin"))
     genuine = create_token(team, "vic", "ci", by="ada")
     for _ in range(3):

@@ -48,7 +48,11 @@ def test_the_os_user_is_the_one_who_ran_the_process(db_url, db):
     assert report.metadata["via"]["os_user"] == "ops-olga"
 
 
-def test_a_webhook_receiver_learns_the_channel_but_not_the_os_user_or_host(db_url, db):
+def test_a_webhook_receiver_learns_the_channel_but_not_the_os_user_or_host(
+        db_url, db, private_webhooks_allowed):
+    from core.jobs.webhooks import add_endpoint
+
+    add_endpoint(db, "http://127.0.0.1:9/hook", "proposal.filed", by=None)  # an event is kept
     assert CliRunner().invoke(app, ["--db", db_url, *PROPOSE]).exit_code == 0
     with db.engine.connect() as conn:
         (data,) = conn.execute(sa.text(

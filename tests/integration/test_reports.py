@@ -68,7 +68,8 @@ def test_schedule_once_runs_the_weekly_report_when_it_is_due(db_url):
     assert data["ran"][0]["result"]["period"]["to"] == "2025-01-06T09:00:00+00:00"
     assert data["next"] == {"rebalance": "2025-01-07T00:00:00+00:00",
                             "weekly_report": "2025-01-13T09:00:00+00:00",
-                            "execute_due": "2025-01-06T09:01:00+00:00"}
+                            "execute_due": "2025-01-06T09:01:00+00:00",
+                            "prune_webhooks": "2025-01-07T03:30:00+00:00"}
 
 
 def test_schedule_once_with_nothing_due_runs_nothing(db_url):
