@@ -53,7 +53,9 @@ def history_rows(db: Database) -> dict[str, dict[str, Any]]:
             approved = [record.reviewed_by]  # auto-approved: the decision has no review row
         rows[record.id] = {
             "id": record.id, "timestamp": record.timestamp,
-            **{column: value for column, (_, value) in zip(BUCKET_COLUMNS, record.split.items())},
+            # `80`, `2.5`: a percentage as people write it, exact (the CSV never shows `8E+1`).
+            **{column: value.normalize()
+               for column, (_, value) in zip(BUCKET_COLUMNS, record.split.items())},
             "status": record.status, "period": period, "period_start": record.effective_from,
             "period_end": record.effective_until, "proposed_by": record.proposed_by,
             "proposer_username": record.proposer_username, "confidence": record.confidence,
