@@ -90,7 +90,8 @@ cells[0].metric("AI proposals", count(quality["proposals"]))
 cells[1].metric("Average confidence", share(quality["avg_confidence"]))
 cells[2].metric("Approved", count(quality["approved"]))
 cells[3].metric("Rejected", count(quality["rejected"]))
-cells[4].metric("Pending", count(quality["pending"]), help=f"{count(quality['expired'])} expired unreviewed")
+cells[4].metric("Pending", count(quality["pending"]),
+                help=f"{count(quality['expired'])} expired unreviewed")
 decided = quality["approved"] + quality["rejected"]
 if decided:
     st.caption(f"{share(quality['approved'] / decided)} of the decided AI proposals were approved.")

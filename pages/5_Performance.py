@@ -100,7 +100,8 @@ if min(frame.set_index("allocation_id").loc[[a_id, b_id], "days"]) < MIN_COMPARA
 a, b = ids.index(a_id), ids.index(b_id)
 rows = [("Days", "days", partial(number, places=1)), ("Tokens launched", "tokens_launched", count),
         ("Tokens per day", "tokens_per_day", partial(number, places=2)),
-        ("Average price", "avg_price", price), ("Volume per day", "volume_per_day", partial(usd, places=0))]
+        ("Average price", "avg_price", price),
+        ("Volume per day", "volume_per_day", partial(usd, places=0))]
 # The change of the daily mean from A to B with its 95 % interval (core.platform_data.outcomes):
 # a delta is coloured only when that interval lies wholly above or below zero.
 changes = outcome_readers.period_changes(page.db, frame.at[a, "allocation_id"],
