@@ -6,8 +6,10 @@ from datetime import date
 
 import streamlit as st
 
-from core.base.csv_export import csv_text
+from core.base.csv_export import csv_bytes
+from core.proposals.history_export import HISTORY_CSV_COLUMNS
 from ui import figures, readers
+from ui.format import count, share
 from ui.page import setup_page
 from ui.proposals import link
 
@@ -67,7 +69,7 @@ st.query_params.from_dict({k: v for k, v in params.items() if v})
 columns = ["timestamp", "split", "status", "proposer", "proposed_by", "confidence", "reasoning",
            "effective_from", "effective_until", "reviewed_by", "review_notes", "id"]
 table = shown[columns].assign(page=shown["id"].map(link))
-st.caption(f"{len(shown)} of {len(log)} rows")
+st.caption(f"{count(len(shown))} of {count(len(log))} rows")
 st.dataframe(table, hide_index=True, key="history_table", column_config={
     "confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0,
                                                   format="%.2f"),
@@ -78,18 +80,18 @@ st.dataframe(table, hide_index=True, key="history_table", column_config={
 })
 records = readers.history_records(page.db)
 export = [records[i] for i in shown["id"]]
-st.download_button("⬇️ Download these rows as CSV", csv_text(export, list(export[0]) if export else []),
+st.download_button("⬇️ Download these rows as CSV", csv_bytes(export, HISTORY_CSV_COLUMNS),
                    file_name="profit_allocation_log.csv", mime="text/csv", key="history_csv")
 
 st.subheader("🤖 AI suggestion quality, last 30 days")
 quality = readers.suggestion_quality(page.db, 30)
 cells = st.columns(5)
-cells[0].metric("AI proposals", quality["proposals"])
-cells[1].metric("Average confidence", "—" if quality["avg_confidence"] is None
-                else f"{quality['avg_confidence']:.0%}")
-cells[2].metric("Approved", quality["approved"])
-cells[3].metric("Rejected", quality["rejected"])
-cells[4].metric("Pending", quality["pending"], help=f"{quality['expired']} expired unreviewed")
+cells[0].metric("AI proposals", count(quality["proposals"]))
+cells[1].metric("Average confidence", share(quality["avg_confidence"]))
+cells[2].metric("Approved", count(quality["approved"]))
+cells[3].metric("Rejected", count(quality["rejected"]))
+cells[4].metric("Pending", count(quality["pending"]),
+                help=f"{count(quality['expired'])} expired unreviewed")
 decided = quality["approved"] + quality["rejected"]
 if decided:
-    st.caption(f"{quality['approved'] / decided:.0%} of the decided AI proposals were approved.")
+    st.caption(f"{share(quality['approved'] / decided)} of the decided AI proposals were approved.")

@@ -2,13 +2,15 @@
 the two periods compared live in the address (`?from=...&to=...&a=ID&b=ID`)."""
 
 from datetime import date
+from functools import partial
 
 import pandas as pd
 import streamlit as st
 
 from ui import figures, outcome_figures, outcome_readers, readers
 from ui.downloads import csv_download
-from ui.outcome_panels import change_text
+from ui.format import count, number, price, usd
+from ui.outcome_panels import change_colour, change_sentence
 from ui.page import setup_page
 
 MIN_COMPARABLE_DAYS = 1.0  # a period younger than a day says nothing yet: not a default pick
@@ -45,20 +47,20 @@ def _shown(iso: str | None, open_end: str = "") -> str:
 frame["label"] = frame["split"] + " from " + frame["effective_from"].map(_shown)
 frame["from"] = frame["effective_from"].map(_shown)
 frame["until"] = frame["effective_until"].map(lambda iso: _shown(iso, "now (live)"))
-# Figures that can be missing (no token launched, a period of no length) are written out, so a
-# gap reads "—" rather than "None".
-table = frame[["label", "days", "tokens_launched", "total_volume", "from", "until"]].assign(
-    **{name: frame[column].map(lambda v, f=fmt: "—" if pd.isna(v) else f.format(v))
-       for name, column, fmt in (("tokens / day", "tokens_per_day", "{:,.2f}"),
-                                 ("avg price", "avg_price", "${:,.4f}"),
-                                 ("volume / day", "volume_per_day", "${:,.0f}"))})
+# Every figure through the one formatting module: a gap reads "—", never "None" or "nan".
+table = frame[["label", "days", "tokens_launched", "from", "until"]].assign(
+    **{"tokens / day": frame["tokens_per_day"].map(partial(number, places=2)),
+       "avg price": frame["avg_price"].map(price),
+       "volume": frame["total_volume"].map(partial(usd, places=0)),
+       "volume / day": frame["volume_per_day"].map(partial(usd, places=0))})
 st.dataframe(
-    table[["label", "days", "tokens_launched", "tokens / day", "avg price", "total_volume",
+    table[["label", "days", "tokens_launched", "tokens / day", "avg price", "volume",
            "volume / day", "from", "until"]],
     hide_index=True, key="performance_table", column_config={
         "label": "period", "days": st.column_config.NumberColumn(format="%.1f"),
-        "tokens_launched": st.column_config.NumberColumn("tokens launched", format="%d"),
-        "total_volume": st.column_config.NumberColumn("volume", format="dollar"),
+        "tokens_launched": st.column_config.NumberColumn("tokens launched", format="localized"),
+        **{c: st.column_config.TextColumn(c, alignment="right")
+           for c in ("tokens / day", "avg price", "volume", "volume / day")},
         "from": "from (UTC)", "until": "until (UTC)"})
 
 csv_download(frame.drop(columns=["label"]), "performance.csv", "performance_csv")
@@ -66,9 +68,11 @@ csv_download(frame.drop(columns=["label"]), "performance.csv", "performance_csv"
 periods = readers.periods(page.db)
 left, right = st.columns(2)
 left.plotly_chart(outcome_figures.mark_period_bars(figures.period_bars(
-    frame, "tokens_per_day", "Tokens launched per day"), frame, periods), key="performance_tokens")
+    frame, "tokens_per_day", "Tokens launched per day", partial(number, places=2)), frame, periods),
+    key="performance_tokens")
 right.plotly_chart(outcome_figures.mark_period_bars(figures.period_bars(
-    frame, "volume_per_day", "Trading volume per day ($)"), frame, periods), key="performance_volume")
+    frame, "volume_per_day", "Trading volume per day ($)", partial(usd, places=0)), frame, periods),
+    key="performance_volume")
 st.caption("Bars are coloured by split as on the Outcomes page; hover one to see who approved it.")
 
 st.subheader("Side by side")
@@ -94,21 +98,24 @@ if min(frame.set_index("allocation_id").loc[[a_id, b_id], "days"]) < MIN_COMPARA
     st.caption("⚠️ One of these periods has run less than a day: its per-day figures are not "
                "meaningful yet.")
 a, b = ids.index(a_id), ids.index(b_id)
-rows = [("Days", "days", "{:,.1f}"), ("Tokens launched", "tokens_launched", "{:,.0f}"),
-        ("Tokens per day", "tokens_per_day", "{:,.2f}"), ("Average price", "avg_price", "${:,.4f}"),
-        ("Volume per day", "volume_per_day", "${:,.0f}")]
-# The change of the daily mean from A to B with its 95 % interval (core.platform_data.outcomes).
+rows = [("Days", "days", partial(number, places=1)), ("Tokens launched", "tokens_launched", count),
+        ("Tokens per day", "tokens_per_day", partial(number, places=2)),
+        ("Average price", "avg_price", price),
+        ("Volume per day", "volume_per_day", partial(usd, places=0))]
+# The change of the daily mean from A to B with its 95 % interval (core.platform_data.outcomes):
+# a delta is coloured only when that interval lies wholly above or below zero.
 changes = outcome_readers.period_changes(page.db, frame.at[a, "allocation_id"],
                                          frame.at[b, "allocation_id"])
-for label, column, fmt in rows:
+for label, column, shown in rows:
     first, second = frame.at[a, column], frame.at[b, column]
     cell_a, cell_b = st.columns(2)
-    cell_a.metric(f"{label} (A)", "—" if pd.isna(first) else fmt.format(first))
-    delta = None
+    cell_a.metric(f"{label} (A)", shown(first))
+    delta, sign = None, 0
     if not (pd.isna(first) or pd.isna(second)):
-        change = fmt.format(abs(second - first))
-        delta = ("-" if second < first else "+") + change
-    cell_b.metric(f"{label} (B)", "—" if pd.isna(second) else fmt.format(second), delta)
+        sign = int(second > first) - int(second < first)
+        delta = shown(second - first, signed=True)
+    cell_b.metric(f"{label} (B)", shown(second), delta,
+                  delta_color=change_colour(changes.get(column), sign))
     if column in changes:
-        cell_b.caption(f"B against A, mean per day over the whole periods: "
-                       f"{change_text(changes[column])}")
+        cell_b.caption("B against A, per day over the whole periods: "
+                       + change_sentence(label, changes[column]))

@@ -8,8 +8,8 @@ from core.platform_data.outcomes import (DEFAULT_WINDOW_DAYS, FIGURES, WINDOW_DA
                                          outcome_rows)
 from ui import outcome_figures, outcome_readers
 from ui.downloads import csv_download
-from ui.format import when
-from ui.outcome_panels import ASSOCIATION, changes_table, figure_grid
+from ui.format import percent, share, when
+from ui.outcome_panels import ASSOCIATION, changes_table, figure_grid, too_early
 from ui.page import setup_page
 
 page = setup_page("Outcomes", "🎯")
@@ -59,21 +59,25 @@ else:
     params["change"] = chosen.allocation_id
     st.markdown(f"**{chosen.previous_split.label()} → {chosen.split.label()}**: "
                 f"{chosen.days_before} days before, {chosen.days_after} after"
-                + (" (still running: the days it has so far)." if chosen.open else "."))
+                + (f" (still running: {too_early(chosen.complete_on)})." if chosen.complete_on
+                   else "."))
     st.plotly_chart(outcome_figures.before_after(daily, figure, chosen), key="outcomes_before_after")
     figure_grid(chosen)
 
 st.subheader("Scorecard per proposer")
 cards = outcome_readers.scorecard(page.db, window)
-scores = pd.DataFrame([{"proposer": c["label"], "proposals": c["proposals"],
-                        "approved": c["approved"], "rejected": c["rejected"],
-                        "expired": c["expired"], "pending": c["pending"],
-                        "avg confidence": c["avg_confidence"],
-                        "changes measured": c["changes_measured"],
-                        **{f"avg change: {FIGURES[f]} (%)": v
-                           for f, v in c["avg_change_pct"].items()}} for c in cards])
-st.dataframe(scores, hide_index=True, key="outcomes_scorecard",
-             column_config={"avg confidence": st.column_config.NumberColumn(format="%.2f")})
-csv_download(scores, "scorecard.csv", "scorecard_csv")
+counts = ("proposals", "approved", "rejected", "expired", "pending")
+# The table reads (—, not None, for a figure no approved change could measure); the CSV keeps
+# the numbers as numbers.
+numbers = pd.DataFrame([{"proposer": c["label"], **{k: c[k] for k in counts},
+                         "avg confidence": c["avg_confidence"],
+                         "changes measured": c["changes_measured"],
+                         **{f"avg change: {FIGURES[f]} (%)": v
+                            for f, v in c["avg_change_pct"].items()}} for c in cards])
+shown = numbers.assign(**{"avg confidence": numbers["avg confidence"].map(share),
+                          **{c: numbers[c].map(lambda v: percent(v, signed=True))
+                             for c in numbers.columns if c.startswith("avg change")}})
+st.dataframe(shown, hide_index=True, key="outcomes_scorecard")
+csv_download(numbers, "scorecard.csv", "scorecard_csv")
 st.caption("The average change is over the approved changes of each proposer with enough data; "
            "the outcome of a change is an association, not proof it caused what followed.")

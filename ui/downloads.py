@@ -1,36 +1,22 @@
-"""Every table on the pages downloads as CSV through this one function: numbers stay numbers,
-JSON cells (dicts, lists) are written as JSON, and text that a spreadsheet would run as a formula
-is quoted (a leading apostrophe)."""
+"""Every table on the pages downloads as CSV through this one function, written by core's one
+CSV writer (`core.base.csv_export`): numbers stay numbers with every digit, JSON cells (dicts,
+lists) are written as JSON, text that a spreadsheet would run as a formula is quoted (a leading
+apostrophe), and the file starts with a UTF-8 byte-order mark so spreadsheets read `ü` and `€`."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from decimal import Decimal
-from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, (dict, list, tuple)):
-        return json.dumps(value, default=str)
-    if isinstance(value, Decimal):
-        return format(value, "f")  # exact digits, never an exponent
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+from core.base import csv_export
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
-    shaped = frame.copy()
-    for column in shaped.columns:
-        if shaped[column].dtype == object or str(shaped[column].dtype) in ("str", "string"):
-            shaped[column] = shaped[column].map(_cell)
-    return shaped.to_csv(index=False).encode("utf-8")
+    # to_dict boxes numpy scalars into Python ones, which is what core's writer knows.
+    named = frame.rename(columns=str)
+    return csv_export.csv_bytes(named.to_dict("records"), list(named.columns))
 
 
 def csv_download(frame: pd.DataFrame | Callable[[], pd.DataFrame], file_name: str, key: str,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.allocation.split import BUCKET_LABELS, BUCKETS, Split, format_pct
+from core.allocation.split import BUCKET_LABELS, BUCKETS, Split
+from ui.format import measured, money, pct
 
 COLORS = {"reinvestment": "#2E86AB", "dao": "#A23B72", "lucky": "#F18F01", "creator": "#3BB273"}
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.15))
@@ -31,9 +32,9 @@ def split_comparison(before: Split, after: Split, before_name: str = "Current",
     labels = [BUCKET_LABELS[b] for b in BUCKETS]
     fig = go.Figure([
         go.Bar(name=before_name, x=labels, y=[float(v) for _, v in before.items()],
-               marker_color="#B0B7C3", text=[f"{format_pct(v)}%" for _, v in before.items()]),
+               marker_color="#B0B7C3", text=[pct(v) for _, v in before.items()]),
         go.Bar(name=after_name, x=labels, y=[float(v) for _, v in after.items()],
-               marker_color=[COLORS[b] for b in BUCKETS], text=[f"{format_pct(v)}%" for _, v in after.items()]),
+               marker_color=[COLORS[b] for b in BUCKETS], text=[pct(v) for _, v in after.items()]),
     ])
     fig.update_layout(barmode="group", yaxis_title="%", height=320, **_LAYOUT)
     return fig
@@ -55,9 +56,12 @@ def split_steps(periods: Sequence[dict[str, Any]]) -> go.Figure:
     return fig
 
 
-def period_bars(frame: pd.DataFrame, column: str, title: str) -> go.Figure:
+def period_bars(frame: pd.DataFrame, column: str, title: str,
+                shown: Callable[[Any], str] = measured) -> go.Figure:
+    """A bar per period; the hover reads the value as the tables do (`shown`, from `ui.format`)."""
     fig = go.Figure(go.Bar(x=frame["label"], y=frame[column], marker_color="#2E86AB",
-                           hovertemplate="%{x}<br>%{y:,.2f}<extra></extra>"))
+                           customdata=[shown(v) for v in frame[column]],
+                           hovertemplate="%{x}<br>%{customdata}<extra></extra>"))
     fig.update_layout(title=title, height=300, **_LAYOUT)
     return fig
 
@@ -67,10 +71,12 @@ def cumulative_amounts(days: Sequence[dict[str, Any]]) -> go.Figure:
     fig = go.Figure()
     x = [d["day"] for d in days]
     for bucket in BUCKETS:
-        fig.add_trace(go.Scatter(x=x, y=[float(d[f"cumulative_{bucket}"]) for d in days],
-                                 name=BUCKET_LABELS[bucket], mode="lines", stackgroup="one",
+        amounts = [d[f"cumulative_{bucket}"] for d in days]
+        # The line needs floats; the hover shows the exact amount.
+        fig.add_trace(go.Scatter(x=x, y=[float(a) for a in amounts],
+                                 customdata=[money(a) for a in amounts], name=BUCKET_LABELS[bucket], mode="lines", stackgroup="one",
                                  line=dict(color=COLORS[bucket]),
-                                 hovertemplate="%{y:,.2f}<extra>" + BUCKET_LABELS[bucket] + "</extra>"))
+                                 hovertemplate="%{customdata}<extra>" + BUCKET_LABELS[bucket] + "</extra>"))
     fig.update_layout(yaxis_title="cumulative amount", height=340, **_LAYOUT)
     return fig
 

@@ -1,4 +1,7 @@
-"""How numbers and times read on the pages."""
+"""How numbers and times read on the pages: the one formatting module of the dashboard.
+
+The number formatters are pure and live in `core.base.formatting` (the CSV writer uses them too);
+they are re-exported here so a page imports everything it shows from one place."""
 
 from __future__ import annotations
 
@@ -6,32 +9,27 @@ import re
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from core.allocation.split import format_pct
+from core.base.formatting import (MISSING, count, exact_percent, is_missing, measured, money,
+                                  number, percent, points, price, share, usd)
 from db.types import utcnow
+
+__all__ = ["MISSING", "ago", "count", "exact_percent", "is_missing", "measured", "money", "number",
+           "pct", "percent", "plain", "points", "price", "share", "signed_points", "time_left",
+           "usd", "when"]
 
 
 def pct(value: Decimal | float | int) -> str:
-    return f"{format_pct(Decimal(str(value)))}%"
+    """A split's percentage, exactly: `70%`, `70.5%`."""
+    return exact_percent(value)
 
 
 def signed_points(value: Decimal) -> str:
     """A change of a percentage, in points: `+5 pts`, `-2.5 pts`, `±0 pts`."""
-    if value == 0:
-        return "±0 pts"
-    return f"{'+' if value > 0 else '-'}{format_pct(abs(value))} pts"
-
-
-def money(value: Decimal) -> str:
-    """Exact: every digit of the Decimal, grouped in thousands."""
-    return f"{value:,f}"
-
-
-def usd(value: float | Decimal) -> str:
-    return f"${float(value):,.2f}"
+    return points(value)
 
 
 def when(moment: datetime | None) -> str:
-    return "—" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+    return MISSING if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _span(delta: timedelta) -> str:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.platform_data.outcomes import FIGURES, Outcome
+from core.platform_data.outcomes import FIGURES, USD_FIGURES, Outcome
 from ui.figures import _LAYOUT
 
 # Qualitative palette: one colour per distinct split, the same split keeping its colour.
@@ -23,6 +23,12 @@ PALETTE = ("#2E86AB", "#A23B72", "#F18F01", "#3BB273", "#7768AE", "#E15554", "#4
 MARKERS_NAME = "Split changes"
 BAND_OPACITY = 0.13
 LABELLED_BANDS = 40  # a band narrower than 1/40 of the chart goes unlabelled
+
+
+def _unit(figure: str) -> str:
+    """The hover's prefix: `$` for the figures recorded in US dollars (d3's `,.4~f` already
+    writes every digit of the whole part, never an exponent)."""
+    return "$" if figure in USD_FIGURES else ""
 
 
 def split_colours(labels: Sequence[str]) -> dict[str, str]:
@@ -95,7 +101,7 @@ def timeline(frame: pd.DataFrame, figure: str, outcomes: Sequence[Outcome],
     line = {"type": "scatter", "x": list(frame.index), "y": frame[figure].tolist(),
             "mode": "lines+markers", "name": FIGURES[figure], "marker": {"size": 4},
             "line": {"color": "#333"}, "connectgaps": False,
-            "hovertemplate": "%{x|%Y-%m-%d}: %{y:,.4~f}<extra></extra>"}
+            "hovertemplate": f"%{{x|%Y-%m-%d}}: {_unit(figure)}%{{y:,.4~f}}<extra></extra>"}
     layout = {"title": {"text": FIGURES[figure]}, "height": 420, "hovermode": "closest",
               **_LAYOUT}
     if outcomes:
@@ -115,7 +121,8 @@ def before_after(frame: pd.DataFrame, figure: str, outcome: Outcome) -> go.Figur
             continue
         part = frame.loc[days[0]:days[1], figure]
         fig.add_trace(go.Bar(x=list(part.index), y=part, name=name, marker_color=colour,
-                             hovertemplate="%{x|%Y-%m-%d}: %{y:,.4~f}<extra>" + name + "</extra>"))
+                             hovertemplate=f"%{{x|%Y-%m-%d}}: {_unit(figure)}%{{y:,.4~f}}"
+                                           f"<extra>{name}</extra>"))
         if part.notna().any():
             fig.add_trace(go.Scatter(x=[days[0], days[1]], y=[part.mean()] * 2, mode="lines",
                                      name=f"mean {name}", line=dict(color=colour, dash="dash")))
@@ -139,5 +146,5 @@ def mark_period_bars(fig: go.Figure, frame: pd.DataFrame, periods: Sequence[dict
         hover.append(f"proposed by {period.get('proposed_by', '?')}, {approved}<br>{why}")
     fig.update_traces(marker_color=[colours.get(s, PALETTE[0]) for s in frame["split"]],
                       hovertext=hover,
-                      hovertemplate="%{x}<br>%{y:,.2f}<br>%{hovertext}<extra></extra>")
+                      hovertemplate="%{x}<br>%{customdata}<br>%{hovertext}<extra></extra>")
     return fig

@@ -19,7 +19,7 @@ from settings import get_settings
 from ui import confirm, figures, outcome_panels, readers
 from ui.second_factor import review_code_field
 from ui.feedback import core_call
-from ui.format import money, pct, plain, signed_points, time_left, when
+from ui.format import money, pct, plain, share, signed_points, time_left, when
 
 DECIDED_VERBS = {"active": "approved it; it became the live split",
                  "queued": "approved it; it waits in the queue for its timelock",
@@ -98,7 +98,7 @@ def card(db: Database, item, live, *, can_review: bool, username: str) -> None:
                                         signed_points(delta[bucket]), delta_color="off",
                                         delta_arrow="auto" if delta[bucket] else "off")
             left, right = st.columns(2)
-            left.metric("Confidence", f"{float(proposal.confidence):.0%}")
+            left.metric("Confidence", share(proposal.confidence))
             right.metric("Approvals", f"{len(item.approvals)} of {item.approvals_required}",
                          help=", ".join(item.approvals) or "none yet")
         st.markdown("**Reasoning:**")
@@ -255,7 +255,7 @@ def proposal_page(db: Database, proposal_id: str, *, can_review: bool, username:
         st.dataframe(split_changes(base, record.split, base_label), hide_index=True,
                      key="proposal_changes")
         left, right = st.columns(2)
-        left.metric("Confidence", f"{float(record.confidence):.0%}")
+        left.metric("Confidence", share(record.confidence))
         right.metric("Approvals", f"{len(story.approvals)} of {story.approvals_required}",
                      help=", ".join(story.approvals) or "none yet")
         if pending is not None:

@@ -23,6 +23,7 @@ from core.governance.changes import pending_governance
 from core.governance.sealing import governance_status as _governance_status
 from core.governance.policy_store import get_policy, policy_versions as _policy_versions
 from core.proposals.distribution import list_distributions
+from core.proposals.history_export import history_rows
 from core.proposals.lifecycle import get_allocation_history, get_pending_proposals
 from core.proposals.lifecycle import get_proposal
 from core.proposals.queue import queued_changes
@@ -109,9 +110,9 @@ def history(db: Database) -> pd.DataFrame:
 
 @reader(ttl=30)
 def history_records(db: Database) -> dict[str, dict]:
-    """Every row of the allocation log as core's JSON (ISO times, input metrics as data), by id:
-    what the History CSV writes."""
-    return {r.id: r.as_json() for r in get_allocation_history(db)}
+    """Every row of the allocation log as the History CSV writes it
+    (`core.proposals.history_export`), by id."""
+    return history_rows(db)
 
 
 @reader(ttl=30)

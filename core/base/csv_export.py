@@ -5,7 +5,11 @@ A spreadsheet runs a cell that starts with `=`, `+`, `-` or `@` as a formula (ta
 return can hide such a start), so a reasoning like `=HYPERLINK(...)` would be live in the file an
 operator opens. OWASP's rule: such a text cell is written with a leading apostrophe, which
 spreadsheets show as text. Numbers stay numbers: `-5`, `+1.5` and `1e3` are not touched.
-Dicts and lists (input metrics) are written as JSON, not as Python's repr.
+Dicts and lists (input metrics) are written as JSON, not as Python's repr. Numbers are written
+with every digit and never an exponent (`core.base.formatting`); a missing value is an empty cell.
+
+The file handed to a person (`csv_bytes`) is UTF-8 and starts with a byte-order mark: without
+it, Excel opens a CSV in the machine's legacy code page and `ü` or `€` come out as `Ã¼`, `â‚¬`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from core.base.formatting import decimal_text, exact, is_missing
+
+BOM = "\ufeff"
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
@@ -30,14 +38,16 @@ def neutralise(text: str) -> str:
     return text
 
 
-def cell(value: Any) -> str | int | float:
+def cell(value: Any) -> str | int:
     """One value as the CSV shows it."""
-    if value is None:
+    if is_missing(value):
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (int, float, Decimal)):
-        return value if not isinstance(value, Decimal) else format(value, "f")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, (float, Decimal)):
+        return decimal_text(exact(value))  # 551234.5, not 5.512345e+05
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, (Mapping, list, tuple)):
@@ -53,3 +63,8 @@ def csv_text(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
     for row in rows:
         writer.writerow([cell(row.get(c)) for c in columns])
     return out.getvalue()
+
+
+def csv_bytes(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> bytes:
+    """The file a download hands over: `csv_text` as UTF-8 with a byte-order mark."""
+    return (BOM + csv_text(rows, columns)).encode("utf-8")

@@ -81,6 +81,7 @@ FIGURES: dict[str, str] = {
     "wallet_connections": "Wallet connections per day",
     "dao_treasury": "DAO treasury ($)",
 }
+USD_FIGURES = frozenset({"volume_per_day", "avg_price", "dao_treasury"})  # the labels' "($)"
 
 
 # --- the daily series ----------------------------------------------------------------------------
@@ -208,6 +209,16 @@ class FigureChange:
     def enough_data(self) -> bool:
         return self.n_before >= MIN_DAYS and self.n_after >= MIN_DAYS
 
+    @property
+    def direction(self) -> int:
+        """+1 (a rise) or -1 (a fall) when the whole 95 % interval lies on that side of zero;
+        0 when it spans zero or there is none. Only what the interval supports is called a
+        change: a +128 % whose interval runs from -4.6 % to +386.7 % is no clear change."""
+        if self.change_pct is None or self.ci95 is None:
+            return 0
+        low, high = self.ci95
+        return 1 if low > 0 else -1 if high < 0 else 0
+
     def as_json(self) -> dict[str, Any]:
         return {"before": _round(self.before), "after": _round(self.after),
                 "change_pct": _round(self.change_pct, 2),
@@ -251,6 +262,16 @@ class Outcome:
     def open(self) -> bool:
         """The period is still running and has not yet had a whole window of days after."""
         return self.effective_until is None and self.days_after < self.window_days
+
+    @property
+    def complete_on(self) -> date | None:
+        """While the after window is still filling (`open`): the day it is complete, when its
+        last day has ended and a page can say "check back on" it. None once complete, and for
+        a period that ended before its window did (its window never completes)."""
+        if not self.open:
+            return None
+        first = self.after_days[0] if self.after_days else _ceil_day(self.effective_from)
+        return first + timedelta(days=self.window_days)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -521,7 +542,8 @@ def outcome_rows(outcomes: Iterable[Outcome]) -> list[dict[str, Any]]:
                 "previous_split": outcome.previous_split.label() if outcome.previous_split else None,
                 "effective_from": outcome.effective_from.isoformat(),
                 "window_days": outcome.window_days, "days_before": outcome.days_before,
-                "days_after": outcome.days_after, "open": outcome.open, "figure": figure,
+                "days_after": outcome.days_after, "open": outcome.open,
+                "complete_on": outcome.complete_on, "figure": figure,
                 "before": change.before, "after": change.after, "change_pct": change.change_pct,
                 "ci95_low": change.ci95[0] if change.ci95 else None,
                 "ci95_high": change.ci95[1] if change.ci95 else None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 
@@ -40,9 +41,12 @@ def _kept_downloads(monkeypatch):
 
 
 def _download(element) -> str:
-    """The bytes behind a download button, as the browser would fetch them."""
+    """The bytes behind a download button, as the browser would fetch them; a spreadsheet needs
+    the UTF-8 byte-order mark first to read ü and € right."""
     file_id = element.proto.url.rsplit("/", 1)[-1].split(".")[0]
-    return _DOWNLOADS[file_id].decode()
+    data = _DOWNLOADS[file_id]
+    assert data.startswith(codecs.BOM_UTF8)
+    return data.decode("utf-8-sig")
 
 
 def _table(at) -> pd.DataFrame:
@@ -105,6 +109,39 @@ def test_the_csv_writes_input_metrics_as_json_and_neutralises_formulas(plain_db)
     filed = rows[rows["status"] == "proposed"].iloc[0]
     assert filed["reasoning"] == '\'=HYPERLINK("http://x.example","y")'
     assert json.loads(filed["input_metrics"]) == {"manual": True}
+
+
+def test_the_csv_has_each_bucket_once_every_approver_and_the_end_of_a_closed_period(plain_db):
+    from core.allocation.validation import ProposalInput
+    from core.governance.policy_store import set_policy
+    from core.proposals.lifecycle import propose_allocation, review_proposal
+
+    set_policy(plain_db, "approvals_required", "2", by="ada")
+    first = propose_allocation(plain_db, ProposalInput(78, 15, 4, 3, reasoning="Grüße: 5 € more"),
+                               by="ann").proposal_id
+    review_proposal(plain_db, first, "approved", by="gus")
+    review_proposal(plain_db, first, "approved", by="gil")
+    second = propose_allocation(plain_db, ProposalInput(76, 15, 5, 4, reasoning="again"),
+                                by="ann").proposal_id
+    review_proposal(plain_db, second, "approved", by="gil")
+    review_proposal(plain_db, second, "approved", by="gus")
+    at = open_page(HISTORY, user="vic")
+    text = _download(at.get("download_button")[0])
+    header = text.splitlines()[0].split(",")
+    assert len(header) == len(set(header))
+    assert [c for c in header if "reinvestment" in c] == ["reinvestment_pct"]
+    rows = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False).set_index("id")
+    log = {r.id: r for r in get_allocation_history(plain_db)}
+    assert rows.at[first, "approved_by"] == "gus; gil"  # both, in the order they approved
+    assert rows.at[second, "approved_by"] == "gil; gus"
+    assert rows.at[first, "reviewed_by"] == "gil"  # the approval that decided it
+    assert (rows.at[first, "status"], rows.at[first, "period"]) == ("active", "closed")
+    assert rows.at[first, "period_end"] == log[first].effective_until.isoformat()
+    assert rows.at[first, "period_end"] == rows.at[second, "period_start"]
+    assert (rows.at[second, "period"], rows.at[second, "period_end"]) == ("in force", "")
+    assert rows.at[first, "reasoning"] == "Grüße: 5 € more"
+    assert (rows.at[first, "reinvestment_pct"], rows.at[first, "creator_pct"]) == ("78", "3")
+    assert "80" in set(rows["reinvestment_pct"])  # the default's 80.00: never 8E+1
 
 
 def test_the_filters_live_in_the_address_so_a_link_shows_the_same_view(db):

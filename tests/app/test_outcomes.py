@@ -4,11 +4,12 @@ scorecard, and the URL holding the window and the chosen change."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 from core.platform_data.csv_import import import_csv
-from core.platform_data.outcomes import activation_outcomes
+from core.platform_data.outcomes import FIGURES, activation_outcomes
+from streamlit.proto.Metric_pb2 import Metric as MetricProto
 from streamlit.testing.v1 import AppTest
 
 from db.types import utcnow
@@ -38,7 +39,7 @@ def test_every_activation_has_one_marker_and_one_band_and_every_change_a_row(db)
     assert [b["label"]["text"] for b in bands] == [o.split.label() for o in outcomes[:-1]] + [""]
     table = at.dataframe[0].value
     assert list(table["split"]) == [o.split.label() for o in outcomes[1:]]
-    assert table["Tokens launched per day"].str.contains("95 %").any()
+    assert table["Tokens launched per day"].str.contains("95%: ").any()
     hover = next(t for t in spec["data"] if t.get("name") == "Split changes")["hovertext"]
     assert "approved by dana" in hover[1] and outcomes[1].reasoning[:30] in hover[1]
 
@@ -94,3 +95,72 @@ def test_an_install_without_tokens_says_the_token_figures_have_no_data(plain_db)
     no_exception(at)
     assert "No token launches recorded yet" in all_text(at)
     assert len(markers(timeline(at))) == 1
+
+
+COLOUR = MetricProto.MetricColor
+
+
+def figure_metrics(at) -> dict:
+    return {m.label: m for m in at.metric if m.label in FIGURES.values()}
+
+
+def test_a_change_is_green_or_red_only_when_its_95_percent_interval_excludes_zero(db):
+    outcomes = activation_outcomes(db)
+    at = open_page(OUTCOMES, user="vic")
+    seen = set()
+    for outcome in outcomes[1:-1]:  # every change whose window is complete
+        at.selectbox(key="outcomes_change").set_value(outcome.allocation_id).run()
+        no_exception(at)
+        shown, captions = figure_metrics(at), [c.value for c in at.caption]
+        for name, label in FIGURES.items():
+            change = outcome.figures[name]
+            low_high = change.ci95
+            if change.change_pct is None:
+                continue
+            clear = low_high is not None and (low_high[0] > 0 or low_high[1] < 0)
+            expected = (COLOUR.GRAY if not clear
+                        else COLOUR.GREEN if change.change_pct > 0 else COLOUR.RED)
+            assert shown[label].proto.color == expected, (label, low_high)
+            seen.add(clear)
+            name_in_sentence = label.removesuffix(" ($)")
+            if clear:
+                verb = "rose" if change.change_pct > 0 else "fell"
+                assert any(c.startswith(f"{name_in_sentence} {verb} ") and "(95%: " in c
+                           for c in captions), label
+            else:
+                assert f"{name_in_sentence}: no clear change" in "\n".join(captions)
+    assert seen == {True, False}  # the demo has both kinds
+
+
+def test_a_change_whose_window_is_still_filling_says_when_to_check_back(db):
+    newest = activation_outcomes(db)[-1]  # the default seeded at install, minutes ago
+    # The 14 days after it start at the first midnight after it and end 14 days later.
+    first = datetime.combine(newest.effective_from.date() + timedelta(days=1), time())
+    day = (first + timedelta(days=14)).date().isoformat()
+    at = open_page(OUTCOMES, user="vic")
+    at.selectbox(key="outcomes_change").set_value(newest.allocation_id).run()
+    no_exception(at)
+    assert f"(still running: too early: check back on {day})." in all_text(at)
+    captions = [c.value for c in at.caption]
+    for label in FIGURES.values():
+        assert f"{label.removesuffix(' ($)')}: too early: check back on {day}" in "\n".join(captions)
+        metric = figure_metrics(at)[label]
+        assert metric.proto.color == COLOUR.GRAY or not metric.delta
+    table = at.dataframe[0].value
+    assert table.iloc[-1]["Tokens launched per day"] == f"too early: check back on {day}"
+
+
+def test_numbers_read_with_dollars_and_separators_never_an_exponent_or_none(db):
+    at = open_page(OUTCOMES, user="vic")
+    no_exception(at)
+    shown = figure_metrics(at)
+    for label in ("Trading volume per day ($)", "Average token price ($)", "DAO treasury ($)"):
+        assert shown[label].value.startswith("$"), shown[label].value
+    values = [m.value for m in shown.values()] + [m.proto.help for m in shown.values()]
+    cells = [str(v) for frame in (at.dataframe[0].value, at.dataframe[1].value)
+             for v in frame.to_numpy().ravel()]
+    for text in values + cells + [c.value for c in at.caption]:
+        assert "e+" not in text and "None" not in text and "nan" not in text, text
+    scorecard = at.dataframe[1].value.set_index("proposer")
+    assert scorecard.at["Rules engine", "avg confidence"] == "—"  # no proposal: no average
+    assert scorecard.at["AI", "avg confidence"].endswith("%")

@@ -84,3 +84,50 @@ def test_the_window_and_the_periods_live_in_the_address(db):
     no_exception(shared)
     assert shared.selectbox(key="performance_a").value == rows[0]["allocation_id"]
     assert shared.selectbox(key="performance_b").value == rows[1]["allocation_id"]
+
+
+def test_a_delta_is_coloured_only_when_the_95_percent_interval_of_its_change_excludes_zero(db):
+    from core.platform_data.outcomes import compare_periods
+    from streamlit.proto.Metric_pb2 import Metric as MetricProto
+
+    colour = MetricProto.MetricColor
+    rows = compare_performance(db)
+    at = open_page(PERFORMANCE, user="vic")
+    seen = set()
+    for a, b in ((rows[0], rows[2]), (rows[-3], rows[-2]), (rows[1], rows[3])):
+        at.selectbox(key="performance_a").set_value(a["allocation_id"])
+        at.selectbox(key="performance_b").set_value(b["allocation_id"]).run()
+        no_exception(at)
+        changes = compare_periods(db, a["allocation_id"], b["allocation_id"])
+        shown = {m.label: m for m in at.metric}
+        captions = "\n".join(c.value for c in at.caption)
+        for label, column in (("Tokens per day", "tokens_per_day"),
+                              ("Volume per day", "volume_per_day")):
+            metric, change = shown[f"{label} (B)"], changes[column]
+            ci = change.ci95
+            clear = ci is not None and (ci[0] > 0 or ci[1] < 0)
+            moved = (b[column] > a[column]) == (change.change_pct > 0)
+            expected = (colour.GREEN if change.change_pct > 0 else colour.RED) if clear and moved \
+                else colour.GRAY
+            assert metric.proto.color == expected, (label, ci)
+            seen.add(clear)
+            if clear:
+                verb = "rose" if change.change_pct > 0 else "fell"
+                assert f"per day over the whole periods: {label} {verb} " in captions
+            else:
+                assert f"per day over the whole periods: {label}: no clear change" in captions
+        # A figure without an interval (the days, the total count) is never coloured.
+        assert shown["Tokens launched (B)"].proto.color == colour.GRAY
+        assert shown["Days (B)"].proto.color == colour.GRAY
+    assert seen == {True, False}
+
+
+def test_prices_and_volumes_carry_dollars_and_no_figure_has_an_exponent(db):
+    at = open_page(PERFORMANCE, user="vic")
+    table = at.dataframe[0].value
+    assert all(v == "—" or v.startswith("$") for v in table["avg price"])
+    assert all(v.startswith("$") for v in table["volume / day"])
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Average price (B)"].startswith("$")
+    for text in [*table.astype(str).to_numpy().ravel(), *shown.values()]:
+        assert "e+" not in text and "None" not in text and "nan" not in text, text

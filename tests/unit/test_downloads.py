@@ -1,7 +1,9 @@
-"""The one CSV writer of the pages: numbers as numbers, JSON as JSON, no formulas."""
+"""The pages' CSV downloads, written by core's one CSV writer: numbers as numbers, JSON as JSON,
+no formulas, a byte-order mark first."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -13,7 +15,8 @@ from ui.downloads import csv_bytes
 
 
 def rows(data: bytes) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
+    assert data.startswith(codecs.BOM_UTF8)
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
 
 
 def test_numbers_stay_numbers_and_money_keeps_every_digit():
@@ -32,6 +35,14 @@ def test_json_cells_are_written_as_json():
 
 
 def test_text_a_spreadsheet_would_run_as_a_formula_is_quoted():
-    frame = pd.DataFrame({"reasoning": ["=HYPERLINK(\"http://x\")", "+1", "@sum", "plain -1"]})
+    # "+1" is a number written as text: core's rule leaves it (a spreadsheet reads it as 1).
+    frame = pd.DataFrame({"reasoning": ["=HYPERLINK(\"http://x\")", "+1+1", "@sum", "plain -1", "+1"]})
     assert [r["reasoning"] for r in rows(csv_bytes(frame))] == [
-        "'=HYPERLINK(\"http://x\")", "'+1", "'@sum", "plain -1"]
+        "'=HYPERLINK(\"http://x\")", "'+1+1", "'@sum", "plain -1", "+1"]
+
+
+def test_a_huge_float_and_missing_values_are_written_without_an_exponent_or_nan():
+    frame = pd.DataFrame({"volume": [551234.5, 1e16, float("nan")], "note": ["ü €", None, "x"]})
+    written = rows(csv_bytes(frame))
+    assert [r["volume"] for r in written] == ["551234.5", "10000000000000000", ""]
+    assert [r["note"] for r in written] == ["ü €", "", "x"]
