@@ -250,8 +250,8 @@ def get_metrics(_: Caller = Depends(caller), db: Database = Depends(database)) -
 
 
 @v1.get("/compare", response_model=list[s.ComparePeriod], responses=documented(*QUERY))
-def get_compare(date_from: str | None = query(None, s.DAY, "from"),
-                date_to: str | None = query(None, s.DAY, "to"),
+def get_compare(date_from: str | None = query(None, s.DAY_ASKED, "from"),
+                date_to: str | None = query(None, s.DAY_ASKED, "to"),
                 _: Caller = Depends(caller), db: Database = Depends(database)) -> Any:
     """Allocation periods against token performance: the CLI's `compare --json`."""
     start, stop = queries.parse_window(date_from, date_to)

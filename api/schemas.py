@@ -24,9 +24,10 @@ from core.allocation.money import parse_total
 from core.allocation.split import PERCENT_PLACES
 from core.allocation.validation import PROPOSERS
 from core.base.errors import DomainError
-from core.base.parsing import MAX_LIST_LIMIT, MAX_NUMBER_TEXT, MAX_TOTAL, TEXT_LIMITS, to_decimal
+from core.base.parsing import (EARLIEST_DATE, LATEST_DATE, MAX_LIST_LIMIT, MAX_NUMBER_TEXT,
+                               MAX_TOTAL, TEXT_LIMITS, to_decimal)
 from core.governance.second_factor import DIGITS as TOTP_DIGITS
-from core.platform_data.metrics_model import METRIC_KEYS, PlatformMetrics
+from core.platform_data.metrics_model import METRIC_KEYS, METRIC_LIMITS, PlatformMetrics
 from core.allocation.records import TIMELINE_EVENTS
 from core.proposals import lifecycle
 from core.proposals.lifecycle import DECISIONS
@@ -42,11 +43,16 @@ def _places(minor_unit: Decimal) -> int:
 
 
 def money_pattern(minor_unit: Decimal) -> str:
-    """Money as the document writes it: digits (fewer than MAX_TOTAL has) and at most the
-    currency's decimal places; e.g. `1000.03`."""
+    """Money as the document writes it, above zero: digits (fewer than MAX_TOTAL has) and at most
+    the currency's decimal places; e.g. `1000.03` or `0.5`."""
     digits = len(str(int(MAX_TOTAL))) - 1
     places = _places(minor_unit)
-    return rf"^[0-9]{{1,{digits}}}" + (rf"(\.[0-9]{{1,{places}}})?$" if places else "$")
+    whole = rf"0*[1-9][0-9]{{0,{digits - 1}}}" + (rf"(\.[0-9]{{1,{places}}})?" if places else "")
+    if not places:
+        return f"^{whole}$"
+    # Under one: some fraction digit is not zero.
+    fraction = "|".join(rf"0{{{k}}}[1-9][0-9]{{0,{places - k - 1}}}" for k in range(places))
+    return rf"^({whole}|0*\.({fraction}))$"
 
 
 MONEY_IN = {"type": "string", "pattern": money_pattern(get_settings().minor_unit),
@@ -57,10 +63,23 @@ PERCENT = {"type": "number", "minimum": 0, "maximum": 100,
            "description": f"percent, at most {PERCENT_PLACES} decimal places"}
 INSTANT = {"type": "string", "format": "date-time"}
 DAY = {"type": "string", "format": "date"}
+# A date asked about lies in EARLIEST_DATE..LATEST_DATE; the pattern keeps to its first century.
+DAY_ASKED = {**DAY, "pattern": rf"^{EARLIEST_DATE.year // 100}[0-9]{{2}}-",
+             "description": f"{EARLIEST_DATE}..{LATEST_DATE}"}
+
+
+# core.base.parsing.text_problem's rule: no control character but tab and line breaks (NUL
+# included); a required text also holds something besides spaces. Held to it by a test.
+_TEXT_CHAR = r"[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]"
+_VISIBLE_CHAR = r"[^\s\u0000-\u001F\u007F]"
+TEXT_PATTERN = f"^{_TEXT_CHAR}*$"
+REQUIRED_TEXT_PATTERN = f"^{_TEXT_CHAR}*{_VISIBLE_CHAR}{_TEXT_CHAR}*$"
 
 
 def text(field: str, *, required: bool = True) -> dict[str, Any]:
-    return {"type": "string", "maxLength": TEXT_LIMITS[field], **({"minLength": 1} if required else {})}
+    return {"type": "string", "maxLength": TEXT_LIMITS[field],
+            "pattern": REQUIRED_TEXT_PATTERN if required else TEXT_PATTERN,
+            **({"minLength": 1} if required else {})}
 
 
 def one_of(choices: tuple[str, ...]) -> dict[str, Any]:
@@ -121,17 +140,24 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
 
+def _metric(key: str, kind: str = "number", minimum: float = 0,
+            maximum: float | None = None) -> WithJsonSchema:
+    """A metric as PlatformMetrics.from_json bounds it (METRIC_LIMITS: the plausible sizes)."""
+    top = METRIC_LIMITS[key] if maximum is None else maximum
+    return WithJsonSchema({"type": kind, "minimum": minimum,
+                           "maximum": int(top) if kind == "integer" else top})
+
+
 class MetricsIn(BaseModel):
     """The documented shape of `metrics` (PlatformMetrics.from_json checks it)."""
 
     model_config = ConfigDict(extra="forbid")
-    growth_rate_pct: float
-    engagement_score: Annotated[float, WithJsonSchema({"type": "number", "minimum": 0,
-                                                       "maximum": 100})]
-    dao_balance_usd: Annotated[float, WithJsonSchema({"type": "number", "minimum": 0})]
-    avg_token_price_usd: Annotated[float, WithJsonSchema({"type": "number", "minimum": 0})]
-    tokens_launched_7d: Annotated[int, WithJsonSchema({"type": "integer", "minimum": 0})]
-    days_of_data: Annotated[int, WithJsonSchema({"type": "integer", "minimum": 0})]
+    growth_rate_pct: Annotated[float, _metric("growth_rate_pct", minimum=-100)]
+    engagement_score: Annotated[float, _metric("engagement_score", maximum=100)]
+    dao_balance_usd: Annotated[float, _metric("dao_balance_usd")]
+    avg_token_price_usd: Annotated[float, _metric("avg_token_price_usd")]
+    tokens_launched_7d: Annotated[int, _metric("tokens_launched_7d", "integer")]
+    days_of_data: Annotated[int, _metric("days_of_data", "integer")]
 
 
 assert tuple(MetricsIn.model_fields) == METRIC_KEYS, "MetricsIn must name core's metric keys"
