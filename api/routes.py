@@ -181,7 +181,7 @@ def post_proposal(body: s.ProposalBody, who: Caller = Depends(caller),
 
 
 @v1.get("/proposals/{proposal_id}", response_model=s.ProposalStoryOut,
-        responses=documented(*QUERY, *BY_ID))
+        responses=documented(*TOKEN, *BY_ID))
 def get_proposal(proposal_id: str, _: Caller = Depends(caller),
                  db: Database = Depends(database)) -> Any:
     """One proposal and its story: the CLI's `proposal show --json`."""
