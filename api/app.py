@@ -118,6 +118,17 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
         document = get_openapi(title=app.title, version=app.version,
                                description=app.description, routes=app.routes)
         schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        # FastAPI adds its own 422 (a list of `detail`s as application/json) to a route with
+        # parameters that documents none: such a route (a path id) is never refused so.
+        fastapi_422 = "#/components/schemas/HTTPValidationError"
+        for operations in document["paths"].values():
+            for operation in operations.values():
+                answer = operation["responses"].get("422", {})
+                if answer.get("content", {}).get("application/json", {}).get(
+                        "schema", {}).get("$ref") == fastapi_422:
+                    del operation["responses"]["422"]
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
         for model in (ProblemDetails, MetricsIn):
             schemas[model.__name__] = model.model_json_schema(
                 ref_template="#/components/schemas/{model}")
