@@ -6,11 +6,14 @@ from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.routes import ROUTERS
+from api.schemas import MetricsIn, ProblemDetails
 from core.base.errors import DomainError
 from core.governance.api_tokens import FailedTokenAttempts, authenticate_client
 from db.engine import Database
@@ -19,6 +22,11 @@ DESCRIPTION = """The HTTP face of the dynamic profit allocation system. Every ro
 needs `Authorization: Bearer TOKEN` (`python -m core tokens create`). Errors are
 `application/problem+json` (RFC 9457) whose `errors` are the CLI's one-line messages. A request
 body may hold at most 1 MB."""
+
+DOCS_URL, REDOC_URL, OPENAPI_URL = "/docs", "/redoc", "/openapi.json"
+# Swagger UI's and ReDoc's scripts, served from the fastapi-offline package: the docs work on a
+# machine without internet (a CDN would leave the page blank there).
+DOCS_ASSETS = "/docs-assets"
 
 MAX_BODY_BYTES = 1_000_000  # 1 MB: the largest body here (a proposal's reasoning) is far smaller
 TOO_LARGE = f"body: larger than {MAX_BODY_BYTES // 1_000_000} MB"
@@ -43,14 +51,16 @@ class Gate:
     the request's state."""
 
     def __init__(self, app: ASGIApp, db: Database, attempts: FailedTokenAttempts,
-                 public: frozenset[str]) -> None:
-        self.app, self.db, self.attempts, self.public = app, db, attempts, public
+                 public: frozenset[str], public_prefix: str) -> None:
+        self.app, self.db, self.attempts = app, db, attempts
+        self.public, self.public_prefix = public, public_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["path"] not in self.public:
+        path = scope["path"]
+        if path not in self.public and not path.startswith(self.public_prefix):
             client = scope["client"][0] if scope.get("client") else "unknown"
             try:
                 principal = await run_in_threadpool(authenticate_client, self.db,
@@ -101,16 +111,43 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
+def openapi_document(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, plus the schemas the routes refer to by name: the problem details
+    every refusal answers with, and the rebalancer's `metrics` (checked by core, not pydantic)."""
+    if app.openapi_schema is None:
+        document = get_openapi(title=app.title, version=app.version,
+                               description=app.description, routes=app.routes)
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        # FastAPI adds its own 422 (a list of `detail`s as application/json) to a route with
+        # parameters that documents none: such a route (a path id) is never refused so.
+        fastapi_422 = "#/components/schemas/HTTPValidationError"
+        for operations in document["paths"].values():
+            for operation in operations.values():
+                answer = operation["responses"].get("422", {})
+                if answer.get("content", {}).get("application/json", {}).get(
+                        "schema", {}).get("$ref") == fastapi_422:
+                    del operation["responses"]["422"]
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        for model in (ProblemDetails, MetricsIn):
+            schemas[model.__name__] = model.model_json_schema(
+                ref_template="#/components/schemas/{model}")
+        app.openapi_schema = document
+    return app.openapi_schema
+
+
 def create_app(db: Database) -> FastAPI:
     """The API on `db` (already upgraded: `core.database.connect` does it on start)."""
-    app = FastAPI(title="Dynamic profit allocation API", version="1", description=DESCRIPTION)
+    app = FastAPIOffline(docs_url=DOCS_URL, redoc_url=REDOC_URL, openapi_url=OPENAPI_URL,
+                         static_url=DOCS_ASSETS, title="Dynamic profit allocation API",
+                         version="1", description=DESCRIPTION)
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     app.state.db = db
     app.state.failed_tokens = FailedTokenAttempts()
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
-    public: Any = {"/health", app.docs_url, app.redoc_url, app.openapi_url,
-                   app.swagger_ui_oauth2_redirect_url}
+    public = {"/health", DOCS_URL, REDOC_URL, OPENAPI_URL, app.swagger_ui_oauth2_redirect_url}
     app.add_middleware(Gate, db=db, attempts=app.state.failed_tokens,
-                       public=frozenset(p for p in public if p))
+                       public=frozenset(p for p in public if p), public_prefix=DOCS_ASSETS + "/")
     return app

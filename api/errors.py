@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from core.base.errors import (DatabaseBusy, DatabaseFailure, DomainError, NotAuthenticated,
                               NotFound, PermissionDenied, Refused, Throttled, ValidationFailed)
@@ -41,6 +42,37 @@ STATUS_OF: tuple[tuple[type[DomainError], HTTPStatus], ...] = (
     (DatabaseFailure, HTTPStatus.SERVICE_UNAVAILABLE),
     (Refused, HTTPStatus.CONFLICT),  # Conflict (a change the database refused) included
 )
+
+
+# What each refusal means, for the OpenAPI document: every route lists the ones it can answer.
+MEANING: dict[HTTPStatus, str] = {
+    HTTPStatus.BAD_REQUEST: "the body is not valid JSON",
+    HTTPStatus.UNAUTHORIZED: "no token, or an unknown, expired or revoked one",
+    HTTPStatus.FORBIDDEN: "the token's role may not do this, or a governance rule (four-eyes, "
+                          "a second factor, a label only the rebalancer gives) refuses it",
+    HTTPStatus.NOT_FOUND: "no such proposal",
+    HTTPStatus.CONFLICT: "a state that does not allow it (not pending, already reviewed, paused, "
+                         "another amount under this key, over the policy's cap, unusually large "
+                         "without `confirm_total`, an identical proposal already pending)",
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "the body is larger than the limit",
+    HTTPStatus.UNPROCESSABLE_ENTITY: "a value breaks a rule; `errors` names each field and rule",
+    HTTPStatus.TOO_MANY_REQUESTS: "too many bad tokens from this client; wait `Retry-After` seconds",
+    HTTPStatus.SERVICE_UNAVAILABLE: "the database cannot be reached or is busy; nothing was "
+                                    "decided, try again",
+}
+_HEADER = {"schema": {"type": "string"}}
+HEADERS: dict[HTTPStatus, dict[str, Any]] = {
+    HTTPStatus.UNAUTHORIZED: {"WWW-Authenticate": {**_HEADER, "description": "`Bearer`"}},
+    HTTPStatus.TOO_MANY_REQUESTS: {"Retry-After": {**_HEADER, "description": "seconds"}},
+}
+
+
+def documented(*statuses: HTTPStatus) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of these refusals: problem details, as `problem` sends them."""
+    return {status.value: {
+        "description": MEANING[status],
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}},
+        **({"headers": HEADERS[status]} if status in HEADERS else {})} for status in statuses}
 
 
 def problem(status: HTTPStatus | int, errors: list[str], headers: dict[str, str] | None = None,
@@ -135,11 +167,27 @@ def _request_validation(_: Request, error: Exception) -> JSONResponse:
     return problem(HTTPStatus.UNPROCESSABLE_ENTITY, validation_messages(errors))
 
 
-def _http(_: Request, error: Exception) -> JSONResponse:
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method the request's path is served with, found by asking the router as it would
+    route each one. Starlette's own 405 names only the first route that matched the path (GET
+    of GET and POST /api/v1/proposals)."""
+    routes = request.app.router.routes
+    served = [m for m in METHODS
+              if any(r.matches({**request.scope, "method": m})[0] == Match.FULL for r in routes)]
+    return ", ".join(served)
+
+
+def _http(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     status = HTTPStatus(error.status_code)
     detail = error.detail if isinstance(error.detail, str) else status.phrase
-    return problem(status, [f"request: {detail.lower()}"], getattr(error, "headers", None))
+    headers = dict(getattr(error, "headers", None) or {})
+    if status == HTTPStatus.METHOD_NOT_ALLOWED:
+        headers["Allow"] = allowed_methods(request)
+    return problem(status, [f"request: {detail.lower()}"], headers or None)
 
 
 def _unexpected(request: Request, error: Exception) -> JSONResponse:

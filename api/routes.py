@@ -1,29 +1,39 @@
 """The routes of ../shared/spec/api.md: each reads its inputs, calls one core service and returns
-the document the CLI prints for the same command."""
+the document the CLI prints for the same command. Each route names its response model and every
+refusal it can answer (api/errors.py's problem details), so the OpenAPI document is the contract
+a generated client can trust (tests/api/test_openapi_document.py holds live answers to it)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.routing import APIRoute
 
-from api.auth import Caller, caller, database
-from api.errors import database_problems, problem
-from api.schemas import DistributionBody, ProposalBody, RebalanceBody, ReviewBody, VetoBody
+from api import schemas as s
+from api.auth import NEEDS, Caller, caller, database, needs, principal_of
+from api.errors import database_problems, documented, problem
 from core.allocation.validation import ProposalInput
 from core.base.errors import DatabaseUnavailable
 from core.database import schema_revision
-from core.platform_data import metrics_store, queries
 from core.governance import changes
+from core.platform_data import metrics_store, queries
 from core.proposals import distribution, lifecycle, queue
+from core.rebalancer.service import ACTION as REBALANCING
 from core.rebalancer.service import run_rebalance
 from core.record.activity import list_activity
 from db.engine import Database
 
+S = HTTPStatus
+# Every route behind a token: the Gate (api/app.py) answers these before the route runs.
+TOKEN = (S.UNAUTHORIZED, S.REQUEST_ENTITY_TOO_LARGE, S.TOO_MANY_REQUESTS, S.SERVICE_UNAVAILABLE)
+QUERY = (*TOKEN, S.UNPROCESSABLE_ENTITY)  # a read with query values
+WRITE = (*QUERY, S.BAD_REQUEST, S.FORBIDDEN, S.CONFLICT)  # a write with a JSON body
+BY_ID = (S.NOT_FOUND,)
 
 
 class ExactJsonRequest(Request):
@@ -37,52 +47,95 @@ class ExactJsonRequest(Request):
         return self._json
 
 
-class ExactJsonRoute(APIRoute):
-    """Routes whose bodies carry money (FastAPI's custom request class pattern)."""
+class GuardedRoute(APIRoute):
+    """Who, then what: a route marked with `needs(role, ...)` refuses a junior token (403) before
+    its body is parsed or validated, so a viewer learns nothing about a body it may not send.
+    (FastAPI parses the JSON before it runs any dependency: a role dependency would come after a
+    400.) The role is also written into the document as `x-required-role`."""
+
+    exact_json = False
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        self.needs = NEEDS.get(endpoint)
+        if self.needs is not None:
+            kwargs["openapi_extra"] = {**(kwargs.get("openapi_extra") or {}),
+                                       "x-required-role": self.needs.role}
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         handler = super().get_route_handler()
+        request_class = ExactJsonRequest if self.exact_json else Request
 
-        async def exact(request: Request) -> Response:
-            return await handler(ExactJsonRequest(request.scope, request.receive))
+        async def guarded(request: Request) -> Response:
+            if self.needs is not None:
+                self.needs.check(principal_of(request))
+            return await handler(request_class(request.scope, request.receive))
 
-        return exact
+        return guarded
+
+
+class ExactJsonRoute(GuardedRoute):
+    """Routes whose bodies carry money (FastAPI's custom request class pattern)."""
+
+    exact_json = True
 
 
 health = APIRouter(tags=["health"])
-functions = APIRouter(prefix="/functions/v1", tags=["the original design's functions"])
+functions = APIRouter(prefix="/functions/v1", tags=["the original design's functions"],
+                      route_class=GuardedRoute)
 money = APIRouter(prefix="/functions/v1", tags=["the original design's functions"],
                   route_class=ExactJsonRoute)
-v1 = APIRouter(prefix="/api/v1", tags=["allocation"])
+v1 = APIRouter(prefix="/api/v1", tags=["allocation"], route_class=GuardedRoute)
 
 
-@health.get("/health", responses={503: {"description": "the database cannot be reached"}})
+
+def query(default: Any, schema: dict[str, Any], alias: str | None = None) -> Any:
+    """A query value read as text (core parses it and refuses it in its words), documented as
+    `schema` says (in place of "a string, or null")."""
+
+    def document(field_schema: dict[str, Any]) -> None:
+        field_schema.clear()
+        field_schema.update(schema)
+        if default is not ... and default is not None:
+            field_schema["default"] = default
+
+    return Query(default, alias=alias, json_schema_extra=document)
+
+
+HEALTH = {"response_model": s.Health,
+          "responses": documented(S.REQUEST_ENTITY_TOO_LARGE, S.SERVICE_UNAVAILABLE)}
+
+
+@health.head("/health", **HEALTH)
+@health.get("/health", **HEALTH)
 def get_health(db: Database = Depends(database)) -> Any:
-    """Liveness and the database (no token needed)."""
+    """Liveness and the database (no token needed). HEAD answers the same without a body; a 503
+    adds `"database": "unreachable"`."""
     try:
         return {"status": "ok", "database": "ok", "revision": schema_revision(db)}
     except DatabaseUnavailable as error:
         return problem(503, database_problems(error), extra={"database": "unreachable"})
 
 
-@functions.post("/profit-rebalancer")
-def profit_rebalancer(body: RebalanceBody | None = None, who: Caller = Depends(caller),
-                      db: Database = Depends(database)) -> dict[str, Any]:
+@functions.post("/profit-rebalancer", response_model=s.RebalanceOut, responses=documented(*WRITE))
+@needs("analyst", REBALANCING)
+def profit_rebalancer(body: s.RebalanceBody | None = None, who: Caller = Depends(caller),
+                      db: Database = Depends(database)) -> Any:
     """The rebalancer (analyst): the CLI's `rebalance --json` document."""
-    body = body or RebalanceBody()
+    body = body or s.RebalanceBody()
     with who.acting():
         result = run_rebalance(db, metrics=body.metrics, engine=body.engine,
                                dry_run=body.dry_run, by=who.by)
     return result.as_json()
 
 
-@money.post("/manage-profits", status_code=201,
-            responses={200: {"description": "the key was already recorded with this amount"},
-                       409: {"description": "another amount under this key, paused, above the "
-                                            "policy's cap, or unusually large without "
-                                            "`confirm_total`"}})
-def manage_profits(body: DistributionBody, response: Response, who: Caller = Depends(caller),
-                   db: Database = Depends(database)) -> dict[str, Any]:
+@money.post("/manage-profits", status_code=201, response_model=s.DistributionOut,
+            responses={200: {"description": "the key was already recorded with this amount",
+                             "model": s.DistributionOut},
+                       **documented(*WRITE)})
+@needs("analyst", distribution.ACTION)
+def manage_profits(body: s.DistributionBody, response: Response, who: Caller = Depends(caller),
+                   db: Database = Depends(database)) -> Any:
     """A distribution with the active split (analyst), idempotent by key: the CLI's
     `distribute --json`; 201 recorded, 200 already recorded with this amount. An amount over ten
     times the largest distribution so far needs `confirm_total` repeating it."""
@@ -93,30 +146,32 @@ def manage_profits(body: DistributionBody, response: Response, who: Caller = Dep
     return record.as_json()
 
 
-@v1.get("/allocation")
-def get_allocation(_: Caller = Depends(caller), db: Database = Depends(database)) -> dict[str, Any]:
+@v1.get("/allocation", response_model=s.CurrentAllocationOut, responses=documented(*TOKEN))
+def get_allocation(_: Caller = Depends(caller), db: Database = Depends(database)) -> Any:
     """The split in force: the CLI's `current --json`."""
     return lifecycle.get_current_allocation(db).as_json()
 
 
-@v1.get("/allocation/amounts")
-def get_amounts(profit: str = Query(...), _: Caller = Depends(caller),
-                db: Database = Depends(database)) -> dict[str, Any]:
+@v1.get("/allocation/amounts", response_model=s.AmountsDocument, responses=documented(*QUERY))
+def get_amounts(profit: str = query(..., s.MONEY_IN), _: Caller = Depends(caller),
+                db: Database = Depends(database)) -> Any:
     """Amounts per bucket from the active split: the CLI's `amounts --json`."""
     parts, current = distribution.amounts_for(db, profit)
     return distribution.amounts_as_json(parts, current)
 
 
-@v1.get("/proposals")
-def get_proposals(status: str = Query(lifecycle.WAITING), _: Caller = Depends(caller),
-                  db: Database = Depends(database)) -> list[dict[str, Any]]:
+@v1.get("/proposals", response_model=list[s.ProposalListed], responses=documented(*QUERY))
+def get_proposals(status: str = query(lifecycle.WAITING, s.PROPOSAL_STATUS), _: Caller = Depends(caller),
+                  db: Database = Depends(database)) -> Any:
     """Proposals (default: pending), newest first, as the CLI's `pending --json`."""
     return [p.as_json() for p in lifecycle.list_proposals(db, status)]
 
 
-@v1.post("/proposals", status_code=201)
-def post_proposal(body: ProposalBody, who: Caller = Depends(caller),
-                  db: Database = Depends(database)) -> dict[str, Any]:
+@v1.post("/proposals", status_code=201, response_model=s.ProposalFiled,
+         responses=documented(*WRITE))
+@needs("analyst", lifecycle.FILING)
+def post_proposal(body: s.ProposalBody, who: Caller = Depends(caller),
+                  db: Database = Depends(database)) -> Any:
     """File a proposal (analyst): `{"proposal_id", "warnings"}`."""
     proposal = ProposalInput(body.reinvestment, body.dao, body.lucky, body.creator, body.reasoning,
                              body.confidence, body.proposed_by,
@@ -125,71 +180,79 @@ def post_proposal(body: ProposalBody, who: Caller = Depends(caller),
         return lifecycle.propose_allocation(db, proposal, by=who.by).as_json()
 
 
-@v1.get("/proposals/{proposal_id}")
+@v1.get("/proposals/{proposal_id}", response_model=s.ProposalStoryOut,
+        responses=documented(*TOKEN, *BY_ID))
 def get_proposal(proposal_id: str, _: Caller = Depends(caller),
-                 db: Database = Depends(database)) -> dict[str, Any]:
+                 db: Database = Depends(database)) -> Any:
     """One proposal and its story: the CLI's `proposal show --json`."""
     return lifecycle.get_proposal_story(db, proposal_id).as_json()
 
 
-@v1.post("/proposals/{proposal_id}/reviews")
-def post_review(proposal_id: str, body: ReviewBody, who: Caller = Depends(caller),
-                db: Database = Depends(database)) -> dict[str, Any]:
+@v1.post("/proposals/{proposal_id}/reviews", response_model=s.ReviewOutcomeOut,
+         responses=documented(*WRITE, *BY_ID))
+@needs("governor", lifecycle.REVIEWING)
+def post_review(proposal_id: str, body: s.ReviewBody, who: Caller = Depends(caller),
+                db: Database = Depends(database)) -> Any:
     """Record a review (governor): the CLI's `review --json`."""
     with who.acting():
         return lifecycle.review_proposal(db, proposal_id, body.decision, by=who.by,
-                                           notes=body.notes, totp=body.totp).as_json()
+                                         notes=body.notes, totp=body.totp).as_json()
 
 
-@v1.post("/proposals/{proposal_id}/veto")
-def post_veto(proposal_id: str, body: VetoBody, who: Caller = Depends(caller),
-              db: Database = Depends(database)) -> dict[str, Any]:
+@v1.post("/proposals/{proposal_id}/veto", response_model=s.VetoOutcomeOut,
+         responses=documented(*WRITE, *BY_ID))
+@needs("governor", queue.VETOING)
+def post_veto(proposal_id: str, body: s.VetoBody, who: Caller = Depends(caller),
+              db: Database = Depends(database)) -> Any:
     """Veto a queued split or governance proposal (governor): the CLI's `proposal veto --json`."""
     with who.acting():
         return queue.veto(db, proposal_id, by=who.by, reason=body.reason,
                           totp=body.totp).as_json()
 
 
-@v1.get("/governance/proposals")
-def get_governance_proposals(status: str = Query(changes.WAITING), _: Caller = Depends(caller),
-                             db: Database = Depends(database)) -> list[dict[str, Any]]:
+@v1.get("/governance/proposals", response_model=list[s.GovernanceProposalOut],
+        responses=documented(*QUERY))
+def get_governance_proposals(status: str = query(changes.WAITING, s.GOVERNANCE_STATUS),
+                             _: Caller = Depends(caller), db: Database = Depends(database)) -> Any:
     """Governance proposals: the CLI's `governance pending --json` (or those of one status)."""
     return [g.as_json() for g in changes.list_governance(db, status)]
 
 
-@v1.post("/governance/proposals/{proposal_id}/reviews")
-def post_governance_review(proposal_id: str, body: ReviewBody, who: Caller = Depends(caller),
-                           db: Database = Depends(database)) -> dict[str, Any]:
+@v1.post("/governance/proposals/{proposal_id}/reviews", response_model=s.GovernanceReviewOut,
+         responses=documented(*WRITE, *BY_ID))
+@needs("governor", changes.REVIEWING)
+def post_governance_review(proposal_id: str, body: s.ReviewBody, who: Caller = Depends(caller),
+                           db: Database = Depends(database)) -> Any:
     """Review a governance proposal (governor): the CLI's `governance review --json`."""
     with who.acting():
         return changes.review_governance(db, proposal_id, body.decision, by=who.by,
                                          notes=body.notes, totp=body.totp).as_json()
 
 
-@v1.get("/history")
-def get_history(limit: int | None = Query(None, ge=1), _: Caller = Depends(caller),
-                db: Database = Depends(database)) -> list[dict[str, Any]]:
+@v1.get("/history", response_model=list[s.AllocationRecordOut], responses=documented(*QUERY))
+def get_history(limit: str | None = query(None, s.LIMIT), _: Caller = Depends(caller),
+                db: Database = Depends(database)) -> Any:
     """The allocation log, newest first: the CLI's `history --json`."""
     return [r.as_json() for r in lifecycle.get_allocation_history(db, limit)]
 
 
-@v1.get("/activity")
-def get_activity(limit: int = Query(50, ge=1), type: str | None = Query(None),  # noqa: A002
-                 _: Caller = Depends(caller), db: Database = Depends(database)) -> list[dict[str, Any]]:
+@v1.get("/activity", response_model=list[s.ActivityOut], responses=documented(*QUERY))
+def get_activity(limit: str | int = query(50, s.LIMIT), type: str | None = query(None, s.text("activity_type", required=False)),  # noqa: A002
+                 _: Caller = Depends(caller), db: Database = Depends(database)) -> Any:
     """Rows of protocol_activity, newest first: the CLI's `activity --json`."""
     return [r.as_json() for r in list_activity(db, limit, type)]
 
 
-@v1.get("/metrics")
-def get_metrics(_: Caller = Depends(caller), db: Database = Depends(database)) -> dict[str, Any]:
+@v1.get("/metrics", response_model=s.MetricsDocument, responses=documented(*TOKEN))
+def get_metrics(_: Caller = Depends(caller), db: Database = Depends(database)) -> Any:
     """Platform metrics: the CLI's `metrics --json`."""
     return metrics_store.metrics_document(db)
 
 
-@v1.get("/compare")
-def get_compare(date_from: str | None = Query(None, alias="from"),
-                date_to: str | None = Query(None, alias="to"), _: Caller = Depends(caller),
-                db: Database = Depends(database)) -> list[dict[str, Any]]:
+@v1.get("/compare", response_model=list[s.ComparePeriod], responses=documented(*QUERY))
+def get_compare(date_from: str | None = query(None, s.DAY_ASKED, "from"),
+                date_to: str | None = query(None, s.DAY_ASKED, "to"),
+                _: Caller = Depends(caller), db: Database = Depends(database)) -> Any:
     """Allocation periods against token performance: the CLI's `compare --json`."""
     start, stop = queries.parse_window(date_from, date_to)
     return queries.compare_performance(db, start, stop)

@@ -1,23 +1,96 @@
-"""Request bodies. Values are checked by core's own parsers, so a refusal reads exactly as on the
-CLI (`dao: 31.555 has more than 2 decimal places`) and arrives as 422 before core is called."""
+"""Request and response models, and the problem details every refusal answers with.
+
+Request values are checked by core's own parsers, so a refusal reads exactly as on the CLI
+(`dao: 31.555 has more than 2 decimal places`) and arrives as 422 before core is called. What the
+OpenAPI document says about a value (`WithJsonSchema`: an enum, a pattern, a length) is built from
+the same constants core checks against, so a client generated from the document sends what core
+takes. Core stays lenient past the document (money may also come as a JSON number or `1,000.50`).
+
+Response models describe the documents core's `as_json()` make (the CLI prints the same ones):
+FastAPI checks each answer against them, and they allow fields they do not name (`extra="allow"`),
+so a field core adds reaches the caller without an edit here.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, ValidationInfo
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, StrictBool, ValidationInfo,
+                      WithJsonSchema)
 
 from core.allocation.money import parse_total
 from core.allocation.split import PERCENT_PLACES
 from core.allocation.validation import PROPOSERS
 from core.base.errors import DomainError
-from core.base.parsing import to_decimal
-from core.platform_data.metrics_model import PlatformMetrics
+from core.base.parsing import (EARLIEST_DATE, LATEST_DATE, MAX_LIST_LIMIT, MAX_NUMBER_TEXT,
+                               MAX_TOTAL, TEXT_LIMITS, to_decimal)
+from core.governance.second_factor import DIGITS as TOTP_DIGITS
+from core.platform_data.metrics_model import METRIC_KEYS, METRIC_LIMITS, PlatformMetrics
+from core.allocation.records import TIMELINE_EVENTS
+from core.proposals import lifecycle
 from core.proposals.lifecycle import DECISIONS
 from core.rebalancer.service import ENGINE_CHOICES
+from db.models import GOVERNANCE_STATUSES, STATUSES
 from settings import get_settings
+
+# --- how the document describes a value -------------------------------------------------------
+
+
+def _places(minor_unit: Decimal) -> int:
+    return max(0, -int(minor_unit.as_tuple().exponent))
+
+
+def money_pattern(minor_unit: Decimal) -> str:
+    """Money as the document writes it, above zero: digits (fewer than MAX_TOTAL has) and at most
+    the currency's decimal places; e.g. `1000.03` or `0.5`."""
+    digits = len(str(int(MAX_TOTAL))) - 1
+    places = _places(minor_unit)
+    whole = rf"0*[1-9][0-9]{{0,{digits - 1}}}" + (rf"(\.[0-9]{{1,{places}}})?" if places else "")
+    if not places:
+        return f"^{whole}$"
+    # Under one: some fraction digit is not zero.
+    fraction = "|".join(rf"0{{{k}}}[1-9][0-9]{{0,{places - k - 1}}}" for k in range(places))
+    return rf"^({whole}|0*\.({fraction}))$"
+
+
+MONEY_IN = {"type": "string", "pattern": money_pattern(get_settings().minor_unit),
+            "maxLength": MAX_NUMBER_TEXT, "examples": ["1000.03"],
+            "description": "an exact amount, as a string"}
+MONEY_OUT = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$", "examples": ["800.02"]}
+PERCENT = {"type": "number", "minimum": 0, "maximum": 100,
+           "description": f"percent, at most {PERCENT_PLACES} decimal places"}
+INSTANT = {"type": "string", "format": "date-time"}
+DAY = {"type": "string", "format": "date"}
+# A date asked about lies in EARLIEST_DATE..LATEST_DATE; the pattern keeps to its first century.
+DAY_ASKED = {**DAY, "pattern": rf"^{EARLIEST_DATE.year // 100}[0-9]{{2}}-",
+             "description": f"{EARLIEST_DATE}..{LATEST_DATE}"}
+
+
+# core.base.parsing.text_problem's rule: no control character but tab and line breaks (NUL
+# included); a required text also holds something besides spaces. Held to it by a test.
+_TEXT_CHAR = r"[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]"
+_VISIBLE_CHAR = r"[^\s\u0000-\u001F\u007F]"
+TEXT_PATTERN = f"^{_TEXT_CHAR}*$"
+REQUIRED_TEXT_PATTERN = f"^{_TEXT_CHAR}*{_VISIBLE_CHAR}{_TEXT_CHAR}*$"
+
+
+def text(field: str, *, required: bool = True) -> dict[str, Any]:
+    return {"type": "string", "maxLength": TEXT_LIMITS[field],
+            "pattern": REQUIRED_TEXT_PATTERN if required else TEXT_PATTERN,
+            **({"minLength": 1} if required else {})}
+
+
+def one_of(choices: tuple[str, ...]) -> dict[str, Any]:
+    return {"type": "string", "enum": list(choices)}
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+# --- requests ---------------------------------------------------------------------------------
 
 
 class CoreProblems(ValueError):
@@ -50,10 +123,16 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[Any, str], str]:
     return parse
 
 
-Percent = Annotated[Decimal, core_rule(lambda v, f: to_decimal(v, f, places=PERCENT_PLACES))]
-Money = Annotated[Decimal, core_rule(lambda v, f: parse_total(v, get_settings().minor_unit, f))]
-OptionalMoney = Annotated[Decimal | None, core_rule(
-    lambda v, f: None if v is None else parse_total(v, get_settings().minor_unit, f))]
+def _money(value: Any, field: str) -> Decimal | None:
+    return None if value is None else parse_total(value, get_settings().minor_unit, field)
+
+
+Percent = Annotated[Decimal, core_rule(lambda v, f: to_decimal(v, f, places=PERCENT_PLACES)),
+                    WithJsonSchema(PERCENT)]
+Money = Annotated[Decimal, core_rule(_money), WithJsonSchema(MONEY_IN)]
+OptionalMoney = Annotated[Decimal | None, core_rule(_money), WithJsonSchema(nullable(MONEY_IN))]
+Totp = Annotated[str | None, WithJsonSchema(nullable(
+    {"type": "string", "pattern": f"^[0-9]{{{TOTP_DIGITS}}}$"}))]
 
 
 class Body(BaseModel):
@@ -61,17 +140,43 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
 
+def _metric(key: str, kind: str = "number", minimum: float = 0,
+            maximum: float | None = None) -> WithJsonSchema:
+    """A metric as PlatformMetrics.from_json bounds it (METRIC_LIMITS: the plausible sizes)."""
+    top = METRIC_LIMITS[key] if maximum is None else maximum
+    return WithJsonSchema({"type": kind, "minimum": minimum,
+                           "maximum": int(top) if kind == "integer" else top})
+
+
+class MetricsIn(BaseModel):
+    """The documented shape of `metrics` (PlatformMetrics.from_json checks it)."""
+
+    model_config = ConfigDict(extra="forbid")
+    growth_rate_pct: Annotated[float, _metric("growth_rate_pct", minimum=-100)]
+    engagement_score: Annotated[float, _metric("engagement_score", maximum=100)]
+    dao_balance_usd: Annotated[float, _metric("dao_balance_usd")]
+    avg_token_price_usd: Annotated[float, _metric("avg_token_price_usd")]
+    tokens_launched_7d: Annotated[int, _metric("tokens_launched_7d", "integer")]
+    days_of_data: Annotated[int, _metric("days_of_data", "integer")]
+
+
+assert tuple(MetricsIn.model_fields) == METRIC_KEYS, "MetricsIn must name core's metric keys"
+
+
 class RebalanceBody(Body):
-    engine: Annotated[str, core_rule(_one_of(ENGINE_CHOICES))] = "auto"
+    engine: Annotated[str, core_rule(_one_of(ENGINE_CHOICES)),
+                      WithJsonSchema(one_of(ENGINE_CHOICES))] = "auto"
     dry_run: StrictBool = False
     metrics: Annotated[Any, core_rule(lambda v, f: None if v is None
-                                      else PlatformMetrics.from_json(v))] = None
+                                      else PlatformMetrics.from_json(v)),
+                       WithJsonSchema(nullable({"$ref": "#/components/schemas/MetricsIn"}))] = None
 
 
 class DistributionBody(Body):
     profit: Money
-    key: str
-    confirm_total: OptionalMoney = None  # the same amount again, for an unusually large one
+    key: Annotated[str, WithJsonSchema(text("key"))]
+    # The same amount again, for one over ten times the largest distribution so far.
+    confirm_total: OptionalMoney = None
 
 
 class ProposalBody(Body):
@@ -79,17 +184,266 @@ class ProposalBody(Body):
     dao: Percent
     lucky: Percent
     creator: Percent
-    reasoning: str
-    confidence: Annotated[Decimal, core_rule(lambda v, f: to_decimal(v, f))] = Decimal(1)
-    proposed_by: Annotated[str, core_rule(_one_of(PROPOSERS))] = "manual"
+    reasoning: Annotated[str, WithJsonSchema(text("reasoning"))]
+    confidence: Annotated[Decimal, core_rule(lambda v, f: to_decimal(v, f)),
+                          WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})] = Decimal(1)
+    # A token's owner files `manual` proposals; the other labels are the rebalancer's (403).
+    proposed_by: Annotated[str, core_rule(_one_of(PROPOSERS)),
+                           WithJsonSchema(one_of(PROPOSERS))] = "manual"
 
 
 class ReviewBody(Body):
-    decision: Annotated[str, core_rule(_one_of(DECISIONS))]
-    notes: str | None = None
-    totp: str | None = None  # the reviewer's current code, when the policy requires TOTP
+    decision: Annotated[str, core_rule(_one_of(DECISIONS)), WithJsonSchema(one_of(DECISIONS))]
+    notes: Annotated[str | None, WithJsonSchema(nullable(text("notes", required=False)))] = None
+    totp: Totp = None  # the reviewer's current code, when the policy requires TOTP
 
 
 class VetoBody(Body):
-    reason: str
-    totp: str | None = None  # the governor's current code, when the policy requires TOTP
+    reason: Annotated[str, WithJsonSchema(text("notes"))]  # a veto's reason is as long as notes
+    totp: Totp = None  # the governor's current code, when the policy requires TOTP
+
+
+# Query parameters: what the document says; core reads the text and refuses it in its words.
+PROPOSAL_STATUS = one_of((lifecycle.WAITING, *STATUSES))
+GOVERNANCE_STATUS = one_of((lifecycle.WAITING, *GOVERNANCE_STATUSES))
+LIMIT = {"type": "integer", "minimum": 1, "maximum": MAX_LIST_LIMIT}
+
+# --- responses --------------------------------------------------------------------------------
+
+Pct = Annotated[int | float, WithJsonSchema(PERCENT)]
+Instant = Annotated[str, WithJsonSchema(INSTANT)]
+MaybeInstant = Annotated[str | None, WithJsonSchema(nullable(INSTANT))]
+Amount = Annotated[str, WithJsonSchema(MONEY_OUT)]
+Status = Literal[STATUSES]  # type: ignore[valid-type]
+Proposer = Literal[PROPOSERS]  # type: ignore[valid-type]
+Tier = Literal["minor", "major"]
+
+
+class Document(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ProblemDetails(Document):
+    """RFC 9457 problem details; `errors` holds the CLI's one-line messages."""
+
+    type: str
+    title: str
+    status: int
+    detail: str  # the messages of `errors`, joined with "; "
+    errors: list[str]
+
+
+class Health(Document):
+    status: Literal["ok"]
+    database: Literal["ok"]
+    revision: str
+
+
+class SplitOut(Document):
+    reinvestment: Pct
+    dao: Pct
+    lucky: Pct
+    creator: Pct
+
+
+class CurrentAllocationOut(SplitOut):
+    id: str | None
+    effective_from: MaybeInstant
+    source: Literal["database", "default"]
+    reasoning: str | None
+    proposed_by: Proposer | None
+    reviewed_by: str | None
+
+
+class AmountsOut(Document):
+    reinvestment: Amount
+    dao: Amount
+    lucky: Amount
+    creator: Amount
+
+
+class AmountsDocument(AmountsOut):
+    total: Amount
+    allocation_id: str | None
+
+
+class DistributionOut(Document):
+    distribution_id: str
+    key: str
+    allocation_id: str | None
+    amounts: AmountsOut
+    total: Amount
+    created_at: Instant
+    created: bool
+
+
+class AllocationRecordOut(SplitOut):
+    """A row of the allocation log (`history --json`); the pending list adds its approvals."""
+
+    id: str
+    timestamp: Instant
+    reinvestment_pct: Pct
+    dao_pct: Pct
+    lucky_pct: Pct
+    creator_pct: Pct
+    status: Status
+    reasoning: str
+    confidence: float
+    input_metrics: dict[str, Any] | None
+    proposed_by: Proposer
+    proposer_username: str | None
+    based_on_id: str | None
+    effective_from: MaybeInstant
+    effective_until: MaybeInstant
+    reviewed_by: str | None
+    reviewed_at: MaybeInstant
+    review_notes: str | None
+
+
+class ProposalListed(AllocationRecordOut):
+    """`pending --json`: the waiting ones carry their approvals; other statuses are log rows."""
+
+    approvals: list[str] | None = None
+    approvals_required: int | None = None
+    expires_at: MaybeInstant = None
+    tier: Tier | None = None
+
+
+class TimelineEventOut(Document):
+    at: Instant
+    event: Literal[TIMELINE_EVENTS]  # type: ignore[valid-type]
+    by: str | None
+    notes: str | None
+
+
+class ProposalStoryOut(AllocationRecordOut):
+    tier: Tier
+    approvals: list[str]
+    approvals_required: int
+    compared_with: SplitOut
+    expires_at: Instant
+    replaced_by: str | None
+    superseded_by: str | None
+    timeline: list[TimelineEventOut]
+
+
+class ProposalFiled(Document):
+    proposal_id: str
+    warnings: list[str]
+    status: Status
+
+
+class ReviewOutcomeOut(Document):
+    proposal_id: str
+    status: Status
+    approvals: int
+    approvals_required: int
+    tier: Tier
+    executes_at: MaybeInstant
+
+
+class VetoOutcomeOut(Document):
+    proposal_id: str
+    status: str  # the split's or the governance proposal's status
+    vetoes: int
+    vetoes_required: int
+
+
+class GovernanceProposalOut(Document):
+    id: str
+    kind: str
+    change: dict[str, Any]
+    summary: str
+    requested_by: str
+    subject: str | None
+    status: Literal[GOVERNANCE_STATUSES]  # type: ignore[valid-type]
+    created_at: Instant
+    approvals: int
+    approvers: list[str]
+    approvals_required: int
+    executes_at: MaybeInstant
+    vetoes: int
+
+
+class GovernanceReviewOut(Document):
+    id: str
+    status: Literal[GOVERNANCE_STATUSES]  # type: ignore[valid-type]
+    approvals: int
+    approvals_required: int
+    executes_at: MaybeInstant
+
+
+class MetricsOut(Document):
+    growth_rate_pct: float
+    engagement_score: float
+    dao_balance_usd: float
+    avg_token_price_usd: float
+    tokens_launched_7d: int
+    days_of_data: int
+
+
+class EngagementInputsOut(Document):
+    window_start: Annotated[str, WithJsonSchema(DAY)]
+    window_end: Annotated[str, WithJsonSchema(DAY)]
+    window_days: int
+    days_with_data: int
+    totals_7d: dict[str, int]
+    daily_averages: dict[str, float]
+    reference_levels: dict[str, float]
+    weights: dict[str, float]
+    component_scores: dict[str, float]
+    engagement_score: float
+    growth: dict[str, Any]
+
+
+class MetricsDocument(MetricsOut):
+    inputs: EngagementInputsOut
+
+
+class RebalanceOut(Document):
+    success: bool
+    should_rebalance: bool
+    current_allocation: SplitOut
+    suggested_allocation: SplitOut
+    reasoning: str
+    confidence: float
+    proposal_id: str | None
+    engine: Literal["rules", "ai"]
+    fallback_reason: str | None
+    metrics: MetricsOut
+    metrics_source: str
+    requested_engine: Literal[ENGINE_CHOICES]  # type: ignore[valid-type]
+    target_allocation: SplitOut | None
+    rules_fired: list[str]
+    outcome: Literal["no_change", "dry_run", "paused", "already_pending", "filed", "activated"]
+    filed: bool
+    dry_run: bool
+    rebalancing_paused: bool
+    auto_approved: bool
+    auto_approval_note: str | None
+    warnings: list[str]
+    by: str
+
+
+class ActivityOut(Document):
+    id: str
+    timestamp: Instant
+    activity_type: str
+    description: str
+    metadata: dict[str, Any]
+
+
+class ComparePeriod(SplitOut):
+    allocation_id: str
+    split: str  # "80/15/3/2"
+    effective_from: Instant
+    effective_until: MaybeInstant
+    window_from: Instant
+    window_until: Instant
+    days: float
+    tokens_launched: int
+    avg_price: float | None
+    total_volume: float
+    tokens_per_day: float | None
+    volume_per_day: float | None
+

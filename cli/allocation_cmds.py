@@ -268,11 +268,17 @@ def amounts(ctx: typer.Context, profit: str = typer.Option(..., "--profit"),
 @refusals
 def distribute(ctx: typer.Context, profit: str = typer.Option(..., "--profit"),
                key: str = typer.Option(..., "--key"), by: str = typer.Option(None, "--by"),
+               confirm_total: str = typer.Option(
+                   None, "--confirm-total", metavar="AMOUNT",
+                   help="The amount again, to record one over ten times the largest so far."),
                as_json: bool = JsonOption) -> None:
-    """Record a distribution in the ledger with the active split (idempotent by key)."""
+    """Record a distribution in the ledger with the active split (idempotent by key). An amount
+    over ten times the largest distribution so far needs --confirm-total repeating it, as the
+    API's confirm_total does."""
     from core.proposals import distribution
 
-    record = distribution.distribute(database(ctx), profit, key, by=by)
+    record = distribution.distribute(database(ctx), profit, key, by=by, confirm_large=True,
+                                     confirm_total=confirm_total)
     emit(record.as_json(), as_json, lambda: typer.echo(
         ("distributed " if record.created else "already distributed (nothing written): ")
         + f"{record.total} -> " + ", ".join(f"{k} {v}" for k, v in record.amounts.as_json().items())))

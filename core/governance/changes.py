@@ -42,6 +42,7 @@ from db.types import utcnow
 DECISIONS = ("approved", "rejected")
 PENDING, QUEUED, ACTIVE = "proposed", "queued", "active"
 GOVERNANCE = "governance"  # the queue's and the vetoes' kind for these proposals
+REVIEWING = "reviewing a governance proposal"  # as refusals name it (the API checks first)
 
 
 @dataclass(frozen=True)
@@ -260,10 +261,9 @@ def review_governance(db: Database, proposal_id: str, decision: str, *, by: str 
     notes = notes.strip() if notes and notes.strip() else None
     with writing(db) as session:
         serialize_writes(session)
-        actor = resolve_actor(session, by, "governor", "reviewing a governance proposal")
+        actor = resolve_actor(session, by, "governor", REVIEWING)
         now = now or utcnow()
-        check_totp(session, actor.username, totp, action="reviewing a governance proposal",
-                   now=now)
+        check_totp(session, actor.username, totp, action=REVIEWING, now=now)
         policy = load_policy(session)
         row = load_governance_proposal(session, proposal_id)
         _refuse_review(session, row, actor, policy, now)

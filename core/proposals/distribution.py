@@ -33,6 +33,7 @@ MAX_KEY_LENGTH = TEXT_LIMITS["key"]
 # on the API, typed twice on the dashboard).
 CONFIRM_FACTOR = 10
 CONFIRM_TOTAL = "confirm_total"
+ACTION = "running a distribution"  # as refusals name it (the API checks the role first)
 
 
 def needs_confirmation(total: Decimal, largest: Decimal | None) -> bool:
@@ -99,7 +100,7 @@ def distribute(db: Database, profit: Any, key: str, *, by: str | None = None,
         raise ValidationFailed(f"{CONFIRM_TOTAL}: {confirmed} is not the profit {total}; it must "
                                "repeat the amount exactly")
     with writing(db) as session:
-        actor = resolve_actor(session, by, "analyst", "running a distribution")
+        actor = resolve_actor(session, by, "analyst", ACTION)
         serialize_writes(session)
         existing = session.scalar(sa.select(ProfitDistribution).where(
             ProfitDistribution.idempotency_key == key))

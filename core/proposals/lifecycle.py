@@ -46,6 +46,8 @@ QUEUED = "queued"
 ALLOCATION = "allocation"  # the queue's and the vetoes' kind for split proposals
 WITHDRAWN, SUPERSEDED = "withdrawn", "superseded"
 AUTO_APPROVER = "system:auto-approval"
+# The actions as refusals name them (the API checks the role first, in the same words).
+FILING, REVIEWING = "filing a proposal", "reviewing a proposal"
 # The labels only the rebalancer's own runs give (core/rebalancer/service.py files through
 # `file_proposal`, which takes a session: no entry point reaches it). A person's proposal is
 # `manual`, so `ai` and `system` in the log always mean the machine suggested it.
@@ -358,7 +360,7 @@ def propose_allocation(db: Database, proposal: ProposalInput, *, by: str | None 
     if labels:
         raise PermissionDenied(*labels)
     with writing(db) as session:
-        actor = resolve_actor(session, by, "analyst", "filing a proposal")
+        actor = resolve_actor(session, by, "analyst", FILING)
         row, result = file_proposal(session, proposal, actor, load_policy(session), now)
         return ProposalResult(str(row.id), result.warnings)
 
@@ -557,9 +559,9 @@ def review_proposal(db: Database, proposal_id: str, decision: str, *, by: str | 
     notes = notes.strip() if notes and notes.strip() else None
     with writing(db) as session:
         serialize_writes(session)  # first: the actor's role is read under the lock too
-        actor = resolve_actor(session, by, "governor", "reviewing a proposal")
+        actor = resolve_actor(session, by, "governor", REVIEWING)
         now = now or utcnow()
-        check_totp(session, actor.username, totp, action="reviewing a proposal", now=now)
+        check_totp(session, actor.username, totp, action=REVIEWING, now=now)
         policy = load_policy(session)
         row = _load(session, proposal_id)
         _refuse_review(session, row, actor, policy, decision, now)

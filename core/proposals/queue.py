@@ -40,6 +40,7 @@ from db.models import AllocationLog, GovernanceProposal, ProposalVeto, TimelockE
 from db.types import utcnow
 
 VETOED = "vetoed"
+VETOING = "vetoing a queued change"  # as refusals name it (the API checks the role first)
 TIMELOCK_ACTOR = "system:timelock"  # who makes a due change take effect (its approvers decided)
 
 
@@ -112,9 +113,9 @@ def veto(db: Database, proposal_id: str, *, by: str | None, reason: str | None,
                                "take effect)")
     with writing(db) as session:
         serialize_writes(session)
-        actor = resolve_actor(session, by, "governor", "vetoing a queued change")
+        actor = resolve_actor(session, by, "governor", VETOING)
         now = now or utcnow()
-        check_totp(session, actor.username, totp, action="vetoing a queued change", now=now)
+        check_totp(session, actor.username, totp, action=VETOING, now=now)
         kind, row = _load_queued(session, proposal_id)
         if row.status != QUEUED:
             raise Refused(f"proposal: {row.id} is {row.status}; only queued changes can be "
