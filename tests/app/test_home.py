@@ -44,7 +44,8 @@ def test_home_shows_the_metrics_and_their_change_over_the_week(db):
     week_ago = compute_metrics(db, now=utcnow() - timedelta(days=7))
     growth = _metric(at, "Community growth")
     assert growth.value == percent(now.growth_rate_pct, signed=True)
-    assert growth.delta == f"{number(now.growth_rate_pct - week_ago.growth_rate_pct, 1, signed=True)} pts"
+    growth_change = now.growth_rate_pct - week_ago.growth_rate_pct
+    assert growth.delta == f"{number(growth_change, 1, signed=True)} pts"
     assert _metric(at, "Engagement score").value == f"{number(now.engagement_score)} / 100"
     treasury = _metric(at, "DAO treasury")
     assert treasury.value == usd(now.dao_balance_usd)
