@@ -7,16 +7,16 @@ from core.allocation.split import BUCKET_LABELS, BUCKETS
 from settings import get_settings
 from ui import figures, readers
 from ui.feedback import core_call
-from ui.format import ago, money, pct, plain, usd, when
+from ui.format import ago, count, money, number, pct, percent, plain, price, usd, when
 from ui.page import setup_page
 from ui.proposals import page_link as proposal_link
 
 
-def week_change(cell, label: str, value: str, change: float, fmt: str) -> None:
-    """A metric with its change since seven days ago; no arrow when nothing moved."""
-    shown = fmt.format(change)
-    moved = any(digit in shown for digit in "123456789")  # "+0.0000" did not move
-    cell.metric(label, value, shown if moved else "no change", delta_color="normal" if moved
+def week_change(cell, label: str, value: str, change: str) -> None:
+    """A metric with its change since seven days ago; no arrow when nothing moved (a change
+    that rounds to zero reads `0.0`: no sign, no digit but zeros)."""
+    moved = any(digit in change for digit in "123456789")
+    cell.metric(label, value, change if moved else "no change", delta_color="normal" if moved
                 else "off", delta_arrow="auto" if moved else "off")
 
 
@@ -50,21 +50,21 @@ with right:
 st.subheader("📊 Key metrics, and their change over the last 7 days")
 with core_call():
     now, week_ago = readers.metrics_now_and_week_ago(page.db)
-    growth, engagement, dao, price = st.columns(4)
-    week_change(growth, "Community growth", f"{now.growth_rate_pct:+.1f}%",
-                now.growth_rate_pct - week_ago.growth_rate_pct, "{:+.1f} pts")
-    week_change(engagement, "Engagement score", f"{now.engagement_score:.0f} / 100",
-                now.engagement_score - week_ago.engagement_score, "{:+.1f}")
+    growth, engagement, dao, price_cell = st.columns(4)
+    week_change(growth, "Community growth", percent(now.growth_rate_pct, signed=True),
+                number(now.growth_rate_pct - week_ago.growth_rate_pct, 1, signed=True) + " pts")
+    week_change(engagement, "Engagement score", f"{number(now.engagement_score)} / 100",
+                number(now.engagement_score - week_ago.engagement_score, 1, signed=True))
     week_change(dao, "DAO treasury", usd(now.dao_balance_usd),
-                float(now.dao_balance_usd - week_ago.dao_balance_usd), "{:+,.2f}")
-    week_change(price, "Avg token price", f"${now.avg_token_price_usd:,.4f}",
-                now.avg_token_price_usd - week_ago.avg_token_price_usd, "{:+.4f}")
-    st.caption(f"{now.tokens_launched_7d} tokens launched in the last 7 days · "
-               f"{now.days_of_data} days of data")
+                usd(now.dao_balance_usd - week_ago.dao_balance_usd, signed=True))
+    week_change(price_cell, "Avg token price", price(now.avg_token_price_usd),
+                price(now.avg_token_price_usd - week_ago.avg_token_price_usd, signed=True))
+    st.caption(f"{count(now.tokens_launched_7d)} tokens launched in the last 7 days · "
+               f"{count(now.days_of_data)} days of data")
 
 pending = readers.pending(page.db)
 waiting, link = st.columns([1, 3])
-waiting.metric("Proposals waiting for review", len(pending))
+waiting.metric("Proposals waiting for review", count(len(pending)))
 with link:
     st.write("")
     st.page_link("pages/1_Review.py", label="Go to Review", icon="🗳️")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cli.common import JsonOption, database, emit, refusals, table
+from core.base.formatting import number, percent
 
 app = typer.Typer()
 
@@ -18,8 +19,8 @@ def _change(figure: dict) -> str:
     if figure["change_pct"] is None:
         return outcomes.NOT_ENOUGH_DATA
     ci = figure["ci95"]
-    interval = f" [{ci[0]:+.1f}, {ci[1]:+.1f}]" if ci else ""
-    return f"{figure['change_pct']:+.1f}%{interval}"
+    interval = f" [{number(ci[0], 1, signed=True)}, {number(ci[1], 1, signed=True)}]" if ci else ""
+    return f"{percent(figure['change_pct'], signed=True)}{interval}"
 
 
 @app.command("outcomes")

@@ -15,6 +15,7 @@ import typer
 
 from cli.common import JsonOption, database, emit, refusals, table
 from core.allocation.split import BUCKETS
+from core.base.formatting import price, usd
 from core.base.parsing import parse_instant
 
 app = typer.Typer()
@@ -104,9 +105,8 @@ def compare(ctx: typer.Context, date_from: str = typer.Option(None, "--from", me
     emit(rows, as_json, lambda: table(
         [{**r, "from": r["window_from"][:16],
           "until": r["window_until"][:16] if r["effective_until"] or date_to else "now",
-          "avg_price": f"{r['avg_price']:.6g}" if r["avg_price"] is not None else "",
-          "total_volume": f"{r['total_volume']:,.0f}",
-          "volume_per_day": f"{r['volume_per_day']:,.0f}" if r["volume_per_day"] is not None else ""}
+          "avg_price": price(r["avg_price"]), "total_volume": usd(r["total_volume"], 0),
+          "volume_per_day": usd(r["volume_per_day"], 0)}
          for r in rows],
         ["split", "from", "until", "days", "tokens_launched", "avg_price",
          "total_volume", "tokens_per_day", "volume_per_day"]))

@@ -10,6 +10,7 @@ import typer
 
 from cli.common import JsonOption, database, emit, refusals
 from core.base.errors import ValidationFailed
+from core.base.formatting import decimal_text
 from core.base.parsing import MAX_JSON_BYTES, load_json
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def _human(result: RebalanceResult) -> None:
     s = result.suggestion
     typer.echo(f"engine:     {s.engine}" + (f" ({s.fallback_reason})" if s.fallback_reason else ""))
     typer.echo(f"current:    {result.current_allocation.label()}  (reinvestment/dao/lucky/creator)")
-    typer.echo(f"suggested:  {s.split.label()}  (confidence {s.confidence.normalize():f})")
+    typer.echo(f"suggested:  {s.split.label()}  (confidence {decimal_text(s.confidence.normalize())})")
     typer.echo(f"reasoning:  {s.reasoning}")
     outcome = {
         "no_change": "no rebalance needed; nothing filed",

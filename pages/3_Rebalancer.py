@@ -8,7 +8,7 @@ from core.rebalancer.service import file_suggestion, run_rebalance
 from settings import get_settings
 from ui import figures, readers
 from ui.feedback import after_write, core_call
-from ui.format import plain, usd
+from ui.format import count, number, percent, plain, price, share, usd
 from ui.page import setup_page
 from ui.proposals import page_link as proposal_link
 
@@ -22,13 +22,13 @@ settings = get_settings()
 st.subheader("Platform metrics now")
 metrics = readers.metrics(page.db)
 cells = st.columns(6)
-cells[0].metric("Community growth", f"{metrics.growth_rate_pct:+.1f}%", help="wallet connections, "
-                "last 7 days against the 7 before")
-cells[1].metric("Engagement", f"{metrics.engagement_score:.0f} / 100")
+cells[0].metric("Community growth", percent(metrics.growth_rate_pct, signed=True),
+                help="wallet connections, last 7 days against the 7 before")
+cells[1].metric("Engagement", f"{number(metrics.engagement_score)} / 100")
 cells[2].metric("DAO treasury", usd(metrics.dao_balance_usd))
-cells[3].metric("Avg token price", f"${metrics.avg_token_price_usd:,.4f}")
-cells[4].metric("Tokens, last 7 days", f"{metrics.tokens_launched_7d:,}")
-cells[5].metric("Days of data", metrics.days_of_data)
+cells[3].metric("Avg token price", price(metrics.avg_token_price_usd))
+cells[4].metric("Tokens, last 7 days", count(metrics.tokens_launched_7d))
+cells[5].metric("Days of data", count(metrics.days_of_data))
 series = pd.DataFrame(readers.weekly_series(page.db, 28))
 if not series.empty:
     with st.expander("Daily engagement, last 28 days"):
@@ -63,7 +63,7 @@ chart.plotly_chart(figures.split_comparison(current, suggested, "Current", "Sugg
 with facts:
     st.metric("Suggested split", suggested.label(), f"from {current.label()}", delta_color="off",
               delta_arrow="off")
-    st.metric("Confidence", f"{result['confidence']:.0%}")
+    st.metric("Confidence", share(result["confidence"]))
     st.metric("Engine", result["engine"])
     if result["target_allocation"] and result["target_allocation"] != result["suggested_allocation"]:
         target = Split.from_mapping(result["target_allocation"])

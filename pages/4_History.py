@@ -66,16 +66,19 @@ elif isinstance(dates, (tuple, list)) and len(dates) == 1:
     st.caption("Pick the end date too to filter by date.")
 st.query_params.from_dict({k: v for k, v in params.items() if v})
 
-columns = ["timestamp", "split", "status", "proposer", "proposed_by", "confidence", "reasoning",
-           "effective_from", "effective_until", "reviewed_by", "review_notes", "id"]
+# The CSV's own columns (`core.proposals.history_export`): an approved split's status stays
+# `active` in the log; `period` says whether it is still in force or closed, and when it ended.
+columns = ["timestamp", "split", "status", "period", "period_start", "period_end", "proposer",
+           "proposed_by", "confidence", "reasoning", "approved_by", "reviewed_by", "review_notes",
+           "id"]
 table = shown[columns].assign(page=shown["id"].map(link))
 st.caption(f"{count(len(shown))} of {count(len(log))} rows")
 st.dataframe(table, hide_index=True, key="history_table", column_config={
     "confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0,
                                                   format="%.2f"),
     "timestamp": st.column_config.DatetimeColumn("filed", format="YYYY-MM-DD HH:mm"),
-    "effective_from": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
-    "effective_until": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+    "period_start": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+    "period_end": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
     "page": st.column_config.LinkColumn("proposal", display_text="open"),
 })
 records = readers.history_records(page.db)

@@ -12,7 +12,7 @@ from core.proposals.distribution import (CONFIRM_FACTOR, amounts_for, distribute
                                          largest_distribution, needs_confirmation)
 from ui import confirm, figures, readers
 from ui.feedback import core_call
-from ui.format import money, plain, when
+from ui.format import money, pct, plain, when
 from ui.page import setup_page
 from ui.proposals import link
 
@@ -28,7 +28,7 @@ def show(details) -> bool:
         st.markdown(f"Distribute **{money(total)}** under the live split **{current.split.label()}**"
                     f" with the key **{plain(details['key'])}**. The ledger is insert-only: this "
                     "cannot be undone.")
-        st.dataframe([{"Bucket": BUCKET_LABELS[b], "Share": f"{getattr(current.split, b)}%",
+        st.dataframe([{"Bucket": BUCKET_LABELS[b], "Share": pct(getattr(current.split, b)),
                        "Amount": money(getattr(amounts, b))} for b in BUCKETS]
                      + [{"Bucket": "Total", "Share": "100%", "Amount": money(amounts.total)}],
                      hide_index=True, key="dist_confirm_amounts")

@@ -4,10 +4,10 @@ import re
 
 import streamlit as st
 
-from core.allocation.split import BUCKETS
+from core.allocation.split import BUCKETS, format_pct
 from ui import readers
 from ui.feedback import after_write, core_call
-from ui.format import when
+from ui.format import MISSING, count, share, when
 from ui.page import setup_page
 from ui.proposals import link
 
@@ -66,9 +66,8 @@ for report in reports:
     with st.expander(f"{when(report.timestamp)} · {report.description}", expanded=report is reports[0]):
         split = data.get("active_split") or {}
         cells = st.columns(3)
-        cells[0].metric("Active split", "/".join(str(split.get(b, split.get(f"{b}_pct", "?")))
-                                                 for b in BUCKETS) if split else "—")
-        cells[1].metric("Proposals in the week", data.get("proposals_count", "—"))
-        average = data.get("avg_confidence")
-        cells[2].metric("Average confidence", "—" if average is None else f"{float(average):.0%}")
+        cells[0].metric("Active split", "/".join(format_pct(split.get(b, split.get(f"{b}_pct")))
+                                                 for b in BUCKETS) if split else MISSING)
+        cells[1].metric("Proposals in the week", count(data.get("proposals_count")))
+        cells[2].metric("Average confidence", share(data.get("avg_confidence")))
         st.json(data, expanded=False)

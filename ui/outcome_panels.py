@@ -20,7 +20,7 @@ from core.platform_data.outcomes import (CONFIDENCE, DEFAULT_WINDOW_DAYS, FIGURE
 from db.engine import Database
 from ui import outcome_readers
 from ui.downloads import csv_download
-from ui.format import measured, money, percent, price, share, usd, when
+from ui.format import count, measured, money, percent, price, share, usd, when
 
 LEVEL = share(CONFIDENCE)  # "95%": every interval's label is built from core's level
 ASSOCIATION = ("Before and after are compared, not cause and effect: anything else that changed "
@@ -175,9 +175,9 @@ def backtest(db: Database, proposed: Split, live: Split, key: str) -> None:
         else:
             st.dataframe(frame, hide_index=True, column_config=_money_config(frame))
         return
-    st.caption(f"{result.distributions:,} distributions, {money(result.total)} in all, replayed "
-               f"under {proposed.label()} with the ledger's own rounding: the totals agree to the "
-               "cent.")
+    st.caption(f"{count(result.distributions)} distributions, {money(result.total)} in all, "
+               f"replayed under {proposed.label()} with the ledger's own rounding: the totals "
+               "agree to the cent.")
     frame = _money_frame(result.rows())
     st.dataframe(frame, hide_index=True, key=f"backtest_table_{key}",
                  column_config=_money_config(frame))

@@ -17,19 +17,21 @@ import pandas as pd
 import streamlit as st
 
 from core.allocation.current import get_current_allocation
+from core.allocation.split import Split
 from core.base.errors import DatabaseFailure
 from core.governance.accounts import list_users
 from core.governance.changes import pending_governance
 from core.governance.sealing import governance_status as _governance_status
 from core.governance.policy_store import get_policy, policy_versions as _policy_versions
 from core.proposals.distribution import list_distributions
-from core.proposals.history_export import history_rows
+from core.proposals.history_export import HISTORY_CSV_COLUMNS, history_rows
 from core.proposals.lifecycle import get_allocation_history, get_pending_proposals
 from core.proposals.lifecycle import get_proposal
 from core.proposals.queue import queued_changes
 from core.record.activity import activity_types as _activity_types
 from core.record.activity import list_activity
 from db.engine import Database
+from db.models import BUCKET_COLUMNS
 from db.types import utcnow
 from ui.feedback import stop_on_database_failure
 
@@ -97,14 +99,17 @@ def governance_status(db: Database):
 
 @reader(ttl=30)
 def history(db: Database) -> pd.DataFrame:
-    """Every row of the allocation log, newest first, one column per field."""
-    rows = [r.as_json() for r in get_allocation_history(db)]
-    frame = pd.DataFrame(rows)
+    """Every row of the allocation log, newest first, as the History CSV writes it
+    (`history_records`: whether an active split's period is in force or closed, and its end;
+    every approver), plus the split's label: the page's table and its CSV say the same."""
+    records = list(history_records(db).values())
+    frame = pd.DataFrame(records, columns=list(HISTORY_CSV_COLUMNS))
     if frame.empty:
         return frame
-    for column in ("timestamp", "effective_from", "effective_until", "reviewed_at"):
-        frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
-    frame["split"] = frame[["reinvestment", "dao", "lucky", "creator"]].astype(str).agg("/".join, axis=1)
+    for column in ("timestamp", "period_start", "period_end", "reviewed_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    frame["split"] = [Split(*(r[c] for c in BUCKET_COLUMNS)).label() for r in records]
+    frame["confidence"] = pd.to_numeric(frame["confidence"])  # a progress bar needs a number
     return frame
 
 

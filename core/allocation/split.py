@@ -7,6 +7,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from core.base.formatting import percent_digits
 from core.base.parsing import to_decimal
 
 BUCKETS: tuple[str, ...] = ("reinvestment", "dao", "lucky", "creator")
@@ -20,9 +21,9 @@ HUNDRED = Decimal(100)
 PERCENT_PLACES = 2
 
 
-def format_pct(value: Decimal) -> str:
-    """`70.00` -> `70`, `70.50` -> `70.5`: how people write percentages."""
-    return format(value.normalize(), "f")
+# `70.00` -> `70`, `70.50` -> `70.5`: how people write percentages. One rule with the pages'
+# `exact_percent`, so a split reads the same in a message, a label and a table.
+format_pct = percent_digits
 
 
 def pct_json(value: Decimal) -> int | float:

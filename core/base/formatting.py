@@ -142,11 +142,19 @@ def share(value: Decimal | float | int | None, places: int = 0) -> str:
     return percent(exact(value) * 100, places)
 
 
+def percent_digits(value: Decimal | float | int | None) -> str:
+    """A split's percentage without its `%`, every digit it has: `70`, `70.5`; for a label
+    (`80/15/3/2`) or a sentence that names its unit itself (`moves 5 points`)."""
+    if is_missing(value):
+        return MISSING
+    return decimal_text(exact(value).normalize())
+
+
 def exact_percent(value: Decimal | float | int | None) -> str:
     """A split's percentage, every digit it has: `70%`, `70.5%`."""
     if is_missing(value):
         return MISSING
-    return f"{decimal_text(exact(value).normalize())}%"
+    return f"{percent_digits(value)}%"
 
 
 def points(value: Decimal | None) -> str:

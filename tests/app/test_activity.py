@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 from decimal import Decimal
 
+from core.allocation.current import get_current_allocation
 from core.allocation.validation import ProposalInput
 from core.proposals.lifecycle import get_proposal, propose_allocation, review_proposal
 from core.record.activity import list_activity
 from tests.app.helpers import all_text, no_exception, open_page
+from ui.format import share
 
 ACTIVITY = "pages/7_Activity.py"
 
@@ -50,9 +54,12 @@ def test_an_analyst_writes_the_weekly_report_and_sees_it(db):
     [report] = list_activity(db, activity_type="weekly_allocation_report")
     shown = {m.label: m.value for m in at.metric}
     split = report.metadata["active_split"]
-    assert shown["Active split"] == "/".join(str(split[b]) for b in
-                                             ("reinvestment", "dao", "lucky", "creator"))
+    assert shown["Active split"] == get_current_allocation(db).split.label()  # `80/15/3/2`
+    assert split["allocation_id"] == get_current_allocation(db).id
     assert shown["Proposals in the week"] == str(report.metadata["proposals_count"])
+    average = report.metadata["avg_confidence"]
+    assert shown["Average confidence"] == ("—" if average is None else share(average))
+    assert re.fullmatch(r"—|\d{1,3}%", shown["Average confidence"])
 
 
 def test_a_viewer_reads_reports_but_is_not_offered_writing_one(db):

@@ -144,6 +144,32 @@ def test_the_csv_has_each_bucket_once_every_approver_and_the_end_of_a_closed_per
     assert "80" in set(rows["reinvestment_pct"])  # the default's 80.00: never 8E+1
 
 
+def test_the_table_says_a_replaced_split_is_closed_with_its_end_as_the_csv_does(plain_db):
+    from core.allocation.validation import ProposalInput
+    from core.proposals.lifecycle import propose_allocation, review_proposal
+
+    first = propose_allocation(plain_db, ProposalInput(78, 15, 4, 3, reasoning="first"),
+                               by="ann").proposal_id
+    review_proposal(plain_db, first, "approved", by="gus")
+    second = propose_allocation(plain_db, ProposalInput(76, 15, 5, 4, reasoning="second"),
+                                by="ann").proposal_id
+    review_proposal(plain_db, second, "approved", by="gil")
+    at = open_page(HISTORY, user="vic")
+    no_exception(at)
+    table = _table(at).set_index("id")
+    assert (table.at[first, "status"], table.at[first, "period"]) == ("active", "closed")
+    assert (table.at[second, "status"], table.at[second, "period"]) == ("active", "in force")
+    assert table.at[first, "period_end"] == table.at[second, "period_start"]
+    log = {r.id: r for r in get_allocation_history(plain_db)}
+    assert table.at[first, "period_end"] == log[first].effective_until
+    assert pd.isna(table.at[second, "period_end"])
+    assert table.at[first, "approved_by"] == "gus"
+    csv = pd.read_csv(io.StringIO(_download(at.get("download_button")[0])), dtype=str,
+                      keep_default_na=False).set_index("id")
+    for column in ("status", "period", "approved_by"):
+        assert list(table[column].fillna("")) == list(csv.loc[table.index, column]), column
+
+
 def test_the_filters_live_in_the_address_so_a_link_shows_the_same_view(db):
     at = open_page(HISTORY, user="vic")
     at.multiselect(key="history_status").set_value(["rejected"]).run()

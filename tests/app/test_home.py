@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from streamlit.testing.v1 import AppTest
 
 from core.allocation.current import get_current_allocation
 from core.allocation.money import calculate_amounts
-from core.allocation.split import BUCKET_LABELS, BUCKETS, format_pct
+from core.allocation.split import BUCKET_LABELS, BUCKETS
 from core.platform_data.demo import has_platform_data
 from core.platform_data.metrics_store import compute_metrics
 from core.proposals.lifecycle import get_pending_proposals
 from db.types import utcnow
+from ui.format import count, number, pct, percent, price, usd
 
 from tests.app.helpers import PASSWORD, ROOT, TIMEOUT, all_text, no_exception, open_page, sign_in_as
 
 
 def _metric(at, label: str):
-    found = [m for m in at.metric if m.label == label]
+    """The metric so labelled after the four buckets' (the DAO treasury is a bucket too)."""
+    found = [m for m in at.metric[len(BUCKETS):] if m.label == label]
     assert found, f"no metric {label!r}: {[m.label for m in at.metric]}"
     return found[0]
 
@@ -29,7 +32,7 @@ def test_home_shows_the_split_the_database_holds(db):
     current = get_current_allocation(db)
     assert f"Current split: {current.split.label()}" in all_text(at)
     shown = [m.value for m in at.metric[:4]]
-    assert shown == [f"{format_pct(getattr(current.split, b))}%" for b in BUCKETS]
+    assert shown == [pct(getattr(current.split, b)) for b in BUCKETS]
     assert [m.label for m in at.metric[:4]] == [BUCKET_LABELS[b] for b in BUCKETS]
     assert len(at.get("plotly_chart")) == 1
     assert current.reasoning in all_text(at)
@@ -40,11 +43,32 @@ def test_home_shows_the_metrics_and_their_change_over_the_week(db):
     now = compute_metrics(db)
     week_ago = compute_metrics(db, now=utcnow() - timedelta(days=7))
     growth = _metric(at, "Community growth")
-    assert growth.value == f"{now.growth_rate_pct:+.1f}%"
-    assert growth.delta == f"{now.growth_rate_pct - week_ago.growth_rate_pct:+.1f} pts"
-    assert _metric(at, "Engagement score").value == f"{now.engagement_score:.0f} / 100"
-    assert _metric(at, "Avg token price").value == f"${now.avg_token_price_usd:,.4f}"
-    assert f"${float(now.dao_balance_usd):,.2f}" in [m.value for m in at.metric]
+    assert growth.value == percent(now.growth_rate_pct, signed=True)
+    growth_change = now.growth_rate_pct - week_ago.growth_rate_pct
+    assert growth.delta == f"{number(growth_change, 1, signed=True)} pts"
+    assert _metric(at, "Engagement score").value == f"{number(now.engagement_score)} / 100"
+    treasury = _metric(at, "DAO treasury")
+    assert treasury.value == usd(now.dao_balance_usd)
+    assert treasury.delta == usd(now.dao_balance_usd - week_ago.dao_balance_usd, signed=True)
+    token_price = _metric(at, "Avg token price")
+    assert token_price.value == price(now.avg_token_price_usd)
+    assert token_price.delta == price(now.avg_token_price_usd - week_ago.avg_token_price_usd,
+                                      signed=True)
+    assert f"{count(now.tokens_launched_7d)} tokens launched in the last 7 days" in all_text(at)
+
+
+def test_home_writes_its_metrics_as_the_formatting_module_does(db):
+    """The demo's figures, read the module's way: a sign on every change (before the `$`), a
+    treasury to the cent, a price under a dollar to four significant digits."""
+    at = open_page(user="vic")
+    growth, treasury = _metric(at, "Community growth"), _metric(at, "DAO treasury")
+    token_price = _metric(at, "Avg token price")
+    assert re.fullmatch(r"[+-]\d+\.\d%", growth.value)
+    assert re.fullmatch(r"[+-]\d+\.\d pts", growth.delta)
+    assert re.fullmatch(r"\$[\d,]+\.\d\d", treasury.value)
+    assert re.fullmatch(r"[+-]\$[\d,]+\.\d\d", treasury.delta)
+    assert re.fullmatch(r"\$0\.0*[1-9]\d{3}", token_price.value)
+    assert re.fullmatch(r"[+-]\$0\.0*[1-9]\d{3}", token_price.delta)
 
 
 def test_home_counts_the_proposals_waiting_and_links_to_review(db):

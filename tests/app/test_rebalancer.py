@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from core.allocation.current import get_current_allocation
 from core.platform_data.metrics_store import compute_metrics
 from core.proposals.lifecycle import get_pending_proposals
 from tests.app.helpers import all_text, no_exception, open_page
+from ui.format import count, number, percent, price, share, usd
 
 REBALANCER = "pages/3_Rebalancer.py"
 
@@ -15,9 +18,22 @@ def test_the_current_metrics_are_shown_to_everyone(db):
     no_exception(at)
     metrics = compute_metrics(db)
     shown = {m.label: m.value for m in at.metric}
-    assert shown["Tokens, last 7 days"] == f"{metrics.tokens_launched_7d:,}"
-    assert shown["Days of data"] == str(metrics.days_of_data)
-    assert shown["Engagement"] == f"{metrics.engagement_score:.0f} / 100"
+    assert shown["Tokens, last 7 days"] == count(metrics.tokens_launched_7d)
+    assert shown["Days of data"] == count(metrics.days_of_data)
+    assert shown["Engagement"] == f"{number(metrics.engagement_score)} / 100"
+    assert shown["Community growth"] == percent(metrics.growth_rate_pct, signed=True)
+    assert shown["DAO treasury"] == usd(metrics.dao_balance_usd)
+    assert shown["Avg token price"] == price(metrics.avg_token_price_usd)
+
+
+def test_the_metrics_read_as_on_the_home_page(db):
+    """One formatting module: the same figure is written the same way on both pages (the demo's
+    price is under a dollar, so it keeps four significant digits, not four decimals)."""
+    rebalancer = {m.label: m.value for m in open_page(REBALANCER, user="vic").metric}
+    home = {m.label: m.value for m in open_page(user="vic").metric}
+    for label in ("Community growth", "DAO treasury", "Avg token price"):
+        assert rebalancer[label] == home[label], label
+    assert re.fullmatch(r"\$0\.0*[1-9]\d{3}", rebalancer["Avg token price"])
 
 
 def test_a_viewer_is_not_offered_the_analysis(db):
@@ -34,7 +50,9 @@ def test_an_analysis_shows_a_suggestion_against_the_current_split_and_files_noth
     assert result["engine"] == "rules"  # no OPENAI_API_KEY in the tests
     assert result["current_allocation"] == get_current_allocation(db).split.as_json()
     assert result["reasoning"] in [t.value for t in at.text]  # as text, never Markdown
-    assert {m.label: m.value for m in at.metric}["Confidence"] == f"{result['confidence']:.0%}"
+    confidence = {m.label: m.value for m in at.metric}["Confidence"]
+    assert confidence == share(result["confidence"])
+    assert re.fullmatch(r"\d{1,3}%", confidence)
     assert len(at.get("plotly_chart")) == 2  # engagement series and the comparison
     assert len(get_pending_proposals(db)) == pending_before
     # The demo platform sits inside every rule's band: nothing to change, nothing to file.

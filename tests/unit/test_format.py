@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from core.base import formatting
 from core.base.formatting import (MISSING, count, decimal_text, exact_percent, measured, money,
-                                  number, percent, points, price, share, usd)
+                                  number, percent, percent_digits, points, price, share, usd)
 
 
 def test_money_keeps_every_digit_of_a_huge_amount_grouped_in_thousands():
@@ -47,7 +47,7 @@ def test_money_reads_back_as_the_same_amount(amount):
 @pytest.mark.parametrize("missing", [None, float("nan"), np.nan, pd.NA, pd.NaT, Decimal("NaN")])
 def test_every_formatter_writes_a_missing_value_as_a_dash(missing):
     for shown in (money, usd, price, number, count, measured, percent, share, exact_percent,
-                  points):
+                  percent_digits, points):
         assert shown(missing) == MISSING == "—"
 
 
@@ -115,3 +115,12 @@ def test_the_pages_use_the_same_functions():
     assert ui_format.money is money and ui_format.usd is usd and ui_format.percent is percent
     assert ui_format.pct(Decimal("70.5")) == "70.5%"
     assert ui_format.signed_points(Decimal("-2")) == "-2 pts"
+
+
+@given(st.decimals(min_value=0, max_value=100, places=2, allow_nan=False, allow_infinity=False))
+def test_a_split_percentage_reads_alike_in_a_label_a_message_and_on_a_page(value):
+    from core.allocation.split import format_pct
+
+    assert format_pct(value) == percent_digits(value) == exact_percent(value).removesuffix("%")
+    assert "E" not in format_pct(value) and Decimal(format_pct(value)) == value
+    assert format_pct(Decimal("80.00")) == "80" and format_pct(Decimal("2.50")) == "2.5"
