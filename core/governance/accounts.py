@@ -376,9 +376,7 @@ def authenticate(db: Database, username: str, password: str, *, client: str | No
         # The time is read once the lock is held: an attempt that queued behind others must not
         # record a failure earlier than theirs (which would shorten the delay).
         now = now or utcnow()
-        wait = login_delay_seconds(throttle.failures)
-        if wait and now < throttle.last_failed_at + timedelta(seconds=wait):
-            raise Refused(f"sign-in: too many failed attempts, try again in {wait:.0f} s")
+        _refuse_while_slowed(throttle, now, "sign-in")
         user = session.get(User, name)
         # An account whose role or password hash was written outside the application (its MAC
         # fails) is answered as a wrong password; the failure is recorded (core.record.audit).
@@ -398,10 +396,7 @@ def authenticate(db: Database, username: str, password: str, *, client: str | No
                 return _account(user)
         elif not usable:
             _verify_quietly(DUMMY_HASH, password)
-        # One statement: the count cannot lose an attempt, whatever runs beside it.
-        session.execute(sa.update(SignInFailure).where(
-            SignInFailure.username == name, SignInFailure.client == where).values(
-            failures=SignInFailure.failures + 1, last_failed_at=now))
+        _count_failure(session, name, where, now)
         _forget_old_failures(session, now)
     raise refusal
 
@@ -416,17 +411,26 @@ def check_current_password(session: so.Session, user: User, password: str | None
     name, where = _throttle_key(user.username, client)
     throttle = _lock_failures(session, name, where, now or utcnow())
     now = now or utcnow()
-    wait = login_delay_seconds(throttle.failures)
-    if wait and now < throttle.last_failed_at + timedelta(seconds=wait):
-        raise Refused(f"current_password: too many failed attempts, try again in {wait:.0f} s")
+    _refuse_while_slowed(throttle, now, "current_password")
     if user.password_hash and _verify_quietly(user.password_hash, password):
         return True
     if not user.password_hash:
         _verify_quietly(DUMMY_HASH, password)  # the same cost either way
-    session.execute(sa.update(SignInFailure).where(
-        SignInFailure.username == name, SignInFailure.client == where).values(
-        failures=SignInFailure.failures + 1, last_failed_at=now))
+    _count_failure(session, name, where, now)
     return False
+
+
+def _refuse_while_slowed(throttle: SignInFailure, now: datetime, field: str) -> None:
+    wait = login_delay_seconds(throttle.failures)
+    if wait and now < throttle.last_failed_at + timedelta(seconds=wait):
+        raise Refused(f"{field}: too many failed attempts, try again in {wait:.0f} s")
+
+
+def _count_failure(session: so.Session, name: str, client: str, now: datetime) -> None:
+    # One statement: the count cannot lose an attempt, whatever runs beside it.
+    session.execute(sa.update(SignInFailure).where(
+        SignInFailure.username == name, SignInFailure.client == client).values(
+        failures=SignInFailure.failures + 1, last_failed_at=now))
 
 
 def _forget_old_failures(session: so.Session, now: datetime) -> None:
