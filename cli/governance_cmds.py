@@ -83,6 +83,57 @@ def users_disable(ctx: typer.Context, name: str = typer.Argument(...),
     _emit_filed_or(result, as_json, data, f"{data.get('username')} disabled")
 
 
+@users_app.command("enable")
+@refusals
+def users_enable(ctx: typer.Context, name: str = typer.Argument(...),
+                 by: str = typer.Option(None, "--by"), as_json: bool = JsonOption) -> None:
+    """Enable a disabled account again (sealed: enabling a governor or admin is a governance
+    proposal)."""
+    from core.governance import changes
+
+    result = changes.request_enable(database(ctx), name, by=by)
+    data = {} if isinstance(result, changes.GovernanceFiling) else {
+        "username": result.username, "active": result.active}
+    _emit_filed_or(result, as_json, data, f"{data.get('username')} enabled")
+
+
+@users_app.command("password")
+@refusals
+def users_password(ctx: typer.Context, name: str = typer.Argument(...),
+                   password_stdin: bool = typer.Option(False, "--password-stdin",
+                                                       help="Read the new password from standard "
+                                                            "input."),
+                   by: str = typer.Option(..., "--by", help="The account itself."),
+                   as_json: bool = JsonOption) -> None:
+    """Change your own password (never taken from the command line); every dashboard session
+    of the account ends, its API tokens stay."""
+    from core.governance import web_sessions
+
+    if password_stdin:
+        password = read_password_stdin()
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True,
+                                err=True)
+    changed = web_sessions.change_password(database(ctx), name, password, by=by)
+    emit(changed.as_json(), as_json, lambda: typer.echo(
+        f"{changed.account.username}: password changed; {changed.sessions_ended} dashboard "
+        "session(s) ended"))
+
+
+@users_app.command("sign-out-everywhere")
+@refusals
+def users_sign_out_everywhere(ctx: typer.Context, name: str = typer.Argument(...),
+                              by: str = typer.Option(..., "--by", help="The account itself."),
+                              as_json: bool = JsonOption) -> None:
+    """End every dashboard session of your own account (API tokens stay as they are)."""
+    from core.governance import web_sessions
+
+    ended = web_sessions.sign_out_everywhere(database(ctx), name, by=by)
+    emit(ended.as_json(), as_json, lambda: typer.echo(
+        f"{ended.account.username}: {ended.sessions_ended} dashboard session(s) ended; API "
+        "tokens are unchanged"))
+
+
 @users_app.command("unlock")
 @refusals
 def users_unlock(ctx: typer.Context, name: str = typer.Argument(...),

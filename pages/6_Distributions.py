@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.allocation.split import BUCKET_LABELS, BUCKETS
 from core.base.errors import ValidationFailed
-from core.proposals.distribution import (CONFIRM_FACTOR, amounts_for, distribute,
+from core.proposals.distribution import (CONFIRM_FACTOR, amounts_for, check_key, distribute,
                                          largest_distribution, needs_confirmation)
 from ui import confirm, figures, readers
 from ui.feedback import core_call
@@ -55,11 +55,20 @@ def act(details) -> tuple[str, str]:
     # dialog runs before the form is drawn, so the widget does not exist yet in this run.
     st.session_state["dist_profit"] = ""
     st.session_state.pop("dist_retype", None)
-    parts = ", ".join(f"{BUCKET_LABELS[b]} {money(getattr(result.amounts, b))}" for b in BUCKETS)
     if result.created:
-        return f"💸 Distributed {money(result.total)} under key {plain(result.key)}: {parts}.", "success"
+        return (f"💸 Distributed {money(result.total)} under key {plain(result.key)}: "
+                f"{_parts(result)}.", "success")
+    return _already(result), "info"
+
+
+def _parts(result) -> str:
+    return ", ".join(f"{BUCKET_LABELS[b]} {money(getattr(result.amounts, b))}" for b in BUCKETS)
+
+
+def _already(result) -> str:
     return (f"🔁 The key {plain(result.key)} was already used on {when(result.created_at)}: "
-            f"nothing new was written. That distribution was {money(result.total)}: {parts}.", "info")
+            f"nothing new was written. That distribution was {money(result.total)}: "
+            f"{_parts(result)}.")
 
 
 
@@ -84,9 +93,13 @@ else:
     if submitted:
         with core_call(slots):
             amounts, _ = amounts_for(page.db, profit)  # refuses a bad amount before any dialog
-            if not key.strip():
-                raise ValidationFailed("key: must not be empty")
-            confirm.ask("distribute", profit=str(amounts.total), key=key.strip())
+            # ... and a key already used for another amount (an irreversible-looking dialog
+            # must not open for what will be refused).
+            earlier = check_key(page.db, amounts.total, key)
+            if earlier is not None:  # the same amount again: nothing to confirm, nothing written
+                st.info(_already(earlier))
+            else:
+                confirm.ask("distribute", profit=str(amounts.total), key=key.strip())
 
 
 st.subheader("Cumulative amounts per bucket")

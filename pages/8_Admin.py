@@ -4,7 +4,7 @@ webhooks. Admins only."""
 import streamlit as st
 
 from core.allocation.policy import POLICY_KEYS, with_setting
-from core.governance.accounts import ROLES, disable_user, set_role
+from core.governance.accounts import ROLES, disable_user, enable_user, set_role
 from core.governance.policy_store import set_policy
 from ui import confirm, readers
 from ui.api_access import api_access_section
@@ -19,7 +19,7 @@ st.subheader("📐 Policy")
 policy = readers.policy(page.db)
 values = policy.as_json()
 st.dataframe([{"key": k, "value": str(values.get(k))} for k in POLICY_KEYS], hide_index=True,
-             key="admin_policy_table", height=280)
+             key="admin_policy_table", height="content")  # every setting, no inner scrolling
 with st.form("policy_set"):
     key_col, value_col = st.columns(2)
     key = key_col.selectbox("Setting", POLICY_KEYS, key="policy_key")
@@ -48,13 +48,22 @@ if others:
     st.markdown("**Change an account**")
     who_col, role_col, act_col = st.columns([2, 2, 2])
     who = who_col.selectbox("Account", others, key="change_who")
+    chosen = next(a for a in accounts if a.username == who)
+    old_role = chosen.role
+    # The role box starts at the chosen account's role, again whenever another account is chosen
+    # (or its role changed): set before the widget exists, so the browser shows it too.
+    if st.session_state.get("_change_role_of") != (who, old_role):
+        st.session_state["change_role"] = old_role
+        st.session_state["_change_role_of"] = (who, old_role)
     new_role = role_col.selectbox("Role", ROLES, key="change_role")
     with act_col:
         st.write("")
-        old_role = next(a.role for a in accounts if a.username == who)
         if st.button("🔁 Set role…", key="change_set_role"):
             confirm.ask("set_role", who=who, old=old_role, new=new_role)
-        if st.button("⛔ Disable…", key="change_disable"):
+        if not chosen.active:
+            if st.button("✅ Enable…", key="change_enable"):
+                confirm.ask("enable", who=who, role=old_role)
+        elif st.button("⛔ Disable…", key="change_disable"):
             confirm.ask("disable", who=who, role=old_role)
         reset_button(who)
 
@@ -84,5 +93,11 @@ confirmed_change(
               "ends on their next click.",
     lambda d: disable_user(page.db, d["who"], by=page.username),
     lambda d: f"⛔ {d['who']} is disabled and can no longer sign in.")
+confirmed_change(
+    "enable", "Enable this account again?", "✅ Enable",
+    lambda d: f"**{d['who']}** ({d['role']}) can sign in again with their password, with the "
+              "role they had.",
+    lambda d: enable_user(page.db, d["who"], by=page.username),
+    lambda d: f"✅ {d['who']} is enabled and can sign in again.")
 
 api_access_section(page, [a.username for a in accounts if a.active])

@@ -13,17 +13,23 @@ from ui.format import plain, when
 from ui.page import Page
 
 _SHOWN_ONCE = "_api_secret_shown_once"
+# How each secret is kept, said as it is (core.governance.api_tokens, core.jobs.webhooks): a token
+# is only checked, so only its digest is kept; a signing secret must be read back to sign.
+TOKEN_KEPT = "only its SHA-256 digest is stored, so nobody can show it again"
+WEBHOOK_SECRET_KEPT = ("it is stored encrypted with the install's key, which is kept outside the "
+                       "database, because signing each delivery needs it; the dashboard never "
+                       "shows it again")
 
 
-def _show_once(label: str, secret: str) -> None:
+def _show_once(label: str, secret: str, kept: str) -> None:
     """Keep a new secret for the one rerun that follows the write, and no longer."""
-    st.session_state[_SHOWN_ONCE] = (label, secret)
+    st.session_state[_SHOWN_ONCE] = (label, secret, kept)
 
 
 def _shown_once() -> None:
     if _SHOWN_ONCE in st.session_state:
-        label, secret = st.session_state.pop(_SHOWN_ONCE)
-        st.warning(f"{plain(label)}: copy it now, it is shown this once and never stored in the clear.")
+        label, secret, kept = st.session_state.pop(_SHOWN_ONCE)
+        st.warning(f"{plain(label)}: copy it now, it is shown this once; {kept}.")
         st.code(secret, language=None)
 
 
@@ -44,7 +50,7 @@ def _tokens(page: Page, usernames: list[str]) -> None:
             with core_call():
                 issued = api_tokens.create_token(page.db, user, name, by=page.username,
                                                  expires_days=int(days) or None)
-                _show_once(f"Token for {issued.info.username}", issued.token)
+                _show_once(f"Token for {issued.info.username}", issued.token, TOKEN_KEPT)
                 after_write(f"🔑 Token {plain(issued.info.name)} created for {issued.info.username}.")
     live = [t for t in tokens if not t.revoked]
     if live:
@@ -71,7 +77,8 @@ def _webhooks(page: Page) -> None:
         if st.form_submit_button("➕ Add endpoint"):
             with core_call():
                 added = webhooks.add_endpoint(page.db, url, events, by=page.username)
-                _show_once(f"Signing secret of {added.endpoint.url}", added.secret)
+                _show_once(f"Signing secret of {added.endpoint.url}", added.secret,
+                           WEBHOOK_SECRET_KEPT)
                 after_write(f"➕ Webhook endpoint {plain(added.endpoint.url)} added.")
     if endpoints:
         which, act = st.columns([4, 1])

@@ -15,7 +15,7 @@ from core.base.channel import set_channel
 from core.governance.web_sessions import (close_session, open_session, public_session_id,
                                           session_account)
 from db.engine import Database
-from ui.feedback import core_call, show_problems
+from ui.feedback import core_call, show_flashes, show_problems
 from ui.format import plain
 from ui.invitations import ACCEPTED_KEY, INVITE_PARAM, accept_form
 from ui.setup_token import setup_token
@@ -92,13 +92,19 @@ def client_address() -> str | None:
     return address if isinstance(address, str) else None
 
 
-def sign_out(db: Database) -> None:
-    with core_call():
-        close_session(db, st.session_state.get(TOKEN_KEY))
+def forget_this_tab() -> None:
+    """This tab's session is over: its state goes, the browser forgets the cookie on the next
+    run, and single sign-on signs out too (or it would sign straight back in)."""
     st.session_state.clear()
     st.session_state[FORGET_KEY] = True
     if _sso_configured() and _sso_user_email():
         st.logout()
+
+
+def sign_out(db: Database) -> None:
+    with core_call():
+        close_session(db, st.session_state.get(TOKEN_KEY))
+    forget_this_tab()
     st.rerun()
 
 
@@ -153,6 +159,7 @@ def first_admin_form(db: Database) -> None:
 
 def sign_in_form(db: Database) -> None:
     st.title("🔐 Sign in")
+    show_flashes()  # what ended this tab's session, when it was this tab (sign out everywhere)
     accepted = st.session_state.get(ACCEPTED_KEY)  # until signed in: a rerun must not lose it
     if accepted:
         st.success(f"Your password is set, {accepted}: sign in with it.")

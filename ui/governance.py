@@ -50,6 +50,9 @@ def _before_after(change: dict[str, Any], kind: str) -> list[dict[str, str]]:
     if kind == "disable":
         return [{"What": f"{change['username']} ({change['role']})", "Before": "active",
                  "After": "disabled"}]
+    if kind == "enable":
+        return [{"What": f"{change['username']} ({change['role']})", "Before": "disabled",
+                 "After": "active"}]
     if kind == "unseal":
         return [{"What": "governance", "Before": "sealed", "After": "unsealed"}]
     return [{"What": kind, "Before": "", "After": str(change)}]

@@ -20,6 +20,7 @@ from ui.format import when
 INVITE_PARAM = "invite"
 ACCEPTED_KEY = "_invitation_accepted"  # the name to sign in with, after the password is chosen
 _SHOWN_ONCE = "_invitation_shown_once"
+_EMPTY_FORM = "_invitation_form_empty"
 HOURS = int(INVITATION_LIFETIME.total_seconds() // 3600)
 
 
@@ -63,6 +64,11 @@ def _shown_once() -> None:
 def invite_section(db: Database, admin: str) -> None:
     """The Admin page's invitations: the form, a new code once, the open ones, resets."""
     _shown_once()
+    if st.session_state.pop(_EMPTY_FORM, False):
+        # An empty form for the next one, set before its widgets exist: the browser then shows
+        # it empty too (deleting the state would leave the old text on the screen).
+        st.session_state["invite_username"] = ""
+        st.session_state["invite_role"] = ROLES[0]
     with st.form("account_invite"):  # fields kept on a refusal, so they can be corrected
         st.markdown(f"**Invite someone** (they choose their own password; the link works once, "
                     f"for {HOURS} hours)")
@@ -74,7 +80,7 @@ def invite_section(db: Database, admin: str) -> None:
             with core_call(slots):
                 issued = invite_user(db, username, role, by=admin)
                 _show_once(issued)
-                del st.session_state["invite_username"]  # an empty form for the next one
+                st.session_state[_EMPTY_FORM] = True
                 after_write(f"✉️ {issued.username} is invited as {issued.role}.")
     waiting = open_invitations(db)
     if waiting:

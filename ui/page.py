@@ -9,6 +9,7 @@ import streamlit as st
 from core.governance.accounts import Account
 from core.governance.actors import ROLE_RANK
 from db.engine import Database
+from ui.account import account_panel
 from ui.auth import keep_cookie, require_account, sign_out
 from ui.db import get_db
 from ui.demo import demo_banner, ensure_demo_data
@@ -53,6 +54,7 @@ def _sidebar(db: Database, account: Account) -> None:
         st.text(f"👤 {account.display_name}")  # user text: never Markdown
         st.markdown(f"`{account.username}` · {account.role}")
         totp_panel(db, account.username, ROLE_RANK[account.role] >= ROLE_RANK["governor"])
+        account_panel(db, account)
         if st.button("🚪 Sign out", key="sign_out"):
             sign_out(db)
 

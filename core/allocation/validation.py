@@ -48,19 +48,27 @@ class ValidationResult:
                 "warnings": self.warnings, "tier": self.tier}
 
 
-def _parse_split(proposal: ProposalInput, errors: list[str]) -> Split | None:
-    values: dict[str, Decimal] = {}
+def _parse_split(proposal: ProposalInput, errors: list[str]) -> tuple[Split | None, dict[str, Decimal]]:
+    """The split, when all four are numbers of at most PERCENT_PLACES places; and every value
+    that is a number at all, so the bounds are checked on it too: 95/3/1.555/0.445 is told
+    about its decimals and its bounds at once."""
+    numbers: dict[str, Decimal] = {}
+    exact = True
     for bucket in BUCKETS:
+        raw = getattr(proposal, bucket)
         try:
-            values[bucket] = to_decimal(getattr(proposal, bucket), bucket, places=PERCENT_PLACES)
+            numbers[bucket] = to_decimal(raw, bucket)
+            to_decimal(raw, bucket, places=PERCENT_PLACES)
         except ValueError as exc:
             errors.append(str(exc))
-    return Split(**values) if len(values) == len(BUCKETS) else None
+            exact = False
+    whole = exact and len(numbers) == len(BUCKETS)
+    return (Split(**numbers) if whole else None), numbers
 
 
-def _bound_errors(split: Split, policy: Policy) -> list[str]:
+def _bound_errors(values: dict[str, Decimal], policy: Policy) -> list[str]:
     errors = []
-    for bucket, value in split.items():
+    for bucket, value in values.items():
         low, high = policy.bounds[bucket]
         if value < low:
             errors.append(f"{bucket}: {format_pct(value)} is below the minimum {format_pct(low)}")
@@ -131,11 +139,13 @@ def validate_proposal(
     errors: list[str] = []
     warnings: list[str] = []
     tier = None
-    split = _parse_split(proposal, errors)
+    split, numbers = _parse_split(proposal, errors)
+    # The total only of exact values: summing 1e-999999999 exactly would take a billion digits,
+    # and rounding it would make up a total. Bounds are compared exactly, whatever was typed.
+    if split is not None and split.total != HUNDRED:
+        errors.append(f"total: the four sum to {format_pct(split.total)}, not exactly 100")
+    errors.extend(_bound_errors(numbers, policy))
     if split is not None:
-        if split.total != HUNDRED:
-            errors.append(f"total: the four sum to {format_pct(split.total)}, not exactly 100")
-        errors.extend(_bound_errors(split, policy))
         warnings.extend(_sustainability_warnings(split))
         if live is not None:
             steps = step_errors(split, live, policy.max_step)

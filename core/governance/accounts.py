@@ -33,7 +33,7 @@ from core.governance.second_factor import check_totp
 from core.record.activity import record_activity
 from core.record.audit import honoured
 from db.engine import Database
-from db.models import ROLES, AccountInvitation, SignInFailure, User
+from db.models import ROLES, AccountInvitation, SignInFailure, User, WebSession
 from db.types import utcnow
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.@-]{1,63}$")
@@ -115,11 +115,14 @@ def mark_governing(user: User, now: datetime) -> None:
         user.governing_since = now
 
 
-def touches_governance(user: User, role: str | None = None, *, disabling: bool = False) -> bool:
-    """Whether a change grants or removes the governor or admin role (or disables such an
-    account): what the sealed governance decides by proposal."""
+def touches_governance(user: User, role: str | None = None, *, disabling: bool = False,
+                       enabling: bool = False) -> bool:
+    """Whether a change grants or removes the governor or admin role (or disables or enables
+    such an account): what the sealed governance decides by proposal."""
     if disabling:
         return user.active and user.role in GOVERNING_ROLES
+    if enabling:
+        return not user.active and user.role in GOVERNING_ROLES
     return role != user.role and (role in GOVERNING_ROLES or user.role in GOVERNING_ROLES)
 
 
@@ -276,6 +279,40 @@ def apply_disable(session: so.Session, user: User, by: str) -> Account:
     return _account(user)
 
 
+def enable_user(db: Database, username: str, *, by: str | None) -> Account:
+    with writing(db) as session:
+        serialize_writes(session)
+        actor = resolve_actor(session, by, "admin", "enabling an account")
+        user = load_user(session, username)
+        if touches_governance(user, enabling=True):
+            refuse_if_sealed(session, f"enabling {user.username}, {a_role(user.role)}")
+        return apply_enable(session, user, actor.username)
+
+
+def apply_enable(session: so.Session, user: User, by: str) -> Account:
+    """Enable `user` again (the caller checked who may, and holds the write lock). A governor or
+    an admin governs again from now: `governing_since` starts afresh, so they count only for
+    proposals filed after this."""
+    if user.active:
+        return _account(user)  # already enabled: nothing changes, nothing is logged
+    user.active = True
+    mark_governing(user, utcnow())
+    # A session opened before the account was disabled (a cookie left on a shared or stolen
+    # computer) must not come back to life with it: they sign in afresh.
+    ended = end_sessions_of(session, user.username)
+    record_activity(session, "account_enabled", f"{by} enabled {user.username}",
+                    {"username": user.username, "role": user.role, "by": by,
+                     "sessions_ended": ended})
+    return _account(user)
+
+
+def end_sessions_of(session: so.Session, username: str) -> int:
+    """End every dashboard session of one account in the caller's transaction (a password reset,
+    enabling it again; core.governance.web_sessions holds the sessions themselves)."""
+    result = session.execute(sa.delete(WebSession).where(WebSession.username == username))
+    return result.rowcount or 0
+
+
 def _verify_quietly(password_hash: str, password: str | None) -> bool:
     try:
         return _hasher.verify(password_hash, password or "")
@@ -339,9 +376,7 @@ def authenticate(db: Database, username: str, password: str, *, client: str | No
         # The time is read once the lock is held: an attempt that queued behind others must not
         # record a failure earlier than theirs (which would shorten the delay).
         now = now or utcnow()
-        wait = login_delay_seconds(throttle.failures)
-        if wait and now < throttle.last_failed_at + timedelta(seconds=wait):
-            raise Refused(f"sign-in: too many failed attempts, try again in {wait:.0f} s")
+        _refuse_while_slowed(throttle, now, "sign-in")
         user = session.get(User, name)
         # An account whose role or password hash was written outside the application (its MAC
         # fails) is answered as a wrong password; the failure is recorded (core.record.audit).
@@ -361,12 +396,41 @@ def authenticate(db: Database, username: str, password: str, *, client: str | No
                 return _account(user)
         elif not usable:
             _verify_quietly(DUMMY_HASH, password)
-        # One statement: the count cannot lose an attempt, whatever runs beside it.
-        session.execute(sa.update(SignInFailure).where(
-            SignInFailure.username == name, SignInFailure.client == where).values(
-            failures=SignInFailure.failures + 1, last_failed_at=now))
+        _count_failure(session, name, where, now)
         _forget_old_failures(session, now)
     raise refusal
+
+
+def check_current_password(session: so.Session, user: User, password: str | None, *,
+                           client: str | None, now: datetime | None = None) -> bool:
+    """Whether `password` is `user`'s current one, asked before a change of password. Counted and
+    slowed down exactly like a sign-in from `client`: a borrowed or stolen session must not
+    become a way to guess the password faster than the sign-in form allows. Returns False after
+    counting a failure (the caller lets its transaction commit, so the count stays, and then
+    refuses); raises Refused while the client must wait."""
+    name, where = _throttle_key(user.username, client)
+    throttle = _lock_failures(session, name, where, now or utcnow())
+    now = now or utcnow()
+    _refuse_while_slowed(throttle, now, "current_password")
+    if user.password_hash and _verify_quietly(user.password_hash, password):
+        return True
+    if not user.password_hash:
+        _verify_quietly(DUMMY_HASH, password)  # the same cost either way
+    _count_failure(session, name, where, now)
+    return False
+
+
+def _refuse_while_slowed(throttle: SignInFailure, now: datetime, field: str) -> None:
+    wait = login_delay_seconds(throttle.failures)
+    if wait and now < throttle.last_failed_at + timedelta(seconds=wait):
+        raise Refused(f"{field}: too many failed attempts, try again in {wait:.0f} s")
+
+
+def _count_failure(session: so.Session, name: str, client: str, now: datetime) -> None:
+    # One statement: the count cannot lose an attempt, whatever runs beside it.
+    session.execute(sa.update(SignInFailure).where(
+        SignInFailure.username == name, SignInFailure.client == client).values(
+        failures=SignInFailure.failures + 1, last_failed_at=now))
 
 
 def _forget_old_failures(session: so.Session, now: datetime) -> None:

@@ -1,7 +1,7 @@
 """Governance proposals: what a sealed governance changes only with its governors' approval.
 
 Once sealed (core.governance.sealing), a policy change, granting or removing the governor or
-admin role, disabling such an account and unsealing are filed here by an admin and take effect
+admin role, disabling or enabling such an account and unsealing are filed here by an admin and take effect
 only after `approvals_required_major` approvals by governors other than the requester and the
 account concerned, who governed already when it was filed (Llama's rule), and then the
 `timelock_hours_major` delay, during which it can be vetoed (core.proposals.queue). Unsealed,
@@ -24,8 +24,8 @@ from core.base.locking import serialize_writes
 from core.base.lookups import get_by_id
 from core.base.parsing import optional_text, shown
 from core.base.sessions import reading, writing
-from core.governance.accounts import (Account, apply_disable, apply_role, check_role, load_user,
-                                      touches_governance)
+from core.governance.accounts import (Account, apply_disable, apply_enable, apply_role,
+                                      check_role, load_user, touches_governance)
 from core.governance.actors import (GOVERNING_ROLES, Actor, a_role, refuse_unless_governing_since,
                                     resolve_actor)
 from core.governance.policy_store import (apply_setting, as_text, check_setting_text, load_policy,
@@ -191,6 +191,20 @@ def request_disable(db: Database, username: str, *, by: str | None) -> Account |
                      f"disable {user.username} ({a_role(user.role)})", subject=user.username)
 
 
+def request_enable(db: Database, username: str, *, by: str | None) -> Account | GovernanceFiling:
+    """`users enable`: sealed, enabling a governor or an admin again is a proposal (it gives back
+    a vote, as granting the role does)."""
+    with writing(db) as session:
+        serialize_writes(session)
+        actor = resolve_actor(session, by, "admin", "enabling an account")
+        user = load_user(session, username)
+        if not (is_sealed(session) and touches_governance(user, enabling=True)):
+            return apply_enable(session, user, actor.username)
+        change = {"username": user.username, "role": user.role}
+        return _file(session, actor, "enable", change,
+                     f"enable {user.username} ({a_role(user.role)})", subject=user.username)
+
+
 def request_unseal(db: Database, *, by: str | None) -> GovernanceFiling:
     with writing(db) as session:
         serialize_writes(session)
@@ -351,6 +365,8 @@ def _apply(session: so.Session, row: GovernanceProposal, now: datetime) -> None:
         apply_role(session, load_user(session, change["username"]), change["to"], by)
     elif row.kind == "disable":
         apply_disable(session, load_user(session, change["username"]), by)
+    elif row.kind == "enable":
+        apply_enable(session, load_user(session, change["username"]), by)
     elif row.kind == "invite":
         # Accepted already: the account (a viewer until now) gets its role. Not yet: accepting
         # the invitation later gives the role at once (core.governance.invitations).

@@ -5,6 +5,11 @@ who it belongs to, when it expires and a mark of the password it was opened with
 live only while its row exists, has not expired, its account is active and its password is
 unchanged: sign-out deletes the row, disabling the account or changing its password ends every
 session of that account on the next page run, wherever its cookies are.
+
+Here too the two services an account runs for itself that end its sessions: changing its own
+password (every other session ends; the tab that asked stays signed in) and signing out
+everywhere (every session ends). Both leave its API tokens as they are: revoking those is the
+Admin page's (and `tokens revoke`).
 """
 
 from __future__ import annotations
@@ -17,8 +22,13 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from core.base.errors import PermissionDenied, Refused
+from core.base.locking import serialize_writes
 from core.base.sessions import reading, writing
-from core.governance.accounts import Account, get_account
+from core.governance.accounts import (Account, account_of, check_current_password,
+                                      end_sessions_of, get_account, hash_new_password, load_user)
+from core.governance.actors import Actor, resolve_actor
+from core.record.activity import record_activity
 from core.record.audit import honoured
 from db.engine import Database
 from db.models import User, WebSession
@@ -101,13 +111,75 @@ def close_session(db: Database, token: str | None) -> None:
         session.execute(sa.delete(WebSession).where(WebSession.token_hash == _digest(token)))
 
 
-def end_sessions_of(session: so.Session, username: str) -> int:
-    """End every session of one account in the caller's transaction (a password reset)."""
-    result = session.execute(sa.delete(WebSession).where(WebSession.username == username))
-    return result.rowcount or 0
-
-
 def close_sessions_of(db: Database, username: str) -> int:
     """End every session of one account (e.g. after a password reset by its owner)."""
     with writing(db) as session:
         return end_sessions_of(session, username)
+
+
+@dataclass(frozen=True)
+class SessionsEnded:
+    """What a password change or a sign-out everywhere did."""
+
+    account: Account
+    sessions_ended: int
+
+    def as_json(self) -> dict[str, object]:
+        return {"username": self.account.username, "sessions_ended": self.sessions_ended}
+
+
+def _refuse_unless_own(actor: Actor, user: User, action: str) -> None:
+    """Only the account itself: nobody, admins included, chooses another person's password
+    (that is a reset code, `users reset`) or ends their sessions for them (that is disabling)."""
+    if actor.username != user.username:
+        raise PermissionDenied(f"by: {actor.username} may not {action} {user.username}; only "
+                               "the account itself may")
+
+
+def change_password(db: Database, username: str, password: str | None, *, by: str | None,
+                    current_password: str | None = None, keep_token: str | None = None,
+                    client: str | None = None, now: datetime | None = None) -> SessionsEnded:
+    """One's own new password (`users password`, the dashboard's form). Every other session of
+    the account ends; `keep_token` (the dashboard tab that asked) stays signed in under the new
+    password. With `current_password` (the dashboard asks for it), a wrong one is refused and
+    counted as a failed sign-in from `client`. The password is in no log."""
+    password_hash = hash_new_password(password)  # its rules, before any transaction
+    with writing(db) as session:
+        serialize_writes(session)
+        actor = resolve_actor(session, by, "viewer", "changing a password")
+        user = load_user(session, username)
+        _refuse_unless_own(actor, user, "change the password of")
+        if current_password is None or check_current_password(
+                session, user, current_password, client=client, now=now):
+            user.password_hash = password_hash
+            kept = session.get(WebSession, _digest(keep_token)) if keep_token else None
+            if kept is not None and kept.username == user.username:
+                kept.password_mark = _password_mark(user)  # signed in under the new password
+            else:
+                kept = None
+            ended = session.execute(sa.delete(WebSession).where(
+                WebSession.username == user.username,
+                WebSession.token_hash != (kept.token_hash if kept else ""))).rowcount or 0
+            record_activity(session, "password_changed",
+                            f"{user.username} changed their password ({ended} other session(s) "
+                            "ended)", {"username": user.username, "by": actor.username,
+                                       "sessions_ended": ended})
+            return SessionsEnded(account_of(user), ended)
+    # Outside the transaction: the failed attempt it counted is kept.
+    raise Refused("current_password: this is not your current password")
+
+
+def sign_out_everywhere(db: Database, username: str, *, by: str | None) -> SessionsEnded:
+    """End every dashboard session of one's own account, this one included (a lost laptop, a
+    shared computer); API tokens stay as they are."""
+    with writing(db) as session:
+        serialize_writes(session)
+        actor = resolve_actor(session, by, "viewer", "signing out everywhere")
+        user = load_user(session, username)
+        _refuse_unless_own(actor, user, "sign out")
+        ended = end_sessions_of(session, user.username)
+        record_activity(session, "signed_out_everywhere",
+                        f"{user.username} signed out everywhere ({ended} session(s) ended)",
+                        {"username": user.username, "by": actor.username,
+                         "sessions_ended": ended})
+        return SessionsEnded(account_of(user), ended)

@@ -80,6 +80,13 @@ def amounts_as_json(parts: Amounts, current: CurrentAllocation) -> dict[str, Any
     return {**parts.as_json(), "total": str(parts.total), "allocation_id": current.id}
 
 
+def _checked_key(key: Any) -> str:
+    key = check_text(key, "key").strip()
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise ValidationFailed(f"key: must be 1-{MAX_KEY_LENGTH} characters")
+    return key
+
+
 def distribute(db: Database, profit: Any, key: str, *, by: str | None = None,
                confirm_large: bool = False, confirm_total: Any = None) -> Distribution:
     """Record one distribution. The same key again returns the first record and writes nothing;
@@ -88,9 +95,7 @@ def distribute(db: Database, profit: Any, key: str, *, by: str | None = None,
     With `confirm_large` (the API), a total over CONFIRM_FACTOR times the largest distribution so
     far is refused unless `confirm_total` repeats it exactly; a `confirm_total` that differs from
     the profit is refused whatever the size."""
-    key = check_text(key, "key").strip()
-    if not key or len(key) > MAX_KEY_LENGTH:
-        raise ValidationFailed(f"key: must be 1-{MAX_KEY_LENGTH} characters")
+    key = _checked_key(key)
     minor_unit = get_settings().minor_unit
     positive_amount(profit, "profit")
     total = parse_total(profit, minor_unit)
@@ -102,12 +107,9 @@ def distribute(db: Database, profit: Any, key: str, *, by: str | None = None,
     with writing(db) as session:
         actor = resolve_actor(session, by, "analyst", ACTION)
         serialize_writes(session)
-        existing = session.scalar(sa.select(ProfitDistribution).where(
-            ProfitDistribution.idempotency_key == key))
+        existing = _by_key(session, key)
         if existing is not None:
-            if existing.total != total:
-                raise Refused(f"key: {key!r} was already used for a distribution of "
-                              f"{existing.total}, not {total}")
+            _refuse_another_total(existing, key, total)
             return _from_row(existing, created=False)
         policy = load_policy(session)
         if policy.distributions_paused:
@@ -144,6 +146,32 @@ def distribute(db: Database, profit: Any, key: str, *, by: str | None = None,
                          "allocation_id": row.id if row else None, "source": current.source,
                          "by": actor.username})
         return _from_row(record, created=True)
+
+
+def _by_key(session: so.Session, key: str) -> ProfitDistribution | None:
+    return session.scalar(sa.select(ProfitDistribution).where(
+        ProfitDistribution.idempotency_key == key))
+
+
+def _refuse_another_total(existing: ProfitDistribution, key: str, total: Decimal) -> None:
+    if existing.total != total:
+        raise Refused(f"key: {key!r} was already used for a distribution of "
+                      f"{existing.total}, not {total}")
+
+
+def check_key(db: Database, profit: Any, key: str) -> Distribution | None:
+    """Before asking for confirmation: the distribution already recorded under `key`, if any
+    (the same total again writes nothing); refused, with `distribute`'s own message, when it was
+    another total. Writes nothing."""
+    key = _checked_key(key)
+    positive_amount(profit, "profit")
+    total = parse_total(profit, get_settings().minor_unit)
+    with reading(db) as session:
+        existing = _by_key(session, key)
+        if existing is None:
+            return None
+        _refuse_another_total(existing, key, total)
+        return _from_row(existing, created=False)
 
 
 def list_distributions(db: Database, limit: int = 200) -> list[Distribution]:

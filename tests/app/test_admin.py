@@ -43,7 +43,7 @@ def test_a_bad_policy_value_is_explained_and_changes_nothing(plain_db):
 
 def test_an_admin_changes_a_role_and_disables_an_account(plain_db):
     at = open_page(ADMIN, user="ada")
-    at.selectbox(key="change_who").set_value("vic")
+    at = at.selectbox(key="change_who").set_value("vic").run()  # the browser reruns on a choice
     at.selectbox(key="change_role").set_value("analyst")
     at = at.button(key="change_set_role").click().run()
     assert "**vic**: viewer → **analyst**" in all_text(at)
@@ -119,3 +119,69 @@ def test_a_bad_webhook_url_is_explained_and_adds_nothing(plain_db):
     at = button(at, "➕ Add endpoint").click().run()
     assert any(e.value.startswith("url: 'not a url' is not an http(s) URL") for e in at.error)
     assert webhooks.list_endpoints(plain_db) == []
+
+
+def test_the_role_box_shows_the_chosen_accounts_current_role(plain_db):
+    at = open_page(ADMIN, user="ada")
+    assert (at.selectbox(key="change_who").value, at.selectbox(key="change_role").value) == (
+        "ann", "analyst")
+    for who, role in (("gus", "governor"), ("vic", "viewer"), ("ann", "analyst")):
+        at = at.selectbox(key="change_who").set_value(who).run()
+        assert at.selectbox(key="change_role").value == role, who
+    at.selectbox(key="change_role").set_value("viewer")
+    at = at.run()  # a role chosen for the same account is kept until it is set or abandoned
+    assert at.selectbox(key="change_role").value == "viewer"
+
+
+def test_a_disabled_account_is_enabled_again_after_a_confirmation(plain_db):
+    from core.governance.accounts import disable_user
+    from core.record.activity import list_activity
+
+    disable_user(plain_db, "vic", by="ada")
+    at = open_page(ADMIN, user="ada")
+    at = at.selectbox(key="change_who").set_value("vic").run()
+    assert not [b for b in at.button if b.key == "change_disable"]  # nothing to disable
+    at = at.button(key="change_enable").click().run()
+    assert "**vic** (viewer) can sign in again" in all_text(at)
+    assert not get_account(plain_db, "vic").active  # not before the confirmation
+    at = at.button(key="confirm_enable").click().run()
+    no_exception(at)
+    assert get_account(plain_db, "vic").active
+    assert "vic is enabled and can sign in again" in all_text(at)
+    assert [b.key for b in at.button if b.key in ("change_enable", "change_disable")] == [
+        "change_disable"]
+    [enabled] = list_activity(plain_db, activity_type="account_enabled")
+    assert enabled.metadata["by"] == "ada" and enabled.metadata["via"]["channel"] == "web"
+
+
+def test_the_invite_form_is_empty_again_after_an_invitation(plain_db):
+    at = open_page(ADMIN, user="ada")
+    at.text_input(key="invite_username").input("nia")
+    at.selectbox(key="invite_role").set_value("governor")
+    at = button(at, "✉️ Invite").click().run()
+    no_exception(at)
+    assert "nia is invited as governor" in all_text(at)
+    assert (at.text_input(key="invite_username").value, at.selectbox(key="invite_role").value) \
+        == ("", "viewer")
+
+
+def test_the_policy_table_lists_every_setting(plain_db):
+    from core.allocation.policy import POLICY_KEYS
+
+    at = open_page(ADMIN, user="ada")
+    table = at.dataframe[0]  # the first on the page
+    assert list(table.value["key"]) == list(POLICY_KEYS)
+
+
+def test_the_webhook_notice_says_how_the_secret_is_kept(plain_db, private_webhooks_allowed):
+    at = open_page(ADMIN, user="ada")
+    at.text_input(key="webhook_url").input("http://127.0.0.1:9/hook")
+    at = button(at, "➕ Add endpoint").click().run()
+    notice = " ".join(w.value for w in at.warning if "Signing secret" in w.value)
+    assert "never stored in the clear" not in notice
+    assert "stored encrypted with the install's key" in notice and "signing each" in notice
+    at.selectbox(key="token_user").set_value("ann")
+    at.text_input(key="token_name").input("billing")
+    at = button(at, "🔑 Create token").click().run()
+    notice = " ".join(w.value for w in at.warning if "Token for ann" in w.value)
+    assert "only its SHA-256 digest is stored" in notice

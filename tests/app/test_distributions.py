@@ -36,17 +36,21 @@ def test_a_distribution_lands_in_the_ledger_with_exact_amounts(plain_db):
     assert {m.label: m.value for m in at.metric}["All distributed"] == "1,000.03"
 
 
-def test_the_same_key_again_writes_nothing_and_says_so(plain_db):
+def test_the_same_key_again_writes_nothing_and_says_so_without_a_dialog(plain_db):
     at = _distribute(open_page(DISTRIBUTIONS, user="ann"), "500.00", "payout-2")
-    at = _distribute(at, "500.00", "payout-2")
+    at = _distribute(at, "500.00", "payout-2", confirmed=False)
     no_exception(at)
+    assert not [b for b in at.button if b.key == "confirm_distribute"]  # nothing to confirm
     assert "was already used" in all_text(at) and "nothing new was written" in all_text(at)
     assert len(list_distributions(plain_db)) == 1
 
 
-def test_the_same_key_with_another_profit_is_refused(plain_db):
+def test_the_same_key_with_another_profit_is_refused_before_any_dialog(plain_db):
     at = _distribute(open_page(DISTRIBUTIONS, user="ann"), "500.00", "payout-3")
-    at = _distribute(at, "600.00", "payout-3")
+    at = _distribute(at, "600.00", "payout-3", confirmed=False)
+    no_exception(at)
+    assert not [b for b in at.button if b.key == "confirm_distribute"]
+    assert "cannot be undone" not in all_text(at)
     assert "key: 'payout-3' was already used for a distribution of 500.00, not 600.00" in \
         [e.value for e in at.error]
     assert len(list_distributions(plain_db)) == 1

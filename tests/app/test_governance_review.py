@@ -219,3 +219,20 @@ def test_the_unsealed_banner_says_whether_enough_governors_are_active_to_seal(pl
     warnings = _warnings(open_page(user="vic"))
     assert "Once at least 2 governors or admins besides the sealing admin are active" in warnings
     assert "there is 1" in warnings
+
+
+def test_a_sealed_enabling_of_a_governor_shows_disabled_to_active(plain_db):
+    from core.governance.accounts import add_user, disable_user
+    from core.governance.changes import request_enable
+
+    add_user(plain_db, "gwen", "governor", "correct horse battery", by="ada")
+    disable_user(plain_db, "gwen", by="ada")
+    seal(plain_db, by="ada")
+    filing = request_enable(plain_db, "gwen", by="ada")
+    at = open_page(REVIEW, user="gus")
+    no_exception(at)
+    assert r"**Enable an account:** enable gwen \(a governor\)" in all_text(at)  # escaped text
+    table = next(d.value for d in at.dataframe if "Before" in d.value.columns)
+    assert table.to_dict("records") == [{"What": "gwen (governor)", "Before": "disabled",
+                                         "After": "active"}]
+    assert f"gov_approve_{filing.id}" in _keys(at)

@@ -150,3 +150,15 @@ def test_the_form_does_not_shout_that_it_holds_the_live_split_until_submitted(pl
     refusals = [e.value for e in at.error if "already the live split" in e.value]
     assert len(refusals) == 1, refusals  # said once, not by the check and the filing both
     assert len(get_allocation_history(plain_db)) == 1
+
+
+def test_every_broken_rule_is_shown_at_once_decimals_and_bounds_together(plain_db):
+    at = _set(open_page(PROPOSE, user="ann"), reinvestment=95.0, dao=3.0, lucky=1.555,
+              creator=0.445)
+    no_exception(at)
+    errors = [e.value for e in at.error]  # each under its own input
+    assert sorted(errors) == sorted(["lucky: 1.555 has more than 2 decimal places",
+                                     "creator: 0.445 has more than 2 decimal places",
+                                     "reinvestment: 95 is above the maximum 90",
+                                     "dao: 3 is below the minimum 5",
+                                     "creator: 0.445 is below the minimum 1"])

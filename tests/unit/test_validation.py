@@ -111,8 +111,10 @@ def test_a_percentage_that_is_not_an_exact_finite_number_is_refused_naming_the_f
     values = {"reinvestment": 70, "dao": 18, "lucky": 8, "creator": 4}
     values[bucket] = bad
     errors = errors_of(proposal(**values))
-    assert len(errors) == 1, errors
     assert errors[0].startswith(f"{bucket}: ") and words in errors[0]
+    # A number that is only too precise is checked against its bounds too (all rules at once).
+    assert all(e.startswith(f"{bucket}: ") for e in errors), errors
+    assert len(errors) == 1 or "decimal places" in errors[0], errors
 
 
 def test_a_long_over_precise_value_is_refused_even_beyond_28_digits():
@@ -248,3 +250,12 @@ def test_any_value_with_more_than_two_places_is_refused(places, digits):
     value = Decimal(digits * 10 + 1).scaleb(-places)  # the last digit is never zero
     errors = errors_of(proposal(lucky=value))
     assert any(e.startswith("lucky: ") and "more than 2 decimal places" in e for e in errors)
+
+
+def test_an_over_precise_split_is_told_its_bounds_too_not_only_its_decimals():
+    errors = errors_of(proposal("95", "3", "1.555", "0.445"))
+    assert errors == ["lucky: 1.555 has more than 2 decimal places",
+                      "creator: 0.445 has more than 2 decimal places",
+                      "reinvestment: 95 is above the maximum 90",
+                      "dao: 3 is below the minimum 5",
+                      "creator: 0.445 is below the minimum 1"]
