@@ -461,5 +461,8 @@ def simulate_experiment(db: Database, *, arms: Any, block_hours: Any, blocks: An
                        maximum=MAX_RUNS)
     seed = parse_whole(SEED if seed is None else seed, "seed", minimum=0, maximum=MAX_SEED)
     frame = daily_figures(db, start=start.date(), now=now or utcnow())
+    if frame.empty or frame[design.metric].isna().all():
+        raise ValidationFailed(f"from: there are no recorded figures of {design.metric} from "
+                               f"{start.date().isoformat()} to replay the design over")
     return simulate(design, list(frame.index), frame[design.metric].to_numpy(dtype=float),
                     effect, runs=runs, seed=seed, starts_at=start)

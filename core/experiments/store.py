@@ -301,15 +301,16 @@ class BlockView:
 
 def started_blocks(row: Experiment, design: ExperimentDesign, committed: CommittedSchedule,
                    done: dict[int, ExperimentSwitch], now: datetime) -> list[BlockView]:
-    """The blocks that began before `now` (and before the experiment ended), never a later one:
-    their arms are the secret the hash keeps."""
+    """The blocks that began: switched to (their arm is in the log for all to see), or whose
+    start passed before `now` (or the end). Never a later one: their arms are the secret the
+    hash keeps."""
     if row.status not in (RUNNING, *ENDED) or row.started_at is None:
         return []
     until = analysed_until(row, now)
     return [BlockView(i, committed.schedule[i], start, stop,
                       done[i].switched_at if i in done else None)
             for i, (start, stop) in enumerate(design.block_bounds(row.starts_at))
-            if start <= until and (start < until or i in done)]
+            if i in done or start < until]
 
 
 def refuse_unless(row: Experiment, statuses: tuple[str, ...], action: str) -> None:
