@@ -26,6 +26,7 @@ from core.jobs import schedule, webhooks
 from core.platform_data.csv_import import import_csv
 from core.proposals.lifecycle import get_proposal
 from core.record.activity import list_activity
+from core.record.audit import verify_record
 from db.models import AllocationLog, Experiment, ExperimentSwitch, OutboxEvent
 from tests.integration.state import every_row
 
@@ -258,22 +259,32 @@ def test_a_governor_stops_it_and_the_control_comes_back_through_the_log(team, tm
     experiment = file_experiment(team, now, blocks=8)
     approve(team, experiment, now)
     start = now + DAY
-    run_days(team, tmp_path, start, 3, lambda split: 20)
+    days = 0
+    while days < 2 and (days == 0 or live(team) != OTHER):  # the first round runs both arms
+        run_days(team, tmp_path, start + days * DAY, 1, lambda split: 20)
+        days += 1
+    assert live(team) == OTHER
+    at = start + days * DAY - timedelta(hours=1)
     with pytest.raises(ValidationFailed, match="reason"):
-        stop_experiment(team, experiment, by="gwen", reason="  ", now=start + 3 * DAY)
+        stop_experiment(team, experiment, by="gwen", reason="  ", now=at)
     with pytest.raises(PermissionDenied):
-        stop_experiment(team, experiment, by="ann", reason="mine", now=start + 3 * DAY)
-    stopped = stop_experiment(team, experiment, by="gwen", reason="the market moved",
-                              now=start + 3 * DAY - timedelta(hours=1))
+        stop_experiment(team, experiment, by="ann", reason="mine", now=at)
+    stopped = stop_experiment(team, experiment, by="gwen", reason="the market moved", now=at)
     assert stopped.as_json() == {"experiment_id": experiment, "status": "stopped"}
     assert live(team) == CONTROL
+    restored = experiment_rows(team)[-1]  # the control, back through an ordinary log row
+    assert (restored.effective_from, restored.status, restored.effective_until) == (
+        at, "active", None)
     data = show_experiment(team, experiment).as_json()
     assert (data["stopped_by"], data["stop_reason"]) == ("gwen", "the market moved")
     assert verify_schedule(data["schedule_sha256"], data["salt"], data["schedule"])
-    assert len(data["blocks"]) == 3
+    assert len(data["blocks"]) == days
     switched = switch_count(team)
-    run_days(team, tmp_path, start + 3 * DAY, 3, lambda split: 20)
+    run_days(team, tmp_path, start + days * DAY, 3, lambda split: 20)
     assert switch_count(team) == switched and live(team) == CONTROL
+    with pytest.raises(Refused, match="only proposed or approved or running"):
+        stop_experiment(team, experiment, by="gus", reason="again", now=at)
+    assert verify_record(team).ok  # reviews, switches and the experiment all sign and verify
 
 
 @pytest.mark.usefixtures("private_webhooks_allowed")
@@ -388,3 +399,33 @@ def test_the_list_shows_every_experiment_newest_first(team):
                               by="ann", starts_at=(now + 30 * DAY).isoformat(),
                               now=now + timedelta(hours=1)).experiment_id
     assert [s.experiment_id for s in list_experiments(team)] == [newer, older]
+
+
+# --- what the database and the audit keep ------------------------------------------------------
+
+def test_the_database_refuses_a_schedule_revealed_early_and_a_switch_rewritten(team, tmp_path):
+    now = first_midnight(team)
+    experiment = file_experiment(team, now)
+    approve(team, experiment, now)
+    tick(team, now + DAY)
+    key = uuid.UUID(experiment).hex if team.dialect == "sqlite" else experiment
+    for sql in (f"UPDATE experiments SET revealed_salt = 'ab' WHERE id = '{key}'",
+                f"UPDATE experiments SET status = 'paused' WHERE id = '{key}'",
+                f"UPDATE experiments SET blocks = 0 WHERE id = '{key}'",
+                "UPDATE experiment_switches SET arm = 1 - arm",
+                "DELETE FROM experiment_switches",
+                "DELETE FROM experiment_reviews"):
+        with pytest.raises(sa.exc.IntegrityError), team.engine.begin() as conn:
+            conn.execute(sa.text(sql))
+    assert switch_count(team) == 1
+
+
+def test_an_experiment_approved_by_raw_sql_switches_nothing(team):
+    now = first_midnight(team)
+    experiment = file_experiment(team, now)
+    key = uuid.UUID(experiment).hex if team.dialect == "sqlite" else experiment
+    with team.engine.begin() as conn:
+        conn.execute(sa.text(f"UPDATE experiments SET status = 'approved' WHERE id = '{key}'"))
+    tick(team, now + DAY)
+    assert switch_count(team) == 0 and live(team) == CONTROL
+    assert list_activity(team, 5, "audit_failed")
