@@ -424,6 +424,9 @@ def adopt_experiment(db: Database, experiment_id: str, arm: Any, *, by: str | No
             raise ValidationFailed(f"arm: {index} is not an arm of experiment {row.id} (0.."
                                    f"{len(design.arms) - 1}, the control being 0)")
         results = _results(session, row, design, store.open_schedule(session, row).schedule, now)
+        if not results.enough_blocks:
+            raise Refused(f"experiment: {row.id} has no evidence to adopt an arm on "
+                          f"({results.verdict}); nothing was filed")
         split = design.arms[index]
         proposal = ProposalInput(*(v for _, v in split.items()),
                                  reasoning=_evidence(row, design, index, results),

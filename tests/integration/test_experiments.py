@@ -6,8 +6,10 @@ restored and the schedule revealed, adopted as an ordinary proposal."""
 from __future__ import annotations
 
 import random
+import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
@@ -252,6 +254,23 @@ def test_two_schedule_runs_at_the_same_moment_switch_once(team):
     assert step_experiment(team, uuid.UUID(experiment),
                            start + timedelta(minutes=6)).switched == []
     assert switch_count(team) == 1
+
+
+def test_two_schedulers_stepping_the_same_block_at_the_same_moment_switch_it_once(team):
+    now = first_midnight(team)
+    experiment = file_experiment(team, now)
+    approve(team, experiment, now)
+    start = now + DAY
+    barrier = threading.Barrier(2)
+
+    def scheduler(minutes: int):
+        barrier.wait()
+        return run_experiments(team, start + timedelta(minutes=minutes)).switched
+
+    with ThreadPoolExecutor(2) as pool:
+        switched = [s for result in pool.map(scheduler, (1, 2)) for s in result]
+    assert len(switched) == 1 and switch_count(team) == 1
+    assert len(experiment_rows(team)) == (1 if live(team) == OTHER else 0)
 
 
 def test_a_governor_stops_it_and_the_control_comes_back_through_the_log(team, tmp_path):
