@@ -137,7 +137,8 @@ def test_simulate_reports_power_from_the_recorded_figures_and_create_the_detecta
     database = open_database(team_url)
     rng = random.Random(11)
     first = datetime.combine(utcnow().date() - timedelta(days=40), time(), tzinfo=UTC)
-    rows = [f"S{d}x{n},Token {d} {n},0.5,100.00,{(first + timedelta(days=d, minutes=n)).isoformat()}"
+    rows = [f"S{d}x{n},Token {d} {n},0.5,100.00,"
+            f"{(first + timedelta(days=d, minutes=n)).isoformat()}"
             for d in range(40) for n in range(20 + rng.randint(-3, 3))]
     path = tmp_path / "tokens.csv"
     path.write_text("\n".join(["symbol,name,price,volume_24h,created_at", *rows]) + "\n")

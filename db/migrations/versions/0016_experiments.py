@@ -145,7 +145,8 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(['experiment_id'], ['experiments.id'],
                                 name=op.f('fk_experiment_switches_experiment_id_experiments')),
         sa.ForeignKeyConstraint(['allocation_id'], ['profit_allocation_log.id'],
-                                name=op.f('fk_experiment_switches_allocation_id_profit_allocation_log')),
+                                name=op.f('fk_experiment_switches_allocation_id_'
+                                          'profit_allocation_log')),
         sa.PrimaryKeyConstraint('experiment_id', 'block_index',
                                 name=op.f('pk_experiment_switches')),
     )
