@@ -28,7 +28,9 @@ NAMING_CONVENTION = {
 
 STATUSES = ("proposed", "active", "rejected", "expired", "withdrawn", "superseded", "queued",
             "vetoed")
-PROPOSERS = ("ai", "manual", "system")
+# `experiment`: a switch of a running switchback experiment (core/experiments), written by the
+# schedule; no person or rebalancer files under it (core.allocation.validation.PROPOSERS).
+PROPOSERS = ("ai", "manual", "system", "experiment")
 ROLES = ("viewer", "analyst", "governor", "admin")
 BUCKET_COLUMNS = ("reinvestment_pct", "dao_pct", "lucky_pct", "creator_pct")
 ENGAGEMENT_COUNTS = ("wallet_connections", "trades_count", "page_views")
@@ -597,3 +599,120 @@ class TotpFactor(Base):
     secret_sealed: so.Mapped[str] = so.mapped_column(sa.String(300))
     last_step: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
     enrolled_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- switchback experiments (the experiments issue) ----------------------------------------------
+
+EXPERIMENT_STATUSES = ("proposed", "approved", "rejected", "running", "finished", "stopped")
+# The figures an experiment may measure: core.experiments.design.METRICS (a test holds the two
+# equal; db never imports core).
+EXPERIMENT_METRICS = ("tokens_per_day", "volume_per_day", "avg_price", "engagement_score",
+                      "wallet_connections")
+ENDED_EXPERIMENT = ("finished", "stopped")
+# A switch's block index for the control restored when the experiment ends: one such row per
+# experiment, as the (experiment, block) key allows (the blocks themselves count from 0).
+RESTORE_BLOCK = -1
+
+
+class Experiment(Base):
+    """A switchback experiment: its design, its committed schedule and its lifecycle.
+
+    The schedule (each block's arm) and its salt are kept sealed with the box key, which lives
+    outside the database (core.base.keys), so nobody who reads the database can learn which arm
+    comes next; only `schedule_sha256` is public. When the experiment ends (finished or stopped)
+    both are written in the clear (`revealed_*`), and anyone can check them against the hash."""
+
+    __tablename__ = "experiments"
+    __table_args__ = (
+        sa.CheckConstraint(_in("status", EXPERIMENT_STATUSES), name="valid_status"),
+        sa.CheckConstraint(_in("metric", EXPERIMENT_METRICS), name="valid_metric"),
+        sa.CheckConstraint("length(trim(arms)) > 0", name="arms_present"),
+        sa.CheckConstraint("block_hours >= 1", name="block_hours_positive"),
+        sa.CheckConstraint("blocks > 0", name="blocks_positive"),
+        sa.CheckConstraint("burn_in_hours >= 0 AND burn_in_hours < block_hours",
+                           name="burn_in_within_block"),
+        sa.CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        sa.CheckConstraint("length(schedule_sha256) = 64", name="sha256_hex"),
+        sa.CheckConstraint("length(trim(reasoning)) > 0", name="reasoning_present"),
+        # Revealed only once it has ended: before, the arms to come stay secret.
+        sa.CheckConstraint(f"(revealed_salt IS NULL AND revealed_schedule IS NULL) OR "
+                           f"{_in('status', ENDED_EXPERIMENT)}", name="revealed_only_when_ended"),
+        sa.CheckConstraint("status <> 'stopped' OR length(trim(stop_reason)) > 0",
+                           name="stopped_has_reason"),
+        sa.Index("ix_experiments_status_starts_at", "status", "starts_at"),
+    )
+
+    id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    created_by: so.Mapped[str] = so.mapped_column(sa.String(64))
+    reasoning: so.Mapped[str] = so.mapped_column(sa.Text)
+    # The splits as `--arms` takes them ("80/15/3/2,70/18/8/4"), the control first.
+    arms: so.Mapped[str] = so.mapped_column(sa.String(200))
+    block_hours: so.Mapped[int] = so.mapped_column(sa.Integer)
+    blocks: so.Mapped[int] = so.mapped_column(sa.Integer)
+    burn_in_hours: so.Mapped[int] = so.mapped_column(sa.Integer, default=0)
+    metric: so.Mapped[str] = so.mapped_column(sa.String(32))
+    guardrails: so.Mapped[list[str]] = so.mapped_column(JSONType)  # ["volume_per_day:-10", ...]
+    starts_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    ends_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    status: so.Mapped[str] = so.mapped_column(sa.String(16), default="proposed")
+    schedule_sha256: so.Mapped[str] = so.mapped_column(sa.String(64))
+    schedule_sealed: so.Mapped[str] = so.mapped_column(sa.Text)
+    revealed_salt: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    revealed_schedule: so.Mapped[str | None] = so.mapped_column(sa.Text)  # "0,1,1,0,..."
+    # A statistic of recorded figures (the power simulation at filing), not money: a double.
+    mde_pct: so.Mapped[float | None] = so.mapped_column(sa.Double)
+    decided_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    decided_by: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    started_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    ended_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    stopped_by: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    stop_reason: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    row_mac: so.Mapped[str | None] = _mac()
+
+
+class ExperimentReview(Base):
+    """One decision per governor per experiment (insert-only), counted like a major proposal's."""
+
+    __tablename__ = "experiment_reviews"
+    __table_args__ = (
+        sa.UniqueConstraint("experiment_id", "reviewer",
+                            name="uq_experiment_reviews_experiment_reviewer"),
+        sa.CheckConstraint("decision IN ('approved', 'rejected')", name="valid_decision"),
+        _chain_index("experiment_reviews"),
+    )
+
+    id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    experiment_id: so.Mapped[uuid.UUID] = so.mapped_column(
+        sa.Uuid, sa.ForeignKey("experiments.id"), index=True)
+    reviewer: so.Mapped[str] = so.mapped_column(sa.String(64))
+    decision: so.Mapped[str] = so.mapped_column(sa.String(16))
+    notes: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    reviewed_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    chain_seq: so.Mapped[int | None] = _chain_seq()
+    chain_mac: so.Mapped[str | None] = _mac()
+
+
+class ExperimentSwitch(Base):
+    """Insert-only: the schedule put block `block_index`'s arm in force at `switched_at`, through
+    the allocation log row `allocation_id` (NULL when the live split was that arm already). The
+    key makes each block switch once, whichever scheduler gets there; `RESTORE_BLOCK` is the
+    control restored at the end."""
+
+    __tablename__ = "experiment_switches"
+    __table_args__ = (
+        sa.CheckConstraint(f"block_index >= {RESTORE_BLOCK}", name="valid_block_index"),
+        sa.CheckConstraint("arm >= 0", name="arm_not_negative"),
+        _chain_index("experiment_switches"),
+    )
+
+    experiment_id: so.Mapped[uuid.UUID] = so.mapped_column(
+        sa.Uuid, sa.ForeignKey("experiments.id"), primary_key=True)
+    block_index: so.Mapped[int] = so.mapped_column(sa.Integer, primary_key=True,
+                                                   autoincrement=False)
+    arm: so.Mapped[int] = so.mapped_column(sa.Integer)
+    allocation_id: so.Mapped[uuid.UUID | None] = so.mapped_column(
+        sa.Uuid, sa.ForeignKey("profit_allocation_log.id"))
+    switched_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    chain_seq: so.Mapped[int | None] = _chain_seq()
+    chain_mac: so.Mapped[str | None] = _mac()

@@ -42,9 +42,11 @@ DECIDED_GOVERNANCE_COLUMNS = ("decided_by", "decided_at", "decision_notes")
 QUEUED_ENDS = ("active", "vetoed", "expired", "superseded")
 # The audit chain's columns (db/models.py), fixed once written.
 CHAIN_COLUMNS = ("chain_seq", "chain_mac")
+# Experiments (0016): their reviews, and each block's switch (its key keeps a block to one switch).
+EXPERIMENT_TABLES = ("experiment_reviews", "experiment_switches")
 INSERT_ONLY_TABLES = ("protocol_activity", "profit_distributions", "allocation_policy",
                       "proposal_reviews", "governance_reviews", "governance_seals",
-                      "timelock_queue", "proposal_vetoes")
+                      "timelock_queue", "proposal_vetoes", *EXPERIMENT_TABLES)
 APPEND_ONLY_TABLES = (LOG, GOVERNANCE, *INSERT_ONLY_TABLES)
 # Every key an insert could collide with, per append-only table: the primary key and each unique
 # constraint (a test holds this against db/models.py). REPLACE deletes the row holding any of them.
@@ -59,6 +61,8 @@ UNIQUE_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
     "governance_seals": (("id",),),
     "timelock_queue": (("proposal_id",),),
     "proposal_vetoes": (("id",), ("proposal_id", "vetoed_by")),
+    "experiment_reviews": (("id",), ("experiment_id", "reviewer")),
+    "experiment_switches": (("experiment_id", "block_index"),),
 }
 
 

@@ -7,6 +7,9 @@ foreground.
 * execute_due: queued changes whose timelock has ended take effect, every minute
 * prune_webhooks: the webhook outbox's events past their retention, with their delivery log,
   are deleted, daily at 03:30 UTC (`PRUNE_WEBHOOKS_CRON`; never a pending delivery)
+* experiments: approved switchback experiments start, switch the split at each block's start,
+  are checked against their guardrails and finish, every minute (`EXPERIMENTS_CRON`;
+  core/experiments/switching.py)
 * webhooks: between the jobs, a delivery pass of the webhook outbox at least every
   `WEBHOOK_PASS_SECONDS`, so a receiver hears of a change within a minute
 
@@ -79,12 +82,22 @@ def _prune_webhooks(db: Database, fired_at: datetime) -> Any:
     return prune_deliveries(db, now=fired_at).as_json()  # the retention ends at the fire time
 
 
+def _experiments(db: Database, fired_at: datetime) -> Any:
+    from core.experiments.switching import run_experiments
+
+    # The fire time, not the clock: a block switches at the minute its start falls in.
+    return run_experiments(db, fired_at).as_json()
+
+
 JOBS: dict[str, Job] = {"rebalance": _rebalance, "weekly_report": _weekly_report,
-                        "execute_due": _execute_due, "prune_webhooks": _prune_webhooks}
+                        "execute_due": _execute_due, "prune_webhooks": _prune_webhooks,
+                        "experiments": _experiments}
 # Queued changes take effect within a minute of their timelock's end.
 EXECUTE_DUE_CRON = "* * * * *"
 # Retention is counted in days: once a day is enough, at an hour apart from the other jobs.
 PRUNE_WEBHOOKS_CRON = "30 3 * * *"
+# Blocks start on whole hours or any minute: a switch follows its block's start within a minute.
+EXPERIMENTS_CRON = "* * * * *"
 
 
 def default_crons() -> dict[str, str]:
@@ -92,7 +105,8 @@ def default_crons() -> dict[str, str]:
 
     settings = get_settings()
     return {"rebalance": settings.rebalance_cron, "weekly_report": settings.weekly_report_cron,
-            "execute_due": EXECUTE_DUE_CRON, "prune_webhooks": PRUNE_WEBHOOKS_CRON}
+            "execute_due": EXECUTE_DUE_CRON, "prune_webhooks": PRUNE_WEBHOOKS_CRON,
+            "experiments": EXPERIMENTS_CRON}
 
 
 def check_crons(crons: dict[str, str]) -> None:

@@ -166,6 +166,12 @@ def _figures_frame(session: so.Session, start: date, end: date) -> pd.DataFrame:
     return pd.DataFrame(columns, index=pd.Index(days, name="day", dtype=object))
 
 
+def figures_between(session: so.Session, start: date, end: date) -> pd.DataFrame:
+    """`daily_figures` over [start, end) inside the caller's session: for a write transaction
+    that decides on the figures it reads (an experiment's guardrails, core/experiments)."""
+    return _figures_frame(session, start, end)
+
+
 def daily_figures(db: Database, start: date | None = None, end: date | None = None,
                   now: datetime | None = None) -> pd.DataFrame:
     """Every figure of `FIGURES` per UTC day over [start, end) (default: from the first

@@ -22,7 +22,9 @@ from db.types import utcnow
 EVENT_TYPES = ("proposal.filed", "proposal.reviewed", "proposal.expired", "proposal.withdrawn",
                "allocation.activated", "distribution.recorded", "rebalance.completed",
                "policy.changed", "allocation.queued", "allocation.vetoed", "governance.filed",
-               "governance.reviewed", "governance.activated", "audit.failed")
+               "governance.reviewed", "governance.activated", "audit.failed",
+               "experiment.filed", "experiment.reviewed", "experiment.started",
+               "experiment.finished", "experiment.stopped")
 ALL_EVENTS = "all"
 
 # activity_type -> (event type, fields added to the activity's metadata)
@@ -43,6 +45,14 @@ ACTIVITY_EVENTS: dict[str, tuple[str, dict[str, Any]]] = {
     "governance_reviewed": ("governance.reviewed", {}),
     "governance_activated": ("governance.activated", {}),
     "audit_failed": ("audit.failed", {}),
+    # Switchback experiments (core/experiments): a block's switch is also `allocation_activated`
+    # when it changes the split, so receivers of allocation.activated hear of it as of any other.
+    "experiment_filed": ("experiment.filed", {}),
+    "experiment_approval_recorded": ("experiment.reviewed", {"decision": "approved"}),
+    "experiment_rejected": ("experiment.reviewed", {"decision": "rejected"}),
+    "experiment_started": ("experiment.started", {}),
+    "experiment_finished": ("experiment.finished", {}),
+    "experiment_stopped": ("experiment.stopped", {}),
 }
 _ENDPOINTS_KEY = "webhook_endpoints"
 

@@ -64,21 +64,25 @@ def test_schedule_once_runs_the_weekly_report_when_it_is_due(db_url):
     # The timelock queue's job runs every minute; the report ran at its own fire time.
     assert [(r["job"], r["ok"], r["fired_at"]) for r in data["ran"]] == [
         ("weekly_report", True, "2025-01-06T09:00:00+00:00"),
-        ("execute_due", True, "2025-01-06T09:00:00+00:00")]
+        ("execute_due", True, "2025-01-06T09:00:00+00:00"),
+        ("experiments", True, "2025-01-06T09:00:00+00:00")]
     assert data["ran"][0]["result"]["period"]["to"] == "2025-01-06T09:00:00+00:00"
     assert data["next"] == {"rebalance": "2025-01-07T00:00:00+00:00",
                             "weekly_report": "2025-01-13T09:00:00+00:00",
                             "execute_due": "2025-01-06T09:01:00+00:00",
-                            "prune_webhooks": "2025-01-07T03:30:00+00:00"}
+                            "prune_webhooks": "2025-01-07T03:30:00+00:00",
+                            "experiments": "2025-01-06T09:01:00+00:00"}
 
 
 def test_schedule_once_with_nothing_due_runs_nothing(db_url):
     result = CliRunner().invoke(app, ["--db", db_url, "schedule", "--once", "--at",
                                       "2025-01-06T10:00:00Z", "--json"])
     assert result.exit_code == 0, result.output
-    # Only the queue's every-minute job ran, and nothing was due in it.
-    [ran] = json.loads(result.stdout)["ran"]
-    assert (ran["job"], ran["result"]) == ("execute_due", {"executed": [], "expired": []})
+    # Only the every-minute jobs ran (the queue's, the experiments'), and nothing was due in them.
+    ran = json.loads(result.stdout)["ran"]
+    assert [(r["job"], r["result"]) for r in ran] == [
+        ("execute_due", {"executed": [], "expired": []}),
+        ("experiments", {"started": [], "switched": [], "finished": [], "stopped": []})]
 
 
 def test_schedule_refuses_a_bad_cron_override(db_url):

@@ -26,7 +26,11 @@ down_revision = '0012_sealed_governance'
 branch_labels = None
 depends_on = None
 
-CHAINED = triggers.APPEND_ONLY_TABLES
+# The append-only tables as they were at this revision (later ones add theirs with their own
+# guards): a migration must not follow a constant that moves on.
+CHAINED = (triggers.LOG, triggers.GOVERNANCE, "protocol_activity", "profit_distributions",
+           "allocation_policy", "proposal_reviews", "governance_reviews", "governance_seals",
+           "timelock_queue", "proposal_vetoes")
 ROW_SIGNED = (triggers.LOG, "users", "api_tokens", "webhook_endpoints", "web_sessions")
 SIGNER = "audit_signer"
 
@@ -43,7 +47,7 @@ def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     # Down while the rows already here are signed (an UPDATE of an insert-only row); back up,
     # with the chain's own guards, at the end.
-    for statement in triggers.drop_statements(dialect, triggers.APPEND_ONLY_TABLES):
+    for statement in triggers.drop_statements(dialect, CHAINED):
         op.execute(statement)
     for table in CHAINED:
         with op.batch_alter_table(table, schema=None) as batch_op:
@@ -64,7 +68,7 @@ def upgrade() -> None:
         raise RuntimeError("0013_audit_macs: rows already here must be signed with the audit key; "
                            "upgrade with `python -m core db upgrade`, not a bare alembic")
 
-    for statement in triggers.create_statements(dialect, triggers.APPEND_ONLY_TABLES, audit=True):
+    for statement in triggers.create_statements(dialect, CHAINED, audit=True):
         op.execute(statement)
 
 
@@ -75,7 +79,7 @@ def downgrade() -> None:
         raise RuntimeError("0013_audit_macs: webhook endpoints hold sealed secrets; remove them "
                            "before downgrading")
     dialect = op.get_bind().dialect.name
-    for statement in triggers.drop_statements(dialect, triggers.APPEND_ONLY_TABLES):
+    for statement in triggers.drop_statements(dialect, CHAINED):
         op.execute(statement)
     with op.batch_alter_table('webhook_endpoints', schema=None) as batch_op:
         batch_op.alter_column('secret', existing_type=sa.String(length=400),
@@ -88,5 +92,5 @@ def downgrade() -> None:
             batch_op.drop_index(f'uq_{table}_chain_seq')
             batch_op.drop_column('chain_mac')
             batch_op.drop_column('chain_seq')
-    for statement in triggers.create_statements(dialect, triggers.APPEND_ONLY_TABLES):
+    for statement in triggers.create_statements(dialect, CHAINED):
         op.execute(statement)
