@@ -27,6 +27,10 @@ ADDRESS_HEX_DIGITS = 2 * ADDRESS_BYTES
 # EIP-55: a letter is upper-case where the matching nibble of keccak256(lower-case hex) is >= 8.
 CHECKSUM_NIBBLE = 8
 
+# Messages repeat an address whole (core.base.parsing.shown cuts at 40 characters), with room for
+# its quotes and a character or two too many.
+_SHOWN = len(ADDRESS_PREFIX) + ADDRESS_HEX_DIGITS + 4
+
 _HEX = re.compile(rf"[0-9a-fA-F]{{{ADDRESS_HEX_DIGITS}}}", re.ASCII)
 
 
@@ -40,15 +44,17 @@ def checksummed(lower_hex: str) -> str:
 
 def address_problem(text: str) -> str | None:
     """Why `text` is not an address, or None (the caller names the field)."""
+    quoted = shown(text, limit=_SHOWN)
     if not text.startswith(ADDRESS_PREFIX):
-        return (f"{shown(text)} is not an address: it must start with {ADDRESS_PREFIX} followed "
-                f"by {ADDRESS_HEX_DIGITS} hex digits")
+        return (f"{quoted} is not an address: it must start with {ADDRESS_PREFIX} followed by "
+                f"{ADDRESS_HEX_DIGITS} hex digits")
     digits = text[len(ADDRESS_PREFIX):]
     if len(digits) != ADDRESS_HEX_DIGITS:
-        return (f"{shown(text)} is not an address: it has {len(digits)} characters after "
+        return (f"{quoted} is not an address: it has {len(digits)} characters after "
                 f"{ADDRESS_PREFIX}; an address has {ADDRESS_HEX_DIGITS} hex digits")
     if not _HEX.fullmatch(digits):
-        return f"{shown(text)} is not an address: only the hex digits 0-9 and a-f may follow {ADDRESS_PREFIX}"
+        return (f"{quoted} is not an address: only the hex digits 0-9 and a-f may follow "
+                f"{ADDRESS_PREFIX}")
     return None
 
 
@@ -60,8 +66,9 @@ def normalise(text: str) -> str:
     canonical = checksummed(lower)
     if digits != lower and digits != digits.upper() and canonical != text:
         raise ValueError(
-            f"{shown(text)} mixes upper and lower case but fails its EIP-55 checksum (a mistyped "
-            f"character?); write it all lower-case, or exactly as the wallet shows it")
+            f"{shown(text, limit=_SHOWN)} mixes upper and lower case but fails its EIP-55 "
+            "checksum (a mistyped character?); write it all lower-case, or exactly as the "
+            "wallet shows it")
     return canonical
 
 
