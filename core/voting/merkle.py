@@ -18,10 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from eth_hash.auto import keccak
-
 from core.base.errors import NotFound, ValidationFailed
-from core.voting.addresses import ADDRESS_BYTES, address_bytes
+from core.voting.addresses import ADDRESS_BYTES, address_bytes, keccak
 
 HASH_BYTES = 32
 LEAF_ENCODING = ("address", "uint256")  # as OpenZeppelin's tree dump names it

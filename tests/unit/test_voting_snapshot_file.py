@@ -11,8 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.base.errors import ValidationFailed
+from core.base.parsing import to_decimal
 from core.voting.snapshot_file import (BALANCE_PLACES, MAX_BALANCE, MAX_REPORTED, UNIT, Holder,
-                                       SnapshotRejected, effective_weights, load_snapshot,
+                                       SnapshotRejected, effective_weights, load_snapshot, parse_balance,
                                        read_snapshot, snapshot_from_text, to_units,
                                        units_to_decimal)
 
@@ -197,3 +198,16 @@ def test_a_voter_with_no_balance_and_no_delegators_weighs_nothing():
 
 def test_delegation_works_on_base_units_too():
     assert effective_weights({A: 3, B: 4}, {B: A}, [A]) == {A: 7}
+
+
+@given(st.from_regex(r"[0-9]{1,25}(\.[0-9]{0,20})?", fullmatch=True))
+def test_a_plainly_written_balance_reads_as_the_products_number_parser_reads_it(raw):
+    try:
+        expected = to_units(to_decimal(raw, "balance", places=BALANCE_PLACES))
+        expected = expected if expected <= MAX_BALANCE * UNIT else None
+    except ValueError:
+        expected = None
+    try:
+        assert parse_balance(raw) == expected
+    except ValueError:
+        assert expected is None
