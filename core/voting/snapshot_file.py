@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import IO
+from typing import TypeVar
 
 from core.base.errors import ValidationFailed
 from core.base.parsing import MAX_CSV_LINE_CHARS, MAX_NUMBER_TEXT, shown, to_decimal
@@ -37,10 +37,12 @@ from core.voting.addresses import address_problem, normalise
 COLUMNS = ("address", "balance", "delegate")
 REQUIRED_COLUMNS = ("address", "balance")
 BALANCE_PLACES = 18
-MAX_BALANCE = Decimal(10) ** 24  # a trillion tokens a trillion times over: a wrong column, not a holder
+# A trillion tokens a trillion times over: beyond it is a wrong column, not a holder.
+MAX_BALANCE = Decimal(10) ** 24
 MAX_HOLDERS = 10_000_000  # the snapshot is held in memory while it is checked
 MAX_REPORTED = 20  # bad rows named in the refusal; the count says how many more
 UNIT = 10 ** BALANCE_PLACES
+T = TypeVar("T")
 MAX_UNITS = int(MAX_BALANCE) * UNIT
 # Digits, and at most BALANCE_PLACES of them after a point: a subset of what
 # core.base.parsing.to_decimal reads, read the same way; anything else goes through it.
@@ -233,7 +235,7 @@ class _Reader:
         return None
 
     @staticmethod
-    def _cell(raw: str, column: str, parse, problems: list[str]):  # type: ignore[no-untyped-def]
+    def _cell(raw: str, column: str, parse: Callable[[str], T], problems: list[str]) -> T | None:
         if not raw:
             problems.append(f"{column}: missing value")
             return None
