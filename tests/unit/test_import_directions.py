@@ -93,8 +93,10 @@ def test_a_wrong_arrow_is_named_with_its_file_and_layers(tmp_path, path, source,
 # core's subdomain packages from the bottom up: each may import itself and those before it, never
 # one after it. core's own top-level modules (`database`, `__main__`: the front doors) sit above
 # them all, and nothing in a package may import them. This list is the one statement of the order.
-CORE_ORDER = ("base", "record", "allocation", "governance", "proposals", "platform_data",
-              "experiments", "rebalancer", "jobs")
+# `voting` sits below `proposals`: filing a proposal takes the snapshot in force and a binding
+# vote decides whether a major change activates, so proposals will ask voting, never the reverse.
+CORE_ORDER = ("base", "record", "allocation", "governance", "voting", "proposals",
+              "platform_data", "experiments", "rebalancer", "jobs")
 FRONT_DOORS = len(CORE_ORDER)  # the rank of core's top-level modules
 
 
