@@ -25,6 +25,7 @@ import pyarrow.csv as pacsv
 
 from core.base.parsing import (CLOCK_SKEW, EARLIEST_DATE, LATEST_DATE, MAX_CSV_LINE_CHARS,
                                MAX_NUMBER_TEXT)
+from core.platform_data import rollup
 
 _BLOCK = 1 << 22  # bytes read at a time
 _NEWLINE, _COMMA, _CR = ord("\n"), ord(","), ord("\r")
@@ -246,6 +247,36 @@ def screen_instant(cells: pa.Array, now: datetime) -> Screened:
     last = (LATEST_DATE.toordinal() - _EPOCH_DAY + 1) * MICROS_PER_DAY
     good &= (value >= earliest) & (value <= latest) & (value < last)
     return Screened(good, value)
+
+
+# --- the roll-up ---------------------------------------------------------------------------------
+
+def count_tokens(changes: rollup.Changes, created: np.ndarray, prices: np.ndarray,
+                 volumes: np.ndarray) -> None:
+    """New tokens into the roll-up's changes, summed per minute column-wise: the same integer
+    units rollup.Changes.count_minutes takes a row at a time (round half to even, kept only
+    where they give the double back), the rows without them left to it."""
+    scale, bound = rollup.UNIT_SCALE, rollup.UNIT_BOUND
+    minutes = created // 60_000_000
+    price_units, volume_units = np.rint(prices * scale), np.rint(volumes * scale)
+    short = ((np.abs(prices) < bound) & (price_units / scale == prices)
+             & (np.abs(volumes) < bound) & (volume_units / scale == volumes))
+    keys, inverse, counts = np.unique(minutes[short], return_inverse=True, return_counts=True)
+    # A unit count is below 1e15, so int64 sums are exact up to 9,223 tokens in a minute.
+    if len(keys) and int(counts.max()) > (2**63 - 1) // 10**15:
+        short[:] = False
+        keys = counts = np.empty(0, dtype=np.int64)
+    price_sums = np.zeros(len(keys), dtype=np.int64)
+    volume_sums = np.zeros(len(keys), dtype=np.int64)
+    if len(keys):
+        np.add.at(price_sums, inverse, price_units[short].astype(np.int64))
+        np.add.at(volume_sums, inverse, volume_units[short].astype(np.int64))
+    changes.add_minutes(zip(keys.tolist(), counts.tolist(), price_sums.tolist(),
+                            volume_sums.tolist()))
+    long = ~short
+    if long.any():
+        changes.count_minutes(zip(minutes[long].tolist(), prices[long].tolist(),
+                                  volumes[long].tolist()), 1)
 
 
 # --- writing ---------------------------------------------------------------------------------

@@ -212,17 +212,6 @@ def _upsert(table: sa.Table, key: str) -> Callable[[so.Session, list[dict[str, A
     return write
 
 
-def _figures(row: Any) -> rollup.TokenFigures:
-    return row["created_at"], row["price"], row["volume_24h"]
-
-
-def _minutes(batch: Batch) -> Iterator[tuple[int, float, float]]:
-    """(epoch minute, price, volume) of a batch of tokens, for rollup.Changes.count_minutes."""
-    minutes = batch.values["created_at"] // 60_000_000
-    return zip(minutes.tolist(), batch.values["price"].tolist(),
-               batch.values["volume_24h"].tolist())
-
-
 class _TokenWriter:
     """Tokens in one transaction (PostgreSQL): new rows through the engine's bulk path (COPY,
     its body made column-wise), rows with an `id` as upserts; the roll-up follows, written once
@@ -256,7 +245,8 @@ class _TokenWriter:
             driver = session.connection().connection.driver_connection
             with driver.cursor() as cursor, cursor.copy(_PG_COPY) as copy:
                 copy.write(memoryview(body))
-        self.changes.count_minutes(_minutes(batch), 1)
+        cols.count_tokens(self.changes, batch.values["created_at"], batch.values["price"],
+                          batch.values["volume_24h"])
 
     def finish(self) -> None:
         self.changes.apply(self.session)
@@ -663,6 +653,7 @@ def import_csv(db: Database, kind: str, path: str | Path, progress: Progress | N
 # nothing is written to the database, unless that last transaction commits.
 
 _STAGE = "import_tokens_staging"
+_PUBLISH_CACHE_KIB = -1024 * 1024  # negative: KiB (1 GiB at most), not pages
 _STAGE_COLUMNS = "id, symbol, name, price, volume_24h, created_at"
 
 
@@ -672,7 +663,14 @@ def _import_tokens_staged(db: Database, spec: ImportSpec, handle: IO[bytes], pat
     changes, rows = rollup.Changes(), 0
     with database_failures(writing=True), db.engine.connect() as connection:
         connection.execution_options(**{READ_ONLY: True})  # a plain BEGIN: no write lock
+        driver = connection.connection.driver_connection  # PRAGMAs outside any transaction
+        cache = driver.execute("PRAGMA cache_size").fetchone()[0]
         try:
+            # New rows land all over the index on created_at: with SQLite's default 2 MB page
+            # cache each one read and wrote back index pages, and publishing a million rows took
+            # half a minute. Pages are allocated only as used; the pooled connection gets its
+            # default back below.
+            driver.execute(f"PRAGMA cache_size = {_PUBLISH_CACHE_KIB}")
             with connection.begin():
                 connection.exec_driver_sql(
                     f"CREATE TEMP TABLE {_STAGE} (seq INTEGER PRIMARY KEY, id INTEGER, "
@@ -686,13 +684,15 @@ def _import_tokens_staged(db: Database, spec: ImportSpec, handle: IO[bytes], pat
                         list(zip(ids, values["symbol"], values["name"], values["price"].tolist(),
                                  values["volume_24h"].tolist(),
                                  cols.sqlite_times(values["created_at"]))))
-                changes.count_minutes(_minutes(batch), 1)
+                cols.count_tokens(changes, values["created_at"], values["price"],
+                                  values["volume_24h"])
                 rows += batch.size
             connection.execution_options(**{READ_ONLY: False})  # BEGIN IMMEDIATE from here
             with so.Session(bind=connection) as session, session.begin():
                 _publish(session, changes)
                 _record(session, spec.table.name, rows, path)
         finally:
+            driver.execute(f"PRAGMA cache_size = {int(cache)}")
             connection.execution_options(**{READ_ONLY: True})
             with connection.begin():
                 connection.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{_STAGE}")

@@ -111,6 +111,7 @@ def minute_start(minute: int) -> datetime:
 # k x 1e-8. Integer sums are exact and several times cheaper than Decimal ones; a figure failing
 # the test (more than 8 decimal places, or 1e7 and above) is summed as a Decimal beside them.
 _SCALE, _BOUND, _PLACES = 1e8, 1e7, 8
+UNIT_SCALE, UNIT_BOUND = _SCALE, _BOUND  # for callers that sum whole columns (csv_columns.py)
 
 
 def _from_units(units: int) -> Decimal:
@@ -152,6 +153,19 @@ class Changes:
                 entry[2] += sign * units
             else:
                 long(key, 1, volume, sign)
+
+    def add_minutes(self, sums: Iterable[tuple[int, int, int, int]]) -> None:
+        """Count in tokens already summed per minute: (epoch minute, tokens, price sum, volume
+        sum), the sums in the 1e-8 units of `count_minutes`, of figures that have them."""
+        minutes = self.minutes
+        for key, tokens, price, volume in sums:
+            entry = minutes.get(key)
+            if entry is None:
+                minutes[key] = [tokens, price, volume]
+            else:
+                entry[0] += tokens
+                entry[1] += price
+                entry[2] += volume
 
     def _long(self, key: int, column: int, figure: float, sign: int) -> None:
         sums = self.long.setdefault(key, [Decimal(0), Decimal(0)])
