@@ -6,6 +6,10 @@ row means nothing is written and the caller gets a report of the bad rows. Large
 rows go to the database in batches while the file is read, and the transaction only commits
 at the end. Re-importing an engagement day or a treasury instant updates it (an upsert); a token
 row with an `id` updates that token, one without gets a new id.
+
+Checked column-wise (issue 18): chunks of lines are split by Arrow and whole columns screened
+at once (csv_columns.py); a cell no screen can prove good goes to this module's cell parsers,
+which keep every rule and message. Bad rows are reported by line, first to last, as before.
 """
 
 from __future__ import annotations
@@ -194,7 +198,8 @@ class ImportSpec:
     table: sa.Table
     columns: tuple[Column, ...]
     key: str | None  # unique within a file (and the upsert key)
-    write: Callable[[so.Session, list[dict[str, Any]]], None]
+    # None for tokens: _TokenWriter (PostgreSQL) or the staged path (SQLite) writes them.
+    write: Callable[[so.Session, list[dict[str, Any]]], None] | None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -269,7 +274,7 @@ SPECS: dict[str, ImportSpec] = {
         _text_column("symbol"), _text_column("name"),
         _quantity_column("price", MAX_TOKEN_PRICE_USD),
         _quantity_column("volume_24h", MAX_TOKEN_VOLUME_USD),
-        _instant_column("created_at")), key="id", write=lambda s, rows: None),
+        _instant_column("created_at")), key="id", write=None),
     "engagement": ImportSpec(EngagementDaily.__table__, (
         Column("day", _day), Column("wallet_connections", _whole(MAX_DAILY_COUNT)),
         Column("trades_count", _whole(MAX_DAILY_COUNT)), Column("page_views", _whole(MAX_DAILY_COUNT))),
@@ -635,7 +640,7 @@ def import_csv(db: Database, kind: str, path: str | Path, progress: Progress | N
             for batch in _batches(handle, path, spec, batch_size, progress, size, now):
                 if tokens is not None:
                     tokens.write(batch)
-                else:
+                elif spec.write is not None:
                     spec.write(session, batch.rows())
                 rows += batch.size
             if tokens is not None:
