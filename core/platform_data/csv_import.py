@@ -223,7 +223,7 @@ class _TokenWriter:
     at the end (core/platform_data/rollup.py)."""
 
     def __init__(self, session: so.Session) -> None:
-        self.session, self.changes = session, rollup.Changes()
+        self.session, self.changes, self.sums = session, rollup.Changes(), cols.MinuteSums()
         rollup.lock_token_writes(session)
 
     def write(self, batch: Batch) -> None:
@@ -250,11 +250,21 @@ class _TokenWriter:
             driver = session.connection().connection.driver_connection
             with driver.cursor() as cursor, cursor.copy(_PG_COPY) as copy:
                 copy.write(memoryview(body))
-        cols.count_tokens(self.changes, batch.values["created_at"], batch.values["price"],
-                          batch.values["volume_24h"])
+        _count_tokens(self.changes, self.sums, batch)
 
     def finish(self) -> None:
         self.changes.apply(self.session)
+        self.sums.write(self.session)
+
+
+def _count_tokens(changes: rollup.Changes, sums: cols.MinuteSums, batch: Batch) -> None:
+    """A batch of tokens into the roll-up's changes: column-wise, but for figures that need
+    rollup.Changes's exact decimals."""
+    created, prices, volumes = (batch.values[c] for c in ("created_at", "price", "volume_24h"))
+    long = sums.add(created, prices, volumes)
+    if long.any():
+        changes.count_minutes(zip((created[long] // 60_000_000).tolist(), prices[long].tolist(),
+                                  volumes[long].tolist()), 1)
 
 
 _PG_COPY = f"COPY tokens ({', '.join(bulk.TOKEN_COLUMNS)}) FROM STDIN"
@@ -665,7 +675,7 @@ _STAGE_COLUMNS = "id, symbol, name, price, volume_24h, created_at"
 def _import_tokens_staged(db: Database, spec: ImportSpec, handle: IO[bytes], path: Path,
                           progress: Progress | None, batch_size: int, size: int,
                           now: datetime) -> int:
-    changes, rows = rollup.Changes(), 0
+    changes, sums, rows = rollup.Changes(), cols.MinuteSums(), 0
     with database_failures(writing=True), db.engine.connect() as connection:
         connection.execution_options(**{READ_ONLY: True})  # a plain BEGIN: no write lock
         driver = connection.connection.driver_connection  # PRAGMAs outside any transaction
@@ -689,12 +699,11 @@ def _import_tokens_staged(db: Database, spec: ImportSpec, handle: IO[bytes], pat
                         list(zip(ids, values["symbol"], values["name"], values["price"].tolist(),
                                  values["volume_24h"].tolist(),
                                  cols.sqlite_times(values["created_at"]))))
-                cols.count_tokens(changes, values["created_at"], values["price"],
-                                  values["volume_24h"])
+                _count_tokens(changes, sums, batch)
                 rows += batch.size
             connection.execution_options(**{READ_ONLY: False})  # BEGIN IMMEDIATE from here
             with so.Session(bind=connection) as session, session.begin():
-                _publish(session, changes)
+                _publish(session, changes, sums)
                 _record(session, spec.table.name, rows, path)
         finally:
             driver.execute(f"PRAGMA cache_size = {int(cache)}")
@@ -704,7 +713,7 @@ def _import_tokens_staged(db: Database, spec: ImportSpec, handle: IO[bytes], pat
     return rows
 
 
-def _publish(session: so.Session, changes: rollup.Changes) -> None:
+def _publish(session: so.Session, changes: rollup.Changes, sums: cols.MinuteSums) -> None:
     replaced = sa.text(f"SELECT t.created_at, t.price, t.volume_24h FROM tokens t JOIN "
                        f"temp.{_STAGE} s ON s.id = t.id").columns(
         sa.column("created_at", Token.created_at.type), sa.column("price", sa.Double()),
@@ -721,3 +730,4 @@ def _publish(session: so.Session, changes: rollup.Changes) -> None:
         f"INSERT INTO tokens ({columns}) SELECT {columns} FROM temp.{_STAGE} "
         "WHERE id IS NULL ORDER BY seq"))
     changes.apply(session)
+    sums.write(session)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import numpy as np
 import pyarrow as pa
@@ -15,6 +16,7 @@ from core.base.parsing import MAX_TOKEN_PRICE_USD
 from core.platform_data import csv_columns as cols
 from core.platform_data import rollup
 from core.platform_data.csv_import import SPECS
+from db.rollup import EXACT
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 TOKENS = {c.name: c for c in SPECS["tokens"].columns}
@@ -118,28 +120,48 @@ def test_a_plain_chunk_splits_into_columns_with_crlf_and_without_a_last_line_end
                                              ["x", "y"]]
 
 
+def column_and_row_wise(created: np.ndarray, prices: np.ndarray, volumes: np.ndarray
+                        ) -> tuple[dict, dict]:
+    """The buckets (as rollup.Changes.buckets gives them) summed column-wise, with the rows
+    MinuteSums leaves to rollup.Changes counted there, and summed row by row."""
+    sums, rest, row_wise = cols.MinuteSums(), rollup.Changes(), rollup.Changes()
+    long = sums.add(created, prices, volumes)
+    rest.count_minutes(zip((created[long] // 60_000_000).tolist(), prices[long].tolist(),
+                           volumes[long].tolist()), 1)
+    column_wise = rest.buckets()
+    for width, starts, tokens, price_sums, volume_sums in sums.layers():
+        layer = column_wise.setdefault(width, {})
+        for start, count, price, volume in zip(starts.tolist(), tokens, price_sums, volume_sums):
+            entry = layer.setdefault(start, [0, Decimal(0), Decimal(0)])
+            entry[0] += count
+            entry[1] = EXACT.add(entry[1], rollup.EXACT_UNITS(price))
+            entry[2] = EXACT.add(entry[2], rollup.EXACT_UNITS(volume))
+    row_wise.count_minutes(zip((created // 60_000_000).tolist(), prices.tolist(),
+                               volumes.tolist()), 1)
+    return column_wise, row_wise.buckets()
+
+
 def test_column_wise_roll_up_sums_equal_the_row_by_row_ones():
     rng = random.Random(5)
     size = 20_000
     created = np.array([rng.randrange(0, 3 * 86_400_000_000) for _ in range(size)],
                        dtype=np.int64) + 1_700_000_000_000_000
     figures = [rng.choice([round(rng.random() * 100, 8), rng.random() * 1e12, 1e-9 * rng.random(),
-                           float(rng.randrange(10**6)), 0.1, 9_999_999.99999999])
+                           float(rng.randrange(10**6)), 0.1, 9_999_999.99999999, 1.5e-7, 0.0])
                for _ in range(2 * size)]
-    prices, volumes = np.array(figures[:size]), np.array(figures[size:])
-    column_wise, row_wise = rollup.Changes(), rollup.Changes()
-    cols.count_tokens(column_wise, created, prices, volumes)
-    row_wise.count_minutes(zip((created // 60_000_000).tolist(), prices.tolist(),
-                               volumes.tolist()), 1)
-    assert column_wise.buckets() == row_wise.buckets()
+    column_wise, row_wise = column_and_row_wise(created, np.array(figures[:size]),
+                                                np.array(figures[size:]))
+    assert column_wise == row_wise
 
 
-def test_a_minute_of_more_tokens_than_int64_sums_can_hold_is_summed_exactly():
-    size = 10_000  # above 9,223 figures of up to 1e15 units each
+def test_a_minute_of_ten_thousand_tokens_at_the_largest_short_figure_is_summed_exactly():
+    size = 10_000  # their unit sums are past what an int64 holds
     created = np.full(size, 1_700_000_000_000_000, dtype=np.int64)
     prices = np.full(size, 9_999_999.99999999)
-    column_wise, row_wise = rollup.Changes(), rollup.Changes()
-    cols.count_tokens(column_wise, created, prices, prices)
-    row_wise.count_minutes(zip((created // 60_000_000).tolist(), prices.tolist(),
-                               prices.tolist()), 1)
-    assert column_wise.buckets() == row_wise.buckets()
+    column_wise, row_wise = column_and_row_wise(created, prices, prices)
+    assert column_wise == row_wise
+
+
+@pytest.mark.parametrize("units", [0, 1, 15, 99, 100, 12_345, 10**8, 123_456_789_012_345])
+def test_a_sum_is_written_as_the_text_of_the_roll_ups_own_decimal(units):
+    assert cols._units_text(units) == str(rollup.EXACT_UNITS(units))
