@@ -305,3 +305,14 @@ def test_an_imported_token_file_leaves_the_roll_up_equal_to_the_raw_table(db, tm
     import_csv(db, "tokens", write(tmp_path, "u.csv", "id," + TOKENS_HEADER,
                                    "3,T3,Moved,2.5,7,2024-01-03T05:05:05Z"))
     assert rollup.check(db)["mismatches"] == 0
+
+
+def test_a_spreadsheet_export_with_a_byte_order_mark_and_a_quoted_header_imports(sqlite_db,
+                                                                                  tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes(b'\xef\xbb\xbf"symbol","name","price","volume_24h","created_at"\r\n'
+                     b'"A","Alpha","1.5","2","2024-01-01T00:00:00Z"\r\n'
+                     b'"B","Beta","x","2","2024-01-01T00:00:00Z"\r\n')
+    with pytest.raises(ImportRejected) as caught:
+        import_csv(sqlite_db, "tokens", path)
+    assert caught.value.problems == ["row 3, price: 'x' is not a number"]
