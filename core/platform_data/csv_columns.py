@@ -40,14 +40,15 @@ class Chunks:
     at a line's end. Counts the bytes handed out (for the progress bar) and the line numbers
     (the header is line 1)."""
 
-    def __init__(self, handle: IO[bytes], size: int, first_line: int, done: int) -> None:
-        self.handle, self.size = handle, size
+    def __init__(self, handle: IO[bytes], size: int, first_line: int, done: int,
+                 block: int = _BLOCK) -> None:
+        self.handle, self.size, self.block = handle, size, block
         self.line, self.done = first_line, done  # the next chunk's first line; bytes handed out
         self.buffer, self.ends = b"", np.empty(0, dtype=np.int64)  # newline offsets in buffer
         self.eof = False
 
     def _fill(self) -> None:
-        block = self.handle.read(max(_BLOCK, len(self.buffer)))
+        block = self.handle.read(max(self.block, len(self.buffer)))
         if not block:
             self.eof = True
             return
@@ -77,7 +78,10 @@ class Chunks:
     def rest(self) -> Iterator[bytes]:
         """The remaining raw lines, for reading on line by line (a chunk is first `unread`)."""
         pending, self.buffer, self.ends = self.buffer, b"", np.empty(0, dtype=np.int64)
-        yield from raw_lines(pending)
+        lines = raw_lines(pending)
+        if lines and not lines[-1].endswith(b"\n"):  # a block ended inside this line
+            lines[-1] += self.handle.readline()
+        yield from lines
         yield from self.handle
 
     def unread(self, chunk: bytes, first_line: int) -> None:

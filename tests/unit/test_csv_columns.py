@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -112,6 +113,19 @@ def test_an_id_is_proved_good_only_as_plain_digits_within_its_bound():
     b"A," + b"n" * 5000 + b",1,1,2024-01-01\n"])
 def test_a_chunk_with_anything_odd_is_left_to_the_line_by_line_reader(chunk):
     assert cols.split_plain(chunk, 5) is None
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 1 << 20])
+def test_chunks_cut_at_line_ends_and_the_rest_reads_on_from_where_a_chunk_was_put_back(block):
+    lines = [f"line {i}".encode() * (i % 4) + b"\n" for i in range(40)] + [b"no line end"]
+    chunks = cols.Chunks(io.BytesIO(b"".join(lines)), 6, 2, 0, block=block)
+    read = iter(chunks)
+    assert [next(read) for _ in range(2)] == [(2, b"".join(lines[:6]), True),
+                                              (8, b"".join(lines[6:12]), True)]
+    first, chunk, _ = next(read)
+    chunks.unread(chunk, first)
+    assert (chunks.line, chunks.done) == (14, len(b"".join(lines[:12])))
+    assert list(chunks.rest()) == lines[12:]
 
 
 def test_a_plain_chunk_splits_into_columns_with_crlf_and_without_a_last_line_end():
