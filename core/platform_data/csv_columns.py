@@ -266,6 +266,7 @@ class MinuteSums:
     which no file of fewer than 2**38 rows can overflow."""
 
     _HALF = 25
+    _MERGE = 16  # chunks' sums kept apart before they are added up
 
     def __init__(self) -> None:
         self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
@@ -280,7 +281,12 @@ class MinuteSums:
         self.parts.append(self._grouped(minutes, np.ones(len(minutes), dtype=np.int64),
                                         *self._halves(price_units[short].astype(np.int64)),
                                         *self._halves(volume_units[short].astype(np.int64))))
+        if len(self.parts) >= self._MERGE:  # bounded memory: one entry per minute seen
+            self.parts = [self._merged()]
         return ~short
+
+    def _merged(self) -> tuple[np.ndarray, ...]:
+        return self._grouped(*(np.concatenate(column) for column in zip(*self.parts)))
 
     def _halves(self, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return units >> self._HALF, units & ((1 << self._HALF) - 1)
@@ -301,7 +307,7 @@ class MinuteSums:
         the minute, hour and day layers, each in time order (the roll-up's lock order)."""
         if not self.parts:
             return
-        minutes = self._grouped(*(np.concatenate(column) for column in zip(*self.parts)))
+        minutes = self._merged()
         for width in rollup.WIDTHS:
             keys = minutes[0]
             layer = self._grouped(keys - keys % (width // 60), *minutes[1:]) if width > 60 \

@@ -179,3 +179,19 @@ def test_a_minute_of_ten_thousand_tokens_at_the_largest_short_figure_is_summed_e
 @pytest.mark.parametrize("units", [0, 1, 15, 99, 100, 12_345, 10**8, 123_456_789_012_345])
 def test_a_sum_is_written_as_the_text_of_the_roll_ups_own_decimal(units):
     assert cols._units_text(units) == str(rollup.EXACT_UNITS(units))
+
+
+def test_the_sums_of_many_chunks_are_added_up_as_they_come_and_stay_exact():
+    rng = random.Random(9)
+    sums, row_wise = cols.MinuteSums(), rollup.Changes()
+    for _ in range(40):  # more chunks than are kept apart
+        created = np.array([rng.randrange(0, 600_000_000) for _ in range(50)], dtype=np.int64)
+        prices = np.array([round(rng.random() * 1000, 8) for _ in range(50)])
+        assert not sums.add(created, prices, prices).any()
+        row_wise.count_minutes(zip((created // 60_000_000).tolist(), prices.tolist(),
+                                   prices.tolist()), 1)
+    assert len(sums.parts) < 16
+    column_wise = {width: {start: [count, rollup.EXACT_UNITS(price), rollup.EXACT_UNITS(volume)]
+                           for start, count, price, volume in zip(starts.tolist(), *rest)}
+                   for width, starts, *rest in sums.layers()}
+    assert column_wise == row_wise.buckets()
