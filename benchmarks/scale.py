@@ -2,6 +2,7 @@
 
     python benchmarks/scale.py --url URL [--tokens N] [--periods P] [--days D] [--runs R]
                                [--load-tokens N] [--skip-pages] [--skip-load]
+                               [--import-tokens N [--import-runs R] [--imports-only]]
 
 Builds the database at --url (or reuses it when it already holds exactly N tokens and P active
 allocation periods; a database holding anything else is refused): P - 1 closed periods with
@@ -17,7 +18,11 @@ with N tokens over D days. Then it prints, in one run, medians of --runs interle
 * the load rate of `demo-data` against the engine's own bulk path (executemany in one
   transaction on SQLite, COPY on PostgreSQL) for the same rows, on a scratch database, and
   against the same bulk path with the tokens' indexes dropped and built after the rows (what
-  demo-data itself does on SQLite), so each ratio can be read against either floor.
+  demo-data itself does on SQLite), so each ratio can be read against either floor;
+* with --import-tokens N, `import tokens` of a CSV file of N such rows against the engine's bulk
+  path for the same rows (issue 18's budget: at least half its rate), medians of interleaved
+  runs; --imports-only measures only that (the URL names the server or folder, nothing is built):
+    python benchmarks/scale.py --url sqlite:///data/x.db --imports-only --import-tokens 1000000
 
 At 1M tokens (a few minutes):
     python benchmarks/scale.py --url sqlite:///data/scale-1m.db --tokens 1000000
@@ -320,6 +325,57 @@ def load_rates(url: str, tokens: int, days: int, folder: Path) -> tuple[float, f
     return tokens / seconds, rates[0], rates[1]
 
 
+def write_tokens_csv(path: Path, rows: list[Any]) -> None:
+    """The rows as an export would write them: shortest decimals, ISO 8601 instants in UTC."""
+    with path.open("w", encoding="utf-8") as out:
+        out.write(",".join(bulk.TOKEN_COLUMNS) + "\n")
+        out.writelines(f"{s},{n},{p!r},{v!r},{c.isoformat().replace('+00:00', 'Z')}\n"
+                       for s, n, p, v, c in rows)
+
+
+def import_rates(url: str, tokens: int, days: int, folder: Path, runs: int
+                 ) -> tuple[float, float]:
+    """(`import tokens` rows/s, the engine's bulk rows/s) for the same `tokens` rows, each into
+    an empty migrated database, medians of `runs` interleaved runs. The import reads, checks,
+    writes the roll-up and records the activity; the floor only writes the rows."""
+    from core.platform_data.csv_import import import_csv
+
+    rng = random.Random("7/tokens")
+    start = datetime.combine(utcnow().date(), clock(), tzinfo=UTC) - timedelta(days=days)
+    levels = demo._day_levels(random.Random("7/levels"), start.date(), days)
+    rows = demo._token_batch(rng, tokens, start, list(demo._accumulate(levels)), levels)
+    path = folder / "tokens.csv"
+    write_tokens_csv(path, rows)
+    imported, floor = [], []
+    for run in range(runs):
+        import_url = scratch_url(url, folder, f"scale_import_{run}")
+        db = connect(import_url)
+        seconds, result = timed(lambda: import_csv(db, "tokens", path))
+        assert result.rows == tokens, result
+        db.engine.dispose()
+        drop_scratch(import_url)
+        imported.append(tokens / seconds)
+        bulk_url = scratch_url(url, folder, f"scale_import_bulk_{run}")
+        floor.append(tokens / bulk_load(bulk_url, rows, False))
+        drop_scratch(bulk_url)
+        log(f"  run {run + 1}: import {imported[-1]:,.0f} rows/s, bulk {floor[-1]:,.0f} rows/s")
+    return statistics.median(imported), statistics.median(floor)
+
+
+def print_import_rates(engine: str, tokens: int, days: int, url: str, runs: int) -> None:
+    import tempfile
+
+    log(f"import rates at {tokens:,} rows ...")
+    with tempfile.TemporaryDirectory() as folder:
+        rate, floor = import_rates(url, tokens, days, Path(folder), runs)
+    path = "COPY" if engine == "postgresql" else "executemany"
+    print(f"\n| {engine}: import of {tokens:,} tokens (median of {runs}) | rows/s | x bulk "
+          f"| budget |\n|---|---|---|---|")
+    print(f"| `import tokens` (checks, roll-up, activity) | {rate:,.0f} | {rate / floor:.2f} "
+          "| >= 0.5 |")
+    print(f"| engine's bulk path ({path}, one transaction) | {floor:,.0f} | 1.00 | |")
+
+
 # --- report ---------------------------------------------------------------------------------
 
 def main() -> None:
@@ -333,6 +389,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--load-tokens", type=int, default=1_000_000,
                         help="rows for the load-rate comparison (0: skip)")
+    parser.add_argument("--import-tokens", type=int, default=0,
+                        help="rows for the import-rate comparison (0: skip)")
+    parser.add_argument("--import-runs", type=int, default=3)
+    parser.add_argument("--imports-only", action="store_true",
+                        help="only the import-rate comparison: nothing built or read at --url")
     parser.add_argument("--skip-pages", action="store_true")
     parser.add_argument("--skip-raw", action="store_true",
                         help="skip the raw half-open join (tens of seconds at 10M tokens)")
@@ -341,6 +402,11 @@ def main() -> None:
     parser.add_argument("--build-only", action="store_true")
     args = parser.parse_args()
 
+    if args.imports_only:
+        engine = sa.make_url(args.url).get_backend_name()
+        print_import_rates(engine, args.import_tokens or 200_000, args.days, args.url,
+                           args.import_runs)
+        return
     db, built_rate = build(args.url, args.tokens, args.periods, args.days, args.seed)
     if args.build_only:
         return
@@ -401,6 +467,8 @@ def main() -> None:
         print(f"| engine's bulk path ({path}, one transaction) | {bulk_rate:,.0f} | 1.00 |")
         print(f"| the same, indexes built after the rows | {after_rate:,.0f} | "
               f"{after_rate / bulk_rate:.2f} |")
+    if args.import_tokens:
+        print_import_rates(engine, args.import_tokens, args.days, args.url, args.import_runs)
     db.engine.dispose()
 
 

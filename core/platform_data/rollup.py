@@ -111,10 +111,15 @@ def minute_start(minute: int) -> datetime:
 # k x 1e-8. Integer sums are exact and several times cheaper than Decimal ones; a figure failing
 # the test (more than 8 decimal places, or 1e7 and above) is summed as a Decimal beside them.
 _SCALE, _BOUND, _PLACES = 1e8, 1e7, 8
+UNIT_SCALE, UNIT_BOUND = _SCALE, _BOUND  # for callers that sum whole columns (csv_columns.py)
+WIDTHS = sql.WIDTHS
 
 
 def _from_units(units: int) -> Decimal:
     return sql.EXACT.scaleb(Decimal(units), -_PLACES)
+
+
+EXACT_UNITS = _from_units  # the Decimal of a count of 1e-8 units, for csv_columns.py
 
 
 class Changes:
@@ -261,13 +266,7 @@ def _write_deltas(session: so.Session, layers: dict[int, dict[int, list[Any]]]) 
     table = TokenActivityRollup.__table__
     where = (table.c.width == sa.bindparam("w"), table.c.bucket_start == sa.bindparam("b"))
     if growing:
-        statement = bulk.dialect_insert("postgresql", table).values(
-            width=sa.bindparam("w"), bucket_start=sa.bindparam("b"))
-        statement = statement.on_conflict_do_update(
-            index_elements=["width", "bucket_start"],
-            set_={c: table.c[c] + statement.excluded[c] for c in _COLUMNS})
-        session.execute(statement, [{"w": w, "b": minute_start(k), "tokens": n, "price_sum": p,
-                                     "volume_sum": v} for w, k, n, p, v in growing])
+        _pg_grow(session, [(w, minute_start(k), n, p, v) for w, k, n, p, v in growing])
     if shrinking:
         session.execute(sa.update(table).where(*where).values(
             {c: table.c[c] + sa.bindparam(f"d_{c}", type_=table.c[c].type) for c in _COLUMNS}),
@@ -277,6 +276,46 @@ def _write_deltas(session: so.Session, layers: dict[int, dict[int, list[Any]]]) 
         session.execute(sa.delete(table).where(table.c.tokens == 0, *where),
                         [{"w": w, "b": minute_start(k)} for w, k, *_ in emptied])
     return len(rows)
+
+
+_PG_GROWTH = "token_rollup_growth"
+
+
+def _pg_grow(session: so.Session, rows: list[tuple[int, datetime, int, Decimal, Decimal]] | None,
+             body: bytes | memoryview | None = None) -> None:
+    """Add to buckets on PostgreSQL: the deltas go by COPY into a temporary table (as rows, or
+    as a ready COPY text `body`), then into the roll-up by one INSERT ... ON CONFLICT. A load of
+    a million tokens touches a hundred thousand buckets, and one statement per bucket took
+    longer than the load (issue 18)."""
+    connection = session.connection()
+    connection.exec_driver_sql(
+        f"CREATE TEMP TABLE IF NOT EXISTS {_PG_GROWTH} (width integer, bucket_start timestamptz, "
+        "tokens bigint, price_sum numeric, volume_sum numeric) ON COMMIT DROP")
+    connection.exec_driver_sql(f"DELETE FROM {_PG_GROWTH}")  # an earlier apply's, if any
+    columns = "width, bucket_start, tokens, price_sum, volume_sum"
+    with connection.connection.driver_connection.cursor() as cursor, cursor.copy(
+            f"COPY {_PG_GROWTH} ({columns}) FROM STDIN") as copy:
+        if body is not None:
+            copy.write(body)
+        for row in rows or ():
+            copy.write_row(row)
+    added = ", ".join(f"{c} = {sql.TABLE}.{c} + excluded.{c}" for c in _COLUMNS)
+    connection.exec_driver_sql(
+        f"INSERT INTO {sql.TABLE} ({columns}) SELECT {columns} FROM {_PG_GROWTH} "
+        f"ORDER BY width, bucket_start ON CONFLICT (width, bucket_start) DO UPDATE SET {added}")
+
+
+def grow_buckets(session: so.Session, sqlite_rows: list[tuple[int, str, int, str, str]] | None,
+                 pg_body: bytes | memoryview | None) -> None:
+    """Add tokens to buckets given in their stored form, for writers that sum whole columns
+    (csv_columns.py): on SQLite (width, bucket start as its time text, tokens, price sum,
+    volume sum as decimal text); on PostgreSQL the same five columns as a COPY text body.
+    Part of the caller's transaction; the caller keeps the lock order (width, then time)."""
+    if session.get_bind().dialect.name == "sqlite":
+        if sqlite_rows:
+            session.connection().exec_driver_sql(_SQLITE_GROW, sqlite_rows)
+    elif pg_body is not None and len(pg_body):
+        _pg_grow(session, None, pg_body)
 
 
 def _prepare(session: so.Session) -> None:

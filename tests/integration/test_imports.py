@@ -217,3 +217,102 @@ def test_the_import_command_refuses_bad_rows_with_exit_3_and_one_line_each(db_ur
         "error: row 2, wallet_connections: -1 is negative",
         "error: row 4, day: 'yesterday' is not an ISO 8601 date (YYYY-MM-DD)"]
     assert json.loads(result.stdout)["ok"] is False
+
+
+# --- the column-wise reader (issue 18): the same rules and messages whatever the file's shape ----
+
+def test_a_bad_row_in_a_later_chunk_is_reported_by_its_line_and_nothing_is_written(db, tmp_path):
+    lines = [f"T{i},Token {i},1,1,2024-01-01T00:00:00Z" for i in range(45)]
+    lines[37] = "BAD,Bad,1,1,2024-02-30"  # line 39: a plain chunk, then this one's exact check
+    with pytest.raises(ImportRejected) as caught:
+        import_csv(db, "tokens", write(tmp_path, "t.csv", TOKENS_HEADER, *lines), batch_size=10)
+    assert caught.value.problems == [
+        "row 39, created_at: '2024-02-30' is not an ISO 8601 date-time"]
+    assert count(db, Token) == 0
+
+
+def test_a_duplicate_id_names_its_first_row_across_chunks_and_cell_shapes(db, tmp_path):
+    lines = [f"{i},T{i},Token,1,1,2024-01-01T00:00:00Z" for i in range(1, 13)]
+    lines[10] = " 3 ,T3,Token,1,1,2024-01-01T00:00:00Z"  # line 12: spaces, so parsed exactly
+    with pytest.raises(ImportRejected) as caught:
+        import_csv(db, "tokens", write(tmp_path, "t.csv", "id," + TOKENS_HEADER, *lines),
+                   batch_size=5)
+    assert caught.value.problems == ["row 12, id: 3 appears again (first on row 4)"]
+
+
+def test_quoted_cells_blank_lines_and_ragged_rows_keep_their_line_numbers(db, tmp_path):
+    lines = [f"T{i},Token {i},1,1,2024-01-01T00:00:00Z" for i in range(12)]
+    lines[3] = ""  # line 5: blank, skipped
+    lines[6] = "T6,Token 6,1"  # line 8: ragged
+    lines[8] = 'Q,"Quoted, with a comma\nand a line break",2,2,2024-01-02T00:00:00Z'  # 10-11
+    lines[10] = "N,Negative,-1,1,2024-01-01T00:00:00Z"  # line 13 after the two-line cell
+    with pytest.raises(ImportRejected) as caught:
+        import_csv(db, "tokens", write(tmp_path, "t.csv", TOKENS_HEADER, *lines), batch_size=4)
+    assert caught.value.problems == ["row 8, *: has 3 fields, the header has 5",
+                                     "row 13, price: -1 is negative"]
+
+
+def test_a_quoted_file_imports_the_same_rows_as_a_plain_one(db, tmp_path):
+    lines = [f'"T{i}","Token, {i}","{i}.5","{i}","2024-01-01T00:00:{i:02d}Z"' for i in range(30)]
+    result = import_csv(db, "tokens", write(tmp_path, "t.csv", TOKENS_HEADER, *lines),
+                        batch_size=7)
+    assert result.rows == 30
+    with db.sessions() as session:
+        rows = session.execute(sa.select(Token.name, Token.price).order_by(Token.id)).all()
+    assert rows[29] == ("Token, 29", 29.5)
+
+
+def test_prices_keep_every_digit_a_double_can_hold_and_names_keep_tabs_and_backslashes(
+        db, tmp_path):
+    price = "0.1000000000000000055511151231257827021181583404541015625"
+    path = write(tmp_path, "t.csv", TOKENS_HEADER,
+                 f"A,Tab\there \\ back,{price},1000000000000000,2024-01-01T00:00:00Z",
+                 "B,At the maximum,1000000000,0,2024-01-01T00:00:00Z")
+    import_csv(db, "tokens", path)
+    with db.sessions() as session:
+        rows = session.execute(sa.select(Token.name, Token.price, Token.volume_24h)
+                               .order_by(Token.id)).all()
+    assert rows == [("Tab\there \\ back", float(Decimal(price)), 1e15),
+                    ("At the maximum", 1e9, 0.0)]
+
+
+def test_a_price_a_hair_above_the_maximum_is_refused_though_its_double_is_the_maximum(
+        db, tmp_path):
+    path = write(tmp_path, "t.csv", TOKENS_HEADER,
+                 "A,Alpha,1000000000.000000000001,1,2024-01-01T00:00:00Z")
+    with pytest.raises(ImportRejected) as caught:
+        import_csv(db, "tokens", path)
+    assert caught.value.problems == [
+        "row 2, price: 1000000000.000000000001 is above the maximum 1,000,000,000"]
+
+
+def test_a_treasury_balance_of_many_digits_is_stored_to_the_cent(db, tmp_path):
+    import_csv(db, "treasury", write(tmp_path, "t.csv", "at,balance_usd",
+                                     "2024-05-01T00:00:00Z,999999999999999.99",
+                                     "2024-05-02T00:00:00Z,1e3"))
+    with db.sessions() as session:
+        balances = session.scalars(sa.select(TreasurySnapshot.balance_usd)
+                                   .order_by(TreasurySnapshot.at)).all()
+    assert balances == [Decimal("999999999999999.99"), Decimal("1000.00")]
+
+
+def test_an_imported_token_file_leaves_the_roll_up_equal_to_the_raw_table(db, tmp_path):
+    from core.platform_data import rollup
+
+    lines = [f"T{i},Token {i},{i / 7!r},{i * 1e9 / 3!r},2024-01-0{1 + i % 3}T0{i % 10}:{i % 60:02d}:00Z"
+             for i in range(500)]
+    import_csv(db, "tokens", write(tmp_path, "t.csv", TOKENS_HEADER, *lines), batch_size=64)
+    import_csv(db, "tokens", write(tmp_path, "u.csv", "id," + TOKENS_HEADER,
+                                   "3,T3,Moved,2.5,7,2024-01-03T05:05:05Z"))
+    assert rollup.check(db)["mismatches"] == 0
+
+
+def test_a_spreadsheet_export_with_a_byte_order_mark_and_a_quoted_header_imports(sqlite_db,
+                                                                                  tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes(b'\xef\xbb\xbf"symbol","name","price","volume_24h","created_at"\r\n'
+                     b'"A","Alpha","1.5","2","2024-01-01T00:00:00Z"\r\n'
+                     b'"B","Beta","x","2","2024-01-01T00:00:00Z"\r\n')
+    with pytest.raises(ImportRejected) as caught:
+        import_csv(sqlite_db, "tokens", path)
+    assert caught.value.problems == ["row 3, price: 'x' is not a number"]
