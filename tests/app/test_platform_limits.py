@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from core.base.formatting import price
 from core.database import connect
 from core.governance.accounts import add_user
 from core.platform_data.csv_import import import_csv
@@ -58,7 +59,7 @@ def test_home_shows_the_metrics_at_the_limits(limits_db):
     at = open_page(user="ann")
     no_exception(at)
     assert not at.error, [e.value for e in at.error]
-    assert f"${MAX_TOKEN_PRICE_USD:,.4f}" in [m.value for m in at.metric]
+    assert price(MAX_TOKEN_PRICE_USD) in [m.value for m in at.metric]
 
 
 def test_the_rebalancer_analyses_the_metrics_at_the_limits(limits_db):
