@@ -374,7 +374,13 @@ def actions(view: ExperimentView, *, can_review: bool, can_file: bool, username:
 
 def experiment_view(db: Database, experiment_id: str, *, can_review: bool, can_file: bool,
                     username: str) -> None:
-    st.page_link(EXPERIMENTS_PAGE, label="← Every experiment")
+    back, again = st.columns([4, 1])
+    with back:
+        st.page_link(EXPERIMENTS_PAGE, label="← Every experiment")
+    # The schedule moves it on by itself (a block starts, it ends): read it afresh on demand.
+    if again.button("🔄 Read again", key="exp_refresh"):
+        experiment.clear()
+        st.rerun()
     try:
         view = experiment(db, experiment_id)
     except DomainError as missing:
