@@ -295,7 +295,8 @@ def results_table(view: ExperimentView):
     rows, styles = [], []
     for summary in view.results.arms:
         effect = effects.get(summary.arm)
-        change = ci = p = "—" if summary.arm != CONTROL else "control"
+        change = "control" if summary.arm == CONTROL else "—"
+        ci = p = "—"
         style = ""
         if effect is not None and effect.change_pct is not None:
             change = percent(effect.change_pct, signed=True)
@@ -375,8 +376,11 @@ def actions(view: ExperimentView, *, can_review: bool, can_file: bool, username:
 def experiment_view(db: Database, experiment_id: str, *, can_review: bool, can_file: bool,
                     username: str) -> None:
     back, again = st.columns([4, 1])
-    with back:
-        st.page_link(EXPERIMENTS_PAGE, label="← Every experiment")
+    # A button, not a link to this same page: the address must lose `?experiment=` too, or a
+    # reload would open the experiment again.
+    if back.button("← Every experiment", key="exp_back", type="tertiary"):
+        st.query_params.pop(PARAM, None)
+        st.rerun()
     # The schedule moves it on by itself (a block starts, it ends): read it afresh on demand.
     if again.button("🔄 Read again", key="exp_refresh"):
         experiment.clear()

@@ -234,8 +234,10 @@ def schedule_chart(planned: Sequence[tuple[datetime, datetime]], arms: Sequence[
         hover = [f"block {i + 1}: never ran (its arm was {arms[revealed[i]]})"
                  if revealed is not None else f"block {i + 1}: not started yet" for i in rest]
         _block_bars(fig, planned, rest, name, HIDDEN_COLOUR, hover)
-    fig.update_layout(barmode="overlay", height=200, xaxis={"type": "date"},
-                      yaxis={"visible": False}, **_LAYOUT)
+    # The legend above the bars: below them it would sit on the date axis's two-line ticks.
+    fig.update_layout(barmode="overlay", height=220, xaxis={"type": "date"},
+                      yaxis={"visible": False},
+                      **{**_LAYOUT, "legend": {"orientation": "h", "y": 1.25}})
     return fig
 
 
