@@ -68,7 +68,17 @@ def _approve(page: Page, base: str, experiment_id: str, governor: str, says: str
     dialog.locator(".st-key-confirm_exp_approve button").click()
     expect(page.get_by_text(says, exact=False)).to_be_visible(timeout=WAIT_MS)
     _shot(page, f"52_experiment_approved_by_{governor}")
+    _signed_out(page)
+
+
+def _signed_out(page: Page) -> None:
+    """Sign out and wait for the rerun that forgets the cookie: a sign-in typed during it would
+    be lost with it."""
     _sign_out(page)
+    expect(page.get_by_role("heading", name="🔐 Sign in")).to_be_visible(timeout=WAIT_MS)
+    _settled(page)
+    page.wait_for_timeout(500)
+    _settled(page)
 
 
 @pytest.mark.e2e
@@ -109,7 +119,7 @@ def test_an_experiment_is_designed_approved_stepped_and_its_verdict_read(experim
         [filed] = list_experiments(db)
         assert filed.starts_at == start
         expect(page.get_by_role("button", name="📨 File experiment…")).to_be_disabled()
-        _sign_out(page)
+        _signed_out(page)
 
         _approve(page, base, filed.experiment_id, "gus", "Approval recorded: 1 of 2")
         _approve(page, base, filed.experiment_id, "gil", "Approved: it starts")
