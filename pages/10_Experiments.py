@@ -23,7 +23,7 @@ if st.query_params.get(PARAM):  # one experiment's shareable view
     st.stop()
 
 st.subheader("Every experiment")
-summaries = experiments.experiments(page.db)
+summaries = experiments.all_experiments(page.db)
 if not summaries:
     st.info("No experiment has been filed yet.")
 else:

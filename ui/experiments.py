@@ -52,7 +52,7 @@ RISE, FALL = "background-color: #d4edda", "background-color: #f8d7da"
 # --- cached reads ------------------------------------------------------------------------------
 
 @reader(ttl=15)
-def experiments(db: Database):
+def all_experiments(db: Database):
     return list_experiments(db)
 
 
