@@ -7,7 +7,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from ui import figures, outcome_figures, outcome_readers, readers
+from ui import experiments, figures, outcome_figures, outcome_readers, readers
 from ui.downloads import csv_download
 from ui.format import count, number, price, usd
 from ui.outcome_panels import change_colour, change_sentence
@@ -66,14 +66,17 @@ st.dataframe(
 csv_download(frame.drop(columns=["label"]), "performance.csv", "performance_csv")
 
 periods = readers.periods(page.db)
+blocks = experiments.block_spans(page.db)
 left, right = st.columns(2)
 left.plotly_chart(outcome_figures.mark_period_bars(figures.period_bars(
-    frame, "tokens_per_day", "Tokens launched per day", partial(number, places=2)), frame, periods),
-    key="performance_tokens")
+    frame, "tokens_per_day", "Tokens launched per day", partial(number, places=2)), frame, periods,
+    blocks), key="performance_tokens")
 right.plotly_chart(outcome_figures.mark_period_bars(figures.period_bars(
-    frame, "volume_per_day", "Trading volume per day ($)", partial(usd, places=0)), frame, periods),
-    key="performance_volume")
-st.caption("Bars are coloured by split as on the Outcomes page; hover one to see who approved it.")
+    frame, "volume_per_day", "Trading volume per day ($)", partial(usd, places=0)), frame, periods,
+    blocks), key="performance_volume")
+st.caption("Bars are coloured by split as on the Outcomes page; hover one to see who approved it."
+           + (" Hatched bars are periods an experiment's block opened; the hover names its arm."
+              if blocks else ""))
 
 st.subheader("Side by side")
 if len(frame) < 2:

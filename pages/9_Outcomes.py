@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.platform_data.outcomes import (DEFAULT_WINDOW_DAYS, FIGURES, WINDOW_DAYS_CHOICES,
                                          outcome_rows)
-from ui import outcome_figures, outcome_readers
+from ui import experiments, outcome_figures, outcome_readers
 from ui.downloads import csv_download
 from ui.format import percent, share, when
 from ui.outcome_panels import ASSOCIATION, changes_table, figure_grid, too_early
@@ -34,9 +34,13 @@ if daily["tokens_per_day"].isna().all():
     st.info("No token launches recorded yet: the token figures have no data to compare.")
 
 figure = st.selectbox("Figure", list(FIGURES), key="outcomes_figure", format_func=FIGURES.get)
-st.plotly_chart(outcome_figures.timeline(daily, figure, outcomes), key="outcomes_timeline")
+blocks = experiments.block_spans(page.db)
+st.plotly_chart(outcome_figures.timeline(daily, figure, outcomes, blocks=blocks),
+                key="outcomes_timeline")
 st.caption("Each band is a period, coloured and labelled by its split; hover a ▲ to see who "
-           "proposed and approved the change, and why.")
+           "proposed and approved the change, and why."
+           + (" The strips along the top are experiment blocks, in their arm's colour; hover a "
+              "■ to see the experiment and the arm." if blocks else ""))
 
 st.subheader("What followed each change")
 changes = outcomes[1:]

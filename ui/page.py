@@ -26,6 +26,7 @@ PAGES = [
     ("pages/4_History.py", "History", "📜", "viewer"),
     ("pages/5_Performance.py", "Performance", "📈", "viewer"),
     ("pages/9_Outcomes.py", "Outcomes", "🎯", "viewer"),
+    ("pages/10_Experiments.py", "Experiments", "🧪", "viewer"),
     ("pages/6_Distributions.py", "Distributions", "💸", "viewer"),
     ("pages/7_Activity.py", "Activity", "📰", "viewer"),
     ("pages/8_Admin.py", "Admin", "🛠️", "admin"),

@@ -6,6 +6,7 @@ verdict and the guardrails), and its power before starting (`power`: replays ove
 figures). Around it, the governed part: the stored experiment with its sealed schedule, its
 switches through the allocation log and its block figures (`store`), the services that file,
 review, stop, adopt, show and simulate (`service`), and the schedule's step that starts,
-switches, guards and finishes them (`switching`). The pure modules import only `core.base` and
+switches, guards and finishes them (`switching`), and the blocks that ran, for other pages'
+charts (`views`). The pure modules import only `core.base` and
 `core.allocation`; the others also governance, proposals (filing, the current row) and the
 platform's daily figures."""

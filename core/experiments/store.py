@@ -25,7 +25,7 @@ import numpy as np
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from core.allocation.policy import Policy
+from core.allocation.policy import MIN_HOURS_BETWEEN_ACTIVATIONS, Policy
 from core.allocation.records import CurrentAllocation
 from core.allocation.split import Split
 from core.allocation.validation import ProposalInput, proposal_tier, validate_proposal
@@ -131,6 +131,18 @@ def arm_problems(arms: Iterable[Split], policy: Policy) -> list[str]:
         errors = validate_proposal(ProposalInput(*(v for _, v in arm.items()), "arm"),
                                    policy=policy).errors
         problems.extend(f"arms: arm {index + 1} ({arm.label()}): {error}" for error in errors)
+    return problems
+
+
+def policy_problems(design: ExperimentDesign, policy: Policy) -> list[str]:
+    """What the policy refuses in a design, one message each naming the field: every arm within
+    the bounds, and blocks no shorter than the time the policy keeps between two activations
+    (as `service.create_experiment` checks them when filing). For checking as a design is typed."""
+    problems = arm_problems(design.arms, policy)
+    gap = policy.min_hours_between_activations
+    if gap and design.block_hours < gap:
+        problems.append(f"block_hours: {design.block_hours} h is shorter than the policy's "
+                        f"{MIN_HOURS_BETWEEN_ACTIVATIONS} ({gap} h)")
     return problems
 
 

@@ -21,7 +21,8 @@ from ui.setup_token import setup_token
 
 PAGES = ["app.py", "pages/1_Review.py", "pages/2_Propose.py", "pages/3_Rebalancer.py",
          "pages/4_History.py", "pages/5_Performance.py", "pages/6_Distributions.py",
-         "pages/7_Activity.py", "pages/8_Admin.py", "pages/9_Outcomes.py"]
+         "pages/7_Activity.py", "pages/8_Admin.py", "pages/9_Outcomes.py",
+         "pages/10_Experiments.py"]
 TOKEN = "test-setup-token-123"
 
 
@@ -149,7 +150,7 @@ def test_a_viewer_is_not_offered_the_pages_of_higher_roles(db):
     at = open_page(user="vic")
     links = [link.proto.label for link in at.sidebar.get("page_link")]
     assert links == ["Home", "Review", "Rebalancer", "History", "Performance", "Outcomes",
-                     "Distributions", "Activity"]
+                     "Experiments", "Distributions", "Activity"]
     at = open_page("pages/2_Propose.py", user="vic")
     no_exception(at)
     assert "This page is for the analyst role" in all_text(at)

@@ -13,7 +13,8 @@ import plotly.io as pio
 
 from core.allocation.split import Split
 from core.platform_data.outcomes import Outcome
-from ui.outcome_figures import MARKERS_NAME, timeline
+from core.experiments.views import BlockSpan
+from ui.outcome_figures import BLOCKS_NAME, MARKERS_NAME, timeline
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -69,3 +70,34 @@ def test_a_timeline_without_periods_is_a_plain_line():
     assert "shapes" not in spec["layout"] and len(spec["data"]) == 1
     assert as_json(timeline(frame, "tokens_per_day", [])) == as_json(
         go.Figure(timeline(frame, "tokens_per_day", []).to_dict()))
+
+
+def blocks_example() -> list[BlockSpan]:
+    """Two daily blocks of an experiment, the second cut short where it was stopped."""
+    start = START + timedelta(days=20)
+    return [BlockSpan("e1f2a3b4-0000", 0, 1, "75/15/6/4", start, start + timedelta(days=1), "id-3"),
+            BlockSpan("e1f2a3b4-0000", 1, 0, "80/15/3/2", start + timedelta(days=1),
+                      start + timedelta(days=1, hours=5), None)]
+
+
+def test_experiment_blocks_are_strips_in_their_arms_colour_labelled_by_arm_and_stay_valid():
+    frame, outcomes = example()
+    fig = timeline(frame, "tokens_per_day", outcomes, now=START + timedelta(days=25),
+                   blocks=blocks_example())
+    assert as_json(fig) == as_json(go.Figure(fig.to_dict()))
+    spec = as_json(fig)
+    bands = {b["name"]: b for b in spec["layout"]["shapes"]}
+    first, second = bands["experiment e1f2a3b4-0000 block 0"], bands["experiment e1f2a3b4-0000 block 1"]
+    assert first["fillcolor"] == bands["period id-1"]["fillcolor"]  # 75/15/6/4's own colour
+    assert second["fillcolor"] == bands["period id-0"]["fillcolor"]  # the control's
+    assert first["label"]["text"] == "75/15/6/4 (arm 1)"
+    assert second["label"]["text"] == ""  # five hours of a 25-day chart: too narrow to label
+    marks = next(t for t in spec["data"] if t["name"] == BLOCKS_NAME)
+    assert marks["hovertext"][1].startswith("experiment e1f2a3b4, block 2: 80/15/3/2 (control)")
+
+
+def test_blocks_alone_still_make_a_valid_timeline():
+    frame, _ = example()
+    fig = timeline(frame, "tokens_per_day", [], blocks=blocks_example())
+    assert as_json(fig) == as_json(go.Figure(fig.to_dict()))
+    assert len(as_json(fig)["layout"]["shapes"]) == 2
