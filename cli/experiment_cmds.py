@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from cli.common import JsonOption, database, emit, refusals, table
+from core.base.formatting import count, percent
 
 experiment_app = typer.Typer(help="Switchback experiments: two to four splits in turn on a "
                              "committed random schedule.", no_args_is_help=True)
@@ -153,7 +154,7 @@ def simulate_(ctx: typer.Context,
                                    from_=from_, effect_pct=effect_pct, runs=runs, seed=seed)
     data = estimate.as_json()
     emit(data, as_json, lambda: typer.echo(
-        f"{data['runs']} replays with an effect of {data['effect_pct']:g}%: power "
-        f"{data['power_pct']}%, coverage {data['coverage_pct']}%, mean estimate "
-        f"{data['mean_change_pct']}%, minimum detectable effect "
-        f"{data['minimum_detectable_effect_pct']}%"))
+        f"{count(data['runs'])} replays with an effect of {percent(data['effect_pct'])}: "
+        f"power {percent(data['power_pct'])}, coverage {percent(data['coverage_pct'])}, "
+        f"mean estimate {percent(data['mean_change_pct'], signed=True)}, minimum detectable "
+        f"effect ±{percent(data['minimum_detectable_effect_pct'])}"))
