@@ -53,6 +53,10 @@ from db.models import Experiment, ExperimentReview
 from db.types import utcnow
 
 MAX_SEED = 2**32 - 1
+# The actions as refusals name them ("by: vic is a viewer; filing an experiment needs ...").
+FILING, REVIEWING, STOPPING = ("filing an experiment", "reviewing an experiment",
+                               "stopping an experiment")
+SIMULATING = "simulating an experiment"  # an entry point's check: a simulation writes nothing
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -253,7 +257,7 @@ def create_experiment(db: Database, *, arms: Any, block_hours: Any, blocks: Any,
     mde = recorded_mde(db, design, now, mde_runs)
     with writing(db) as session:
         serialize_writes(session)  # the overlap check and the insert, one at a time
-        actor = resolve_actor(session, by, "analyst", "filing an experiment")
+        actor = resolve_actor(session, by, "analyst", FILING)
         policy = load_policy(session)
         problems = store.arm_problems(design.arms, policy)
         gap = policy.min_hours_between_activations
@@ -302,9 +306,9 @@ def review_experiment(db: Database, experiment_id: str, decision: str, *, by: st
     notes = notes.strip() if notes and notes.strip() else None
     with writing(db) as session:
         serialize_writes(session)  # first: the actor's role is read under the lock too
-        actor = resolve_actor(session, by, "governor", "reviewing an experiment")
+        actor = resolve_actor(session, by, "governor", REVIEWING)
         now = now or utcnow()
-        check_totp(session, actor.username, totp, action="reviewing an experiment", now=now)
+        check_totp(session, actor.username, totp, action=REVIEWING, now=now)
         policy = load_policy(session)
         row = store.load(session, experiment_id)
         store.refuse_unless(row, (store.PROPOSED,), "reviewed")
@@ -393,9 +397,9 @@ def stop_experiment(db: Database, experiment_id: str, *, by: str | None, reason:
         raise ValidationFailed("reason: stopping an experiment needs a reason (say why)")
     with writing(db) as session:
         serialize_writes(session)
-        actor = resolve_actor(session, by, "governor", "stopping an experiment")
+        actor = resolve_actor(session, by, "governor", STOPPING)
         now = now or utcnow()
-        check_totp(session, actor.username, totp, action="stopping an experiment", now=now)
+        check_totp(session, actor.username, totp, action=STOPPING, now=now)
         row = store.load(session, experiment_id)
         store.refuse_unless(row, store.LIVE, "stopped")
         store.end(session, row, store.STOPPED, now, by=actor.username, reason=reason,
