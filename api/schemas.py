@@ -230,8 +230,9 @@ def _arms(value: Any, field: str) -> tuple[Split, ...]:
     for index, item in enumerate(value, start=1):
         extra = sorted(set(item) - set(BUCKETS)) if isinstance(item, dict) else []
         if not isinstance(item, dict) or extra:
-            problems.append(f"{field}: arm {index} is not a split of {', '.join(BUCKETS)}"
-                            + (f" ({', '.join(map(str, extra))} is not a bucket)" if extra else ""))
+            unknown = f" ({', '.join(map(str, extra))} is not a bucket)" if extra else ""
+            problems.append(f"{field}: arm {index} is not a split of "
+                            f"{', '.join(BUCKETS)}{unknown}")
             continue
         try:
             arms.append(Split.from_mapping(item))

@@ -95,7 +95,7 @@ class ExperimentReviewed:
     approvals_required: int
     starts_at: datetime
     ends_at: datetime
-    timelock_hours: int  # the policy's `timelock_hours_major`, which an approved one waits at least
+    timelock_hours: int  # the policy's `timelock_hours_major`: an approved one waits at least this
     start_moved_from: datetime | None = None  # the filed start, when the timelock moved it
 
     def as_json(self) -> dict[str, Any]:

@@ -101,7 +101,8 @@ def test_an_experiment_s_design_is_refused_naming_each_field_and_nothing_is_writ
         ({"block_hours": "x"}, "block_hours: 'x' is not a whole number"),
         ({"burn_in_hours": 24}, "burn_in_hours: 24 leaves nothing of a block of 24 h"),
         ({"metric": "likes"}, "metric: 'likes' is not one of tokens_per_day"),
-        ({"guardrails": ["volume_per_day:10"]}, "guardrail: 'volume_per_day:10' is not METRIC:-PCT"),
+        ({"guardrails": ["volume_per_day:10"]},
+         "guardrail: 'volume_per_day:10' is not METRIC:-PCT"),
         ({"starts_at": "2020-01-01T00:00:00Z"}, "starts_at: 2020-01-01T00:00:00+00:00 is not in "
                                                 "the future"),
         ({"reasoning": " "}, "reasoning:"),
@@ -196,7 +197,8 @@ def test_a_review_needs_a_current_code_when_the_policy_requires_totp(api):
     eid = file_experiment(api)["experiment_id"]
     url = f"{EXPERIMENTS}/{eid}/reviews"
     [error] = problem_of(api.post("gus", url, json={"decision": "approved"}), 403)
-    assert error == "totp: reviewing an experiment needs a current code from your authenticator app"
+    assert error == ("totp: reviewing an experiment needs a current code from your "
+                     "authenticator app")
     reviewed = api.post("gus", url, json={"decision": "approved", "totp": totp.now()})
     assert (reviewed.status_code, reviewed.json()["approvals"]) == (200, 1)
 
