@@ -50,10 +50,11 @@ MEANING: dict[HTTPStatus, str] = {
     HTTPStatus.UNAUTHORIZED: "no token, or an unknown, expired or revoked one",
     HTTPStatus.FORBIDDEN: "the token's role may not do this, or a governance rule (four-eyes, "
                           "a second factor, a label only the rebalancer gives) refuses it",
-    HTTPStatus.NOT_FOUND: "no such proposal",
+    HTTPStatus.NOT_FOUND: "no such proposal or experiment",
     HTTPStatus.CONFLICT: "a state that does not allow it (not pending, already reviewed, paused, "
                          "another amount under this key, over the policy's cap, unusually large "
-                         "without `confirm_total`, an identical proposal already pending)",
+                         "without `confirm_total`, an identical proposal already pending, "
+                         "an experiment whose time overlaps another's)",
     HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "the body is larger than the limit",
     HTTPStatus.UNPROCESSABLE_ENTITY: "a value breaks a rule; `errors` names each field and rule",
     HTTPStatus.TOO_MANY_REQUESTS: "too many bad tokens from this client; wait `Retry-After` seconds",

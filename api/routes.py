@@ -6,6 +6,7 @@ a generated client can trust (tests/api/test_openapi_document.py holds live answ
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from http import HTTPStatus
@@ -16,10 +17,11 @@ from fastapi.routing import APIRoute
 
 from api import schemas as s
 from api.auth import NEEDS, Caller, caller, database, needs, principal_of
-from api.errors import database_problems, documented, problem
+from api.errors import MEANING, database_problems, documented, problem
 from core.allocation.validation import ProposalInput
-from core.base.errors import DatabaseUnavailable
+from core.base.errors import DatabaseUnavailable, Throttled
 from core.database import schema_revision
+from core.experiments import service as experiments
 from core.governance import changes
 from core.platform_data import metrics_store, queries
 from core.proposals import distribution, lifecycle, queue
@@ -258,4 +260,95 @@ def get_compare(date_from: str | None = query(None, s.DAY_ASKED, "from"),
     return queries.compare_performance(db, start, stop)
 
 
-ROUTERS = (health, functions, money, v1)
+# --- experiments (the CLI's `experiment ...`) ---------------------------------------------------
+
+lab = APIRouter(prefix="/api/v1/experiments", tags=["experiments"], route_class=GuardedRoute)
+# Simulations: CPU for seconds, no lock, no write. One at a time per server process (a second
+# meanwhile is told to come back, not queued: a queue would hold a worker thread each), and at
+# most s.SIMULATION_RUNS_OVER_HTTP runs each; analysts only, as designing is theirs.
+ONE_SIMULATION = threading.BoundedSemaphore(1)
+SIMULATION_RETRY_SECONDS = 10
+SIMULATION_BUSY = "simulate: another simulation is running on this server; try again shortly"
+
+
+def _one_at_a_time() -> dict[int | str, dict[str, Any]]:
+    answers = documented(*WRITE)
+    answers[S.TOO_MANY_REQUESTS.value] = {
+        **answers[S.TOO_MANY_REQUESTS.value],
+        "description": f"{MEANING[S.TOO_MANY_REQUESTS]}; or another simulation is running"}
+    return answers
+
+
+@lab.post("", status_code=201, response_model=s.ExperimentFiledOut,
+          responses=documented(*WRITE))
+@needs("analyst", experiments.FILING)
+def post_experiment(body: s.ExperimentBody, who: Caller = Depends(caller),
+                    db: Database = Depends(database)) -> Any:
+    """File an experiment (analyst): the CLI's `experiment create --json`. Its schedule is drawn
+    now; only its SHA-256 is shown until it ends."""
+    with who.acting():
+        return experiments.create_experiment(
+            db, arms=body.arms, block_hours=body.block_hours, blocks=body.blocks,
+            burn_in_hours=body.burn_in_hours, metric=body.metric, guardrails=body.guardrails,
+            starts_at=body.starts_at, reasoning=body.reasoning, by=who.by).as_json()
+
+
+@lab.get("", response_model=list[s.ExperimentListed], responses=documented(*TOKEN))
+def get_experiments(_: Caller = Depends(caller), db: Database = Depends(database)) -> Any:
+    """Every experiment, newest first: the CLI's `experiment list --json`."""
+    return [e.as_json() for e in experiments.list_experiments(db)]
+
+
+@lab.post("/simulate", response_model=s.SimulationOut, responses=_one_at_a_time())
+@needs("analyst", experiments.SIMULATING)
+def post_simulation(body: s.SimulationBody, _: Caller = Depends(caller),
+                    db: Database = Depends(database)) -> Any:
+    """Power by simulation over the recorded figures (analyst): the CLI's `experiment simulate
+    --json`; writes nothing. At most SIMULATION_RUNS_OVER_HTTP runs, one simulation at a time."""
+    if not ONE_SIMULATION.acquire(blocking=False):
+        raise Throttled(SIMULATION_RETRY_SECONDS, SIMULATION_BUSY)
+    try:
+        return experiments.simulate_experiment(
+            db, arms=body.arms, block_hours=body.block_hours, blocks=body.blocks,
+            burn_in_hours=body.burn_in_hours, metric=body.metric, from_=body.from_,
+            effect_pct=body.effect_pct, runs=body.runs, seed=body.seed).as_json()
+    finally:
+        ONE_SIMULATION.release()
+
+
+# `salt` and `schedule` are absent, not null, until it has ended (as the CLI prints it).
+@lab.get("/{experiment_id}", response_model=s.ExperimentOut, response_model_exclude_unset=True,
+         responses=documented(*TOKEN, *BY_ID))
+def get_experiment(experiment_id: str, _: Caller = Depends(caller),
+                   db: Database = Depends(database)) -> Any:
+    """One experiment: the CLI's `experiment show --json` (the blocks that have begun, the
+    results; once ended, the salt and the whole schedule)."""
+    return experiments.show_experiment(db, experiment_id).as_json()
+
+
+@lab.post("/{experiment_id}/reviews", response_model=s.ExperimentReviewOut,
+          responses=documented(*WRITE, *BY_ID))
+@needs("governor", experiments.REVIEWING)
+def post_experiment_review(experiment_id: str, body: s.ReviewBody, who: Caller = Depends(caller),
+                           db: Database = Depends(database)) -> Any:
+    """Review an experiment as a major change (governor): the CLI's `experiment review --json`.
+    The approval that completes the count queues it behind the major timelock: `starts_at` moves
+    when it came sooner (`start_moved_from`)."""
+    with who.acting():
+        return experiments.review_experiment(db, experiment_id, body.decision, by=who.by,
+                                             notes=body.notes, totp=body.totp).as_json()
+
+
+@lab.post("/{experiment_id}/stop", response_model=s.ExperimentStoppedOut,
+          responses=documented(*WRITE, *BY_ID))
+@needs("governor", experiments.STOPPING)
+def post_experiment_stop(experiment_id: str, body: s.StopBody, who: Caller = Depends(caller),
+                         db: Database = Depends(database)) -> Any:
+    """Stop an experiment (governor, with a reason): the CLI's `experiment stop --json`. A
+    queued one never starts; a running one gives the control's split back through the log."""
+    with who.acting():
+        return experiments.stop_experiment(db, experiment_id, by=who.by, reason=body.reason,
+                                           totp=body.totp).as_json()
+
+
+ROUTERS = (health, functions, money, v1, lab)

@@ -17,22 +17,28 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, StrictBool, ValidationInfo,
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, ValidationInfo,
                       WithJsonSchema)
 
 from core.allocation.money import parse_total
-from core.allocation.split import PERCENT_PLACES
+from core.allocation.split import BUCKETS, PERCENT_PLACES, Split
 from core.allocation.validation import PROPOSERS
 from core.base.errors import DomainError
 from core.base.parsing import (EARLIEST_DATE, LATEST_DATE, MAX_LIST_LIMIT, MAX_NUMBER_TEXT,
-                               MAX_TOTAL, TEXT_LIMITS, to_decimal)
+                               MAX_TOTAL, TEXT_LIMITS, parse_instant, parse_whole, to_decimal)
+from core.experiments.analysis import SEED
+from core.experiments.design import (DEFAULT_METRIC, GUARDRAIL_FORMAT, MAX_ARMS, MAX_BLOCK_HOURS,
+                                     MAX_BLOCKS, MIN_ARMS, MIN_BLOCK_HOURS, MIN_BURN_IN_HOURS,
+                                     METRICS, parse_guardrail)
+from core.experiments.power import (DEFAULT_RUNS, MAX_EFFECT_PCT, MIN_EFFECT_PCT, MIN_RUNS)
+from core.experiments.service import MAX_SEED
 from core.governance.second_factor import DIGITS as TOTP_DIGITS
 from core.platform_data.metrics_model import METRIC_KEYS, METRIC_LIMITS, PlatformMetrics
 from core.allocation.records import TIMELINE_EVENTS
 from core.proposals import lifecycle
 from core.proposals.lifecycle import DECISIONS
 from core.rebalancer.service import ENGINE_CHOICES
-from db.models import GOVERNANCE_STATUSES, STATUSES
+from db.models import EXPERIMENT_STATUSES, GOVERNANCE_STATUSES, STATUSES
 from settings import get_settings
 
 # --- how the document describes a value -------------------------------------------------------
@@ -200,6 +206,103 @@ class ReviewBody(Body):
 
 class VetoBody(Body):
     reason: Annotated[str, WithJsonSchema(text("notes"))]  # a veto's reason is as long as notes
+    totp: Totp = None  # the governor's current code, when the policy requires TOTP
+
+
+# --- experiments (core/experiments) -----------------------------------------------------------
+
+# A simulation replays the design `runs` times (about 6 ms a replay of 28 blocks on this
+# machine's demo data): over HTTP at most this many, so one request costs seconds, not the
+# minute core's own maximum (core.experiments.power.MAX_RUNS, the CLI's) would take; and one at
+# a time per server process (api/routes.py).
+SIMULATION_RUNS_OVER_HTTP = 1000
+
+SPLIT_IN = {"type": "object", "properties": {bucket: PERCENT for bucket in BUCKETS},
+            "required": list(BUCKETS), "additionalProperties": False}
+
+
+def _arms(value: Any, field: str) -> tuple[Split, ...]:
+    """A list of splits, each `{"reinvestment", "dao", "lucky", "creator"}`, numbered from 1 in
+    messages as `--arms` numbers them; how many and their sums are the design's rules (core)."""
+    if not isinstance(value, list):
+        raise ValueError(f"{field}: must be a list of splits, the control first")
+    arms, problems = [], []
+    for index, item in enumerate(value, start=1):
+        extra = sorted(set(item) - set(BUCKETS)) if isinstance(item, dict) else []
+        if not isinstance(item, dict) or extra:
+            unknown = f" ({', '.join(map(str, extra))} is not a bucket)" if extra else ""
+            problems.append(f"{field}: arm {index} is not a split of "
+                            f"{', '.join(BUCKETS)}{unknown}")
+            continue
+        try:
+            arms.append(Split.from_mapping(item))
+        except ValueError as error:
+            problems.append(f"{field}: arm {index}: {error}")
+    if problems:
+        raise CoreProblems(problems)
+    return tuple(arms)
+
+
+def _whole(minimum: int, maximum: int) -> Callable[[Any, str], int]:
+    return lambda value, field: parse_whole(value, field, minimum=minimum, maximum=maximum)
+
+
+def whole(minimum: int, maximum: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": minimum, "maximum": maximum}
+
+
+def _guardrails(value: Any, field: str) -> tuple[Any, ...]:
+    if not isinstance(value, list):
+        raise ValueError(f"{field}: must be a list like [\"volume_per_day:-10\"]")
+    return tuple(parse_guardrail(item) for item in value)
+
+
+GUARDRAIL = {"type": "string", "pattern": rf"^({'|'.join(METRICS)}):-[0-9]+(\.[0-9]{{1,2}})?$",
+             "examples": ["volume_per_day:-10"],
+             "description": f"{GUARDRAIL_FORMAT}: the metric must not fall more than PCT % "
+                            "against the control"}
+
+
+class DesignBody(Body):
+    """A switchback design: the CLI's `experiment create`/`simulate` options."""
+
+    arms: Annotated[tuple[Split, ...], core_rule(_arms), WithJsonSchema(
+        {"type": "array", "items": SPLIT_IN, "minItems": MIN_ARMS, "maxItems": MAX_ARMS,
+         "description": "the splits to run in turn, the control first"})]
+    block_hours: Annotated[int, core_rule(_whole(MIN_BLOCK_HOURS, MAX_BLOCK_HOURS)),
+                           WithJsonSchema(whole(MIN_BLOCK_HOURS, MAX_BLOCK_HOURS))]
+    blocks: Annotated[int, core_rule(_whole(1, MAX_BLOCKS)), WithJsonSchema(
+        {**whole(1, MAX_BLOCKS), "description": "a multiple of the number of arms, at least two "
+                                                "per arm"})]
+    burn_in_hours: Annotated[int, core_rule(_whole(MIN_BURN_IN_HOURS, MAX_BLOCK_HOURS)),
+                             WithJsonSchema({**whole(MIN_BURN_IN_HOURS, MAX_BLOCK_HOURS - 1),
+                                             "description": "shorter than a block"})] = 0
+    metric: Annotated[str, core_rule(_one_of(tuple(METRICS))),
+                      WithJsonSchema(one_of(tuple(METRICS)))] = DEFAULT_METRIC
+
+
+class ExperimentBody(DesignBody):
+    guardrails: Annotated[tuple[Any, ...], core_rule(_guardrails), WithJsonSchema(
+        {"type": "array", "items": GUARDRAIL, "maxItems": len(METRICS)})] = ()
+    # In the future; default the next whole hour (core.experiments.design.next_whole_hour).
+    starts_at: Annotated[Any, core_rule(lambda v, f: None if v is None else parse_instant(v, f)),
+                         WithJsonSchema(nullable(INSTANT))] = None
+    reasoning: Annotated[str, WithJsonSchema(text("reasoning"))]
+
+
+class SimulationBody(DesignBody):
+    from_: Annotated[Any, Field(alias="from"), core_rule(lambda v, f: parse_instant(v, "from")),
+                     WithJsonSchema({**INSTANT, "description": "replay the recorded figures "
+                                                               "from this moment"})]
+    effect_pct: Annotated[Decimal, core_rule(lambda v, f: to_decimal(v, f)), WithJsonSchema(
+        {"type": "number", "minimum": MIN_EFFECT_PCT, "maximum": MAX_EFFECT_PCT})] = Decimal(0)
+    runs: Annotated[int, core_rule(_whole(MIN_RUNS, SIMULATION_RUNS_OVER_HTTP)),
+                    WithJsonSchema(whole(MIN_RUNS, SIMULATION_RUNS_OVER_HTTP))] = DEFAULT_RUNS
+    seed: Annotated[int, core_rule(_whole(0, MAX_SEED)), WithJsonSchema(whole(0, MAX_SEED))] = SEED
+
+
+class StopBody(Body):
+    reason: Annotated[str, WithJsonSchema(text("notes"))]  # as long as a review's notes
     totp: Totp = None  # the governor's current code, when the policy requires TOTP
 
 
@@ -447,3 +550,102 @@ class ComparePeriod(SplitOut):
     tokens_per_day: float | None
     volume_per_day: float | None
 
+
+
+ExperimentStatus = Literal[EXPERIMENT_STATUSES]  # type: ignore[valid-type]
+Number = Annotated[float | None, WithJsonSchema(nullable({"type": "number"}))]
+
+
+class ExperimentFiledOut(Document):
+    experiment_id: str
+    status: ExperimentStatus
+    schedule_sha256: str
+    starts_at: Instant
+    ends_at: Instant
+    minimum_detectable_effect_pct: Number
+    detectable: str
+
+
+class ExperimentReviewOut(Document):
+    experiment_id: str
+    status: ExperimentStatus
+    approvals: int
+    approvals_required: int
+    starts_at: Instant
+    ends_at: Instant
+    timelock_hours: int
+    start_moved_from: MaybeInstant  # the filed start, when the major timelock moved it
+
+
+class ExperimentStoppedOut(Document):
+    experiment_id: str
+    status: ExperimentStatus
+
+
+class ExperimentListed(Document):
+    experiment_id: str
+    status: ExperimentStatus
+    arms: list[SplitOut]
+    arm_labels: list[str]
+    starts_at: Instant
+    ends_at: Instant
+    created_by: str
+
+
+class BlockOut(Document):
+    index: int
+    arm: int
+    starts_at: Instant
+    ends_at: Instant
+    switched_at: MaybeInstant
+
+
+class ArmResultOut(Document):
+    arm: int
+    days_used: int
+    mean_per_day: Number
+
+
+class EffectOut(Document):
+    arm: int
+    change_pct: Number
+    ci95: list[float] | None
+    p_value: Number
+
+
+class ExperimentResultsOut(Document):
+    metric: str
+    arms: list[ArmResultOut]
+    effects: list[EffectOut]
+    verdict: str
+
+
+class ExperimentOut(ExperimentListed):
+    """`experiment show --json`: `salt` and `schedule` only once it has ended."""
+
+    schedule_sha256: str
+    block_hours: int
+    blocks_planned: int
+    burn_in_hours: int
+    metric: str
+    guardrails: list[str]
+    reasoning: str
+    approvals: list[str]
+    approvals_required: int
+    minimum_detectable_effect_pct: Number
+    blocks: list[BlockOut]
+    results: ExperimentResultsOut
+    ended_at: MaybeInstant
+    stopped_by: str | None
+    stop_reason: str | None
+    salt: str | None = None
+    schedule: list[int] | None = None
+
+
+class SimulationOut(Document):
+    runs: int
+    effect_pct: float
+    mean_change_pct: Number
+    coverage_pct: Number
+    power_pct: float
+    minimum_detectable_effect_pct: Number

@@ -75,9 +75,13 @@ def review_(ctx: typer.Context, experiment_id: str = typer.Argument(..., metavar
 
     outcome = review_experiment(database(ctx), experiment_id, decision, by=by, notes=notes,
                                 totp=totp)
+    moved = (f" (moved from {outcome.start_moved_from:%Y-%m-%d %H:%M} by the "
+             f"{outcome.timelock_hours} h timelock)" if outcome.start_moved_from else "")
+    starts = (f"; it starts at {outcome.starts_at:%Y-%m-%d %H:%M} UTC{moved} unless a governor "
+              "stops it" if outcome.status == "approved" else "")
     emit(outcome.as_json(), as_json, lambda: typer.echo(
         f"experiment {outcome.experiment_id} is {outcome.status} ({outcome.approvals} of "
-        f"{outcome.approvals_required} approvals)"))
+        f"{outcome.approvals_required} approvals){starts}"))
 
 
 @experiment_app.command("show")

@@ -6,10 +6,15 @@ with the actor (and, through the entry point, the channel); a refusal writes not
 Governance: an experiment is reviewed as one major change: `approvals_required_major` approvals
 counted as a proposal's are (core.experiments.store.counted_approvals), never by the analyst who
 filed it (four-eyes), sealed only by the governors of the moment it was filed, every arm within
-the policy's bounds when filed and again when approved. Once approved it starts at `starts_at`
-and its switches follow the committed schedule (core.experiments.switching) without a timelock of
-their own: the approvals were for the whole schedule, and its start in the future leaves governors
-the time to stop it before it begins. Any governor can stop it, with a reason.
+the policy's bounds when filed and again when approved. Approved, it waits in the queue as one
+major change: the approval that completes the count moves a start that comes sooner than
+`timelock_hours_major` after it to the next whole hour at or after the timelock's end (the
+schedule's hash covers only the order of the arms, so it stays valid; the blocks move with the
+start), and while it waits any governor can stop it (the veto of a queued experiment), which
+switches nothing. Once started, its switches follow the committed schedule
+(core.experiments.switching) without a timelock of their own: the approvals were for the whole
+schedule. Any governor can stop it, with a reason. Approval is refused when its time (moved or
+not) would overlap another approved or running experiment: the split runs one at a time.
 """
 
 from __future__ import annotations
@@ -48,6 +53,10 @@ from db.models import Experiment, ExperimentReview
 from db.types import utcnow
 
 MAX_SEED = 2**32 - 1
+# The actions as refusals name them ("by: vic is a viewer; filing an experiment needs ...").
+FILING, REVIEWING, STOPPING = ("filing an experiment", "reviewing an experiment",
+                               "stopping an experiment")
+SIMULATING = "simulating an experiment"  # an entry point's check: a simulation writes nothing
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -84,10 +93,17 @@ class ExperimentReviewed:
     status: str
     approvals: int
     approvals_required: int
+    starts_at: datetime
+    ends_at: datetime
+    timelock_hours: int  # the policy's `timelock_hours_major`: an approved one waits at least this
+    start_moved_from: datetime | None = None  # the filed start, when the timelock moved it
 
     def as_json(self) -> dict[str, Any]:
         return {"experiment_id": self.experiment_id, "status": self.status,
-                "approvals": self.approvals, "approvals_required": self.approvals_required}
+                "approvals": self.approvals, "approvals_required": self.approvals_required,
+                "starts_at": self.starts_at.isoformat(), "ends_at": self.ends_at.isoformat(),
+                "timelock_hours": self.timelock_hours,
+                "start_moved_from": _iso(self.start_moved_from)}
 
 
 @dataclass(frozen=True)
@@ -199,13 +215,27 @@ def _reasoning(text: Any) -> str:
 
 
 def _refuse_overlap(session: Any, starts_at: datetime, ends_at: datetime, *,
-                    statuses: tuple[str, ...] = store.LIVE, other_than: Any = None) -> None:
+                    statuses: tuple[str, ...] = store.LIVE, other_than: Any = None,
+                    why: str = "") -> None:
     other = store.overlapping(session, starts_at, ends_at, statuses=statuses,
                               other_than=other_than)
     if other is not None:
-        raise Refused(f"starts_at: {starts_at.isoformat()} .. {ends_at.isoformat()} overlaps "
+        raise Refused(f"starts_at: {starts_at.isoformat()} .. {ends_at.isoformat()}{why} overlaps "
                       f"experiment {other.id} ({other.status}, {other.starts_at.isoformat()} .. "
                       f"{other.ends_at.isoformat()}); the split can run one experiment at a time")
+
+
+def whole_hour_at_or_after(moment: datetime) -> datetime:
+    """`moment` itself when it is a whole hour (UTC), else the next one."""
+    hour = moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return hour if hour == moment else hour + timedelta(hours=1)
+
+
+def queued_start(starts_at: datetime, approved_at: datetime, timelock_hours: int) -> datetime:
+    """When an experiment approved at `approved_at` may start: as filed, unless that comes
+    before the major timelock ends; then the next whole hour at or after its end."""
+    earliest = approved_at + timedelta(hours=timelock_hours)
+    return starts_at if starts_at >= earliest else whole_hour_at_or_after(earliest)
 
 
 def create_experiment(db: Database, *, arms: Any, block_hours: Any, blocks: Any,
@@ -227,7 +257,7 @@ def create_experiment(db: Database, *, arms: Any, block_hours: Any, blocks: Any,
     mde = recorded_mde(db, design, now, mde_runs)
     with writing(db) as session:
         serialize_writes(session)  # the overlap check and the insert, one at a time
-        actor = resolve_actor(session, by, "analyst", "filing an experiment")
+        actor = resolve_actor(session, by, "analyst", FILING)
         policy = load_policy(session)
         problems = store.arm_problems(design.arms, policy)
         gap = policy.min_hours_between_activations
@@ -268,16 +298,17 @@ def review_experiment(db: Database, experiment_id: str, decision: str, *, by: st
                       notes: str | None = None, now: datetime | None = None,
                       totp: str | None = None) -> ExperimentReviewed:
     """One governor's decision. A rejection ends it; the approval that reaches
-    `approvals_required_major` approves it, to start at `starts_at`."""
+    `approvals_required_major` approves it, to start at `starts_at`, or later when that comes
+    before the major timelock has passed (`_queue`)."""
     if decision not in DECISIONS:
         raise ValidationFailed(f"decision: {shown(decision)} is not one of {', '.join(DECISIONS)}")
     notes = optional_text(notes, "notes")
     notes = notes.strip() if notes and notes.strip() else None
     with writing(db) as session:
         serialize_writes(session)  # first: the actor's role is read under the lock too
-        actor = resolve_actor(session, by, "governor", "reviewing an experiment")
+        actor = resolve_actor(session, by, "governor", REVIEWING)
         now = now or utcnow()
-        check_totp(session, actor.username, totp, action="reviewing an experiment", now=now)
+        check_totp(session, actor.username, totp, action=REVIEWING, now=now)
         policy = load_policy(session)
         row = store.load(session, experiment_id)
         store.refuse_unless(row, (store.PROPOSED,), "reviewed")
@@ -309,6 +340,7 @@ def review_experiment(db: Database, experiment_id: str, decision: str, *, by: st
         required = policy.approvals_required_major
         meta = {"experiment_id": row.id, "by": actor.username, "notes": notes,
                 "approvals": approvals, "approvals_required": required}
+        moved_from = None
         if decision == "rejected":
             row.status, row.decided_at, row.decided_by = store.REJECTED, now, actor.username
             record_activity(session, "experiment_rejected",
@@ -318,14 +350,40 @@ def review_experiment(db: Database, experiment_id: str, decision: str, *, by: st
                             f"{actor.username} approved experiment {row.id}: {len(approvals)} "
                             f"of {required} approvals (reviewed as a major change)", meta)
             if len(approvals) >= required:
+                moved_from = _queue(session, row, design, now, policy.timelock_hours_major)
                 row.status, row.decided_at, row.decided_by = (store.APPROVED, now,
                                                               ", ".join(approvals)[:64])
+                moved = (f" (moved from {moved_from.isoformat()}: it waits the "
+                         f"{policy.timelock_hours_major} h timelock of a major change)"
+                         if moved_from else "")
                 record_activity(session, "experiment_approved",
                                 f"experiment {row.id} approved ({len(approvals)} of {required}: "
                                 f"{', '.join(approvals)}); it starts at "
-                                f"{row.starts_at.isoformat()}",
-                                {**meta, "starts_at": row.starts_at})
-        return ExperimentReviewed(str(row.id), row.status, len(approvals), required)
+                                f"{row.starts_at.isoformat()}{moved} unless a governor stops it",
+                                {**meta, "starts_at": row.starts_at, "ends_at": row.ends_at,
+                                 "start_moved_from": moved_from,
+                                 "timelock_hours": policy.timelock_hours_major})
+        return ExperimentReviewed(str(row.id), row.status, len(approvals), required,
+                                  row.starts_at, row.ends_at, policy.timelock_hours_major,
+                                  moved_from)
+
+
+def _queue(session: Any, row: Experiment, design: ExperimentDesign, now: datetime,
+           hours: int) -> datetime | None:
+    """Queue an approved experiment behind the major timelock: a start sooner than `hours`
+    after `now` moves to the next whole hour after it (the blocks with it; the hash covers only
+    their arms' order). Returns the filed start when it moved. Refused when the moved time
+    overlaps another approved or running experiment."""
+    start = queued_start(row.starts_at, now, hours)
+    if start == row.starts_at:
+        return None
+    filed = row.starts_at
+    ends = design.ends_at(start)
+    _refuse_overlap(session, start, ends, statuses=(store.APPROVED, store.RUNNING),
+                    other_than=row.id, why=f" (moved by the {hours} h timelock from "
+                    f"{filed.isoformat()})")
+    row.starts_at, row.ends_at = start, ends
+    return filed
 
 
 # --- stopping -------------------------------------------------------------------------------------
@@ -339,9 +397,9 @@ def stop_experiment(db: Database, experiment_id: str, *, by: str | None, reason:
         raise ValidationFailed("reason: stopping an experiment needs a reason (say why)")
     with writing(db) as session:
         serialize_writes(session)
-        actor = resolve_actor(session, by, "governor", "stopping an experiment")
+        actor = resolve_actor(session, by, "governor", STOPPING)
         now = now or utcnow()
-        check_totp(session, actor.username, totp, action="stopping an experiment", now=now)
+        check_totp(session, actor.username, totp, action=STOPPING, now=now)
         row = store.load(session, experiment_id)
         store.refuse_unless(row, store.LIVE, "stopped")
         store.end(session, row, store.STOPPED, now, by=actor.username, reason=reason,

@@ -178,6 +178,14 @@ def overlapping(session: so.Session, starts_at: datetime, ends_at: datetime, *,
     return session.scalar(query.order_by(Experiment.starts_at).limit(1))
 
 
+def holding_the_split(session: so.Session) -> Experiment | None:
+    """The experiment that holds the split: approved and waiting for its start, or running.
+    Until it ends, no automatic change may move the split (the next switch would find the split
+    changed from elsewhere, and stop the experiment)."""
+    return session.scalar(sa.select(Experiment).where(Experiment.status.in_((APPROVED, RUNNING)))
+                          .order_by(Experiment.starts_at).limit(1))
+
+
 # --- switching the split ------------------------------------------------------------------------
 
 def put_in_force(session: so.Session, row: Experiment, split: Split, policy: Policy,

@@ -20,6 +20,7 @@ from core.allocation.validation import ProposalInput
 from core.base.errors import Refused, ValidationFailed
 from core.base.locking import serialize_writes
 from core.base.sessions import reading, writing
+from core.experiments.store import RUNNING, holding_the_split
 from core.governance.actors import Actor, resolve_actor
 from core.governance.policy_store import load_policy
 from core.platform_data.metrics_model import PlatformMetrics
@@ -30,6 +31,7 @@ from core.rebalancer.rules import suggest_by_rules
 from core.rebalancer.suggestion import Suggestion, clamp_to_policy, policy_gate
 from core.record.activity import record_activity
 from db.engine import Database
+from db.models import Experiment
 from db.types import utcnow
 from settings import Settings, get_settings
 
@@ -170,6 +172,16 @@ def _log_run(session: so.Session, result: RebalanceResult, scheduled: bool) -> N
         "dry_run": result.dry_run, "scheduled": scheduled, "by": result.actor})
 
 
+def experiment_note(experiment: Experiment) -> str:
+    """Why a rebalancer proposal is filed for a governor instead of auto-approved while an
+    experiment holds the split (core.experiments.store.holding_the_split)."""
+    state = ("running" if experiment.status == RUNNING
+             else f"approved to start at {experiment.starts_at.isoformat()}")
+    return (f"experiment {experiment.id} is {state} until {experiment.ends_at.isoformat()}: the "
+            "split follows its schedule, so the rebalancer's proposal waits for a governor "
+            "instead of being auto-approved")
+
+
 def _act(session: so.Session, result: RebalanceResult, actor: Actor, policy: Policy,
          now: datetime | None, *, refuse_duplicate: bool = False) -> RebalanceResult:
     """What a run that should rebalance does: nothing on a dry run or while paused, and nothing
@@ -189,8 +201,11 @@ def _act(session: so.Session, result: RebalanceResult, actor: Actor, policy: Pol
         confidence=result.suggestion.confidence,
         proposed_by=PROPOSED_BY[result.suggestion.engine],
         input_metrics=result.metrics.as_json()), actor, policy)
+    experiment = holding_the_split(session)
     if result.metrics_source == CALLER_METRICS:
         why_not: str | None = CALLER_METRICS_NOTE  # anyone could have written those figures
+    elif experiment is not None:
+        why_not = experiment_note(experiment)
     else:
         why_not = auto_approve_if_allowed(session, row, policy, now)
     return replace(result, outcome="filed" if why_not else "activated", proposal_id=str(row.id),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from datetime import timedelta
 from html.parser import HTMLParser
 from typing import Any
 
@@ -19,11 +20,14 @@ from schemathesis import GenerationMode
 from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
 from api.app import MAX_BODY_BYTES, create_app
+from api.routes import ONE_SIMULATION
 from api.schemas import REQUIRED_TEXT_PATTERN, TEXT_PATTERN
 from core.base.parsing import text_problem
+from core.platform_data.csv_import import import_csv
 from core.proposals.distribution import list_distributions
 from core.governance.changes import request_policy_change
 from core.governance.sealing import seal
+from db.types import utcnow
 from tests.api.test_governance_routes import _queued
 from tests.api.test_routes import PROPOSAL, problem_of
 
@@ -45,7 +49,10 @@ class Contract:
         return {(method, path) for path, item in self.document["paths"].items() for method in item}
 
     def operation(self, method: str, path: str) -> tuple[str, dict[str, Any]]:
-        [template] = [t for pattern, t in self.templates if pattern.match(path)]
+        # The most specific template, as the router matches it: /experiments/simulate before
+        # /experiments/{experiment_id}.
+        template = min((t for pattern, t in self.templates if pattern.match(path)),
+                       key=lambda t: t.count("{"))
         operations = self.document["paths"][template]
         assert method in operations, f"{method.upper()} {template} is not in the document"
         return template, operations[method]
@@ -147,7 +154,25 @@ def test_the_document_s_text_pattern_is_core_s_text_rule():
 
 # --- live answers against the document ----------------------------------------------------------
 
-def test_every_route_answers_its_successes_and_refusals_as_the_document_says(api, contract):
+EXPERIMENT = {"arms": [{"reinvestment": 80, "dao": 15, "lucky": 3, "creator": 2},
+                       {"reinvestment": 70, "dao": 18, "lucky": 8, "creator": 4}],
+              "block_hours": 24, "blocks": 4, "guardrails": ["volume_per_day:-10"],
+              "reasoning": "does a bigger lottery bring more launches?"}
+SIMULATION = {"arms": EXPERIMENT["arms"], "block_hours": 24, "blocks": 4, "runs": 20}
+FIGURES_FROM = utcnow().date() - timedelta(days=20)
+
+
+def seed_figures(db, folder) -> None:
+    """Twenty days of launches up to yesterday, for a simulation to replay."""
+    rows = [f"S{d}x{n},Token {d} {n},0.5,100.00,{FIGURES_FROM + timedelta(days=d)}T00:{n:02d}:00Z"
+            for d in range(20) for n in range(10 + d % 3)]
+    path = folder / "tokens.csv"
+    path.write_text("\n".join(["symbol,name,price,volume_24h,created_at", *rows]) + "\n")
+    import_csv(db, "tokens", path)
+
+
+def test_every_route_answers_its_successes_and_refusals_as_the_document_says(api, contract,
+                                                                            tmp_path):
     holds, post, get = contract.holds, api.post, api.get
     # health, with and without a body
     holds(api.client.get("/health"), 200)
@@ -225,6 +250,45 @@ def test_every_route_answers_its_successes_and_refusals_as_the_document_says(api
     holds(post("gus", review, json={"decision": "approved"}), 200)
     holds(post("gus", review, json={"decision": "approved"}), 409)  # already reviewed
 
+    # experiments: filed, listed, shown, simulated, reviewed (queued behind the timelock), stopped
+    experiments = "/api/v1/experiments"
+    filed = holds(post("ann", experiments, json=EXPERIMENT), 201)
+    holds(post("ann", experiments, json={**EXPERIMENT, "blocks": 5}), 422)
+    holds(post("ann", experiments, content=b'{"arms": [', headers=JSON), 400)
+    holds(post("vic", experiments, json=EXPERIMENT), 403)
+    holds(post("ann", experiments, json=EXPERIMENT), 409)  # its time overlaps the first one's
+    holds(get("vic", experiments), 200)
+    holds(api.client.get(experiments), 401)
+    eid = filed["experiment_id"]
+    holds(get("vic", f"{experiments}/{eid}"), 200)
+    holds(get("vic", f"{experiments}/00000000-0000-0000-0000-000000000000"), 404)
+    simulate = f"{experiments}/simulate"
+    holds(post("ann", simulate, json={**SIMULATION, "from": "2026-01-01"}), 422)  # no figures
+    holds(post("vic", simulate, json={**SIMULATION, "from": "2026-01-01"}), 403)
+    seed_figures(api.db, tmp_path)
+    holds(post("ann", simulate, json={**SIMULATION, "from": FIGURES_FROM.isoformat()}), 200)
+    ONE_SIMULATION.acquire()
+    try:
+        holds(post("ann", simulate, json={**SIMULATION, "from": "2026-01-01"}), 429)
+    finally:
+        ONE_SIMULATION.release()
+    reviews = f"{experiments}/{eid}/reviews"
+    holds(post("gus", reviews, json={"decision": "maybe"}), 422)
+    holds(post("ann", reviews, json={"decision": "approved"}), 403)
+    holds(post("gus", f"{experiments}/00000000-0000-0000-0000-000000000000/reviews",
+               json={"decision": "approved"}), 404)
+    holds(post("gus", reviews, json={"decision": "approved"}), 200)
+    assert holds(post("gil", reviews, json={"decision": "approved"}), 200)["start_moved_from"]
+    holds(post("gil", reviews, json={"decision": "approved"}), 409)  # decided
+    stop = f"{experiments}/{eid}/stop"
+    holds(post("gus", stop, json={"reason": ""}), 422)
+    holds(post("ann", stop, json={"reason": "no"}), 403)
+    holds(post("gus", f"{experiments}/00000000-0000-0000-0000-000000000000/stop",
+               json={"reason": "no"}), 404)
+    holds(post("gus", stop, json={"reason": "not this month"}), 200)
+    holds(post("gus", stop, json={"reason": "again"}), 409)  # stopped already
+    assert "salt" in holds(get("vic", f"{experiments}/{eid}"), 200)
+
     # the log, the activity, the metrics, the comparison
     holds(get("vic", "/api/v1/history", params={"limit": 2}), 200)
     holds(get("vic", "/api/v1/history", params={"limit": 0}), 422)
@@ -260,6 +324,10 @@ def test_too_many_bad_tokens_is_429_as_documented(api, contract):
     ("/api/v1/proposals/00000000-0000-0000-0000-000000000000/reviews", "governor"),
     ("/api/v1/proposals/00000000-0000-0000-0000-000000000000/veto", "governor"),
     ("/api/v1/governance/proposals/00000000-0000-0000-0000-000000000000/reviews", "governor"),
+    ("/api/v1/experiments", "analyst"),
+    ("/api/v1/experiments/simulate", "analyst"),
+    ("/api/v1/experiments/00000000-0000-0000-0000-000000000000/reviews", "governor"),
+    ("/api/v1/experiments/00000000-0000-0000-0000-000000000000/stop", "governor"),
 ])
 @pytest.mark.parametrize("body", [b'{"dao": "eighteen", "typo": 1}', b'{"dao": 18,', b"[]"])
 def test_a_junior_role_with_a_bad_body_is_403_and_no_token_with_it_401(api, url, role, body):
@@ -279,6 +347,10 @@ def test_a_junior_role_with_a_bad_body_is_403_and_no_token_with_it_401(api, url,
     ("/api/v1/proposals/00000000-0000-0000-0000-000000000000/veto", {"reason": "no"}, "ann"),
     ("/api/v1/governance/proposals/00000000-0000-0000-0000-000000000000/reviews",
      {"decision": "approved"}, "ann"),
+    ("/api/v1/experiments", EXPERIMENT, "vic"),
+    ("/api/v1/experiments/00000000-0000-0000-0000-000000000000/reviews",
+     {"decision": "approved"}, "ann"),
+    ("/api/v1/experiments/00000000-0000-0000-0000-000000000000/stop", {"reason": "no"}, "ann"),
 ])
 def test_the_api_s_role_refusal_reads_as_core_s_own(api, monkeypatch, url, body, who):
     """The route's early check and core's check inside the service say the same words: with the

@@ -73,15 +73,22 @@ def test_an_experiment_from_filing_to_stop_and_adoption_on_the_command_line(run,
     second = ok(run("experiment", "review", eid, "--decision", "approved", "--by", "gail",
                     "--notes", "go", "--json"))
     assert (second["status"], second["approvals"]) == ("approved", 2)
+    # It waits the 24 h timelock of a major change: the start moved to a whole hour after it
+    # (tests/integration/test_experiment_queue.py); the schedule fires inside its first block, at
+    # minute 17, when no other job of the schedule fires.
+    assert (second["start_moved_from"], second["timelock_hours"]) == (start.isoformat(), 24)
+    moved = datetime.fromisoformat(second["starts_at"])
+    assert moved.minute == 0 and moved > start + timedelta(hours=21)
+    fire = moved + timedelta(minutes=17)
     [listed] = ok(run("experiment", "list", "--json"))
     assert {"experiment_id", "status", "arms", "starts_at", "ends_at"} <= set(listed)
     assert listed["status"] == "approved" and len(listed["arms"]) == 2
 
-    tick = ok(run("schedule", "--once", "--at", start.isoformat(), "--json"))
+    tick = ok(run("schedule", "--once", "--at", fire.isoformat(), "--json"))
     [experiments] = [r for r in tick["ran"] if r["job"] == "experiments"]
     assert experiments["result"]["started"] == [eid]
     assert experiments["result"]["switched"][0]["block"] == 0
-    again = ok(run("schedule", "--once", "--at", start.isoformat(), "--json"))
+    again = ok(run("schedule", "--once", "--at", fire.isoformat(), "--json"))
     assert [r for r in again["ran"] if r["job"] == "experiments"] == []  # claimed: once
 
     shown = ok(run("experiment", "show", eid, "--json"))
