@@ -24,7 +24,7 @@ EVENT_TYPES = ("proposal.filed", "proposal.reviewed", "proposal.expired", "propo
                "policy.changed", "allocation.queued", "allocation.vetoed", "governance.filed",
                "governance.reviewed", "governance.activated", "audit.failed",
                "experiment.filed", "experiment.reviewed", "experiment.started",
-               "experiment.finished", "experiment.stopped")
+               "experiment.switched", "experiment.finished", "experiment.stopped")
 ALL_EVENTS = "all"
 
 # activity_type -> (event type, fields added to the activity's metadata)
@@ -51,6 +51,8 @@ ACTIVITY_EVENTS: dict[str, tuple[str, dict[str, Any]]] = {
     "experiment_approval_recorded": ("experiment.reviewed", {"decision": "approved"}),
     "experiment_rejected": ("experiment.reviewed", {"decision": "rejected"}),
     "experiment_started": ("experiment.started", {}),
+    # api.md's experiment.switched: each block's start, whether or not it changed the split.
+    "experiment_block_started": ("experiment.switched", {}),
     "experiment_finished": ("experiment.finished", {}),
     "experiment_stopped": ("experiment.stopped", {}),
 }

@@ -448,3 +448,19 @@ def test_an_experiment_approved_by_raw_sql_switches_nothing(team):
     tick(team, now + DAY)
     assert switch_count(team) == 0 and live(team) == CONTROL
     assert list_activity(team, 5, "audit_failed")
+
+
+@pytest.mark.usefixtures("private_webhooks_allowed")
+def test_each_block_start_sends_experiment_switched_with_its_block_and_arm(team, tmp_path):
+    webhooks.add_endpoint(team, URL, "experiment.switched", by="ada")
+    now = first_midnight(team)
+    experiment = file_experiment(team, now, blocks=4)
+    approve(team, experiment, now)
+    start = now + DAY
+    run_days(team, tmp_path, start, 4, lambda split: 20)
+    with team.reads() as session:
+        events = list(session.scalars(sa.select(OutboxEvent).order_by(OutboxEvent.created_at)))
+    assert [e.type for e in events] == ["experiment.switched"] * 4
+    assert [e.data["block"] for e in events] == [0, 1, 2, 3]
+    assert sorted(e.data["arm"] for e in events) == [0, 0, 1, 1]
+    assert {e.data["experiment_id"] for e in events} == {experiment}
