@@ -122,7 +122,9 @@ def _refuse_outside_period(terms: ProposalVoteTerms, result: ProposalVoteResult 
                       "taken after it")
     if now < terms.opens_at:
         raise Refused(f"proposal: voting on {terms.proposal_id} opens at {opens}")
-    if not terms.opens_at.timestamp() <= moment < terms.closes_at.timestamp():
+    # Whole seconds, as a vote's timestamp is: a vote signed in the second the proposal was
+    # filed is inside the period.
+    if not int(terms.opens_at.timestamp()) <= moment < terms.closes_at.timestamp():
         raise Refused(f"timestamp: {moment} ({_instant(moment)}) is outside the voting period "
                       f"{opens} .. {closes}; sign the vote with the current time")
     if moment > (now + MAX_VOTE_CLOCK_AHEAD).timestamp():
