@@ -51,7 +51,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
 import sqlalchemy as sa
@@ -156,8 +156,16 @@ def _scale(column: sa.Column[Any]) -> int | None:
 def _number(value: Decimal | int | float, scale: int | None = None) -> str:
     number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     if scale is not None and number.is_finite():
-        # What a NUMERIC(p, scale) column stores (PostgreSQL rounds half away from zero).
-        number = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+        # What a NUMERIC(p, scale) column stores (PostgreSQL rounds half away from zero). With
+        # the precision the column needs: Decimal's default 28 digits cannot hold a weight in
+        # base units (NUMERIC(78, 0), the voting tables), where quantize would fail and
+        # normalize round. Numbers that fit 28 digits MAC exactly as before.
+        _, digits, exponent = number.as_tuple()
+        assert isinstance(exponent, int)
+        with localcontext() as context:
+            context.prec = max(context.prec, len(digits) + max(exponent, 0) + max(scale, 0) + 2)
+            number = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+            return format(number.normalize(), "f")
     return format(number.normalize(), "f") if number.is_finite() else str(number)
 
 

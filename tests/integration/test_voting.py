@@ -83,6 +83,18 @@ def test_a_snapshot_with_a_bad_block_or_token_is_refused_before_the_file_is_read
     assert every_row(team) == before
 
 
+def test_a_snapshot_whose_total_has_more_than_28_digits_in_base_units_is_kept_exactly(team,
+                                                                                      tmp_path):
+    huge = "123456789012.123456789012345678"  # 30 digits in base units
+    facts = load_snapshot(team, snapshot_csv(tmp_path / "h.csv", {"alice": huge, "bob": "1"}, {}),
+                          block=1)
+    assert facts.total == Decimal("123456789013.123456789012345678")  # exact, past 28 digits
+    set_policy(team, "community_vote", "advisory", by="ada")
+    now = utcnow()
+    proposal = file(team, MINOR, now=now)
+    assert cast(team, proposal, "alice", "for", later(now, minutes=1)).weight == Decimal(huge)
+
+
 def test_the_holder_rows_of_a_snapshot_cannot_be_changed_or_deleted(team, tmp_path):
     voting_on(team, tmp_path)
     for statement in ("UPDATE snapshot_holders SET units = 1",
