@@ -96,9 +96,11 @@ def test_a_snapshot_whose_total_has_more_than_28_digits_in_base_units_is_kept_ex
 
 
 def test_the_holder_rows_of_a_snapshot_cannot_be_changed_or_deleted(team, tmp_path):
-    voting_on(team, tmp_path)
+    voting_on(team, tmp_path)  # on SQLite the load sets the guards aside and puts them back
+    replace = ("INSERT OR REPLACE INTO snapshot_holders SELECT * FROM snapshot_holders"
+               if team.dialect == "sqlite" else "TRUNCATE snapshot_holders CASCADE")
     for statement in ("UPDATE snapshot_holders SET units = 1",
-                      "DELETE FROM snapshot_holders"):
+                      "DELETE FROM snapshot_holders", replace):
         with pytest.raises(sa.exc.DatabaseError), team.engine.begin() as conn:
             conn.execute(sa.text(statement))
 
