@@ -17,6 +17,16 @@ are signed with eth-account (not timed). Then, timed with time.perf_counter, one
 * tally them (`core.voting.tally.tally_snapshot`: latest vote per address, Snapshot's
   delegation over the whole snapshot, the quorum).
 
+Then, with `--stored` (the stored part, core/voting/service.py), on SQLite (a file) and on a
+throwaway PostgreSQL (tests/pg_server.py), each timed once:
+
+* load the same snapshot file into the database (`load_snapshot`: read and checked, Merkle root
+  and holders digest, every holder row written through the engine's bulk path, one transaction);
+* file a proposal put to the vote, store the signed votes (not timed: written in one
+  transaction through the ORM, each with its audit-chain MAC), and tally them from the database
+  (`proposal_tally`: latest vote per address, the voters' and their delegators' rows read on
+  indexes, core.voting.tally).
+
 Prints a Markdown table and the process's peak memory. Which elliptic-curve backend eth-keys
 uses is printed too: it decides the verification time (coincurve's C library, when installed,
 or eth-keys' pure-Python one).
@@ -87,6 +97,10 @@ def main() -> None:
     parser.add_argument("--holders", type=int, default=1_000_000)
     parser.add_argument("--votes", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--stored", action="store_true",
+                        help="also load the snapshot into SQLite and PostgreSQL and tally there")
+    parser.add_argument("--pure", action=argparse.BooleanOptionalAction, default=True,
+                        help="time the pure core's steps (default on)")
     args = parser.parse_args()
 
     import eth_keys
@@ -110,6 +124,11 @@ def main() -> None:
         snapshot, seconds = timed(lambda: load_snapshot(path))
         rows.append((f"read a {len(snapshot.holders):,}-holder CSV ({size / 2**20:,.0f} MiB)",
                      seconds, f"total {snapshot.total}"))
+        if args.stored:
+            rows.extend(stored(path, keys, rng, folder))
+    if not args.pure:
+        report(rows)
+        return
     tree, seconds = timed(lambda: MerkleTree((h.address, h.units) for h in snapshot.holders))
     rows.append((f"Merkle tree and root of {len(tree):,} holders", seconds, tree.root[:18] + "…"))
     proof = tree.proof(keys[0].address)
@@ -123,11 +142,80 @@ def main() -> None:
                  f"for {result.for_:.0f}, against {result.against:.0f}, "
                  f"quorum met {result.quorum_met}"))
 
+    report(rows)
+
+
+def report(rows: list[tuple[str, float, str]]) -> None:
     print("| step | seconds | note |\n|---|---:|---|")
     for step, seconds, note in rows:
         print(f"| {step} | {seconds:.3f} | {note} |")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak memory: {peak:,.0f} MiB")
+
+
+def stored_votes(db, proposal: str, keys, rng: random.Random, start: int) -> None:  # type: ignore[no-untyped-def]
+    """The signed votes written straight into the votes table (each verified first, as
+    `cast_vote` would), in one transaction: what the tally then reads."""
+    import uuid
+    from decimal import Decimal
+
+    from core.base.sessions import writing
+    from core.voting.typed_data import verify_vote
+    from db.models import ProposalVote
+
+    votes = sign_votes(keys, proposal, start, random.Random(rng.random()))
+    with writing(db) as session:
+        for v in votes:
+            checked = verify_vote(proposal, **v)
+            session.add(ProposalVote(proposal_id=uuid.UUID(proposal), address=checked.address,
+                                     support=checked.support, timestamp=checked.timestamp,
+                                     signature=checked.signature, weight_units=Decimal(0)))
+
+
+def measure_engine(url: str, label: str, path: Path, keys, rng: random.Random  # type: ignore[no-untyped-def]
+                   ) -> list[tuple[str, float, str]]:
+    from datetime import UTC, datetime, timedelta
+
+    from core.allocation.validation import ProposalInput
+    from core.database import connect
+    from core.governance.policy_store import set_policy
+    from core.proposals.lifecycle import propose_allocation
+    from core.voting.service import load_snapshot as load_stored, proposal_tally
+
+    db = connect(url)
+    facts, seconds = timed(lambda: load_stored(db, path, block=19_000_000))
+    rows = [(f"{label}: load the {facts.holders:,}-holder snapshot (all or nothing)", seconds,
+             f"root {facts.merkle_root[:18]}…")]
+    set_policy(db, "community_vote", "advisory", by="bench")
+    now = datetime.now(UTC)
+    proposal = propose_allocation(db, ProposalInput(75, 15, 6, 4, "bench"), by="bench",
+                                  now=now).proposal_id
+    stored_votes(db, proposal, keys, rng, int(now.timestamp()) + 1)
+    view, seconds = timed(lambda: proposal_tally(db, proposal, now=now + timedelta(hours=1)))
+    rows.append((f"{label}: tally {view.tally.voters:,} stored votes", seconds,
+                 f"for {view.tally.for_:.0f}, quorum met {view.tally.quorum_met}"))
+    db.engine.dispose()
+    return rows
+
+
+def stored(path: Path, keys, rng: random.Random, folder: str) -> list[tuple[str, float, str]]:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    from tests.pg_server import start_pg_server
+
+    seed = rng.random()  # the same votes on both engines
+    rows = measure_engine(f"sqlite:///{folder}/bench.db", "SQLite", path, keys, random.Random(seed))
+    server = start_pg_server()
+    try:
+        admin = sa.create_engine(server.base_url + "/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql("CREATE DATABASE voting_bench")
+        admin.dispose()
+        rows += measure_engine(server.base_url + "/voting_bench", "PostgreSQL", path, keys,
+                               random.Random(seed))
+    finally:
+        server.stop()
+    return rows
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from cli import rollup_cmds
 from cli import outcome_cmds
 from cli import audit_cmds
 from cli import experiment_cmds
+from cli import voting_cmds
 
 app = typer.Typer(help="Dynamic profit allocation: the allocation log, reviews and the ledger.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -45,3 +46,4 @@ app.add_typer(rollup_cmds.app, name="rollup")
 outcome_cmds.register(app)
 app.add_typer(audit_cmds.audit_app, name="audit")
 experiment_cmds.register(app)
+voting_cmds.register(app)

@@ -209,8 +209,9 @@ def proposal_execute_due(ctx: typer.Context,
                          at: str = typer.Option(None, "--at", help="The time to take as now "
                                                 "(ISO 8601), for tests and replays."),
                          as_json: bool = JsonOption) -> None:
-    """Make every queued change whose timelock has ended take effect (schedule does it every
-    minute); what no longer holds expires, with the reason."""
+    """Close the community votes whose time has come (applying a binding result) and make every
+    queued change whose timelock has ended take effect (schedule does it every minute); what no
+    longer holds expires, with the reason."""
     from core.base.parsing import parse_instant
     from core.proposals import queue
 
@@ -218,7 +219,8 @@ def proposal_execute_due(ctx: typer.Context,
     emit(outcome.as_json(), as_json, lambda: typer.echo(
         f"{len(outcome.executed)} change(s) took effect, {len(outcome.expired)} expired"
         + "".join(f"\n  took effect: {pid}" for pid in outcome.executed)
-        + "".join(f"\n  expired: {e['id']}: {e['reason']}" for e in outcome.expired)))
+        + "".join(f"\n  expired: {e['id']}: {e['reason']}" for e in outcome.expired)
+        + "".join(f"\n  vote closed: {v.proposal_id}: {v.outcome}" for v in outcome.votes_closed)))
 
 
 @app.command()

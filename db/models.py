@@ -716,3 +716,142 @@ class ExperimentSwitch(Base):
     switched_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
     chain_seq: so.Mapped[int | None] = _chain_seq()
     chain_mac: so.Mapped[str | None] = _mac()
+
+
+# --- community voting (the voting issue) ---------------------------------------------------------
+
+# What a vote does (core.allocation.policy.COMMUNITY_VOTE_MODES without `off`: a proposal filed
+# with voting off has no vote at all; a test holds the two equal, db never imports core).
+VOTE_MODES = ("advisory", "binding_major")
+VOTE_SUPPORTS = ("for", "against", "abstain")  # core.voting.typed_data.SUPPORTS
+ADDRESS_CHARS = 42  # 0x and 40 hex digits, kept in the EIP-55 checksummed form
+SIGNATURE_CHARS = 132  # 0x and 65 bytes in hex
+# Weights in the token's base units (balance x 10^18, core.voting.snapshot_file): whole numbers
+# too large for BIGINT. NUMERIC(78, 0) holds any uint256 on PostgreSQL; text on SQLite.
+UNITS_DIGITS = 78
+
+
+def _units() -> ExactDecimal:
+    return ExactDecimal(precision=UNITS_DIGITS, scale=0)
+
+
+class VoteSnapshot(Base):
+    """Insert-only: the holders of a token at a block, as loaded (all rows or none). The chain MAC
+    covers the published Merkle root of the (address, weight) table and the SHA-256 of the whole
+    holders table (delegates included), so a holder row changed or slipped in shows against them."""
+
+    __tablename__ = "vote_snapshots"
+    __table_args__ = (
+        sa.CheckConstraint("block >= 0", name="block_not_negative"),
+        sa.CheckConstraint("holders > 0", name="holders_positive"),
+        sa.CheckConstraint("length(merkle_root) = 66", name="merkle_root_hex"),
+        sa.CheckConstraint("length(holders_sha256) = 64", name="holders_sha256_hex"),
+        sa.Index("ix_vote_snapshots_created_at", "created_at"),
+        _chain_index("vote_snapshots"),
+    )
+
+    id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    block: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    token: so.Mapped[str | None] = so.mapped_column(sa.String(ADDRESS_CHARS))
+    holders: so.Mapped[int] = so.mapped_column(sa.Integer)
+    total_units: so.Mapped[Decimal] = so.mapped_column(_units())
+    merkle_root: so.Mapped[str] = so.mapped_column(sa.String(66))
+    holders_sha256: so.Mapped[str] = so.mapped_column(sa.String(64))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    created_by: so.Mapped[str] = so.mapped_column(sa.String(64))
+    chain_seq: so.Mapped[int | None] = _chain_seq()
+    chain_mac: so.Mapped[str | None] = _mac()
+
+
+class SnapshotHolder(Base):
+    """One holder of a snapshot: fixed once written (guards refuse updates and deletes), but not
+    chained row by row (a million MACs per snapshot): the snapshot's own chained row carries the
+    digests of the whole table (core/voting/store.py)."""
+
+    __tablename__ = "snapshot_holders"
+    __table_args__ = (
+        # The tally's question: who delegated to these voters.
+        sa.Index("ix_snapshot_holders_snapshot_delegate", "snapshot_id", "delegate",
+                 sqlite_where=sa.text("delegate IS NOT NULL"),
+                 postgresql_where=sa.text("delegate IS NOT NULL")),
+    )
+
+    snapshot_id: so.Mapped[uuid.UUID] = so.mapped_column(
+        sa.Uuid, sa.ForeignKey("vote_snapshots.id"), primary_key=True)
+    address: so.Mapped[str] = so.mapped_column(sa.String(ADDRESS_CHARS), primary_key=True)
+    units: so.Mapped[Decimal] = so.mapped_column(_units())
+    delegate: so.Mapped[str | None] = so.mapped_column(sa.String(ADDRESS_CHARS))
+
+
+class ProposalVoteTerms(Base):
+    """Insert-only, one per split proposal put to the community: the snapshot in force when it was
+    filed, the voting period and the quorum checkpointed then (OpenZeppelin's
+    GovernorVotesQuorumFraction: changing the policy does not touch open votes), and what the
+    vote does (`mode`)."""
+
+    __tablename__ = "proposal_vote_terms"
+    __table_args__ = (
+        sa.CheckConstraint(_in("mode", VOTE_MODES), name="valid_mode"),
+        sa.CheckConstraint("closes_at > opens_at", name="closes_after_opening"),
+        sa.CheckConstraint("quorum_pct >= 0 AND quorum_pct <= 100", name="quorum_pct_range"),
+        sa.Index("ix_proposal_vote_terms_closes_at", "closes_at"),
+        _chain_index("proposal_vote_terms"),
+    )
+
+    proposal_id: so.Mapped[uuid.UUID] = so.mapped_column(
+        sa.Uuid, sa.ForeignKey("profit_allocation_log.id"), primary_key=True)
+    snapshot_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, sa.ForeignKey("vote_snapshots.id"))
+    mode: so.Mapped[str] = so.mapped_column(sa.String(16))
+    opens_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    closes_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    quorum_pct: so.Mapped[Decimal] = so.mapped_column(PCT)
+    chain_seq: so.Mapped[int | None] = _chain_seq()
+    chain_mac: so.Mapped[str | None] = _mac()
+
+
+class ProposalVote(Base):
+    """Insert-only: a signed vote as cast. A later vote by the same address supersedes an earlier
+    one by being newer (a greater `timestamp`, the signed one); every row is kept, so anyone can
+    recount from the export. `weight_units` is the effective weight when it was cast, for the
+    record; the tally recomputes weights from the snapshot."""
+
+    __tablename__ = "proposal_votes"
+    __table_args__ = (
+        sa.CheckConstraint(_in("support", VOTE_SUPPORTS), name="valid_support"),
+        sa.CheckConstraint("timestamp >= 0", name="timestamp_not_negative"),
+        sa.UniqueConstraint("proposal_id", "address", "timestamp",
+                            name="uq_proposal_votes_proposal_address_timestamp"),
+        _chain_index("proposal_votes"),
+    )
+
+    id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    proposal_id: so.Mapped[uuid.UUID] = so.mapped_column(
+        sa.Uuid, sa.ForeignKey("proposal_vote_terms.proposal_id"))
+    address: so.Mapped[str] = so.mapped_column(sa.String(ADDRESS_CHARS))
+    support: so.Mapped[str] = so.mapped_column(sa.String(16))
+    timestamp: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    signature: so.Mapped[str] = so.mapped_column(sa.String(SIGNATURE_CHARS))
+    weight_units: so.Mapped[Decimal] = so.mapped_column(_units())
+    recorded_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    chain_seq: so.Mapped[int | None] = _chain_seq()
+    chain_mac: so.Mapped[str | None] = _mac()
+
+
+class ProposalVoteResult(Base):
+    """Insert-only, one per closed vote: the tally when voting closed and what it did (`outcome`)."""
+
+    __tablename__ = "proposal_vote_results"
+    __table_args__ = (_chain_index("proposal_vote_results"),)
+
+    proposal_id: so.Mapped[uuid.UUID] = so.mapped_column(
+        sa.Uuid, sa.ForeignKey("proposal_vote_terms.proposal_id"), primary_key=True)
+    closed_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    for_units: so.Mapped[Decimal] = so.mapped_column(_units())
+    against_units: so.Mapped[Decimal] = so.mapped_column(_units())
+    abstain_units: so.Mapped[Decimal] = so.mapped_column(_units())
+    voters: so.Mapped[int] = so.mapped_column(sa.Integer)
+    quorum_met: so.Mapped[bool] = so.mapped_column(sa.Boolean)
+    passed: so.Mapped[bool] = so.mapped_column(sa.Boolean)
+    outcome: so.Mapped[str] = so.mapped_column(sa.Text)
+    chain_seq: so.Mapped[int | None] = _chain_seq()
+    chain_mac: so.Mapped[str | None] = _mac()

@@ -20,9 +20,9 @@ ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 def table_privileges(table: str) -> tuple[str, ...]:
     privileges = ["SELECT", "INSERT"]
-    if table not in triggers.INSERT_ONLY_TABLES:
+    if table not in (*triggers.INSERT_ONLY_TABLES, *triggers.FIXED_TABLES):
         privileges.append("UPDATE")
-    if table not in triggers.APPEND_ONLY_TABLES:
+    if table not in (*triggers.APPEND_ONLY_TABLES, *triggers.FIXED_TABLES):
         privileges.append("DELETE")
     return tuple(privileges)
 

@@ -44,9 +44,16 @@ QUEUED_ENDS = ("active", "vetoed", "expired", "superseded")
 CHAIN_COLUMNS = ("chain_seq", "chain_mac")
 # Experiments (0016): their reviews, and each block's switch (its key keeps a block to one switch).
 EXPERIMENT_TABLES = ("experiment_reviews", "experiment_switches")
+# Community voting (0017): snapshots, each proposal's vote terms, the signed votes, the results.
+VOTING_TABLES = ("vote_snapshots", "proposal_vote_terms", "proposal_votes",
+                 "proposal_vote_results")
+# Fixed once written like the insert-only tables, but outside the audit chain: a snapshot's
+# million holder rows are covered as a whole by the digests on its chained `vote_snapshots` row.
+SNAPSHOT_HOLDERS = "snapshot_holders"
+FIXED_TABLES = (SNAPSHOT_HOLDERS,)
 INSERT_ONLY_TABLES = ("protocol_activity", "profit_distributions", "allocation_policy",
                       "proposal_reviews", "governance_reviews", "governance_seals",
-                      "timelock_queue", "proposal_vetoes", *EXPERIMENT_TABLES)
+                      "timelock_queue", "proposal_vetoes", *EXPERIMENT_TABLES, *VOTING_TABLES)
 APPEND_ONLY_TABLES = (LOG, GOVERNANCE, *INSERT_ONLY_TABLES)
 # Every key an insert could collide with, per append-only table: the primary key and each unique
 # constraint (a test holds this against db/models.py). REPLACE deletes the row holding any of them.
@@ -63,6 +70,11 @@ UNIQUE_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
     "proposal_vetoes": (("id",), ("proposal_id", "vetoed_by")),
     "experiment_reviews": (("id",), ("experiment_id", "reviewer")),
     "experiment_switches": (("experiment_id", "block_index"),),
+    "vote_snapshots": (("id",),),
+    "proposal_vote_terms": (("proposal_id",),),
+    "proposal_votes": (("id",), ("proposal_id", "address", "timestamp")),
+    "proposal_vote_results": (("proposal_id",),),
+    SNAPSHOT_HOLDERS: (("snapshot_id", "address"),),
 }
 
 
@@ -139,11 +151,11 @@ def guards() -> list[Guard]:
                 f"{LOG}: active periods cannot overlap", sqlite_only=True)
           for event in ("INSERT", "UPDATE")),
     ]
-    for table in INSERT_ONLY_TABLES:
+    for table in (*INSERT_ONLY_TABLES, *FIXED_TABLES):
         for event in ("UPDATE", "DELETE"):
             items.append(Guard(f"{table}_no_{event.lower()}", table, event, None,
                                f"{table} is insert-only: rows cannot be {event.lower()}d"))
-    for table in APPEND_ONLY_TABLES:
+    for table in (*APPEND_ONLY_TABLES, *FIXED_TABLES):
         items.extend(_engine_trick_guards(table))
     for table in (LOG, GOVERNANCE):  # the append-only tables whose rows may still move
         items.append(Guard(f"{table}_chain_fixed", table, "UPDATE",
@@ -176,7 +188,7 @@ def _engine_trick_guards(table: str) -> list[Guard]:
         Guard(f"{table}_no_truncate", table, "TRUNCATE", None,
               f"{table} is append-only: it cannot be truncated", postgresql_only=True),
     ]
-    if table not in INSERT_ONLY_TABLES:  # the insert-only ones refuse every update already
+    if table not in (*INSERT_ONLY_TABLES, *FIXED_TABLES):  # those refuse every update already
         items.append(Guard(f"{table}_rowid_fixed", table, "UPDATE", "NEW.rowid {ne} OLD.rowid",
                            f"{table}: rowid cannot change", sqlite_only=True))
     return items

@@ -5,6 +5,7 @@ Pure data and its validation; storing and versioning it is in `core/governance/p
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -44,6 +45,18 @@ TIMELOCK_HOURS = "timelock_hours"
 TIMELOCK_HOURS_MAJOR = "timelock_hours_major"
 VETO_APPROVALS = "veto_approvals"
 DEFAULT_TIMELOCK_HOURS_MAJOR = 24
+# Keys added with the voting issue: what a community vote does, its quorum (percent of the
+# snapshot's total, checkpointed when a proposal is filed), how long it stays open, and which
+# holders snapshot new proposals take.
+COMMUNITY_VOTE = "community_vote"
+VOTE_QUORUM_PCT = "vote_quorum_pct"
+VOTE_PERIOD_HOURS = "vote_period_hours"
+VOTE_SNAPSHOT = "vote_snapshot"
+VOTE_OFF, VOTE_ADVISORY, VOTE_BINDING_MAJOR = "off", "advisory", "binding_major"
+COMMUNITY_VOTE_MODES = (VOTE_OFF, VOTE_ADVISORY, VOTE_BINDING_MAJOR)
+DEFAULT_VOTE_QUORUM_PCT = Decimal(4)  # OpenZeppelin's example quorum fraction
+DEFAULT_VOTE_PERIOD_HOURS = 72
+LATEST_SNAPSHOT = "latest"
 # How far a proposal moves the split decides how many approvals it needs (Aave separates a
 # steward's small update from a full governance vote the same way).
 MINOR, MAJOR = "minor", "major"
@@ -78,6 +91,10 @@ class Policy:
     timelock_hours: int = 0  # minor changes: 0 activates at the last approval, as before
     timelock_hours_major: int = DEFAULT_TIMELOCK_HOURS_MAJOR  # major ones and governance changes
     veto_approvals: int = 1
+    community_vote: str = VOTE_OFF
+    vote_quorum_pct: Decimal = DEFAULT_VOTE_QUORUM_PCT
+    vote_period_hours: int = DEFAULT_VOTE_PERIOD_HOURS
+    vote_snapshot: str = LATEST_SNAPSHOT  # a snapshot's id, or LATEST_SNAPSHOT
 
     def approvals_for(self, tier: str) -> int:
         """Approvals a proposal of this tier needs."""
@@ -129,7 +146,8 @@ POLICY_KEYS: tuple[str, ...] = tuple(
        "proposal_lifetime_hours", "auto_approve_min_confidence", "auto_approve_cooldown_hours",
        MIN_HOURS_BETWEEN_ACTIVATIONS, MAX_DISTRIBUTION,
        "distributions_paused", "rebalancing_paused", TIMELOCK_HOURS, TIMELOCK_HOURS_MAJOR,
-       VETO_APPROVALS, REQUIRE_TOTP]
+       VETO_APPROVALS, REQUIRE_TOTP, COMMUNITY_VOTE, VOTE_QUORUM_PCT, VOTE_PERIOD_HOURS,
+       VOTE_SNAPSHOT]
     + [f"baseline_{b}" for b in BUCKETS]
 )
 # What `policy set` takes: the stored keys, except that the baseline is set as a whole
@@ -199,12 +217,40 @@ def with_setting(policy: Policy, key: str, raw: Any) -> Policy:
             key, raw, 1 if key == "proposal_lifetime_hours" else 0, MAX_HOURS)})
     elif key == MAX_DISTRIBUTION:
         updated = replace(policy, max_distribution=_parse_max_distribution(raw))
+    elif key == COMMUNITY_VOTE:
+        updated = replace(policy, community_vote=_parse_choice(key, raw, COMMUNITY_VOTE_MODES))
+    elif key == VOTE_QUORUM_PCT:
+        updated = replace(policy, vote_quorum_pct=_parse_pct(key, raw))
+    elif key == VOTE_PERIOD_HOURS:
+        updated = replace(policy, vote_period_hours=_parse_int(key, raw, 1, MAX_HOURS))
+    elif key == VOTE_SNAPSHOT:
+        updated = replace(policy, vote_snapshot=parse_snapshot_choice(raw))
     elif key == "auto_approve_min_confidence":
         updated = replace(policy, auto_approve_min_confidence=_parse_confidence_threshold(raw))
     else:
         updated = replace(policy, **{key: _parse_bool(key, raw)})
     check_policy(updated)
     return updated
+
+
+def _parse_choice(key: str, raw: Any, choices: tuple[str, ...]) -> str:
+    text = str(raw).strip().lower()
+    if text not in choices:
+        raise ValidationFailed(f"{key}: {raw!r} is not one of {', '.join(choices)}")
+    return text
+
+
+def parse_snapshot_choice(raw: Any) -> str:
+    """`latest`, or a snapshot's id (a UUID) in its canonical text; whether that snapshot exists
+    is the store's question (core/governance/policy_store.py)."""
+    text = str(raw).strip().lower()
+    if text == LATEST_SNAPSHOT:
+        return text
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise ValidationFailed(f"{VOTE_SNAPSHOT}: {raw!r} is neither {LATEST_SNAPSHOT} nor a "
+                               "snapshot id (a UUID, as `voting snapshot` prints it)") from None
 
 
 def _parse_baseline(raw: Any) -> Split:
@@ -263,6 +309,13 @@ def check_policy(policy: Policy) -> None:
         problems.append(
             f"{TIMELOCK_HOURS_MAJOR}: {policy.timelock_hours_major} is below {TIMELOCK_HOURS} "
             f"{policy.timelock_hours}; a major change never waits less than a minor one")
+    if policy.community_vote != VOTE_OFF and \
+            policy.vote_period_hours >= policy.proposal_lifetime_hours:
+        # Otherwise a proposal could expire, or stop being reviewable, before its vote closes.
+        problems.append(
+            f"{VOTE_PERIOD_HOURS}: {policy.vote_period_hours} is not below "
+            f"proposal_lifetime_hours {policy.proposal_lifetime_hours}; with {COMMUNITY_VOTE} "
+            f"{policy.community_vote}, a vote must close while its proposal can still be decided")
     # The baseline may lie outside narrowed bounds: the rule engine clamps its target into them.
     if policy.baseline.total != 100:
         problems.append(f"baseline: the four sum to {policy.baseline.total}, not 100")
@@ -302,4 +355,8 @@ def policy_from_dict(data: dict[str, Any]) -> Policy:
         timelock_hours=int(merged[TIMELOCK_HOURS]),
         timelock_hours_major=int(merged[TIMELOCK_HOURS_MAJOR]),
         veto_approvals=int(merged[VETO_APPROVALS]),
+        community_vote=str(merged[COMMUNITY_VOTE]),
+        vote_quorum_pct=dec(VOTE_QUORUM_PCT),
+        vote_period_hours=int(merged[VOTE_PERIOD_HOURS]),
+        vote_snapshot=str(merged[VOTE_SNAPSHOT]),
     )

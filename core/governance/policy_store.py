@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from core.allocation.policy import (GOVERNOR_COUNT_KEYS, SETTABLE_KEYS, Policy, policy_from_dict,
-                                    with_setting)
+from core.allocation.policy import (COMMUNITY_VOTE, GOVERNOR_COUNT_KEYS, LATEST_SNAPSHOT,
+                                    SETTABLE_KEYS, VOTE_OFF, VOTE_SNAPSHOT, Policy,
+                                    policy_from_dict, with_setting)
 from core.base.errors import Refused
 from core.base.locking import serialize_writes
 from core.base.parsing import check_text
@@ -16,7 +19,7 @@ from core.governance.seal_state import refuse_if_sealed
 from core.record.activity import record_activity
 from core.record.audit import honoured
 from db.engine import Database
-from db.models import AllocationPolicy
+from db.models import AllocationPolicy, VoteSnapshot
 
 
 def _as_text(value: object) -> str:
@@ -73,7 +76,22 @@ def proposed_setting(session: so.Session, key: str, value: str) -> tuple[Policy,
     """The policy with `key` set to `value`, checked as a whole, and the old and new values."""
     current = load_policy(session)
     updated = with_setting(current, key, value)
+    if key in (COMMUNITY_VOTE, VOTE_SNAPSHOT):
+        _refuse_missing_snapshot(session, updated)
     return updated, current.as_json().get(key), updated.as_json().get(key)
+
+
+def _refuse_missing_snapshot(session: so.Session, policy: Policy) -> None:
+    """A vote needs a holders snapshot to weigh it: the one named, or any for `latest`. (Read
+    straight from the table: the voting package sits above this one.)"""
+    if policy.vote_snapshot != LATEST_SNAPSHOT:
+        if session.get(VoteSnapshot, uuid.UUID(policy.vote_snapshot)) is None:
+            raise Refused(f"{VOTE_SNAPSHOT}: no holders snapshot with id {policy.vote_snapshot}; "
+                          "load one with `voting snapshot` first")
+    elif policy.community_vote != VOTE_OFF and session.scalar(
+            sa.select(VoteSnapshot.id).limit(1)) is None:
+        raise Refused(f"{COMMUNITY_VOTE}: no holders snapshot is loaded, so no vote could be "
+                      "weighed; load one with `voting snapshot` first")
 
 
 def apply_setting(session: so.Session, key: str, value: str, by: str, *,

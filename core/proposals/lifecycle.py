@@ -32,6 +32,7 @@ from core.record.audit import honoured
 # This service's read of the split in force lives apart so that `current` need not load this.
 from core.allocation.current import get_current_allocation, read_current_allocation  # noqa: F401
 from core.allocation.split import BUCKETS, DEFAULT_SPLIT, Split, format_pct
+from core.voting.terms import binding_vote_waits, open_vote
 from core.allocation.validation import (ProposalInput, ValidationResult, proposal_tier, step_errors,
                                         validate_proposal)
 from core.base.sessions import reading, writing
@@ -342,13 +343,19 @@ def file_proposal(session: so.Session, proposal: ProposalInput, actor: Actor,
         timestamp=now)
     session.add(row)
     session.flush()
+    # The community vote (when the policy has one) opens with the filing: the snapshot, quorum
+    # and period in force now are the proposal's for good.
+    terms = open_vote(session, row, policy, now)
     record_activity(session, "allocation_proposed",
                     f"{actor.username} proposed {result.split.label()} ({proposal.proposed_by})",
                     {"proposal_id": row.id, "split": result.split.as_json(),
                      "live_split": live.as_json(), "tier": result.tier,
                      "confidence": float(result.confidence),
                      "proposed_by": proposal.proposed_by, "by": actor.username,
-                     "warnings": result.warnings})
+                     "warnings": result.warnings,
+                     **({"vote": {"snapshot_id": terms.snapshot_id, "mode": terms.mode,
+                                  "closes_at": terms.closes_at,
+                                  "quorum_pct": float(terms.quorum_pct)}} if terms else {})})
     return row, result
 
 
@@ -521,11 +528,24 @@ def _approve(session: so.Session, row: AllocationLog, reviewer: str, notes: str 
                         f"{', '.join(approvals)})",
                         {"proposal_id": row.id, "by": reviewer, "notes": notes,
                          "approvals": approvals})
-        hours = policy.timelock_for(tier)
-        if hours > 0:
-            _queue(session, row, reviewer, notes, tier, hours, now)
-        else:
-            activate(session, row, policy, reviewer, notes, now)
+        waits = binding_vote_waits(session, row.id, tier)
+        if waits is not None:
+            # It stays proposed; closing the vote (core/proposals/votes.py) carries it out.
+            record_activity(session, "allocation_awaiting_vote",
+                            f"proposal {row.id} is approved and waits for the community vote: "
+                            f"{waits}", {"proposal_id": row.id, "by": reviewer, "reason": waits})
+            return
+        carry_out(session, row, reviewer, notes, policy, tier, now)
+
+
+def carry_out(session: so.Session, row: AllocationLog, reviewer: str, notes: str | None,
+              policy: Policy, tier: str, now: datetime) -> None:
+    """An approved proposal takes effect now, or waits out its tier's timelock in the queue."""
+    hours = policy.timelock_for(tier)
+    if hours > 0:
+        _queue(session, row, reviewer, notes, tier, hours, now)
+    else:
+        activate(session, row, policy, reviewer, notes, now)
 
 
 def _queue(session: so.Session, row: AllocationLog, reviewer: str, notes: str | None, tier: str,

@@ -4,7 +4,8 @@ veto it meanwhile (OpenZeppelin's TimelockController: a minimum delay, a cancell
 A split proposal is queued by its last required approval when its tier's timelock
 (`timelock_hours`, `timelock_hours_major`) is above 0; a governance proposal always is, for
 `timelock_hours_major`. `execute_due` (the `proposal execute-due` command, and `schedule` every
-minute) makes what is due take effect, checked again against the live split, the policy and the
+minute) closes the community votes whose time has come (core/proposals/votes.py) and makes what
+is due take effect, checked again against the live split, the policy and the
 governors of that moment: what no longer holds expires, with the reason. `veto_approvals` vetoes
 stop a queued change for good. The queue's rows are insert-only: nobody, raw SQL included, can
 move a change forward.
@@ -33,6 +34,7 @@ from core.governance.changes import GOVERNANCE, execute_governance, governance_a
 from core.governance.policy_store import load_policy
 from core.governance.second_factor import check_totp
 from core.proposals.lifecycle import ALLOCATION, QUEUED, activate, counted_approvals, live_split
+from core.proposals.votes import ClosedVote, close_due_votes
 from core.record.activity import record_activity
 from core.record.audit import honoured
 from db.engine import Database
@@ -60,9 +62,11 @@ class VetoOutcome:
 class DueOutcome:
     executed: list[str] = field(default_factory=list)
     expired: list[dict[str, str]] = field(default_factory=list)
+    votes_closed: list[ClosedVote] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return {"executed": self.executed, "expired": self.expired}
+        return {"executed": self.executed, "expired": self.expired,
+                "votes_closed": [v.as_json() for v in self.votes_closed]}
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,9 @@ def execute_due(db: Database, now: datetime | None = None) -> DueOutcome:
     expired: list[dict[str, str]] = []
     with writing(db) as session:
         serialize_writes(session)
+        # Votes first: a binding result may reject a proposal or let it take effect (at once, or
+        # into the queue below).
+        closed = close_due_votes(session, load_policy(session), now)
         due = list(session.scalars(sa.select(TimelockEntry).where(TimelockEntry.executes_at <= now)
                                    .order_by(TimelockEntry.executes_at, TimelockEntry.proposal_id)))
         for entry in due:
@@ -202,7 +209,7 @@ def execute_due(db: Database, now: datetime | None = None) -> DueOutcome:
                 executed.append(str(entry.proposal_id))
             else:
                 expired.append({"id": str(entry.proposal_id), "reason": problem})
-    return DueOutcome(executed, expired)
+    return DueOutcome(executed, expired, closed)
 
 
 def queued_changes(db: Database) -> list[QueuedChange]:

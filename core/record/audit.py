@@ -51,7 +51,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
 import sqlalchemy as sa
@@ -85,6 +85,16 @@ CHAINED: dict[str, tuple[str, ...]] = {
     "experiment_reviews": ("id", "experiment_id", "reviewer", "decision", "notes", "reviewed_at"),
     "experiment_switches": ("experiment_id", "block_index", "arm", "allocation_id",
                             "switched_at"),
+    # Community voting: a snapshot's row covers its holders through their digests (the holder
+    # rows themselves are fixed by guards, not chained one by one).
+    "vote_snapshots": ("id", "block", "token", "holders", "total_units", "merkle_root",
+                       "holders_sha256", "created_at", "created_by"),
+    "proposal_vote_terms": ("proposal_id", "snapshot_id", "mode", "opens_at", "closes_at",
+                            "quorum_pct"),
+    "proposal_votes": ("id", "proposal_id", "address", "support", "timestamp", "signature",
+                       "weight_units", "recorded_at"),
+    "proposal_vote_results": ("proposal_id", "closed_at", "for_units", "against_units",
+                              "abstain_units", "voters", "quorum_met", "passed", "outcome"),
 }
 # What each row MAC covers: the fields that decide who may do what.
 ROW_SIGNED: dict[str, tuple[str, ...]] = {
@@ -123,6 +133,8 @@ WRITTEN_ORDER: dict[str, tuple[str, ...]] = {
     "governance_seals": ("id",), "timelock_queue": ("queued_at", "proposal_id"),
     "proposal_vetoes": ("vetoed_at", "id"),
     "experiment_reviews": ("reviewed_at", "id"), "experiment_switches": ("switched_at",),
+    "vote_snapshots": ("created_at", "id"), "proposal_vote_terms": ("opens_at", "proposal_id"),
+    "proposal_votes": ("recorded_at", "id"), "proposal_vote_results": ("closed_at", "proposal_id"),
 }
 SEALED_SECRET_COLUMNS = {"webhook_endpoints": "secret"}
 PLAIN_WEBHOOK_SECRET_PREFIX = "whsec_"  # core.jobs.webhooks.SECRET_PREFIX (jobs is above record)
@@ -144,8 +156,16 @@ def _scale(column: sa.Column[Any]) -> int | None:
 def _number(value: Decimal | int | float, scale: int | None = None) -> str:
     number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     if scale is not None and number.is_finite():
-        # What a NUMERIC(p, scale) column stores (PostgreSQL rounds half away from zero).
-        number = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+        # What a NUMERIC(p, scale) column stores (PostgreSQL rounds half away from zero). With
+        # the precision the column needs: Decimal's default 28 digits cannot hold a weight in
+        # base units (NUMERIC(78, 0), the voting tables), where quantize would fail and
+        # normalize round. Numbers that fit 28 digits MAC exactly as before.
+        _, digits, exponent = number.as_tuple()
+        assert isinstance(exponent, int)
+        with localcontext() as context:
+            context.prec = max(context.prec, len(digits) + max(exponent, 0) + max(scale, 0) + 2)
+            number = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+            return format(number.normalize(), "f")
     return format(number.normalize(), "f") if number.is_finite() else str(number)
 
 
@@ -517,7 +537,7 @@ def sign_existing(connection: sa.Connection) -> None:
         if secret.startswith(PLAIN_WEBHOOK_SECRET_PREFIX):
             connection.execute(sa.update(endpoints).where(endpoints.c.id == endpoint_id)
                                .values(secret=keys.seal(secret)))
-    # Tables made by later revisions (experiments, 0016) do not exist yet; their rows are signed
+    # Tables made by later revisions (experiments 0016, voting 0017) do not exist yet; their rows are signed
     # as they are written.
     present = set(sa.inspect(connection).get_table_names())
     for table, columns in CHAINED.items():

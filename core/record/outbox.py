@@ -24,7 +24,8 @@ EVENT_TYPES = ("proposal.filed", "proposal.reviewed", "proposal.expired", "propo
                "policy.changed", "allocation.queued", "allocation.vetoed", "governance.filed",
                "governance.reviewed", "governance.activated", "audit.failed",
                "experiment.filed", "experiment.reviewed", "experiment.started",
-               "experiment.switched", "experiment.finished", "experiment.stopped")
+               "experiment.switched", "experiment.finished", "experiment.stopped", "vote.cast",
+               "vote.closed")
 ALL_EVENTS = "all"
 
 # activity_type -> (event type, fields added to the activity's metadata)
@@ -55,6 +56,9 @@ ACTIVITY_EVENTS: dict[str, tuple[str, dict[str, Any]]] = {
     "experiment_block_started": ("experiment.switched", {}),
     "experiment_finished": ("experiment.finished", {}),
     "experiment_stopped": ("experiment.stopped", {}),
+    # Community votes (core/voting): each signed vote taken, and each vote closed with its result.
+    "vote_cast": ("vote.cast", {}),
+    "vote_closed": ("vote.closed", {}),
 }
 _ENDPOINTS_KEY = "webhook_endpoints"
 

@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
+from core.allocation.policy import DEFAULT_VOTE_QUORUM_PCT
 from core.base.errors import ValidationFailed
 from core.base.formatting import decimal_text
 from core.base.parsing import to_decimal
 from core.voting.snapshot_file import UNIT, Snapshot, effective_weights, units_to_decimal
 from core.voting.typed_data import ABSTAIN, AGAINST, FOR, SUPPORTS
 
-DEFAULT_QUORUM_PCT = Decimal(4)  # the policy's vote_quorum_pct default (OpenZeppelin's example)
+DEFAULT_QUORUM_PCT = DEFAULT_VOTE_QUORUM_PCT  # the policy's vote_quorum_pct default
 MIN_QUORUM_PCT, MAX_QUORUM_PCT = Decimal(0), Decimal(100)
 QUORUM_PCT_PLACES = 2  # 2.5% is a quorum people set; 2.4999% is a typo
 PERCENT = 100

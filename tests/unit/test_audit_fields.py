@@ -63,3 +63,10 @@ def test_a_row_mac_ignores_the_columns_left_out_of_it():
     mac = audit.row_mac(KEYS, "users", user)
     assert mac == audit.row_mac(KEYS, "users", {**user, "display_name": "Someone"})
     assert mac != audit.row_mac(KEYS, "users", {**user, "role": "viewer"})
+
+
+def test_a_weight_in_base_units_beyond_28_digits_macs_exactly():
+    column = Base.metadata.tables["vote_snapshots"].c.total_units  # NUMERIC(78, 0)
+    big = 10 ** 60 + 1
+    assert audit.canonical(big, column) == str(big)
+    assert audit.canonical(Decimal(big), column) != audit.canonical(Decimal(big + 1), column)

@@ -1,0 +1,96 @@
+"""`python -m core voting ...` and `vote ...`: community voting (the voting issue's contract).
+
+Holders snapshots are loaded from the platform's CSV; reading balances from an EVM node
+(`--rpc`) is not offered yet. Votes are signed by the holder's wallet: `vote typed-data` prints
+the EIP-712 document to sign, `vote cast` records the signature, `vote tally` counts.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from cli.common import JsonOption, database, emit, refusals
+
+voting_app = typer.Typer(help="Holders snapshots for community votes.", no_args_is_help=True)
+vote_app = typer.Typer(help="Signed community votes on split proposals.", no_args_is_help=True)
+
+SUPPORT_HELP = "for, against or abstain"
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(voting_app, name="voting")
+    root.add_typer(vote_app, name="vote")
+
+
+@voting_app.command("snapshot")
+@refusals
+def snapshot_(ctx: typer.Context,
+              file: str = typer.Argument(..., metavar="FILE",
+                                         help="CSV: address,balance[,delegate]; all rows or none."),
+              block: str = typer.Option(..., "--block", metavar="N",
+                                        help="The block the balances were read at."),
+              token: str = typer.Option(None, "--token", metavar="ADDRESS",
+                                        help="The token contract whose balances these are."),
+              as_json: bool = JsonOption) -> None:
+    """Load a holders snapshot; new proposals take it when vote_snapshot is `latest` or its id."""
+    from core.voting.service import load_snapshot
+
+    facts = load_snapshot(database(ctx), file, block=block, token=token)
+    emit(facts.as_json(), as_json, lambda: typer.echo(
+        f"snapshot {facts.snapshot_id}: {facts.holders:,} holders at block {facts.block}, total "
+        f"{facts.total}\nMerkle root {facts.merkle_root}"))
+
+
+@vote_app.command("typed-data")
+@refusals
+def typed_data_(ctx: typer.Context,
+                proposal_id: str = typer.Argument(..., metavar="PROPOSAL_ID"),
+                address: str = typer.Option(..., "--address", metavar="ADDR"),
+                support: str = typer.Option(..., "--support", help=SUPPORT_HELP),
+                timestamp: str = typer.Option(None, "--timestamp", metavar="T",
+                                              help="Unix seconds (default: now)."),
+                as_json: bool = JsonOption) -> None:
+    """The EIP-712 typed data a wallet signs for this vote (eth_signTypedData_v4's argument)."""
+    from core.voting.service import vote_typed_data
+
+    document = vote_typed_data(database(ctx), proposal_id, address=address, support=support,
+                               timestamp=timestamp)
+    emit(document, as_json)
+
+
+@vote_app.command("cast")
+@refusals
+def cast_(ctx: typer.Context,
+          proposal_id: str = typer.Argument(..., metavar="PROPOSAL_ID"),
+          address: str = typer.Option(..., "--address", metavar="ADDR"),
+          support: str = typer.Option(..., "--support", help=SUPPORT_HELP),
+          timestamp: str = typer.Option(..., "--timestamp", metavar="T",
+                                        help="The message's timestamp (unix seconds)."),
+          signature: str = typer.Option(..., "--signature", metavar="HEX"),
+          as_json: bool = JsonOption) -> None:
+    """Record a signed vote; a later vote (greater T) by the same address replaces the earlier."""
+    from core.voting.service import cast_vote
+
+    outcome = cast_vote(database(ctx), proposal_id, address=address, support=support,
+                        timestamp=timestamp, signature=signature)
+    emit(outcome.as_json(), as_json, lambda: typer.echo(
+        f"{outcome.address} voted {outcome.support} on proposal {outcome.proposal_id} with "
+        f"weight {outcome.weight}" + (" (replacing its earlier vote)" if outcome.replaced else "")))
+
+
+@vote_app.command("tally")
+@refusals
+def tally_(ctx: typer.Context, proposal_id: str = typer.Argument(..., metavar="PROPOSAL_ID"),
+           as_json: bool = JsonOption) -> None:
+    """The result so far, recomputed from the stored votes and the snapshot."""
+    from core.voting.service import proposal_tally
+
+    view = proposal_tally(database(ctx), proposal_id)
+    data = view.as_json()
+    emit(data, as_json, lambda: typer.echo(
+        f"proposal {view.proposal_id} ({view.mode}, {data['status']}, closes "
+        f"{view.closes_at:%Y-%m-%d %H:%M} UTC): for {data['for']}, against {data['against']}, "
+        f"abstain {data['abstain']}; {data['voters']} voters; quorum {data['quorum']} "
+        f"({data['quorum_pct']}%) {'met' if data['quorum_met'] else 'not met'}; "
+        f"{'passes' if data['passed'] else 'does not pass'}"
+        + (f"\n{view.outcome}" if view.outcome else "")))

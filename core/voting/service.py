@@ -1,0 +1,258 @@
+"""Community voting's services, one transaction each: load a holders snapshot, the typed data a
+wallet signs, cast a signed vote, the tally, and the export anyone can recount from.
+
+A vote has no account behind it: the EIP-712 signature is the credential, so the actor of its
+activity row is the voting address, and the channel (`cli`, `api`) is named by the entry point
+as for every other change (core/base/channel.py). A refused vote writes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy.orm as so
+
+from core.base.channel import current_channel
+from core.base.errors import NotFound, Refused
+from core.base.locking import serialize_writes
+from core.base.parsing import parse_whole, shown
+from core.base.sessions import reading, writing
+from core.record.activity import record_activity
+from core.voting import store, terms as vote_terms
+from core.voting.addresses import parse_address
+from core.voting.snapshot_file import load_snapshot as read_snapshot_file
+from core.voting.snapshot_file import units_to_decimal
+from core.voting.tally import QUORUM_PCT_PLACES, Tally
+from core.voting.typed_data import (DEFAULT_CHAIN_ID, parse_support, parse_timestamp,
+                                    typed_data, verify_vote)
+from db.engine import Database
+from db.models import ProposalVote, ProposalVoteResult, ProposalVoteTerms, VoteSnapshot
+from db.types import utcnow
+
+MAX_BLOCK = 2 ** 63 - 1  # a BIGINT; chains count blocks in the tens of millions
+# A vote may be signed a little ahead of our clock (a wallet's clock runs fast), never further:
+# a timestamp far ahead would lock its address out of changing its vote until then.
+MAX_VOTE_CLOCK_AHEAD = timedelta(minutes=5)
+SNAPSHOT_LOADER = "system"  # who loaded a snapshot when no channel names anyone
+
+
+# --- snapshots --------------------------------------------------------------------------------
+
+def _loader(by: str | None) -> str:
+    if by:
+        return by
+    channel = current_channel() or {}
+    return str(channel.get("os_user") or channel.get("token_id") or channel.get("channel")
+               or SNAPSHOT_LOADER)[:64]
+
+
+def load_snapshot(db: Database, path: str | Path, *, block: Any, token: Any = None,
+                  by: str | None = None, now: datetime | None = None) -> store.SnapshotFacts:
+    """A holders snapshot from the platform's CSV (`address,balance[,delegate]`), all rows or
+    none: the file is read and checked whole before anything is written, then the snapshot, its
+    Merkle root and every holder are written in one transaction."""
+    number = parse_whole(block, "block", minimum=0, maximum=MAX_BLOCK)
+    token_address = parse_address(token, "token") if token is not None else None
+    snapshot = read_snapshot_file(path)
+    with writing(db) as session:
+        row = store.add_snapshot(session, snapshot, block=number, token=token_address,
+                                 by=_loader(by), now=now or utcnow())
+        facts = store.SnapshotFacts.of(row)
+        record_activity(session, "vote_snapshot_loaded",
+                        f"holders snapshot {row.id} loaded: {row.holders:,} holders at block "
+                        f"{number}, total {facts.total}",
+                        {**facts.as_json(), "by": row.created_by})
+        return facts
+
+
+def get_snapshot(db: Database, snapshot_id: Any) -> store.SnapshotFacts:
+    with reading(db) as session:
+        try:
+            key = uuid.UUID(str(snapshot_id).strip())
+        except ValueError:
+            raise NotFound(f"snapshot: {shown(snapshot_id)} is not a snapshot id") from None
+        row = session.get(VoteSnapshot, key)
+        if row is None:
+            raise NotFound(f"snapshot: no holders snapshot with id {key}")
+        return store.SnapshotFacts.of(row)
+
+
+# --- the typed data and a cast vote ---------------------------------------------------------
+
+def vote_typed_data(db: Database, proposal_id: Any, *, address: Any, support: Any,
+                    timestamp: Any = None, now: datetime | None = None) -> dict[str, Any]:
+    """The EIP-712 document a wallet signs for this vote (`timestamp` defaults to now); refused
+    for a proposal that is not put to a vote."""
+    with reading(db) as session:
+        terms = vote_terms.terms_of(session, proposal_id)
+        moment = int((now or utcnow()).timestamp()) if timestamp is None else timestamp
+        return typed_data(terms.proposal_id, address, support, moment, DEFAULT_CHAIN_ID)
+
+
+@dataclass(frozen=True)
+class CastOutcome:
+    proposal_id: str
+    address: str
+    support: str
+    weight: Decimal  # the address's effective weight now (its own, and what is delegated to it)
+    timestamp: int
+    replaced: bool  # an earlier vote of the address no longer counts
+
+    def as_json(self) -> dict[str, Any]:
+        return {"proposal_id": self.proposal_id, "address": self.address,
+                "support": self.support, "weight": str(self.weight),
+                "timestamp": self.timestamp, "replaced": self.replaced}
+
+
+def _instant(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
+
+
+def _refuse_outside_period(terms: ProposalVoteTerms, result: ProposalVoteResult | None,
+                           moment: int, now: datetime) -> None:
+    opens, closes = terms.opens_at.isoformat(timespec="seconds"), terms.closes_at.isoformat(
+        timespec="seconds")
+    if result is not None or now >= terms.closes_at:
+        raise Refused(f"proposal: voting on {terms.proposal_id} closed at {closes}; no vote is "
+                      "taken after it")
+    if now < terms.opens_at:
+        raise Refused(f"proposal: voting on {terms.proposal_id} opens at {opens}")
+    # Whole seconds, as a vote's timestamp is: a vote signed in the second the proposal was
+    # filed is inside the period.
+    if not int(terms.opens_at.timestamp()) <= moment < terms.closes_at.timestamp():
+        raise Refused(f"timestamp: {moment} ({_instant(moment)}) is outside the voting period "
+                      f"{opens} .. {closes}; sign the vote with the current time")
+    if moment > (now + MAX_VOTE_CLOCK_AHEAD).timestamp():
+        raise Refused(f"timestamp: {moment} ({_instant(moment)}) is ahead of the clock "
+                      f"({now.isoformat(timespec='seconds')}) by more than "
+                      f"{int(MAX_VOTE_CLOCK_AHEAD.total_seconds() // 60)} minutes; sign the "
+                      "vote with the current time")
+
+
+def cast_vote(db: Database, proposal_id: Any, *, address: Any, support: Any, timestamp: Any,
+              signature: Any, now: datetime | None = None) -> CastOutcome:
+    """Record a signed vote. Refused, with nothing written: a signature that does not recover
+    `address` over exactly this proposal, support and time; voting not open; an address with no
+    weight at the snapshot (its own or delegated); a timestamp not later than the address's
+    latest vote (a later vote replaces an earlier one, an older one never does)."""
+    parse_support(support)
+    parse_timestamp(timestamp)
+    with writing(db) as session:
+        terms = vote_terms.terms_of(session, proposal_id)  # NotFound before a signature is checked
+        # The signature names the proposal through the domain: a vote signed for another one
+        # recovers another address and is refused here.
+        vote = verify_vote(terms.proposal_id, address=address, support=support,
+                           timestamp=timestamp, signature=signature)
+        # Serialised: two votes of one address at the same moment cannot both be the latest.
+        serialize_writes(session)
+        now = now or utcnow()
+        _refuse_outside_period(terms, vote_terms.result_of(session, terms.proposal_id),
+                               vote.timestamp, now)
+        own = store.holder_units(session, terms.snapshot_id, vote.address)
+        if own + store.delegated_units(session, terms.snapshot_id, vote.address) == 0:
+            snapshot = session.get(VoteSnapshot, terms.snapshot_id)
+            raise Refused(f"address: {vote.address} held nothing at snapshot {terms.snapshot_id} "
+                          f"(block {snapshot.block if snapshot else '?'}) and nobody delegated "
+                          "to it; only holders at the snapshot, or their delegates, can vote")
+        latest = store.latest_vote_of(session, terms.proposal_id, vote.address)
+        if latest is not None and vote.timestamp <= latest.timestamp:
+            same = latest.timestamp == vote.timestamp and latest.support == vote.support
+            raise Refused(
+                f"timestamp: {vote.address} already voted {latest.support} with timestamp "
+                f"{latest.timestamp}" + (" (this very vote)" if same else "")
+                + "; a vote replaces an earlier one only with a later timestamp")
+        delegated = store.delegated_units(session, terms.snapshot_id, vote.address,
+                                          except_voters_of=terms.proposal_id)
+        weight = own + delegated
+        session.add(ProposalVote(proposal_id=terms.proposal_id, address=vote.address,
+                                 support=vote.support, timestamp=vote.timestamp,
+                                 signature=vote.signature, weight_units=Decimal(weight),
+                                 recorded_at=now))
+        session.flush()
+        outcome = CastOutcome(str(terms.proposal_id), vote.address, vote.support,
+                              units_to_decimal(weight), vote.timestamp, latest is not None)
+        record_activity(session, "vote_cast",
+                        f"{vote.address} voted {vote.support} on proposal {terms.proposal_id} "
+                        f"with weight {outcome.weight}"
+                        + (" (replacing its earlier vote)" if latest is not None else ""),
+                        {**outcome.as_json(), "signature": vote.signature, "by": vote.address,
+                         "snapshot_id": terms.snapshot_id})
+        return outcome
+
+
+# --- the tally and the export ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TallyView:
+    proposal_id: str
+    snapshot_id: str
+    mode: str
+    quorum_pct: Decimal
+    opens_at: datetime
+    closes_at: datetime
+    status: str  # vote_terms.OPEN or vote_terms.CLOSED
+    tally: Tally
+    outcome: str | None  # what closing it did, once closed by execute-due
+
+    def as_json(self) -> dict[str, Any]:
+        return {"proposal_id": self.proposal_id, "snapshot_id": self.snapshot_id,
+                **self.tally.as_json(), "quorum_pct": _pct_number(self.quorum_pct),
+                "mode": self.mode, "opens_at": self.opens_at.isoformat(),
+                "closes_at": self.closes_at.isoformat(), "status": self.status,
+                "outcome": self.outcome}
+
+
+def _pct_number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _stored_tally(terms: ProposalVoteTerms, result: ProposalVoteResult, total_units: int) -> Tally:
+    pct = Decimal(terms.quorum_pct)
+    return Tally(int(result.for_units), int(result.against_units), int(result.abstain_units),
+                 total_units * int(pct.scaleb(QUORUM_PCT_PLACES)), result.voters, pct)
+
+
+def tally_view(session: so.Session, terms: ProposalVoteTerms, now: datetime) -> TallyView:
+    result = vote_terms.result_of(session, terms.proposal_id)
+    if result is not None:
+        total = int(session.get(VoteSnapshot, terms.snapshot_id).total_units)
+        counted = _stored_tally(terms, result, total)
+    else:
+        counted = store.tally_of(session, terms)
+    status = vote_terms.OPEN if vote_terms.is_open(terms, result, now) else vote_terms.CLOSED
+    return TallyView(str(terms.proposal_id), str(terms.snapshot_id), terms.mode,
+                     Decimal(terms.quorum_pct), terms.opens_at, terms.closes_at, status, counted,
+                     result.outcome if result is not None else None)
+
+
+def proposal_tally(db: Database, proposal_id: Any, now: datetime | None = None) -> TallyView:
+    """The result so far (or as it was when the vote closed), recomputed from the stored votes and
+    the snapshot; `status` is `closed` from `closes_at` on, even before execute-due records it."""
+    with reading(db) as session:
+        return tally_view(session, vote_terms.terms_of(session, proposal_id), now or utcnow())
+
+
+@dataclass(frozen=True)
+class VotesExport:
+    tally: TallyView
+    votes: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"tally": self.tally.as_json(), "votes": self.votes}
+
+
+def proposal_votes(db: Database, proposal_id: Any, now: datetime | None = None) -> VotesExport:
+    """Every vote as cast, with its signature, and the tally: what anyone needs, with the
+    published snapshot, to recount (core.voting.tally.tally_snapshot)."""
+    with reading(db) as session:
+        terms = vote_terms.terms_of(session, proposal_id)
+        votes = [{"address": v.address, "support": v.support,
+                  "weight": str(units_to_decimal(int(v.weight_units))),
+                  "signature": v.signature, "timestamp": v.timestamp}
+                 for v in store.stored_votes(session, terms.proposal_id)]
+        return VotesExport(tally_view(session, terms, now or utcnow()), votes)
