@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from cli.common import JsonOption, database, emit, refusals
+from core.base.formatting import count, exact_percent
 
 voting_app = typer.Typer(help="Holders snapshots for community votes.", no_args_is_help=True)
 vote_app = typer.Typer(help="Signed community votes on split proposals.", no_args_is_help=True)
@@ -37,7 +38,7 @@ def snapshot_(ctx: typer.Context,
 
     facts = load_snapshot(database(ctx), file, block=block, token=token)
     emit(facts.as_json(), as_json, lambda: typer.echo(
-        f"snapshot {facts.snapshot_id}: {facts.holders:,} holders at block {facts.block}, total "
+        f"snapshot {facts.snapshot_id}: {count(facts.holders)} holders at block {facts.block}, total "
         f"{facts.total}\nMerkle root {facts.merkle_root}"))
 
 
@@ -91,6 +92,6 @@ def tally_(ctx: typer.Context, proposal_id: str = typer.Argument(..., metavar="P
         f"proposal {view.proposal_id} ({view.mode}, {data['status']}, closes "
         f"{view.closes_at:%Y-%m-%d %H:%M} UTC): for {data['for']}, against {data['against']}, "
         f"abstain {data['abstain']}; {data['voters']} voters; quorum {data['quorum']} "
-        f"({data['quorum_pct']}%) {'met' if data['quorum_met'] else 'not met'}; "
+        f"({exact_percent(view.quorum_pct)}) {'met' if data['quorum_met'] else 'not met'}; "
         f"{'passes' if data['passed'] else 'does not pass'}"
         + (f"\n{view.outcome}" if view.outcome else "")))
