@@ -13,6 +13,7 @@ about a second.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -318,8 +319,20 @@ class MinuteSums:
                    [(h << whole) + lo for h, lo in zip(price_hi.tolist(), price_lo.tolist())],
                    [(h << whole) + lo for h, lo in zip(volume_hi.tolist(), volume_lo.tolist())])
 
-    def write(self, session: Any) -> None:
-        """Into the roll-up, in the caller's transaction."""
+    def copy_lines(self) -> list[tuple[int, np.ndarray, list[str]]]:
+        """PostgreSQL: each layer's (width, bucket starts, COPY text lines), made before the
+        database is needed, so a writer can make them while the server is still busy."""
+        made = []
+        for width, starts, tokens, prices, volumes in self.layers():
+            made.append((width, starts, [
+                f"{width}\t{start}+00\t{count}\t{_units_text(price)}\t{_units_text(volume)}\n"
+                for start, count, price, volume in zip(
+                    sqlite_times(starts * 60_000_000), tokens, prices, volumes)]))
+        return made
+
+    def write(self, session: Any, copy_lines: list[tuple[int, np.ndarray, list[str]]] | None = None
+              ) -> None:
+        """Into the roll-up, in the caller's transaction (PostgreSQL: `copy_lines` if made)."""
         if session.get_bind().dialect.name == "sqlite":
             rows = [(width, start, count, _units_text(price), _units_text(volume))
                     for width, starts, tokens, prices, volumes in self.layers()
@@ -327,12 +340,18 @@ class MinuteSums:
                         sqlite_times(starts * 60_000_000), tokens, prices, volumes)]
             rollup.grow_buckets(session, rows, None)
             return
-        body = "".join(
-            f"{width}\t{start}+00\t{count}\t{_units_text(price)}\t{_units_text(volume)}\n"
-            for width, starts, tokens, prices, volumes in self.layers()
-            for start, count, price, volume in zip(
-                sqlite_times(starts * 60_000_000), tokens, prices, volumes))
-        rollup.grow_buckets(session, None, body.encode())
+        stored_lines: list[str] = []
+        new_lines: list[str] = []
+        for width, starts, lines in self.copy_lines() if copy_lines is None else copy_lines:
+            if not len(starts):  # every figure was left to rollup.Changes
+                continue
+            # Buckets stored already get the deltas added; the others are plain new rows.
+            stored = np.isin(starts, rollup.stored_bucket_minutes(
+                session, width, int(starts[0]), int(starts[-1])))
+            stored_lines += itertools.compress(lines, stored.tolist())
+            new_lines += itertools.compress(lines, (~stored).tolist())
+        rollup.grow_buckets(session, None, "".join(stored_lines).encode(),
+                            "".join(new_lines).encode())
 
 
 def _units_text(units: int) -> str:

@@ -14,6 +14,7 @@ which keep every rule and message. Bad rows are reported by line, first to last,
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -220,11 +221,44 @@ def _upsert(table: sa.Table, key: str) -> Callable[[so.Session, list[dict[str, A
 class _TokenWriter:
     """Tokens in one transaction (PostgreSQL): new rows through the engine's bulk path (COPY,
     its body made column-wise), rows with an `id` as upserts; the roll-up follows, written once
-    at the end (core/platform_data/rollup.py)."""
+    at the end (core/platform_data/rollup.py).
+
+    One COPY stays open across batches of new rows and is fed by psycopg's writer thread, so
+    the server stores a batch while this process reads and checks the next (on PostgreSQL the
+    import was the sum of both). It is closed before any other statement; leaving the writer
+    by an exception (a bad row further on) aborts it, so the transaction rolls back."""
 
     def __init__(self, session: so.Session) -> None:
         self.session, self.changes, self.sums = session, rollup.Changes(), cols.MinuteSums()
+        self._copying: contextlib.ExitStack | None = None
+        self._copy: Any = None
         rollup.lock_token_writes(session)
+
+    def __enter__(self) -> _TokenWriter:
+        return self
+
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
+        if self._copying is not None:
+            copying, self._copying = self._copying, None
+            copying.__exit__(kind, error, trace)
+
+    def _open_copy(self) -> Any:
+        if self._copying is None:
+            from psycopg.copy import QueuedLibpqWriter  # PostgreSQL's driver: only here
+
+            driver = self.session.connection().connection.driver_connection
+            with contextlib.ExitStack() as copying:
+                cursor = copying.enter_context(driver.cursor())
+                self._copy = copying.enter_context(
+                    cursor.copy(_PG_COPY, writer=QueuedLibpqWriter(cursor)))
+                self._copying = copying.pop_all()
+        return self._copy
+
+    def _close_copy(self) -> None:
+        """Wait for the server to store every row sent."""
+        if self._copying is not None:
+            copying, self._copying = self._copying, None
+            copying.close()
 
     def write(self, batch: Batch) -> None:
         session = self.session
@@ -232,6 +266,7 @@ class _TokenWriter:
         new = np.ones(batch.size, dtype=bool) if ids is None else np.array(
             [i is None for i in ids], dtype=bool)
         if not new.all():
+            self._close_copy()
             with_id = [r for r in batch.rows() if r.get("id") is not None]
             # The rows an update replaces leave their buckets: read them (locked) first.
             old = (sa.select(Token.created_at, Token.price, Token.volume_24h)
@@ -247,14 +282,14 @@ class _TokenWriter:
                           for name, column in values.items()}
             body = cols.copy_text(values["symbol"], values["name"], values["price"],
                                   values["volume_24h"], values["created_at"])
-            driver = session.connection().connection.driver_connection
-            with driver.cursor() as cursor, cursor.copy(_PG_COPY) as copy:
-                copy.write(memoryview(body))
+            self._open_copy().write(memoryview(body))
         _count_tokens(self.changes, self.sums, batch)
 
     def finish(self) -> None:
+        lines = self.sums.copy_lines()  # while the server may still be storing the last rows
+        self._close_copy()
         self.changes.apply(self.session)
-        self.sums.write(self.session)
+        self.sums.write(self.session, lines)
 
 
 def _count_tokens(changes: rollup.Changes, sums: cols.MinuteSums, batch: Batch) -> None:
@@ -645,8 +680,9 @@ def import_csv(db: Database, kind: str, path: str | Path, progress: Progress | N
             rows = _import_tokens_staged(db, spec, handle, path, progress, batch_size, size, now)
             return ImportResult(spec.table.name, rows)
         rows = 0
-        with writing(db) as session:
-            tokens = _TokenWriter(session) if spec.table.name == "tokens" else None
+        with writing(db) as session, contextlib.ExitStack() as stack:
+            tokens = (stack.enter_context(_TokenWriter(session)) if spec.table.name == "tokens"
+                      else None)
             for batch in _batches(handle, path, spec, batch_size, progress, size, now):
                 if tokens is not None:
                     tokens.write(batch)

@@ -305,17 +305,41 @@ def _pg_grow(session: so.Session, rows: list[tuple[int, datetime, int, Decimal, 
         f"ORDER BY width, bucket_start ON CONFLICT (width, bucket_start) DO UPDATE SET {added}")
 
 
+def stored_bucket_minutes(session: so.Session, width: int, first: int, last: int) -> list[int]:
+    """The `width` buckets already stored that start from epoch minute `first` to `last`
+    (both included), as epoch minutes in time order. One range scan of the primary key."""
+    return list(session.scalars(
+        sa.text(f"SELECT CAST(floor(EXTRACT(EPOCH FROM bucket_start) / 60) AS bigint) FROM "
+                f"{sql.TABLE} WHERE width = :w AND bucket_start >= :lo AND bucket_start <= :hi "
+                "ORDER BY bucket_start"),
+        {"w": width, "lo": minute_start(first), "hi": minute_start(last)}))
+
+
 def grow_buckets(session: so.Session, sqlite_rows: list[tuple[int, str, int, str, str]] | None,
-                 pg_body: bytes | memoryview | None) -> None:
+                 pg_body: bytes | memoryview | None,
+                 pg_new_body: bytes | memoryview | None = None) -> None:
     """Add tokens to buckets given in their stored form, for writers that sum whole columns
     (csv_columns.py): on SQLite (width, bucket start as its time text, tokens, price sum,
-    volume sum as decimal text); on PostgreSQL the same five columns as a COPY text body.
-    Part of the caller's transaction; the caller keeps the lock order (width, then time)."""
+    volume sum as decimal text); on PostgreSQL the same five columns as a COPY text body, the
+    buckets not stored yet (stored_bucket_minutes, under lock_token_writes) apart in
+    `pg_new_body`. Part of the caller's transaction; the caller keeps the lock order (width,
+    then time)."""
     if session.get_bind().dialect.name == "sqlite":
         if sqlite_rows:
             session.connection().exec_driver_sql(_SQLITE_GROW, sqlite_rows)
-    elif pg_body is not None and len(pg_body):
+        return
+    if pg_body is not None and len(pg_body):
         _pg_grow(session, None, pg_body)
+    if pg_new_body is not None and len(pg_new_body):
+        # Straight into the roll-up: every writer of tokens holds lock_token_writes, so no
+        # bucket found missing can appear before this commits, and the staging table with
+        # INSERT ... ON CONFLICT cost more server time than the new rows themselves (a third
+        # of an import of 200,000 tokens over four months, 120,000 new buckets).
+        columns = "width, bucket_start, tokens, price_sum, volume_sum"
+        driver = session.connection().connection.driver_connection
+        with driver.cursor() as cursor, cursor.copy(
+                f"COPY {sql.TABLE} ({columns}) FROM STDIN") as copy:
+            copy.write(pg_new_body)
 
 
 def _prepare(session: so.Session) -> None:

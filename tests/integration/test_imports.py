@@ -316,3 +316,22 @@ def test_a_spreadsheet_export_with_a_byte_order_mark_and_a_quoted_header_imports
     with pytest.raises(ImportRejected) as caught:
         import_csv(sqlite_db, "tokens", path)
     assert caught.value.problems == ["row 3, price: 'x' is not a number"]
+
+
+def test_a_file_mixing_new_rows_and_rows_with_ids_keeps_the_roll_up_equal_to_the_raw_table(
+        db, tmp_path):
+    from core.platform_data import rollup
+
+    import_csv(db, "tokens", write(tmp_path, "t.csv", TOKENS_HEADER,
+                                   *(f"T{i},Token {i},{i},1,2024-01-01T00:0{i % 5}:00Z"
+                                     for i in range(20))))
+    # New rows, updates (ids 1 to 19) and new ids (far apart, so no new row takes one first)
+    # alternate across batches, in minutes stored and not stored.
+    ids = {i: str(i + 1 if i < 20 else 1000 * i) for i in range(0, 30, 3)}
+    lines = [f"{ids.get(i, '')},M{i},Mixed {i},{i / 3!r},2,2024-01-01T00:0{i % 9}:30Z"
+             for i in range(30)]
+    result = import_csv(db, "tokens", write(tmp_path, "m.csv", "id," + TOKENS_HEADER, *lines),
+                        batch_size=4)
+    assert result.rows == 30
+    assert count(db, Token) == 20 + 3 + 20
+    assert rollup.check(db)["mismatches"] == 0
