@@ -1,8 +1,8 @@
 """`python -m core voting ...` and `vote ...`: community voting (the voting issue's contract).
 
 Holders snapshots are loaded from the platform's CSV, or read from an EVM node (`--rpc`) for
-the addresses a holders file lists. Votes are signed by the holder's wallet: `vote typed-data` prints
-the EIP-712 document to sign, `vote cast` records the signature, `vote tally` counts.
+the addresses a holders file lists. Votes are signed by the holder's wallet: `vote typed-data`
+prints the EIP-712 document to sign, `vote cast` records the signature, `vote tally` counts.
 """
 
 from __future__ import annotations
@@ -47,14 +47,15 @@ def snapshot_(ctx: typer.Context,
     if rpc is not None and (token is None or holders is None):
         fail(["--rpc needs --token ADDRESS and --holders FILE"], EXIT_USAGE, as_json)
     if rpc is None and holders is not None:
-        fail(["--holders goes with --rpc; a CSV FILE carries its own balances"], EXIT_USAGE, as_json)
+        fail(["--holders goes with --rpc; a CSV FILE carries its own balances"], EXIT_USAGE,
+             as_json)
     if rpc is not None:
         facts = load_chain_snapshot(database(ctx), rpc, holders, block=block, token=token)
     else:
         facts = load_snapshot(database(ctx), file, block=block, token=token)
     emit(facts.as_json(), as_json, lambda: typer.echo(
-        f"snapshot {facts.snapshot_id}: {count(facts.holders)} holders at block {facts.block}, total "
-        f"{facts.total}\nMerkle root {facts.merkle_root}"))
+        f"snapshot {facts.snapshot_id}: {count(facts.holders)} holders at block {facts.block}, "
+        f"total {facts.total}\nMerkle root {facts.merkle_root}"))
 
 
 @vote_app.command("typed-data")
