@@ -1,8 +1,8 @@
 """`python -m core voting ...` and `vote ...`: community voting (the voting issue's contract).
 
-Holders snapshots are loaded from the platform's CSV; reading balances from an EVM node
-(`--rpc`) is not offered yet. Votes are signed by the holder's wallet: `vote typed-data` prints
-the EIP-712 document to sign, `vote cast` records the signature, `vote tally` counts.
+Holders snapshots are loaded from the platform's CSV, or read from an EVM node (`--rpc`) for
+the addresses a holders file lists. Votes are signed by the holder's wallet: `vote typed-data`
+prints the EIP-712 document to sign, `vote cast` records the signature, `vote tally` counts.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from cli.common import JsonOption, database, emit, refusals
+from cli.errors import EXIT_USAGE, fail
 from core.base.formatting import count, exact_percent
 
 voting_app = typer.Typer(help="Holders snapshots for community votes.", no_args_is_help=True)
@@ -26,20 +27,35 @@ def register(root: typer.Typer) -> None:
 @voting_app.command("snapshot")
 @refusals
 def snapshot_(ctx: typer.Context,
-              file: str = typer.Argument(..., metavar="FILE",
+              file: str = typer.Argument(None, metavar="[FILE]",
                                          help="CSV: address,balance[,delegate]; all rows or none."),
               block: str = typer.Option(..., "--block", metavar="N",
                                         help="The block the balances were read at."),
               token: str = typer.Option(None, "--token", metavar="ADDRESS",
                                         help="The token contract whose balances these are."),
+              rpc: str = typer.Option(None, "--rpc", metavar="URL",
+                                      help="Read the balances from this EVM node instead of FILE."),
+              holders: str = typer.Option(None, "--holders", metavar="FILE",
+                                          help="With --rpc: the holders' addresses, one a line."),
               as_json: bool = JsonOption) -> None:
-    """Load a holders snapshot; new proposals take it when vote_snapshot is `latest` or its id."""
-    from core.voting.service import load_snapshot
+    """Load a holders snapshot from FILE, or (--rpc) each holder's balance at block N from an EVM
+    node; new proposals take it when vote_snapshot is `latest` or its id."""
+    from core.voting.service import load_chain_snapshot, load_snapshot
 
-    facts = load_snapshot(database(ctx), file, block=block, token=token)
+    if (file is None) == (rpc is None):
+        fail(["give exactly one of FILE or --rpc URL"], EXIT_USAGE, as_json)
+    if rpc is not None and (token is None or holders is None):
+        fail(["--rpc needs --token ADDRESS and --holders FILE"], EXIT_USAGE, as_json)
+    if rpc is None and holders is not None:
+        fail(["--holders goes with --rpc; a CSV FILE carries its own balances"], EXIT_USAGE,
+             as_json)
+    if rpc is not None:
+        facts = load_chain_snapshot(database(ctx), rpc, holders, block=block, token=token)
+    else:
+        facts = load_snapshot(database(ctx), file, block=block, token=token)
     emit(facts.as_json(), as_json, lambda: typer.echo(
-        f"snapshot {facts.snapshot_id}: {count(facts.holders)} holders at block {facts.block}, total "
-        f"{facts.total}\nMerkle root {facts.merkle_root}"))
+        f"snapshot {facts.snapshot_id}: {count(facts.holders)} holders at block {facts.block}, "
+        f"total {facts.total}\nMerkle root {facts.merkle_root}"))
 
 
 @vote_app.command("typed-data")

@@ -22,11 +22,12 @@ from core.base.errors import NotFound, Refused
 from core.base.locking import serialize_writes
 from core.base.parsing import parse_whole, shown
 from core.base.sessions import reading, writing
+from core.base.urls import redact_url
 from core.record.activity import record_activity
-from core.voting import store, terms as vote_terms
+from core.voting import chain, store, terms as vote_terms
 from core.voting.addresses import parse_address
 from core.voting.snapshot_file import load_snapshot as read_snapshot_file
-from core.voting.snapshot_file import units_to_decimal
+from core.voting.snapshot_file import Snapshot, units_to_decimal
 from core.voting.tally import QUORUM_PCT_PLACES, Tally
 from core.voting.typed_data import (DEFAULT_CHAIN_ID, parse_support, parse_timestamp,
                                     typed_data, verify_vote)
@@ -58,7 +59,25 @@ def load_snapshot(db: Database, path: str | Path, *, block: Any, token: Any = No
     Merkle root and every holder are written in one transaction."""
     number = parse_whole(block, "block", minimum=0, maximum=MAX_BLOCK)
     token_address = parse_address(token, "token") if token is not None else None
-    snapshot = read_snapshot_file(path)
+    return _store_snapshot(db, read_snapshot_file(path), number, token_address, by, now, {})
+
+
+def load_chain_snapshot(db: Database, rpc: str, holders: str | Path, *, block: Any, token: Any,
+                        by: str | None = None, now: datetime | None = None) -> store.SnapshotFacts:
+    """A holders snapshot read from an EVM node: each address in the `holders` file (one a line)
+    with its weight at `block` (core/voting/chain.py), then stored exactly as a CSV snapshot is.
+    Nothing is written unless every holder was read."""
+    number = parse_whole(block, "block", minimum=0, maximum=MAX_BLOCK)
+    token_address = parse_address(token, "token")
+    addresses = chain.read_holders(holders)
+    snapshot = chain.read_chain_snapshot(str(rpc), token_address, number, addresses)
+    return _store_snapshot(db, snapshot, number, token_address, by, now,
+                           {"rpc": redact_url(str(rpc))})
+
+
+def _store_snapshot(db: Database, snapshot: Snapshot, number: int, token_address: str | None,
+                    by: str | None, now: datetime | None,
+                    source: dict[str, Any]) -> store.SnapshotFacts:
     with writing(db) as session:
         row = store.add_snapshot(session, snapshot, block=number, token=token_address,
                                  by=_loader(by), now=now or utcnow())
@@ -66,7 +85,7 @@ def load_snapshot(db: Database, path: str | Path, *, block: Any, token: Any = No
         record_activity(session, "vote_snapshot_loaded",
                         f"holders snapshot {row.id} loaded: {row.holders:,} holders at block "
                         f"{number}, total {facts.total}",
-                        {**facts.as_json(), "by": row.created_by})
+                        {**facts.as_json(), "by": row.created_by, **source})
         return facts
 
 
