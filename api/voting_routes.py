@@ -18,10 +18,10 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from http import HTTPStatus
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse
 
 from api import schemas as s
@@ -43,9 +43,10 @@ MAX_CLIENTS = 10_000  # remembered at once; the oldest are forgotten past it
 # The page's typed data: the server's own document with a placeholder voter, support and time,
 # which the page fills in from the wallet's address, the button pressed and its clock.
 PLACEHOLDER_ADDRESS = "0x" + "00" * 20
-PAGE = Path(__file__).with_name("static") / "vote.html"
+PAGE = FilePath(__file__).with_name("static") / "vote.html"
 DATA_MARK, NONCE_MARK = "__VOTE_DATA__", "__NONCE__"
 
+NOT_PUT_TO_A_VOTE = "the proposal is not put to a community vote"
 PUBLIC_REFUSALS = (S.REQUEST_ENTITY_TOO_LARGE, S.SERVICE_UNAVAILABLE)
 VOTE_REFUSALS = (*PUBLIC_REFUSALS, S.BAD_REQUEST, S.NOT_FOUND, S.CONFLICT,
                  S.UNPROCESSABLE_ENTITY, S.TOO_MANY_REQUESTS)
@@ -71,7 +72,8 @@ class VoteRateLimit:
             while len(self._clients) > self._max:
                 self._clients.popitem(last=False)
             if len(times) >= self.limit:
-                wait = (times[0] + self.window - now).total_seconds()
+                oldest = times[0] if times else now  # a limit of 0 shuts the door for a window
+                wait = (oldest + self.window - now).total_seconds()
                 raise Throttled(wait, f"votes: more than {self.limit} from this client in "
                                       f"{int(self.window.total_seconds())} s; try again in "
                                       f"{max(1, round(wait))} s")
@@ -86,6 +88,16 @@ def rate_limited(request: Request) -> None:
     request.app.state.vote_limit.take(client_of(request))
 
 
+def _uuid_schema(schema: dict[str, Any]) -> None:
+    schema.clear()
+    schema.update(PROPOSAL_ID)
+
+
+# A proposal's id as the document describes it (core reads the text and refuses it in its words).
+PROPOSAL_ID = {"type": "string", "format": "uuid",
+               "pattern": "^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$"}
+ProposalId = Path(json_schema_extra=_uuid_schema)
+
 votes = APIRouter(prefix="/api/v1/proposals", tags=["votes"])
 page = APIRouter(tags=["votes"])
 
@@ -96,10 +108,10 @@ def _vote_answers() -> dict[int | str, dict[str, Any]]:
         **answers[S.TOO_MANY_REQUESTS.value],
         "description": f"more than {VOTES_PER_WINDOW} votes from this client in "
                        f"{int(VOTE_WINDOW.total_seconds())} s; wait `Retry-After` seconds"}
-    answers[S.NOT_FOUND.value]["description"] = "no such proposal, or it is not put to a vote"
+    answers[S.NOT_FOUND.value]["description"] = "no such proposal"
     answers[S.CONFLICT.value]["description"] = (
-        "the vote is refused: voting not open, no weight at the snapshot, or not later than the "
-        "address's latest vote")
+        f"{NOT_PUT_TO_A_VOTE}; or the vote is refused: voting not open, no weight at the "
+        "snapshot, or a timestamp not later than the address's latest vote")
     answers[S.UNPROCESSABLE_ENTITY.value]["description"] = (
         f"{MEANING[S.UNPROCESSABLE_ENTITY]}; or the signature does not recover the address")
     return answers
@@ -107,7 +119,8 @@ def _vote_answers() -> dict[int | str, dict[str, Any]]:
 
 @votes.post("/{proposal_id}/votes", status_code=201, response_model=s.VoteCastOut,
             responses=_vote_answers(), dependencies=[Depends(rate_limited)])
-def post_vote(proposal_id: str, body: s.VoteBody, db: Database = Depends(database)) -> Any:
+def post_vote(body: s.VoteBody, proposal_id: str = ProposalId,
+              db: Database = Depends(database)) -> Any:
     """A signed vote (no token: the signature is the credential): the CLI's `vote cast --json`.
     A later `timestamp` from the same address replaces its earlier vote."""
     with acting_through(channel="api"):
@@ -115,9 +128,15 @@ def post_vote(proposal_id: str, body: s.VoteBody, db: Database = Depends(databas
                          timestamp=body.timestamp, signature=body.signature).as_json()
 
 
-@votes.get("/{proposal_id}/votes", response_model=s.VotesOut,
-           responses=documented(*PUBLIC_REFUSALS, S.NOT_FOUND))
-def get_votes(proposal_id: str, db: Database = Depends(database)) -> Any:
+def _list_answers() -> dict[int | str, dict[str, Any]]:
+    answers = documented(*PUBLIC_REFUSALS, S.NOT_FOUND, S.CONFLICT)
+    answers[S.NOT_FOUND.value]["description"] = "no such proposal"
+    answers[S.CONFLICT.value]["description"] = NOT_PUT_TO_A_VOTE
+    return answers
+
+
+@votes.get("/{proposal_id}/votes", response_model=s.VotesOut, responses=_list_answers())
+def get_votes(proposal_id: str = ProposalId, db: Database = Depends(database)) -> Any:
     """Every vote as cast, with its signature, and the tally (no token): what anyone needs, with
     the published snapshot, to recount."""
     return proposal_votes(db, proposal_id).as_json()
