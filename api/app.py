@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -13,13 +14,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.routes import ROUTERS
+from api.voting_routes import ROUTERS as VOTING_ROUTERS
+from api.voting_routes import VoteRateLimit
 from api.schemas import MetricsIn, ProblemDetails
 from core.base.errors import DomainError
 from core.governance.api_tokens import FailedTokenAttempts, authenticate_client
 from db.engine import Database
 
 DESCRIPTION = """The HTTP face of the dynamic profit allocation system. Every route but `/health`
-needs `Authorization: Bearer TOKEN` (`python -m core tokens create`). Errors are
+and the community votes (`/api/v1/proposals/{id}/votes`, whose credential is the vote's EIP-712
+signature) needs `Authorization: Bearer TOKEN` (`python -m core tokens create`). Errors are
 `application/problem+json` (RFC 9457) whose `errors` are the CLI's one-line messages. A request
 body may hold at most 1 MB."""
 
@@ -30,6 +34,8 @@ DOCS_ASSETS = "/docs-assets"
 
 MAX_BODY_BYTES = 1_000_000  # 1 MB: the largest body here (a proposal's reasoning) is far smaller
 TOO_LARGE = f"body: larger than {MAX_BODY_BYTES // 1_000_000} MB"
+# Served without a token: the votes (the signature is the credential) and the page holders vote on.
+PUBLIC_PATHS = re.compile(r"/vote/[^/]+|/api/v1/proposals/[^/]+/votes")
 
 
 def bearer_token(scope: Scope) -> str | None:
@@ -51,16 +57,19 @@ class Gate:
     the request's state."""
 
     def __init__(self, app: ASGIApp, db: Database, attempts: FailedTokenAttempts,
-                 public: frozenset[str], public_prefix: str) -> None:
+                 public: frozenset[str], public_prefix: str,
+                 public_pattern: re.Pattern[str] = PUBLIC_PATHS) -> None:
         self.app, self.db, self.attempts = app, db, attempts
         self.public, self.public_prefix = public, public_prefix
+        self.public_pattern = public_pattern
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        if path not in self.public and not path.startswith(self.public_prefix):
+        if (path not in self.public and not path.startswith(self.public_prefix)
+                and not self.public_pattern.fullmatch(path)):
             client = scope["client"][0] if scope.get("client") else "unknown"
             try:
                 principal = await run_in_threadpool(authenticate_client, self.db,
@@ -144,8 +153,9 @@ def create_app(db: Database) -> FastAPI:
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     app.state.db = db
     app.state.failed_tokens = FailedTokenAttempts()
+    app.state.vote_limit = VoteRateLimit()
     errors.install(app)
-    for router in ROUTERS:
+    for router in (*ROUTERS, *VOTING_ROUTERS):
         app.include_router(router)
     public = {"/health", DOCS_URL, REDOC_URL, OPENAPI_URL, app.swagger_ui_oauth2_redirect_url}
     app.add_middleware(Gate, db=db, attempts=app.state.failed_tokens,

@@ -38,6 +38,10 @@ from core.allocation.records import TIMELINE_EVENTS
 from core.proposals import lifecycle
 from core.proposals.lifecycle import DECISIONS
 from core.rebalancer.service import ENGINE_CHOICES
+from core.voting.addresses import ADDRESS_HEX_DIGITS, parse_address
+from core.voting.terms import CLOSED, OPEN
+from core.voting.typed_data import (MAX_TIMESTAMP, SIGNATURE_BYTES, SUPPORTS, parse_signature,
+                                    parse_support, parse_timestamp)
 from db.models import EXPERIMENT_STATUSES, GOVERNANCE_STATUSES, STATUSES
 from settings import get_settings
 
@@ -649,3 +653,73 @@ class SimulationOut(Document):
     coverage_pct: Number
     power_pct: float
     minimum_detectable_effect_pct: Number
+
+
+# --- community votes (core/voting): no token, the EIP-712 signature is the credential ----------
+
+ADDRESS = {"type": "string", "pattern": f"^0x[0-9a-fA-F]{{{ADDRESS_HEX_DIGITS}}}$",
+           "examples": ["0x1a642f0E3c3aF545E7AcBD38b07251B3990914F1"]}
+SIGNATURE = {"type": "string", "pattern": f"^0x[0-9a-fA-F]{{{2 * SIGNATURE_BYTES}}}$",
+             "description": f"{SIGNATURE_BYTES} bytes r || s || v, as eth_signTypedData_v4 "
+                            "returns it"}
+TIMESTAMP = {**whole(0, MAX_TIMESTAMP), "description": "unix seconds, as signed"}
+WEIGHT = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$", "examples": ["400"]}
+
+
+class VoteBody(Body):
+    """A vote as signed: the typed data's message (`vote typed-data`) and its signature."""
+
+    address: Annotated[str, core_rule(parse_address), WithJsonSchema(ADDRESS)]
+    support: Annotated[str, core_rule(parse_support), WithJsonSchema(one_of(SUPPORTS))]
+    signature: Annotated[str, core_rule(parse_signature), WithJsonSchema(SIGNATURE)]
+    timestamp: Annotated[int, core_rule(parse_timestamp), WithJsonSchema(TIMESTAMP)]
+
+
+Weight = Annotated[str, WithJsonSchema(WEIGHT)]
+Support = Literal[SUPPORTS]  # type: ignore[valid-type]
+
+
+class VoteCastOut(Document):
+    """`vote cast --json`."""
+
+    proposal_id: str
+    address: str
+    support: Support
+    weight: Weight
+    timestamp: int
+    replaced: bool
+
+
+class VoteTallyOut(Document):
+    """`vote tally --json`: amounts in tokens, as exact decimal strings."""
+
+    proposal_id: str
+    snapshot_id: str
+    for_: Annotated[Weight, Field(alias="for")]
+    against: Weight
+    abstain: Weight
+    quorum: Weight
+    quorum_met: bool
+    passed: bool
+    voters: int
+    quorum_pct: Pct
+    mode: str
+    opens_at: Instant
+    closes_at: Instant
+    status: Literal[OPEN, CLOSED]  # type: ignore[valid-type]
+    outcome: str | None
+
+
+class VoteOut(Document):
+    address: str
+    support: Support
+    weight: Weight
+    signature: str
+    timestamp: int
+
+
+class VotesOut(Document):
+    """Every vote with its signature, and the tally: what anyone needs to recount."""
+
+    tally: VoteTallyOut
+    votes: list[VoteOut]

@@ -3,6 +3,7 @@ when someone else decided first."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import streamlit as st
@@ -16,7 +17,10 @@ from core.proposals.lifecycle import (get_proposal, get_proposal_story, review_p
                                       validate_against_live, withdraw_proposal)
 from db.engine import Database
 from settings import get_settings
-from ui import confirm, figures, outcome_panels, readers
+from core.base.formatting import count, exact_percent
+from core.voting.tally import QUORUM_SCALE
+from core.voting.terms import OPEN
+from ui import confirm, figures, outcome_panels, readers, vote_readers
 from ui.second_factor import review_code_field
 from ui.feedback import core_call
 from ui.format import money, pct, plain, share, signed_points, time_left, when
@@ -101,6 +105,7 @@ def card(db: Database, item, live, *, can_review: bool, username: str) -> None:
             left.metric("Confidence", share(proposal.confidence))
             right.metric("Approvals", f"{len(item.approvals)} of {item.approvals_required}",
                          help=", ".join(item.approvals) or "none yet")
+        vote_panel(db, proposal.id, key=proposal.id)
         st.markdown("**Reasoning:**")
         st.text(proposal.reasoning)
         if live.id and proposal.based_on_id and proposal.based_on_id != live.id:
@@ -121,6 +126,34 @@ def card(db: Database, item, live, *, can_review: bool, username: str) -> None:
             with st.expander("Input metrics"):
                 st.json(proposal.input_metrics)
         decision_buttons(item, can_review=can_review, username=username)
+
+
+def vote_panel(db: Database, proposal_id: str, key: str) -> None:
+    """The community vote on a proposal, when it was put to one: the tally, the quorum bar and
+    the time left (holders vote on the API's public page, /vote/ID)."""
+    view = vote_readers.vote_tally(db, proposal_id)
+    if view is None:
+        return
+    counted = view.tally
+    with st.container(border=True, key=f"vote_{key}"):
+        st.markdown(f"**Community vote** ({view.mode}, {view.status})")
+        cells = st.columns(4)
+        for cell, label, value in zip(cells, ("For", "Against", "Abstain", "Voters"),
+                                      (counted.for_, counted.against, counted.abstain,
+                                       count(counted.voters))):
+            cell.metric(label, str(value))
+        # Share of the quorum reached, from the exact units (the bar stops at full).
+        reached = (Decimal(counted.turnout_units * QUORUM_SCALE) / counted.quorum_numerator
+                   if counted.quorum_numerator else Decimal(1))
+        st.progress(float(min(reached, Decimal(1))),
+                    text=f"Quorum {counted.quorum} ({exact_percent(view.quorum_pct)} of the "
+                         f"snapshot): {'met' if counted.quorum_met else 'not met'}")
+        closes = f"closes {when(view.closes_at)}, {time_left(view.closes_at)}" \
+            if view.status == OPEN else f"closed {when(view.closes_at)}"
+        verdict = "passes" if counted.passed else "does not pass"
+        st.caption(f"Voting {closes} · {verdict} so far" if view.status == OPEN
+                   else f"Voting {closes} · {verdict}" + (f" · {view.outcome}" if view.outcome
+                                                          else ""))
 
 
 def decision_buttons(item, *, can_review: bool, username: str) -> None:
@@ -260,6 +293,7 @@ def proposal_page(db: Database, proposal_id: str, *, can_review: bool, username:
                      help=", ".join(story.approvals) or "none yet")
         if pending is not None:
             st.caption(f"{time_left(pending.expires_at)} before it expires")
+    vote_panel(db, record.id, key="proposal_page")
     st.markdown("**Reasoning:**")
     st.text(record.reasoning)
     if record.status != "proposed":

@@ -21,6 +21,7 @@ from schemathesis.checks import negative_data_rejection, positive_data_acceptanc
 
 from api.app import MAX_BODY_BYTES, create_app
 from api.routes import ONE_SIMULATION
+from api.voting_routes import VoteRateLimit
 from api.schemas import REQUIRED_TEXT_PATTERN, TEXT_PATTERN
 from core.base.parsing import text_problem
 from core.platform_data.csv_import import import_csv
@@ -30,6 +31,8 @@ from core.governance.sealing import seal
 from db.types import utcnow
 from tests.api.test_governance_routes import _queued
 from tests.api.test_routes import PROPOSAL, problem_of
+from tests.integration.state import file
+from tests.integration.voters import seconds, sign, voting_on
 
 JSON = {"Content-Type": "application/json"}
 METRICS = {"growth_rate_pct": 30.0, "engagement_score": 80.0, "dao_balance_usd": 20000.0,
@@ -120,12 +123,19 @@ def test_every_route_names_its_request_and_response_models(contract):
             assert body["additionalProperties"] is False
 
 
+PUBLIC = {"/health", "/api/v1/proposals/{proposal_id}/votes"}  # no token: never a 401
+
+
 def test_every_route_behind_a_token_documents_the_gate_s_refusals(contract):
     for (method, path) in contract.operations():
         statuses = set(contract.document["paths"][path][method]["responses"])
         assert {"413", "503"} <= statuses
-        if path != "/health":
+        if path not in PUBLIC:
             assert {"401", "429"} <= statuses, (method, path)
+        else:
+            assert "401" not in statuses, (method, path)
+    assert "429" in contract.document["paths"]["/api/v1/proposals/{proposal_id}/votes"]["post"][
+        "responses"]  # a public write is rate-limited per client
 
 
 def test_the_document_describes_values_with_enums_patterns_and_limits(contract):
@@ -233,6 +243,26 @@ def test_every_route_answers_its_successes_and_refusals_as_the_document_says(api
     holds(post("gus", f"{proposals}/{pid}/reviews", json={"decision": "approved"}), 200)
     holds(post("gil", f"{proposals}/{pid}/reviews", json={"decision": "approved"}), 409)
     holds(get("vic", proposals, params={"status": "active"}), 200)
+
+    # community votes: no token, the signature is the credential; rate-limited per client
+    voting_on(api.db, tmp_path)
+    voted = file(api.db, (72, 17, 7, 4))
+    votes = f"{proposals}/{voted}/votes"
+    now = seconds(utcnow())
+    holds(api.client.post(votes, json=sign(voted, "alice", "for", now)), 201)
+    holds(api.client.post(votes, json={**sign(voted, "bob", "for", now), "support": "yes"}), 422)
+    holds(api.client.post(votes, content=b'{"address":', headers=JSON), 400)
+    holds(api.client.post(votes, json=sign(voted, "alice", "for", now)), 409)  # not later
+    holds(api.client.post(f"{proposals}/{pid}/votes", json=sign(pid, "bob", "for", now)), 409)
+    nobody = "00000000-0000-0000-0000-000000000000"
+    holds(api.client.post(f"{proposals}/{nobody}/votes", json=sign(nobody, "bob", "for", now)),
+          404)
+    holds(api.client.post(votes, content=big, headers=JSON), 413)
+    holds(api.client.get(votes), 200)
+    holds(api.client.get(f"{proposals}/{pid}/votes"), 409)  # not put to a vote
+    holds(api.client.get(f"{proposals}/{nobody}/votes"), 404)
+    api.client.app.state.vote_limit = VoteRateLimit(limit=0)
+    holds(api.client.post(votes, json=sign(voted, "bob", "for", now)), 429)
 
     # governance proposals
     seal(api.db, by="ada")

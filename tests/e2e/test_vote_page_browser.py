@@ -1,0 +1,151 @@
+"""The public vote page in a real browser against a real `python -m api`: a test wallet injected
+into the page (window.ethereum answering eth_requestAccounts and eth_signTypedData_v4, signing in
+Python with eth-account from known keys, as a wallet would) votes, the tally changes, it survives
+a reload, a second vote by the same address replaces the first, and a refused vote (an address
+with no weight) is shown as text. Screenshots go to artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from eth_account.messages import encode_typed_data
+from playwright.sync_api import Page, expect
+
+from core.database import connect
+from tests.api.conftest import seed_team
+from tests.e2e.test_browser import ROOT, SHOTS, WAIT_MS, _free_port, page  # noqa: F401
+from tests.integration.state import file
+from tests.integration.voters import ADDRESS, KEYS, OUTSIDER, voting_on
+
+# The injected wallet: the page's own calls go to Python through exposed functions.
+WALLET = """
+window.ethereum = {
+  isTestWallet: true,
+  request: async ({method, params}) => {
+    if (method === "eth_requestAccounts") { return [await window.testWalletAccount()]; }
+    if (method === "eth_signTypedData_v4") {
+      return await window.testWalletSign(params[0], params[1]);
+    }
+    throw new Error("the test wallet does not answer " + method);
+  },
+};
+"""
+
+
+@pytest.fixture
+def api_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """`python -m api` on a fresh SQLite file with the community vote on and one proposal put to
+    it; (base URL, proposal id)."""
+    url = f"sqlite:///{tmp_path / 'vote.db'}"
+    db = connect(url)
+    seed_team(db)
+    voting_on(db, tmp_path)
+    proposal = file(db, (75, 15, 6, 4))
+    db.engine.dispose()
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI")}
+    env.update(DATABASE_URL=url, API_PORT=str(port))
+    log = open(tmp_path / "api.log", "w")
+    process = subprocess.Popen([sys.executable, "-m", "api", "--host", "127.0.0.1"], cwd=ROOT,
+                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(f"{base}/health", timeout=2).status == 200:
+                    break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the API did not start:\n" + (tmp_path / "api.log").read_text())
+            time.sleep(0.2)
+        yield base, proposal
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+class InjectedWallet:
+    """The key the injected wallet signs with (switchable between holders)."""
+
+    def __init__(self, page: Page) -> None:
+        self.key = KEYS["alice"]
+        self.signed: list[dict] = []
+        page.expose_function("testWalletAccount", lambda: self.key.address)
+        page.expose_function("testWalletSign", self.sign)
+        page.add_init_script(WALLET)
+
+    def sign(self, address: str, document: str) -> str:
+        assert address.lower() == self.key.address.lower(), "asked to sign for another account"
+        typed = json.loads(document)
+        self.signed.append(typed)
+        return "0x" + self.key.sign_message(encode_typed_data(full_message=typed)).signature.hex()
+
+
+def _shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _vote(page: Page, support: str) -> None:
+    page.get_by_role("button", name="Sign with wallet").click()
+    expect(page.locator("#wallet")).to_contain_text("Connected", timeout=WAIT_MS)
+    page.get_by_role("button", name={"for": "Vote for", "against": "Vote against",
+                                     "abstain": "Abstain"}[support]).click()
+
+
+def test_a_holder_votes_with_an_injected_wallet_and_sees_the_tally(api_server, page):  # noqa: F811
+    base, proposal = api_server
+    wallet = InjectedWallet(page)
+    page.goto(f"{base}/vote/{proposal}")
+    expect(page.locator("#proposal-id")).to_have_text(proposal, timeout=WAIT_MS)
+    expect(page.locator("#tally")).to_contain_text("For 0, against 0, abstain 0; 0 voters")
+    expect(page.locator("#quorum-text")).to_contain_text("not met")
+    expect(page.locator("#period")).to_contain_text("left")
+    expect(page.locator("#backtest tbody tr")).to_have_count(4)
+    _shot(page, "70_vote_page")
+
+    _vote(page, "for")
+    expect(page.locator("#done")).to_have_text(
+        f"Recorded: {ADDRESS['alice']} voted for with weight 400", timeout=WAIT_MS)
+    expect(page.locator("#tally")).to_contain_text("For 400, against 0, abstain 0; 1 voters")
+    expect(page.locator("#votes tbody tr")).to_have_count(1)
+    [signed] = wallet.signed
+    assert signed["message"]["proposal"] == proposal and signed["primaryType"] == "Vote"
+    _shot(page, "71_vote_recorded")
+
+    page.reload()
+    expect(page.locator("#tally")).to_contain_text("For 400", timeout=WAIT_MS)
+    _vote(page, "against")  # the same address again: replaces, with a later timestamp
+    expect(page.locator("#done")).to_contain_text("(replacing the earlier vote)", timeout=WAIT_MS)
+    expect(page.locator("#tally")).to_contain_text("For 0, against 400, abstain 0; 1 voters")
+    assert wallet.signed[1]["message"]["timestamp"] > wallet.signed[0]["message"]["timestamp"]
+
+    wallet.key = OUTSIDER  # holds nothing at the snapshot
+    page.reload()
+    _vote(page, "for")
+    expect(page.locator("#refusal")).to_contain_text("held nothing at snapshot", timeout=WAIT_MS)
+    expect(page.locator("#done")).to_have_text("")
+    expect(page.locator("#tally")).to_contain_text("against 400, abstain 0; 1 voters")
+    _shot(page, "72_vote_refused")
+
+
+def test_a_path_with_markup_is_refused_as_text_never_as_html(api_server, page):  # noqa: F811
+    """A path that is not a proposal shows core's refusal, which echoes it, as text only."""
+    base, _ = api_server
+    page.goto(f"{base}/vote/<img src=x onerror=alert(1)>")
+    expect(page.locator("#error")).to_contain_text("proposal:", timeout=WAIT_MS)
+    expect(page.locator("img")).to_have_count(0)
