@@ -222,21 +222,22 @@ class FailedTokenAttempts:
             while len(self._clients) > self._max:
                 self._clients.popitem(last=False)
 
-    def succeeded(self, client: str) -> None:
-        with self._lock:
-            self._clients.pop(client, None)
 
 
 def authenticate_client(db: Database, token: str | None, client: str,
                         attempts: FailedTokenAttempts, now: datetime | None = None) -> TokenPrincipal:
-    """`authenticate_token` for a request from `client`, throttling repeated bad tokens."""
+    """`authenticate_token` for a request from `client`, throttling repeated bad tokens.
+
+    A valid token is never locked out: behind a proxy that hides client addresses every caller
+    shares one address, and four bad tokens would otherwise shut out everyone. Only a bad token
+    is made to wait, and a good one does not clear the count either, or the legitimate traffic
+    sharing that address would keep resetting an attacker's delay. (Tokens carry 256 random
+    bits: the throttle limits load and noise, not the odds of a guess.)"""
     now = now or utcnow()
-    attempts.check(client, now)
     try:
-        principal = authenticate_token(db, token, now)
+        return authenticate_token(db, token, now)
     except NotAuthenticated:
+        attempts.check(client, now)  # a waiting client learns only that it must wait
         if token:  # no token at all is not a guess
             attempts.failed(client, now)
         raise
-    attempts.succeeded(client)
-    return principal

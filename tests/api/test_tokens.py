@@ -97,13 +97,24 @@ def test_repeated_bad_tokens_from_one_client_are_slowed_down_like_sign_ins(api):
     bad = {"Authorization": "Bearer pa_guess"}
     for _ in range(3):
         unauthorised(api.client.get("/api/v1/allocation", headers=bad))
-    throttled = api.client.get("/api/v1/allocation", headers=api.headers("vic"))
+    throttled = api.client.get("/api/v1/allocation", headers=bad)
     errors = problem_of(throttled, 429)
     assert errors[0].startswith("authorization: too many bad tokens from this client")
     assert throttled.headers["Retry-After"] == "1"
 
 
-def test_the_throttle_waits_double_each_time_and_a_good_token_resets_it():
+def test_a_valid_token_is_never_locked_out_by_bad_ones_from_the_same_address(api):
+    # Behind a proxy that hides client addresses, everyone shares one address.
+    bad = {"Authorization": "Bearer pa_guess"}
+    for _ in range(3):
+        unauthorised(api.client.get("/api/v1/allocation", headers=bad))
+    problem_of(api.client.get("/api/v1/allocation", headers=bad), 429)
+    assert api.client.get("/api/v1/allocation", headers=api.headers("vic")).status_code == 200
+    # ... and the good token does not clear the count the guesser is waiting out.
+    problem_of(api.client.get("/api/v1/allocation", headers=bad), 429)
+
+
+def test_the_throttle_waits_double_each_time_per_client():
     attempts = api_tokens.FailedTokenAttempts()
     now = utcnow()
     for _ in range(4):
@@ -113,8 +124,6 @@ def test_the_throttle_waits_double_each_time_and_a_good_token_resets_it():
     assert refused.value.retry_after == pytest.approx(1.0)
     attempts.check("10.0.0.1", now + timedelta(seconds=2))  # 2 s after the 4th failure
     attempts.check("10.0.0.2", now)  # another client is not slowed down
-    attempts.succeeded("10.0.0.1")
-    attempts.check("10.0.0.1", now)
 
 
 def test_the_cli_creates_lists_and_revokes_tokens(api, db_url):

@@ -1,0 +1,82 @@
+"""Who the client is, behind a proxy or not (issue 18 #18): a real `python -m api` trusts
+X-Forwarded-For only from the proxies named with --forwarded-allow-ips, and never from loopback
+by default, so rotating the header does not make each bad token a new client."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from api.__main__ import forwarding
+from db.engine import open_database
+from tests.api.conftest import seed_team
+from tests.api.test_server import ROOT, curl, free_port
+
+
+@contextmanager
+def api_server(db_url: str, *flags: str) -> Iterator[str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI")}
+    env.update(DATABASE_URL=db_url, API_PORT=str(port))
+    env.pop("FORWARDED_ALLOW_IPS", None)
+    process = subprocess.Popen([sys.executable, "-m", "api", "--host", "127.0.0.1", *flags],
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if curl(f"{base}/health")[0] == 200:
+                    break
+            except (subprocess.CalledProcessError, ValueError):
+                pass
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline, "the API did not start within 60 s"
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture
+def tokens(db_url: str) -> dict[str, str]:
+    db = open_database(db_url)
+    issued, _ = seed_team(db)
+    db.engine.dispose()
+    return issued
+
+
+def guess(base: str, forwarded_for: str) -> int:
+    return curl("-H", "Authorization: Bearer pa_guess", "-H", f"X-Forwarded-For: {forwarded_for}",
+                f"{base}/api/v1/allocation")[0]
+
+
+def test_rotating_x_forwarded_for_does_not_escape_the_bad_token_throttle(db_url, tokens):
+    with api_server(db_url) as base:
+        statuses = [guess(base, f"203.0.113.{n}") for n in range(1, 7)]
+        assert statuses[:3] == [401, 401, 401]
+        assert 429 in statuses[3:]  # every "client" was the one loopback address
+        ok = curl("-H", f"Authorization: Bearer {tokens['vic']}", f"{base}/api/v1/allocation")
+        assert ok[0] == 200  # and the valid token is not locked out with the guesser
+
+
+def test_a_named_proxy_may_say_who_the_client_is(db_url, tokens):
+    with api_server(db_url, "--forwarded-allow-ips", "127.0.0.1") as base:
+        for _ in range(3):
+            assert guess(base, "203.0.113.1") == 401
+        assert guess(base, "203.0.113.1") == 429
+        assert guess(base, "203.0.113.2") == 401  # another client behind the trusted proxy
+
+
+def test_forwarded_headers_are_off_unless_proxies_are_named():
+    assert forwarding(None) == {"proxy_headers": False}
+    assert forwarding("") == {"proxy_headers": False}
+    assert forwarding("10.0.0.5") == {"proxy_headers": True, "forwarded_allow_ips": "10.0.0.5"}
