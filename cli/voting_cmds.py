@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from cli.common import JsonOption, database, emit, refusals
-from cli.errors import EXIT_USAGE, fail
+from cli.errors import EXIT_REFUSED, EXIT_USAGE, fail
 from core.base.formatting import count, exact_percent
 
 voting_app = typer.Typer(help="Holders snapshots for community votes.", no_args_is_help=True)
@@ -111,3 +111,33 @@ def tally_(ctx: typer.Context, proposal_id: str = typer.Argument(..., metavar="P
         f"({exact_percent(view.quorum_pct)}) {'met' if data['quorum_met'] else 'not met'}; "
         f"{'passes' if data['passed'] else 'does not pass'}"
         + (f"\n{view.outcome}" if view.outcome else "")))
+
+
+@voting_app.command("proof")
+@refusals
+def proof_(ctx: typer.Context, snapshot_id: str = typer.Argument(..., metavar="SNAPSHOT_ID"),
+           address: str = typer.Argument(..., metavar="ADDR"), as_json: bool = JsonOption) -> None:
+    """A holder's weight and its Merkle proof against the snapshot's published root."""
+    from core.voting.service import snapshot_proof
+
+    proof = snapshot_proof(database(ctx), snapshot_id, address)
+    emit(proof.as_json(), as_json, lambda: typer.echo(
+        f"{proof.address}: {proof.units} base units; leaf {proof.leaf}\nroot {proof.root}\n"
+        + "\n".join(f"proof {step}" for step in proof.proof)))
+
+
+@voting_app.command("verify")
+@refusals
+def verify_(ctx: typer.Context, snapshot_id: str = typer.Argument(..., metavar="SNAPSHOT_ID"),
+            as_json: bool = JsonOption) -> None:
+    """Recompute a snapshot's Merkle root and holders digest from its stored rows (exit 3 when
+    they differ from the published ones)."""
+    from core.voting.service import verify_snapshot
+
+    check = verify_snapshot(database(ctx), snapshot_id)
+    emit(check.as_json(), as_json, lambda: typer.echo(
+        f"snapshot {check.snapshot_id}: {count(check.holders)} holders; root "
+        f"{'matches' if check.merkle_root == check.recomputed_root else 'DIFFERS'}, digest "
+        f"{'matches' if check.holders_sha256 == check.recomputed_sha256 else 'DIFFERS'}"))
+    if not check.ok:
+        raise typer.Exit(EXIT_REFUSED)

@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from core.base.channel import current_channel
@@ -26,13 +27,15 @@ from core.base.urls import redact_url
 from core.record.activity import record_activity
 from core.voting import chain, store, terms as vote_terms
 from core.voting.addresses import parse_address
+from core.voting.merkle import MerkleTree, WeightProof
 from core.voting.snapshot_file import load_snapshot as read_snapshot_file
 from core.voting.snapshot_file import Snapshot, units_to_decimal
 from core.voting.tally import QUORUM_PCT_PLACES, Tally
 from core.voting.typed_data import (DEFAULT_CHAIN_ID, parse_support, parse_timestamp,
                                     typed_data, verify_vote)
 from db.engine import Database
-from db.models import ProposalVote, ProposalVoteResult, ProposalVoteTerms, VoteSnapshot
+from db.models import (ProposalVote, ProposalVoteResult, ProposalVoteTerms, SnapshotHolder,
+                       VoteSnapshot)
 from db.types import utcnow
 
 MAX_BLOCK = 2 ** 63 - 1  # a BIGINT; chains count blocks in the tens of millions
@@ -91,14 +94,69 @@ def _store_snapshot(db: Database, snapshot: Snapshot, number: int, token_address
 
 def get_snapshot(db: Database, snapshot_id: Any) -> store.SnapshotFacts:
     with reading(db) as session:
-        try:
-            key = uuid.UUID(str(snapshot_id).strip())
-        except ValueError:
-            raise NotFound(f"snapshot: {shown(snapshot_id)} is not a snapshot id") from None
-        row = session.get(VoteSnapshot, key)
-        if row is None:
-            raise NotFound(f"snapshot: no holders snapshot with id {key}")
-        return store.SnapshotFacts.of(row)
+        return store.SnapshotFacts.of(_snapshot_row(session, snapshot_id))
+
+
+def _snapshot_row(session: so.Session, snapshot_id: Any) -> VoteSnapshot:
+    try:
+        key = uuid.UUID(str(snapshot_id).strip())
+    except ValueError:
+        raise NotFound(f"snapshot: {shown(snapshot_id)} is not a snapshot id") from None
+    row = session.get(VoteSnapshot, key)
+    if row is None:
+        raise NotFound(f"snapshot: no holders snapshot with id {key}")
+    return row
+
+
+def _stored_holders(session: so.Session, row: VoteSnapshot) -> list[tuple[str, int, str | None]]:
+    return [(address, int(units), delegate) for address, units, delegate in session.execute(
+        sa.select(SnapshotHolder.address, SnapshotHolder.units, SnapshotHolder.delegate)
+        .where(SnapshotHolder.snapshot_id == row.id))]
+
+
+def snapshot_proof(db: Database, snapshot_id: Any, address: Any) -> WeightProof:
+    """A holder's own weight with its Merkle proof against the snapshot's published root, so
+    anyone can check it without trusting this server (`merkle.verify`)."""
+    holder = parse_address(address)
+    with reading(db) as session:
+        row = _snapshot_row(session, snapshot_id)
+        tree = MerkleTree((a, units) for a, units, _ in _stored_holders(session, row))
+    if tree.root != row.merkle_root:
+        raise Refused(f"snapshot: the stored holders give root {tree.root}, not the published "
+                      f"{row.merkle_root}; this snapshot's table has been altered")
+    return tree.proof(holder)
+
+
+@dataclass(frozen=True)
+class SnapshotCheck:
+    snapshot_id: str
+    holders: int
+    merkle_root: str
+    recomputed_root: str
+    holders_sha256: str
+    recomputed_sha256: str
+
+    @property
+    def ok(self) -> bool:
+        return (self.merkle_root == self.recomputed_root
+                and self.holders_sha256 == self.recomputed_sha256)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"snapshot_id": self.snapshot_id, "holders": self.holders, "ok": self.ok,
+                "merkle_root": self.merkle_root, "recomputed_root": self.recomputed_root,
+                "holders_sha256": self.holders_sha256,
+                "recomputed_sha256": self.recomputed_sha256}
+
+
+def verify_snapshot(db: Database, snapshot_id: Any) -> SnapshotCheck:
+    """Recompute a snapshot's Merkle root and holders digest from its stored rows and compare
+    them with the published ones (the rows are not chained one by one: this is their check)."""
+    with reading(db) as session:
+        row = _snapshot_row(session, snapshot_id)
+        holders = _stored_holders(session, row)
+    return SnapshotCheck(str(row.id), len(holders), row.merkle_root,
+                         MerkleTree((a, units) for a, units, _ in holders).root,
+                         row.holders_sha256, store.holders_digest(holders))
 
 
 # --- the typed data and a cast vote ---------------------------------------------------------

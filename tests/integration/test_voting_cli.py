@@ -8,9 +8,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from cli import app
+from core.voting import merkle
+from db import triggers
 from db.engine import open_database
 from db.types import utcnow
 from tests.integration.state import every_row, make_team
@@ -149,3 +152,45 @@ def test_execute_due_at_the_close_lets_a_binding_vote_decide_a_major_change(run,
 def _before(iso: str) -> str:
     from datetime import datetime
     return (datetime.fromisoformat(iso) - timedelta(minutes=1)).isoformat()
+
+
+def test_a_holder_proves_their_weight_against_the_published_root(run, tmp_path):
+    loaded = ok(run("voting", "snapshot", str(snapshot_csv(tmp_path / "h.csv")), "--block",
+                    str(BLOCK), "--json"))
+    proof = ok(run("voting", "proof", loaded["snapshot_id"], ADDRESS["bob"].lower(), "--json"))
+    assert proof["address"] == ADDRESS["bob"] and proof["root"] == loaded["merkle_root"]
+    assert proof["weight_units"] == str(300 * 10**18)
+    # The check a holder runs without trusting this server: the leaf from their own address
+    # and weight, folded with the proof, gives the published root.
+    assert merkle.leaf_hash(ADDRESS["bob"], 300 * 10**18).hex() == proof["leaf"].removeprefix("0x")
+    assert merkle.verify(proof["proof"], proof["leaf"], loaded["merkle_root"])
+    assert not merkle.verify(proof["proof"], merkle.leaf_hash(ADDRESS["bob"], 301 * 10**18),
+                             loaded["merkle_root"])
+    refused(run("voting", "proof", loaded["snapshot_id"], "0x" + "12" * 20, "--json"), 4,
+            "holds nothing in this snapshot")
+
+
+def test_verify_recomputes_the_root_and_digest_and_exits_3_when_a_row_was_altered(
+        run, team_url, tmp_path):
+    loaded = ok(run("voting", "snapshot", str(snapshot_csv(tmp_path / "h.csv")), "--block",
+                    str(BLOCK), "--json"))
+    checked = ok(run("voting", "verify", loaded["snapshot_id"], "--json"))
+    assert checked["ok"] is True and checked["holders"] == 6
+    assert checked["recomputed_root"] == loaded["merkle_root"]
+    # Someone with the database's owner rights sets the guards aside and raises a weight.
+    database = open_database(team_url)
+    with database.engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            for statement in triggers.drop_statements("sqlite", triggers.FIXED_TABLES):
+                connection.exec_driver_sql(statement)
+        else:
+            connection.exec_driver_sql("ALTER TABLE snapshot_holders DISABLE TRIGGER ALL")
+        connection.execute(sa.text("UPDATE snapshot_holders SET units = units * 2 "
+                                   "WHERE address = :a"), {"a": ADDRESS["bob"]})
+    database.engine.dispose()
+    altered = run("voting", "verify", loaded["snapshot_id"], "--json")
+    assert altered.exit_code == 3
+    data = json.loads(altered.stdout)
+    assert data["ok"] is False and data["recomputed_root"] != loaded["merkle_root"]
+    refused(run("voting", "proof", loaded["snapshot_id"], ADDRESS["bob"], "--json"), 3,
+            "has been altered")
