@@ -5,7 +5,7 @@ from decimal import Decimal
 import streamlit as st
 
 from core.allocation.money import calculate_amounts
-from core.allocation.split import BUCKET_LABELS, BUCKETS, format_pct
+from core.allocation.split import BUCKET_LABELS, BUCKETS, PERCENT_PLACES, format_pct
 from core.allocation.validation import ProposalInput
 from core.proposals.lifecycle import propose_allocation, validate_against_live
 from settings import get_settings
@@ -102,4 +102,6 @@ if check.split is not None and check.split.total == 100:
                        "Change": money(getattr(amounts, b) - getattr(current, b))}
                       for b in BUCKETS], hide_index=True, key="propose_preview")
 else:
-    st.caption("The preview appears once the four percentages are numbers that sum to 100.")
+    # 95/3/1.555/0.445 sums to 100 yet has no preview: say the decimals count too.
+    st.caption(f"The preview appears once the four percentages are numbers with at most "
+               f"{PERCENT_PLACES} decimal places that sum to 100.")

@@ -15,10 +15,22 @@ from ui.page import setup_page
 
 page = setup_page("Admin", "🛠️", role="admin")
 
+
+def setting_text(value) -> str:
+    """A policy value in the words the New value box accepts ('off', true/false), not Python's
+    None/False."""
+    if value is None:
+        return "off"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+
 st.subheader("📐 Policy")
 policy = readers.policy(page.db)
 values = policy.as_json()
-st.dataframe([{"key": k, "value": str(values.get(k))} for k in POLICY_KEYS], hide_index=True,
+st.dataframe([{"key": k, "value": setting_text(values.get(k))} for k in POLICY_KEYS], hide_index=True,
              key="admin_policy_table", height="content")  # every setting, no inner scrolling
 with st.form("policy_set"):
     key_col, value_col = st.columns(2)
@@ -30,7 +42,8 @@ with st.form("policy_set"):
     if st.form_submit_button("💾 Change the policy…"):
         with core_call({key: slot}):
             new = with_setting(policy, key, value).as_json().get(key)  # refused here, not later
-            confirm.ask("policy", key=key, value=value, old=str(values.get(key)), new=str(new))
+            confirm.ask("policy", key=key, value=value, old=setting_text(values.get(key)),
+                        new=setting_text(new))
 with st.expander("Policy versions"):
     st.dataframe(readers.policy_versions(page.db), hide_index=True, key="admin_policy_versions")
 

@@ -185,3 +185,11 @@ def test_the_webhook_notice_says_how_the_secret_is_kept(plain_db, private_webhoo
     at = button(at, "🔑 Create token").click().run()
     notice = " ".join(w.value for w in at.warning if "Token for ann" in w.value)
     assert "only its SHA-256 digest is stored" in notice
+
+
+def test_the_policy_table_shows_values_in_the_words_the_form_accepts(plain_db):
+    at = open_page(ADMIN, user="ada")
+    shown = dict(zip(at.dataframe[0].value["key"], at.dataframe[0].value["value"]))
+    assert shown["auto_approve_min_confidence"] == "off"  # not Python's None
+    assert shown["require_totp"] == "false" and shown["distributions_paused"] == "false"
+    assert "None" not in shown.values() and "False" not in shown.values()

@@ -162,3 +162,12 @@ def test_every_broken_rule_is_shown_at_once_decimals_and_bounds_together(plain_d
                                      "reinvestment: 95 is above the maximum 90",
                                      "dao: 3 is below the minimum 5",
                                      "creator: 0.445 is below the minimum 1"])
+
+
+def test_a_split_summing_to_100_with_too_many_decimals_says_why_there_is_no_preview(plain_db):
+    at = _set(open_page(PROPOSE, user="ann"), reinvestment=80.0, dao=15.0, lucky=1.555,
+              creator=3.445)  # sums to 100: the sum is not what holds the preview back
+    no_exception(at)
+    assert not [d for d in at.dataframe if d.key == "propose_preview"]
+    captions = " ".join(c.value for c in at.caption)
+    assert "at most 2 decimal places that sum to 100" in captions
