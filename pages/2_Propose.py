@@ -15,7 +15,7 @@ from ui.format import money, pct
 from ui.page import setup_page
 from ui.proposals import page_link as proposal_link
 
-FILED_KEY, RESET_KEY = "propose_filed", "propose_reset"
+FILED_KEY, RESET_KEY, LAST_KEY = "propose_filed", "propose_reset", "propose_last_filed"
 page = setup_page("Propose", "✍️", role="analyst")
 if st.session_state.get(FILED_KEY):
     proposal_link(st.session_state.pop(FILED_KEY), "Open the proposal you filed")
@@ -69,25 +69,35 @@ submitted = st.button("📨 File proposal", type="primary", key="propose_submit"
 
 with core_call():
     check = validate_against_live(page.db, proposal)
+    # A double click: the second click can reach the server before the browser applied the
+    # reset, with the values just filed. It is the same filing, not a duplicate to refuse.
+    last = st.session_state.get(LAST_KEY)
+    repeat = (submitted and last is not None and check.split is not None
+              and (check.split.label(), reasoning) == tuple(last[:2]))
     untouched = check.split == live.split
     # Nothing typed yet is not an error worth shouting about: an empty reasoning, or the form
     # still holding the live split it starts from (said once, plainly, until Submit).
     shown = [e for e in check.errors
              if submitted or not ((not reasoning and e.startswith("reasoning:"))
                                   or (untouched and "already the live split" in e))]
-    show_problems(shown, slots, warnings=check.warnings)
+    show_problems([] if repeat else shown, slots, warnings=check.warnings)
     if untouched and not submitted:
         st.info("The form starts from the live split: change at least one bucket.")
     if check.valid:
         st.success("✔️ Valid: this proposal can be filed."
                    + (f" It is a {check.tier} change." if check.tier else ""))
 
-if submitted and check.valid:  # an invalid one is refused above already, once
+if repeat:
+    st.session_state[RESET_KEY] = True
+    st.session_state[FILED_KEY] = last[2]
+    after_write(f"📨 Proposal {last[0]} filed; it now waits for a governor.")
+elif submitted and check.valid:  # an invalid one is refused above already, once
     with core_call(slots):
         filed = propose_allocation(page.db, proposal, by=page.username)
         label = "/".join(format_pct(Decimal(repr(values[b]))) for b in BUCKETS)
         st.session_state[RESET_KEY] = True  # the form starts again from the live split
         st.session_state[FILED_KEY] = filed.proposal_id  # and links to what was filed
+        st.session_state[LAST_KEY] = (check.split.label(), reasoning, filed.proposal_id)
         after_write(f"📨 Proposal {label} filed; it now waits for a governor.")
 
 st.subheader("🧮 Preview of the amounts")

@@ -171,3 +171,22 @@ def test_a_split_summing_to_100_with_too_many_decimals_says_why_there_is_no_prev
     assert not [d for d in at.dataframe if d.key == "propose_preview"]
     captions = " ".join(c.value for c in at.caption)
     assert "at most 2 decimal places that sum to 100" in captions
+
+
+def test_a_double_click_arriving_with_the_values_just_filed_shows_the_filing_not_a_refusal(
+        plain_db):
+    at = _set(open_page(PROPOSE, user="ann"), reinvestment=75.0, lucky=6.0, creator=4.0)
+    at.text_area(key="propose_reasoning").input("Manual adjustment for Q1 strategy")
+    at = at.run().button(key="propose_submit").click().run()
+    [filed] = get_pending_proposals(plain_db)
+    # The second click of a double click reached the server before the browser showed the reset.
+    at = _set(at, reinvestment=75.0, lucky=6.0, creator=4.0)
+    at.text_area(key="propose_reasoning").input("Manual adjustment for Q1 strategy")
+    at = at.button(key="propose_submit").click().run()
+    no_exception(at)
+    assert not [e.value for e in at.error]
+    assert any("filed; it now waits for a governor" in s.value for s in at.success)
+    links = [l.proto for l in at.get("page_link")]
+    assert any(f"proposal={filed.record.id}" in l.query_string for l in links)
+    assert [at.number_input(key=f"propose_{b}").value for b in BUCKETS] == [80, 15, 3, 2]
+    assert len(get_pending_proposals(plain_db)) == 1
