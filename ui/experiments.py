@@ -10,6 +10,7 @@ exactly that and nothing more.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -31,7 +32,7 @@ from db.engine import Database
 from db.types import utcnow
 from ui import confirm, outcome_figures, readers
 from ui.feedback import flash, show_problems
-from ui.format import count, measured, number, percent, plain, when
+from ui.format import count, exact_percent, measured, number, percent, plain, when
 from ui.proposals import page_link as proposal_link
 from ui.proposals import split_changes
 from ui.readers import reader
@@ -42,6 +43,9 @@ PARAM = "experiment"  # ?experiment=ID: one experiment's shareable view
 RESET_KEY, FILED_KEY, ADOPTED_KEY = "exp_reset", "exp_filed", "exp_adopted"
 DEFAULT_BLOCK_HOURS, DEFAULT_BLOCKS = 24, 14  # two weeks of whole days
 DEFAULT_GUARDRAIL_DROP = 10.0
+# Above this minimum detectable effect a design can only see changes no split would make: the
+# form warns that it is too short to be worth running.
+USEFUL_MDE_PCT = Decimal(50)
 P_PLACES = 3
 STATUS_ICONS = {"proposed": "🕒", "approved": "✅", "rejected": "❌", "running": "▶️",
                 "finished": "🏁", "stopped": "🛑"}
@@ -191,17 +195,19 @@ def check_design(db: Database, typed: dict[str, Any]):
 
 
 def show_checks(db: Database, design, problems: list[str], slots: dict[str, Any]) -> str | None:
-    """The problems under their inputs, or that the design passes; then its power. Returns the
-    power sentence (None while the design is broken)."""
+    """The problems under their inputs, or that the design passes and then its power, with a
+    warning when it is too short to detect a useful change. Returns the power sentence (None
+    until the design passes every check)."""
     if design is None and not problems:
         st.info("Type each arm's split, like 70/18/8/4: the checks and the power follow.")
         return None
     show_problems(problems, slots)
-    if design is None:
+    if design is None or problems:
+        # A power next to errors reads as if the design could be filed as it stands.
+        st.caption("📏 The power appears once the design is valid.")
         return None
-    if not problems:
-        st.success(f"✔️ All {count(len(design.arms))} arms are within the policy's bounds and "
-                   "the design is valid.")
+    st.success(f"✔️ All {count(len(design.arms))} arms are within the policy's bounds and "
+               "the design is valid.")
     mde = power(db, store.arms_text(design.arms), design.block_hours, design.blocks,
                 design.burn_in_hours, design.metric, utcnow().date())
     sentence = detectable_sentence(design, mde)
@@ -210,7 +216,14 @@ def show_checks(db: Database, design, problems: list[str], slots: dict[str, Any]
                    f"{count(design.blocks * design.block_hours)} h of the design).")
     else:
         st.info(f"📏 Power: {sentence}.")
+        if mde > USEFUL_MDE_PCT:
+            st.warning(too_short_warning(), icon="⚠️")
     return sentence
+
+
+def too_short_warning() -> str:
+    return (f"This design could only detect changes above ±{exact_percent(USEFUL_MDE_PCT)}: "
+            "add blocks or lengthen them.")
 
 
 def ask_to_file(typed: dict[str, Any], sentence: str | None) -> None:

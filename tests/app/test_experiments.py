@@ -25,6 +25,7 @@ from core.proposals.lifecycle import get_pending_proposals
 from db.types import utcnow
 from tests.app.helpers import ROOT, TIMEOUT, all_text, no_exception, open_page, sign_in_as
 from tests.integration.test_experiments import load_day, run_days, tick
+from ui.experiments import USEFUL_MDE_PCT, too_short_warning
 
 PAGE = "pages/10_Experiments.py"
 DAY = timedelta(days=1)
@@ -130,6 +131,34 @@ def test_the_power_is_said_as_the_design_is_typed_or_that_the_days_are_too_few(p
     assert power[0].startswith("Power: with 8 blocks of 24 h you can detect a change of about "
                                "±")
     assert power[0].endswith("% in tokens per day.")
+
+
+def test_no_power_is_said_beside_a_bounds_error_only_that_it_comes_once_the_design_is_valid(
+        plain_db):
+    at = design(open_page(PAGE, user="ann"), other="95/3/1/1")
+    no_exception(at)
+    assert "arms: arm 2 (95/3/1/1): reinvestment: 95 is above the maximum 90" in [
+        e.value for e in at.error]
+    assert "The power appears once the design is valid." in all_text(at)
+    assert "with 4 blocks of 24 h" not in all_text(at)  # neither a power nor "not enough data"
+    at = design(at)
+    assert "The power appears once the design is valid." not in all_text(at)
+    assert "with 4 blocks of 24 h" in all_text(at)
+
+
+def test_a_design_too_short_to_detect_a_useful_change_is_warned_about(plain_db, tmp_path):
+    recorded_days(plain_db, tmp_path, 30)
+    at = design(open_page(PAGE, user="ann"), blocks=4)
+    no_exception(at)
+    [power] = [i.value for i in at.info if i.value.startswith("Power:")]
+    assert float(power.split("±")[1].split("%")[0]) > USEFUL_MDE_PCT
+    assert too_short_warning() in [w.value for w in at.warning]
+    assert too_short_warning() == ("This design could only detect changes above ±50%: add "
+                                   "blocks or lengthen them.")
+    at = design(at, blocks=28)
+    [power] = [i.value for i in at.info if i.value.startswith("Power:")]
+    assert float(power.split("±")[1].split("%")[0]) <= USEFUL_MDE_PCT
+    assert too_short_warning() not in [w.value for w in at.warning]
 
 
 def test_filing_asks_first_then_files_once_and_the_form_starts_again(plain_db):
