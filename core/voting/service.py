@@ -8,7 +8,6 @@ as for every other change (core/base/channel.py). A refused vote writes nothing.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,6 +20,7 @@ import sqlalchemy.orm as so
 from core.base.channel import current_channel
 from core.base.errors import NotFound, Refused
 from core.base.locking import serialize_writes
+from core.base.lookups import get_by_id
 from core.base.parsing import parse_whole, shown
 from core.base.sessions import reading, writing
 from core.base.urls import redact_url
@@ -98,14 +98,7 @@ def get_snapshot(db: Database, snapshot_id: Any) -> store.SnapshotFacts:
 
 
 def _snapshot_row(session: so.Session, snapshot_id: Any) -> VoteSnapshot:
-    try:
-        key = uuid.UUID(str(snapshot_id).strip())
-    except ValueError:
-        raise NotFound(f"snapshot: {shown(snapshot_id)} is not a snapshot id") from None
-    row = session.get(VoteSnapshot, key)
-    if row is None:
-        raise NotFound(f"snapshot: no holders snapshot with id {key}")
-    return row
+    return get_by_id(session, VoteSnapshot, snapshot_id, "snapshot", "a holders snapshot")
 
 
 def _stored_holders(session: so.Session, row: VoteSnapshot) -> list[tuple[str, int, str | None]]:

@@ -4,46 +4,12 @@ by default, so rotating the header does not make each bad token a new client."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
 
 from api.__main__ import forwarding
 from db.engine import open_database
 from tests.api.conftest import seed_team
-from tests.api.test_server import ROOT, curl, free_port
-
-
-@contextmanager
-def api_server(db_url: str, *flags: str) -> Iterator[str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI")}
-    env.update(DATABASE_URL=db_url, API_PORT=str(port))
-    env.pop("FORWARDED_ALLOW_IPS", None)
-    process = subprocess.Popen([sys.executable, "-m", "api", "--host", "127.0.0.1", *flags],
-                               cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if curl(f"{base}/health")[0] == 200:
-                    break
-            except (subprocess.CalledProcessError, ValueError):
-                pass
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            assert time.monotonic() < deadline, "the API did not start within 60 s"
-            time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+from tests.api.test_server import api_server, curl
 
 
 @pytest.fixture

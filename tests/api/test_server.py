@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -37,21 +38,17 @@ def curl(*args: str) -> tuple[int, dict | list]:
     return int(status), json.loads(body)
 
 
-@pytest.fixture
-def server(db_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    db = open_database(db_url)
-    tokens, _ = seed_team(db)
-    generate_demo_data(db, seed=7, days=40, tokens=300)  # a platform with a story to read
-    # ...whose DAO treasury just ran low: the rule engine will want to rebalance.
-    treasury = tmp_path / "treasury.csv"
-    treasury.write_text(f"at,balance_usd\n{utcnow().replace(microsecond=0).isoformat()},120.00\n")
-    import_csv(db, "treasury", treasury)
-    db.engine.dispose()
+@contextmanager
+def api_server(db_url: str, *flags: str) -> Iterator[str]:
+    """A real `python -m api` on a free port (its own environment: no OpenAI key, no trusted
+    proxies), until the block ends; yields its base URL once /health answers."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("OPENAI") and k != "FORWARDED_ALLOW_IPS"}
     env.update(DATABASE_URL=db_url, API_PORT=str(port))
-    process = subprocess.Popen([sys.executable, "-m", "api", "--host", "127.0.0.1"], cwd=ROOT,
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "api", "--host", "127.0.0.1", *flags],
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -64,10 +61,24 @@ def server(db_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
             assert process.poll() is None, process.stdout.read() if process.stdout else ""
             assert time.monotonic() < deadline, "the API did not start within 60 s"
             time.sleep(0.2)
-        yield base, tokens
+        yield base
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture
+def server(db_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    db = open_database(db_url)
+    tokens, _ = seed_team(db)
+    generate_demo_data(db, seed=7, days=40, tokens=300)  # a platform with a story to read
+    # ...whose DAO treasury just ran low: the rule engine will want to rebalance.
+    treasury = tmp_path / "treasury.csv"
+    treasury.write_text(f"at,balance_usd\n{utcnow().replace(microsecond=0).isoformat()},120.00\n")
+    import_csv(db, "treasury", treasury)
+    db.engine.dispose()
+    with api_server(db_url) as base:
+        yield base, tokens
 
 
 def test_the_design_quick_start_runs_over_http(server):
