@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 PAGES = ["app.py", "pages/1_Review.py", "pages/2_Propose.py", "pages/3_Rebalancer.py",
          "pages/4_History.py", "pages/5_Performance.py", "pages/6_Distributions.py",
-         "pages/7_Activity.py", "pages/8_Admin.py", "pages/9_Outcomes.py"]
+         "pages/7_Activity.py", "pages/8_Admin.py", "pages/9_Outcomes.py",
+         "pages/10_Experiments.py"]
 
 
 def fill(url: str, tokens: int) -> None:

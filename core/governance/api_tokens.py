@@ -237,7 +237,7 @@ def authenticate_client(db: Database, token: str | None, client: str,
     try:
         return authenticate_token(db, token, now)
     except NotAuthenticated:
-        attempts.check(client, now)  # a waiting client learns only that it must wait
-        if token:  # no token at all is not a guess
+        if token:  # no token at all is not a guess: a plain 401, never counted or made to wait
+            attempts.check(client, now)  # a waiting client learns only that it must wait
             attempts.failed(client, now)
         raise

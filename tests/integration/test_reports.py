@@ -81,7 +81,7 @@ def test_schedule_once_with_nothing_due_runs_nothing(db_url):
     # Only the every-minute jobs ran (the queue's, the experiments'), and nothing was due in them.
     ran = json.loads(result.stdout)["ran"]
     assert [(r["job"], r["result"]) for r in ran] == [
-        ("execute_due", {"executed": [], "expired": []}),
+        ("execute_due", {"executed": [], "expired": [], "votes_closed": []}),
         ("experiments", {"started": [], "switched": [], "finished": [], "stopped": []})]
 
 

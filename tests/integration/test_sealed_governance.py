@@ -237,7 +237,7 @@ def test_the_governance_commands_answer_the_contract(sealed):
     story = ok(url, "governance", "show", pid)
     assert [e["event"] for e in story["timeline"]][-1] == "vetoed"
     assert ok(url, "proposal", "execute-due", "--at", utcnow().isoformat()) == {
-        "executed": [], "expired": []}
+        "executed": [], "expired": [], "votes_closed": []}
     assert "unknown" not in refused(url, "governance", "review", pid, "--decision", "approved",
                                     "--by", "gwen")[0]
     assert ok(url, "governance", "unseal", "--by", "ada")["status"] == "proposed"
