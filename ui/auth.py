@@ -4,9 +4,10 @@ with a TOTP code when the policy asks for one, optional SSO."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import secrets
+from datetime import datetime, timezone
 
-import extra_streamlit_components as stx
 import streamlit as st
 
 from core.governance.accounts import (Account, account_by_email, add_user, authenticate,
@@ -24,6 +25,7 @@ TOKEN_KEY = "_session_token"
 EXPIRES_KEY = "_session_expires"
 FORGET_KEY = "_forget_cookie"
 COOKIE = "pa_session"
+COOKIE_SCRIPT_KEY = "session_cookie_script"
 
 
 def _start_session(db: Database, account: Account) -> None:
@@ -65,20 +67,31 @@ def _cookie() -> str | None:
 
 
 def keep_cookie() -> None:
-    """Hand the session token to the browser (extra-streamlit-components' CookieManager; reading
-    uses `st.context.cookies`). Drawn on every run with the same arguments, so the browser sets
-    it once; drawn from the next run on, so a `st.rerun()` cannot cut it off before it runs."""
+    """Hand the session token to the browser, which sends it back when a tab connects (read with
+    `st.context.cookies`). A script in the page sets it: unlike a component, it sends nothing back,
+    so the sign-in is not followed by one more run that would swallow a click made meanwhile.
+    Drawn on every run with the same text, so the browser runs it once."""
     token, expires = st.session_state.get(TOKEN_KEY), st.session_state.get(EXPIRES_KEY)
     if token and expires:
-        stx.CookieManager(key="cookie_manager").set(COOKIE, token, key="cookie_set",
-                                                      expires_at=expires, same_site="strict")
+        _write_cookie(token, expires)
 
 
 def _forget_cookie() -> None:
-    if st.session_state.get(FORGET_KEY) and _cookie():
-        manager = stx.CookieManager(key="cookie_manager")
-        manager.cookies.setdefault(COOKIE, "")  # its delete() expects to know the cookie
-        manager.delete(COOKIE, key="cookie_delete")
+    if st.session_state.get(FORGET_KEY):
+        _write_cookie("", datetime(1970, 1, 1, tzinfo=timezone.utc))
+
+
+def _write_cookie(value: str, expires: datetime) -> None:
+    """`document.cookie` for the whole site: SameSite=Strict, Secure when served over HTTPS, and
+    an expiry in the past to delete it. The value is a URL-safe token, quoted as a JS string."""
+    when = expires.astimezone(timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    attributes = f"; expires={when}; path=/; SameSite=Strict"
+    script = (f"document.cookie = {json.dumps(COOKIE + '=' + value + attributes)}"
+              " + (location.protocol === 'https:' ? '; Secure' : '');")
+    # A keyed container whose wrapper its own style hides: no gap in the layout where it is drawn.
+    hide = f'[data-testid="stLayoutWrapper"]:has(> .st-key-{COOKIE_SCRIPT_KEY}) {{display: none}}'
+    with st.container(key=COOKIE_SCRIPT_KEY):
+        st.html(f"<style>{hide}</style><script>{script}</script>", unsafe_allow_javascript=True)
 
 
 def client_address() -> str | None:
@@ -211,10 +224,10 @@ def require_account(db: Database) -> Account:
     if account is not None:
         set_channel(channel="web", session_id=public_session_id(st.session_state[TOKEN_KEY]))
         return account
-    _forget_cookie()
     with core_call():
         if count_accounts(db) == 0:
             first_admin_form(db)
         else:
             sign_in_form(db)
+    _forget_cookie()
     st.stop()

@@ -68,7 +68,7 @@ def setup_page(title: str, icon: str, *, role: str = "viewer") -> Page:
     ensure_demo_data(db)
     demo_banner(db)
     account = require_account(db)
-    keep_cookie()
+    keep_cookie()  # first: a reload or a typed address right after signing in keeps it
     _sidebar(db, account)
     unsealed_banner(db)
     page = Page(db, account)

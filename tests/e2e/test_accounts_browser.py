@@ -129,8 +129,8 @@ def test_a_password_change_in_one_browser_ends_the_session_in_another(server, br
 
 
 def _choose(page: Page, key: str, option: str) -> None:
-    """Pick `option` in a select box. A rerun that lands while its list is open (the session
-    cookie's component runs the page once more after a sign-in) closes the list: open it again."""
+    """Pick `option` in a select box; if a rerun lands while its list is open and closes it,
+    open it again."""
     wanted = page.get_by_role("option", name=option, exact=True)
     for _ in range(3):
         _settled(page)

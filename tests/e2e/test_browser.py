@@ -131,17 +131,22 @@ def _shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+# This tab's session cookie (not HttpOnly: the page's own script writes it), or null.
+SESSION_COOKIE_JS = "() => (document.cookie.match(/(?:^|; )pa_session=([^;]*)/) || [])[1] || null"
+
+
 def _sign_in(page: Page, username: str) -> None:
     expect(page.get_by_role("heading", name="🔐 Sign in")).to_be_visible(timeout=WAIT_MS)
     page.locator(".st-key-signin_username input").fill(username)
     page.locator(".st-key-signin_password input").fill(PASSWORD)
+    before = page.evaluate(SESSION_COOKIE_JS)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_test_id("stSidebar").locator("code", has_text=username)).to_be_visible(timeout=WAIT_MS)
-    # Signing in writes the session cookie, which reruns the page once more: a click before
-    # that rerun ends is lost with it.
-    _settled(page)
-    page.wait_for_timeout(500)
-    _settled(page)
+    # The browser has the new session once the page's script has run (a moment after it shows):
+    # a reload or a typed address may follow. No pause otherwise: writing the cookie runs the
+    # page no extra time, so the next click (the invitation test's, at once) is never lost.
+    page.wait_for_function(f"old => ({SESSION_COOKIE_JS})() !== old", arg=before,
+                           timeout=WAIT_MS)
 
 
 def _go(page: Page, label: str) -> None:
@@ -249,7 +254,7 @@ def browser_context():
 
 
 def _wait_for_cookie(context) -> None:
-    """The session cookie is set by a component in the first run after the sign-in."""
+    """The session cookie is set by a script in the page the sign-in shows."""
     deadline = time.monotonic() + WAIT_MS / 1000
     while not any(c["name"] == "pa_session" for c in context.cookies()):
         assert time.monotonic() < deadline, "the session cookie was never set"
@@ -269,6 +274,10 @@ def test_a_reload_and_a_new_tab_stay_signed_in_and_signing_out_in_one_tab_ends_t
     first.goto(base)
     _sign_in(first, "gus")
     _wait_for_cookie(browser_context)
+    [cookie] = [c for c in browser_context.cookies() if c["name"] == "pa_session"]
+    # For the whole site, never sent with a request from another site, and for 12 hours.
+    assert (cookie["path"], cookie["sameSite"]) == ("/", "Strict")
+    assert 11.9 * 3600 < cookie["expires"] - time.time() <= 12 * 3600
     first.reload()
     _signed_in_as(first, "gus")
     expect(first.get_by_role("heading", name="🔐 Sign in")).to_have_count(0)
@@ -281,6 +290,7 @@ def test_a_reload_and_a_new_tab_stay_signed_in_and_signing_out_in_one_tab_ends_t
 
     _sign_out(first)
     expect(first.get_by_role("heading", name="🔐 Sign in")).to_be_visible(timeout=WAIT_MS)
+    first.wait_for_function(f"() => ({SESSION_COOKIE_JS})() === null", timeout=WAIT_MS)
     # The other tab's next action finds its session over and asks for a sign-in.
     _go(second, "Activity")
     expect(second.get_by_role("heading", name="🔐 Sign in")).to_be_visible(timeout=WAIT_MS)
@@ -364,20 +374,12 @@ def test_an_admin_invites_someone_who_chooses_a_password_by_the_link_and_signs_i
 
     page.goto(link)
     expect(page.get_by_role("heading", name="✉️ Choose your password")).to_be_visible(timeout=WAIT_MS)
-    # The signed-out tab's cookie is forgotten by a component that reruns the page once: a
-    # click during that rerun would be lost with it.
-    _settled(page)
-    page.wait_for_timeout(500)
-    _settled(page)
     page.locator(".st-key-invite_password input").fill("nia's own long passphrase")
     page.locator(".st-key-invite_password_again input").fill("nia's own long passphrase")
     _shot(page, "21_invitation_link_form")
     page.get_by_role("button", name="Set my password").click()
     expect(page.get_by_text("Your password is set, nia: sign in with it.")).to_be_visible(timeout=WAIT_MS)
     assert "invite=" not in page.url  # the spent link leaves the address bar
-    _settled(page)
-    page.wait_for_timeout(500)
-    _settled(page)
     page.locator(".st-key-signin_password input").fill("nia's own long passphrase")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_test_id("stSidebar").locator("code", has_text="nia")).to_be_visible(timeout=WAIT_MS)
