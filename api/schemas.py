@@ -39,6 +39,7 @@ from core.proposals import lifecycle
 from core.proposals.lifecycle import DECISIONS
 from core.rebalancer.service import ENGINE_CHOICES
 from core.voting.addresses import ADDRESS_HEX_DIGITS, parse_address
+from core.voting.merkle import HASH_BYTES
 from core.voting.terms import CLOSED, OPEN
 from core.voting.typed_data import (MAX_TIMESTAMP, SIGNATURE_BYTES, SUPPORTS, parse_signature,
                                     parse_support, parse_timestamp)
@@ -308,6 +309,13 @@ class SimulationBody(DesignBody):
 class StopBody(Body):
     reason: Annotated[str, WithJsonSchema(text("notes"))]  # as long as a review's notes
     totp: Totp = None  # the governor's current code, when the policy requires TOTP
+
+
+class AdoptBody(Body):
+    """`experiment adopt --arm K` (the filer is the token's account)."""
+
+    arm: Annotated[int, core_rule(_whole(0, MAX_ARMS - 1)), WithJsonSchema(
+        {**whole(0, MAX_ARMS - 1), "description": "the arm whose split to propose, 0 the control"})]
 
 
 # Query parameters: what the document says; core reads the text and refuses it in its words.
@@ -586,6 +594,14 @@ class ExperimentStoppedOut(Document):
     status: ExperimentStatus
 
 
+class ExperimentAdoptedOut(Document):
+    """`experiment adopt --json`: the ordinary proposal filed with the arm's split."""
+
+    proposal_id: str
+    experiment_id: str
+    arm: int
+
+
 class ExperimentListed(Document):
     experiment_id: str
     status: ExperimentStatus
@@ -723,3 +739,20 @@ class VotesOut(Document):
 
     tally: VoteTallyOut
     votes: list[VoteOut]
+
+
+HASH = {"type": "string", "pattern": f"^0x[0-9a-f]{{{2 * HASH_BYTES}}}$"}
+
+
+class WeightProofOut(Document):
+    """`voting proof --json`: a holder's weight and the Merkle proof of it against the
+    snapshot's published root (OpenZeppelin's StandardMerkleTree, `leaf_encoding`'s types)."""
+
+    address: Annotated[str, WithJsonSchema(ADDRESS)]
+    weight_units: Annotated[str, WithJsonSchema(
+        {"type": "string", "pattern": "^[0-9]+$", "description": "the weight in base units, "
+                                                                  "as hashed"})]
+    leaf: Annotated[str, WithJsonSchema(HASH)]
+    proof: Annotated[list[str], WithJsonSchema({"type": "array", "items": HASH})]
+    root: Annotated[str, WithJsonSchema(HASH)]
+    leaf_encoding: list[str]
