@@ -44,6 +44,7 @@ from core.voting.terms import CLOSED, OPEN
 from core.voting.typed_data import (MAX_TIMESTAMP, SIGNATURE_BYTES, SUPPORTS, parse_signature,
                                     parse_support, parse_timestamp)
 from db.models import EXPERIMENT_STATUSES, GOVERNANCE_STATUSES, STATUSES
+from db.models import PROPOSERS as LOGGED_PROPOSERS
 from settings import get_settings
 
 # --- how the document describes a value -------------------------------------------------------
@@ -330,7 +331,8 @@ Instant = Annotated[str, WithJsonSchema(INSTANT)]
 MaybeInstant = Annotated[str | None, WithJsonSchema(nullable(INSTANT))]
 Amount = Annotated[str, WithJsonSchema(MONEY_OUT)]
 Status = Literal[STATUSES]  # type: ignore[valid-type]
-Proposer = Literal[PROPOSERS]  # type: ignore[valid-type]
+# A log row may be an experiment's block switch as well as a filed proposal's (db.models).
+Proposer = Literal[LOGGED_PROPOSERS]  # type: ignore[valid-type]
 Tier = Literal["minor", "major"]
 
 

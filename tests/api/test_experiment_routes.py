@@ -319,6 +319,10 @@ def test_an_analyst_adopts_an_ended_experiment_s_arm_as_an_ordinary_proposal(
     for kind in ("experiment_adopted", "allocation_proposed"):
         [logged] = api.get("vic", "/api/v1/activity", params={"type": kind}).json()
         assert logged["metadata"]["via"] == {"channel": "api", "token_id": api.token_ids["ann"]}
+    # The blocks' switches are in the log as the experiment's rows (their label documented).
+    history = api.get("vic", "/api/v1/history")
+    assert history.status_code == 200, history.text
+    assert "experiment" in {row["proposed_by"] for row in history.json()}
     # The CLI's adopt announces what filing any proposal does, and no event of its own.
     with api.db.reads() as session:
         events = [e.type for e in session.scalars(sa.select(OutboxEvent))]
