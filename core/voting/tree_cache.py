@@ -4,7 +4,8 @@ proof does not rebuild the whole tree (about 7 s per million holders) on every r
 A snapshot never changes (its holder rows can be neither changed nor deleted), so a tree built
 once stays right; the key also holds the snapshot's published root, so a tree is only ever served
 for the root it was checked against. Each tree costs memory in proportion to its holders (about
-90 MB for 200,000), hence a small bound: the least recently used is dropped past it.
+75 MiB for 200,000, measured with tracemalloc; so some 375 MiB for a million), hence a small
+bound: the least recently used is dropped past it.
 
 Two first requests for the same snapshot build it once: the second waits for the first's tree
 (a lock per key), while a request for another snapshot, cached or not, does not wait for them.
