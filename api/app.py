@@ -21,9 +21,10 @@ from core.base.errors import DomainError
 from core.governance.api_tokens import FailedTokenAttempts, authenticate_client
 from db.engine import Database
 
-DESCRIPTION = """The HTTP face of the dynamic profit allocation system. Every route but `/health`
-and the community votes (`/api/v1/proposals/{id}/votes`, whose credential is the vote's EIP-712
-signature) needs `Authorization: Bearer TOKEN` (`python -m core tokens create`). Errors are
+DESCRIPTION = """The HTTP face of the dynamic profit allocation system. Every route but `/health`,
+the community votes (`/api/v1/proposals/{id}/votes`, whose credential is the vote's EIP-712
+signature) and a holder's weight proof (`/api/v1/voting/snapshots/{id}/proof/{address}`: holders
+have no accounts) needs `Authorization: Bearer TOKEN` (`python -m core tokens create`). Errors are
 `application/problem+json` (RFC 9457) whose `errors` are the CLI's one-line messages. A request
 body may hold at most 1 MB."""
 
@@ -34,8 +35,10 @@ DOCS_ASSETS = "/docs-assets"
 
 MAX_BODY_BYTES = 1_000_000  # 1 MB: the largest body here (a proposal's reasoning) is far smaller
 TOO_LARGE = f"body: larger than {MAX_BODY_BYTES // 1_000_000} MB"
-# Served without a token: the votes (the signature is the credential) and the page holders vote on.
-PUBLIC_PATHS = re.compile(r"/vote/[^/]+|/api/v1/proposals/[^/]+/votes")
+# Served without a token: the votes (the signature is the credential), the page holders vote on,
+# and a holder's weight proof (holders have no accounts).
+PUBLIC_PATHS = re.compile(r"/vote/[^/]+|/api/v1/proposals/[^/]+/votes"
+                          r"|/api/v1/voting/snapshots/[^/]+/proof/[^/]+")
 
 
 def bearer_token(scope: Scope) -> str | None:
@@ -154,6 +157,7 @@ def create_app(db: Database) -> FastAPI:
     app.state.db = db
     app.state.failed_tokens = FailedTokenAttempts()
     app.state.vote_limit = VoteRateLimit()
+    app.state.proof_limit = VoteRateLimit(what="proofs")
     errors.install(app)
     for router in (*ROUTERS, *VOTING_ROUTERS):
         app.include_router(router)

@@ -351,4 +351,16 @@ def post_experiment_stop(experiment_id: str, body: s.StopBody, who: Caller = Dep
                                            totp=body.totp).as_json()
 
 
+@lab.post("/{experiment_id}/adopt", status_code=201, response_model=s.ExperimentAdoptedOut,
+          responses=documented(*WRITE, *BY_ID))
+@needs("analyst", experiments.ADOPTING)
+def post_experiment_adoption(experiment_id: str, body: s.AdoptBody, who: Caller = Depends(caller),
+                             db: Database = Depends(database)) -> Any:
+    """File an ordinary proposal with an ended experiment's arm and its evidence (analyst, the
+    token's account the filer): the CLI's `experiment adopt --json`. The proposal is reviewed
+    like any other; nothing is adopted automatically."""
+    with who.acting():
+        return experiments.adopt_experiment(db, experiment_id, body.arm, by=who.by).as_json()
+
+
 ROUTERS = (health, functions, money, v1, lab)

@@ -39,10 +39,12 @@ from core.proposals import lifecycle
 from core.proposals.lifecycle import DECISIONS
 from core.rebalancer.service import ENGINE_CHOICES
 from core.voting.addresses import ADDRESS_HEX_DIGITS, parse_address
+from core.voting.merkle import HASH_BYTES
 from core.voting.terms import CLOSED, OPEN
 from core.voting.typed_data import (MAX_TIMESTAMP, SIGNATURE_BYTES, SUPPORTS, parse_signature,
                                     parse_support, parse_timestamp)
 from db.models import EXPERIMENT_STATUSES, GOVERNANCE_STATUSES, STATUSES
+from db.models import PROPOSERS as LOGGED_PROPOSERS
 from settings import get_settings
 
 # --- how the document describes a value -------------------------------------------------------
@@ -310,6 +312,13 @@ class StopBody(Body):
     totp: Totp = None  # the governor's current code, when the policy requires TOTP
 
 
+class AdoptBody(Body):
+    """`experiment adopt --arm K` (the filer is the token's account)."""
+
+    arm: Annotated[int, core_rule(_whole(0, MAX_ARMS - 1)), WithJsonSchema(
+        {**whole(0, MAX_ARMS - 1), "description": "the arm whose split to propose, 0 the control"})]
+
+
 # Query parameters: what the document says; core reads the text and refuses it in its words.
 PROPOSAL_STATUS = one_of((lifecycle.WAITING, *STATUSES))
 GOVERNANCE_STATUS = one_of((lifecycle.WAITING, *GOVERNANCE_STATUSES))
@@ -322,7 +331,8 @@ Instant = Annotated[str, WithJsonSchema(INSTANT)]
 MaybeInstant = Annotated[str | None, WithJsonSchema(nullable(INSTANT))]
 Amount = Annotated[str, WithJsonSchema(MONEY_OUT)]
 Status = Literal[STATUSES]  # type: ignore[valid-type]
-Proposer = Literal[PROPOSERS]  # type: ignore[valid-type]
+# A log row may be an experiment's block switch as well as a filed proposal's (db.models).
+Proposer = Literal[LOGGED_PROPOSERS]  # type: ignore[valid-type]
 Tier = Literal["minor", "major"]
 
 
@@ -586,6 +596,14 @@ class ExperimentStoppedOut(Document):
     status: ExperimentStatus
 
 
+class ExperimentAdoptedOut(Document):
+    """`experiment adopt --json`: the ordinary proposal filed with the arm's split."""
+
+    proposal_id: str
+    experiment_id: str
+    arm: int
+
+
 class ExperimentListed(Document):
     experiment_id: str
     status: ExperimentStatus
@@ -723,3 +741,20 @@ class VotesOut(Document):
 
     tally: VoteTallyOut
     votes: list[VoteOut]
+
+
+HASH = {"type": "string", "pattern": f"^0x[0-9a-f]{{{2 * HASH_BYTES}}}$"}
+
+
+class WeightProofOut(Document):
+    """`voting proof --json`: a holder's weight and the Merkle proof of it against the
+    snapshot's published root (OpenZeppelin's StandardMerkleTree, `leaf_encoding`'s types)."""
+
+    address: Annotated[str, WithJsonSchema(ADDRESS)]
+    weight_units: Annotated[str, WithJsonSchema(
+        {"type": "string", "pattern": "^[0-9]+$", "description": "the weight in base units, "
+                                                                  "as hashed"})]
+    leaf: Annotated[str, WithJsonSchema(HASH)]
+    proof: Annotated[list[str], WithJsonSchema({"type": "array", "items": HASH})]
+    root: Annotated[str, WithJsonSchema(HASH)]
+    leaf_encoding: list[str]

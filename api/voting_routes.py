@@ -1,13 +1,17 @@
 """Community voting over HTTP, with no token: the EIP-712 signature is the vote's credential
 (core/voting/typed_data.py). `POST /api/v1/proposals/{id}/votes` records a signed vote (the
-CLI's `vote cast --json`), `GET` lists every vote with its signature and the tally, and
-`GET /vote/{id}` is the public page holders vote on with their wallet (api/static/vote.html).
+CLI's `vote cast --json`), `GET` lists every vote with its signature and the tally,
+`GET /api/v1/voting/snapshots/{id}/proof/{address}` is a holder's weight with its Merkle proof
+(the CLI's `voting proof --json`), and `GET /vote/{id}` is the public page holders vote on with
+their wallet (api/static/vote.html).
 
 The routes are public, so what slows a client down cannot be a token: each client (its address
 as the server sees it; a proxy's `X-Forwarded-For` only from `--forwarded-allow-ips`, which
 uvicorn applies before we read it) may send VOTES_PER_WINDOW votes per VOTE_WINDOW, then gets
 429 with Retry-After. Kept in memory, as the bad-token count is: a client that cannot vote must
-not be able to make the server write."""
+not be able to make the server write. Proofs are counted the same way with a count of their own
+(`app.state.proof_limit`): asking for one's proof never uses up one's votes, and the 429 names
+what was counted."""
 
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ from core.allocation.backtest import backtest
 from core.base.channel import acting_through
 from core.base.errors import DomainError, Throttled
 from core.proposals.lifecycle import get_proposal_story
-from core.voting.service import cast_vote, proposal_votes, vote_typed_data
+from core.voting.service import cast_vote, proposal_votes, snapshot_proof, vote_typed_data
 from core.voting.typed_data import FOR
 from db.engine import Database
 from db.types import utcnow
@@ -53,11 +57,14 @@ VOTE_REFUSALS = (*PUBLIC_REFUSALS, S.BAD_REQUEST, S.NOT_FOUND, S.CONFLICT,
 
 
 class VoteRateLimit:
-    """At most `limit` votes per `window` from one client (a sliding window of their times)."""
+    """At most `limit` requests (`what`: votes, proofs) per `window` from one client (a sliding
+    window of their times)."""
 
     def __init__(self, limit: int = VOTES_PER_WINDOW, window: timedelta = VOTE_WINDOW,
-                 clock: Callable[[], datetime] = utcnow, max_clients: int = MAX_CLIENTS) -> None:
+                 clock: Callable[[], datetime] = utcnow, max_clients: int = MAX_CLIENTS,
+                 what: str = "votes") -> None:
         self.limit, self.window, self.clock, self._max = limit, window, clock, max_clients
+        self.what = what
         self._lock = threading.Lock()
         self._clients: OrderedDict[str, deque[datetime]] = OrderedDict()
 
@@ -74,7 +81,7 @@ class VoteRateLimit:
             if len(times) >= self.limit:
                 oldest = times[0] if times else now  # a limit of 0 shuts the door for a window
                 wait = (oldest + self.window - now).total_seconds()
-                raise Throttled(wait, f"votes: more than {self.limit} from this client in "
+                raise Throttled(wait, f"{self.what}: more than {self.limit} from this client in "
                                       f"{int(self.window.total_seconds())} s; try again in "
                                       f"{max(1, round(wait))} s")
             times.append(now)
@@ -88,17 +95,30 @@ def rate_limited(request: Request) -> None:
     request.app.state.vote_limit.take(client_of(request))
 
 
+def proofs_rate_limited(request: Request) -> None:
+    request.app.state.proof_limit.take(client_of(request))
+
+
 def _uuid_schema(schema: dict[str, Any]) -> None:
     schema.clear()
     schema.update(PROPOSAL_ID)
 
 
-# A proposal's id as the document describes it (core reads the text and refuses it in its words).
+def _address_schema(schema: dict[str, Any]) -> None:
+    schema.clear()
+    schema.update(s.ADDRESS)
+
+
+# A proposal's or a snapshot's id as the document describes it (core reads the text and refuses
+# it in its words).
 PROPOSAL_ID = {"type": "string", "format": "uuid",
                "pattern": "^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$"}
 ProposalId = Path(json_schema_extra=_uuid_schema)
+SnapshotId = Path(json_schema_extra=_uuid_schema)
+Address = Path(json_schema_extra=_address_schema)
 
 votes = APIRouter(prefix="/api/v1/proposals", tags=["votes"])
+snapshots = APIRouter(prefix="/api/v1/voting/snapshots", tags=["votes"])
 page = APIRouter(tags=["votes"])
 
 
@@ -142,6 +162,32 @@ def get_votes(proposal_id: str = ProposalId, db: Database = Depends(database)) -
     return proposal_votes(db, proposal_id).as_json()
 
 
+def _proof_answers() -> dict[int | str, dict[str, Any]]:
+    answers = documented(*PUBLIC_REFUSALS, S.NOT_FOUND, S.CONFLICT, S.UNPROCESSABLE_ENTITY,
+                         S.TOO_MANY_REQUESTS)
+    answers[S.TOO_MANY_REQUESTS.value] = {
+        **answers[S.TOO_MANY_REQUESTS.value],
+        "description": f"more than {VOTES_PER_WINDOW} proofs asked by this client in "
+                       f"{int(VOTE_WINDOW.total_seconds())} s; wait `Retry-After` seconds"}
+    answers[S.NOT_FOUND.value]["description"] = ("no such snapshot (`snapshot`), or the address "
+                                                 "holds nothing in it (`address`)")
+    answers[S.CONFLICT.value]["description"] = ("the snapshot's stored holders no longer give "
+                                                "its published root")
+    answers[S.UNPROCESSABLE_ENTITY.value]["description"] = (
+        "`address` is not 0x and 40 hex digits, or its mixed case is not its EIP-55 checksum")
+    return answers
+
+
+@snapshots.get("/{snapshot_id}/proof/{address}", response_model=s.WeightProofOut,
+               responses=_proof_answers(), dependencies=[Depends(proofs_rate_limited)])
+def get_weight_proof(snapshot_id: str = SnapshotId, address: str = Address,
+                     db: Database = Depends(database)) -> Any:
+    """A holder's weight at a snapshot and its Merkle proof against the published root (no
+    token: holders have no accounts): the CLI's `voting proof --json`. Check it with
+    OpenZeppelin's `MerkleProof.verify` or core.voting.merkle.verify."""
+    return snapshot_proof(db, snapshot_id, address).as_json()
+
+
 def _script_json(data: Any) -> str:
     """JSON inside a <script type="application/json">: `<`, `>` and `&` as \\u escapes, so no
     value can close the element or open a comment."""
@@ -182,4 +228,4 @@ def vote_page(proposal_id: str, db: Database = Depends(database)) -> HTMLRespons
 CSP = ("default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; "
        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
-ROUTERS = (votes, page)
+ROUTERS = (votes, snapshots, page)

@@ -56,6 +56,7 @@ MAX_SEED = 2**32 - 1
 # The actions as refusals name them ("by: vic is a viewer; filing an experiment needs ...").
 FILING, REVIEWING, STOPPING = ("filing an experiment", "reviewing an experiment",
                                "stopping an experiment")
+ADOPTING = "adopting an experiment's arm"
 SIMULATING = "simulating an experiment"  # an entry point's check: a simulation writes nothing
 
 
@@ -473,7 +474,7 @@ def adopt_experiment(db: Database, experiment_id: str, arm: Any, *, by: str | No
     Nothing is adopted automatically."""
     index = parse_whole(arm, "arm", minimum=0, maximum=MAX_ARMS - 1)
     with writing(db) as session:
-        actor = resolve_actor(session, by, "analyst", "adopting an experiment's arm")
+        actor = resolve_actor(session, by, "analyst", ADOPTING)
         now = now or utcnow()
         row = store.load(session, experiment_id)
         store.refuse_unless(row, store.ENDED, "adopted")

@@ -30,6 +30,7 @@ from core.voting.addresses import parse_address
 from core.voting.merkle import MerkleTree, WeightProof
 from core.voting.snapshot_file import load_snapshot as read_snapshot_file
 from core.voting.snapshot_file import Snapshot, units_to_decimal
+from core.voting.tree_cache import TreeCache
 from core.voting.tally import QUORUM_PCT_PLACES, Tally
 from core.voting.typed_data import (DEFAULT_CHAIN_ID, parse_support, parse_timestamp,
                                     typed_data, verify_vote)
@@ -107,17 +108,30 @@ def _stored_holders(session: so.Session, row: VoteSnapshot) -> list[tuple[str, i
         .where(SnapshotHolder.snapshot_id == row.id))]
 
 
+# The trees proofs are taken from, built once per snapshot (core/voting/tree_cache.py).
+PROOF_TREES = TreeCache()
+
+
 def snapshot_proof(db: Database, snapshot_id: Any, address: Any) -> WeightProof:
     """A holder's own weight with its Merkle proof against the snapshot's published root, so
-    anyone can check it without trusting this server (`merkle.verify`)."""
+    anyone can check it without trusting this server (`merkle.verify`). The snapshot's tree is
+    built on its first proof and kept (PROOF_TREES): a snapshot never changes."""
     holder = parse_address(address)
     with reading(db) as session:
         row = _snapshot_row(session, snapshot_id)
-        tree = MerkleTree((a, units) for a, units, _ in _stored_holders(session, row))
+        snapshot, root = str(row.id), row.merkle_root
+    return PROOF_TREES.get((snapshot, root), lambda: _proof_tree(db, row)).proof(holder)
+
+
+def _proof_tree(db: Database, row: VoteSnapshot) -> MerkleTree:
+    """The snapshot's tree from its stored holders, refused unless it gives the published root."""
+    with reading(db) as session:
+        holders = _stored_holders(session, row)
+    tree = MerkleTree((a, units) for a, units, _ in holders)
     if tree.root != row.merkle_root:
         raise Refused(f"snapshot: the stored holders give root {tree.root}, not the published "
                       f"{row.merkle_root}; this snapshot's table has been altered")
-    return tree.proof(holder)
+    return tree
 
 
 @dataclass(frozen=True)

@@ -11,18 +11,23 @@ from urllib.parse import parse_qs, urlparse
 
 import pyotp
 import pytest
+import sqlalchemy as sa
 
 from api import routes
 from api.schemas import SIMULATION_RUNS_OVER_HTTP
 from core.allocation.current import get_current_allocation
+from core.allocation.split import Split
 from core.experiments.design import verify_schedule
 from core.experiments.service import show_experiment
 from core.governance.policy_store import set_policy
 from core.governance.second_factor import enroll_totp
+from core.jobs import webhooks
 from core.platform_data.csv_import import import_csv
+from db.models import OutboxEvent
 from db.types import utcnow
 from tests.api.test_routes import problem_of
 from tests.integration import state
+from tests.integration.test_experiments import run_days, tick
 
 EXPERIMENTS = "/api/v1/experiments"
 CONTROL = {"reinvestment": 80, "dao": 15, "lucky": 3, "creator": 2}
@@ -272,3 +277,88 @@ def test_a_simulation_is_bounded_over_http_and_one_runs_at_a_time(api, tmp_path)
     finally:
         routes.ONE_SIMULATION.release()
     assert f"at most {SIMULATION_RUNS_OVER_HTTP:,} runs" in (ROOT / "README.md").read_text()
+
+
+# --- adopting an arm ----------------------------------------------------------------------------
+
+DAY = timedelta(days=1)
+
+
+def finished(api, tmp_path: Path) -> str:
+    """An experiment filed and approved over HTTP for three days ahead, then run to its end on a
+    simulated clock (four daily blocks, the schedule's job at each midnight): the other arm
+    brings half as many launches again."""
+    start = datetime.combine(utcnow().date() + 3 * DAY, time(), tzinfo=UTC)
+    eid = file_experiment(api, starts_at=start.isoformat())["experiment_id"]
+    approve(api, eid)
+    other = Split.from_mapping(OTHER).label()
+    run_days(api.db, tmp_path, start, 4, lambda split: 30 if split == other else 20)
+    tick(api.db, start + 4 * DAY)
+    assert api.get("vic", f"{EXPERIMENTS}/{eid}").json()["status"] == "finished"
+    return eid
+
+
+def adopt_url(experiment_id: str) -> str:
+    return f"{EXPERIMENTS}/{experiment_id}/adopt"
+
+
+def test_an_analyst_adopts_an_ended_experiment_s_arm_as_an_ordinary_proposal(
+        api, tmp_path, private_webhooks_allowed):
+    eid = finished(api, tmp_path)
+    webhooks.add_endpoint(api.db, "http://127.0.0.1:9/hook", "all", by="ada")  # never delivered
+    adopted = api.post("ann", adopt_url(eid), json={"arm": 1})
+    assert adopted.status_code == 201, adopted.text
+    body = adopted.json()
+    assert body == {"proposal_id": body["proposal_id"], "experiment_id": eid, "arm": 1}
+
+    shown = api.get("vic", f"/api/v1/proposals/{body['proposal_id']}").json()
+    assert (shown["status"], shown["proposed_by"], shown["proposer_username"]) == (
+        "proposed", "manual", "ann")  # the token's account files it
+    assert {k: shown[k] for k in OTHER} == OTHER
+    assert eid in shown["reasoning"] and "Verdict:" in shown["reasoning"]
+    for kind in ("experiment_adopted", "allocation_proposed"):
+        [logged] = api.get("vic", "/api/v1/activity", params={"type": kind}).json()
+        assert logged["metadata"]["via"] == {"channel": "api", "token_id": api.token_ids["ann"]}
+    # The blocks' switches are in the log as the experiment's rows (their label documented).
+    history = api.get("vic", "/api/v1/history")
+    assert history.status_code == 200, history.text
+    assert "experiment" in {row["proposed_by"] for row in history.json()}
+    # The CLI's adopt announces what filing any proposal does, and no event of its own.
+    with api.db.reads() as session:
+        events = [e.type for e in session.scalars(sa.select(OutboxEvent))]
+    assert events == ["proposal.filed"]
+
+
+def test_adopting_a_bad_arm_or_too_early_is_refused_and_files_nothing(api, tmp_path):
+    eid = finished(api, tmp_path)
+    later = (utcnow() + 20 * DAY).replace(minute=0, second=0, microsecond=0)
+    waiting = file_experiment(api, starts_at=later.isoformat())["experiment_id"]
+    before = every_row(api.db)
+    [error] = problem_of(api.post("ann", adopt_url(waiting), json={"arm": 1}), 409)
+    assert error.startswith(f"experiment: {waiting}") and "only finished or stopped" in error
+    cases = [({"arm": 2}, 422, f"arm: 2 is not an arm of experiment {eid} (0..1, the control "
+                               f"being 0)"),
+             ({"arm": 4}, 422, "arm: 4 is outside 0..3"),
+             ({"arm": -1}, 422, "arm: -1 is outside 0..3"),
+             ({"arm": "one"}, 422, "arm: 'one' is not a whole number"),
+             ({}, 422, "arm: missing"),
+             ({"arm": 1, "by": "gus"}, 422, "by: is not a field of this request")]
+    for body, status, message in cases:
+        errors = problem_of(api.post("ann", adopt_url(eid), json=body), status)
+        assert message in errors, (body, errors)
+    problem_of(api.post("ann", adopt_url(eid), content=b'{"arm": ',
+                        headers={"Content-Type": "application/json"}), 400)
+    assert every_row(api.db) == before
+    assert api.get("vic", "/api/v1/proposals").json() == []
+
+
+def test_adopting_needs_an_analyst_and_a_known_experiment(api, tmp_path):
+    before = every_row(api.db)
+    errors = problem_of(api.post("vic", adopt_url(UNKNOWN), json={"arm": "x", "typo": 1}), 403)
+    assert errors == ["by: vic is a viewer; adopting an experiment's arm needs the analyst role "
+                      "or higher"]
+    problem_of(api.client.post(adopt_url(UNKNOWN), json={"arm": 1}), 401)
+    for url in (adopt_url(UNKNOWN), adopt_url("not-an-id")):
+        [error] = problem_of(api.post("ann", url, json={"arm": 1}), 404)
+        assert error.startswith("experiment: ")
+    assert every_row(api.db) == before

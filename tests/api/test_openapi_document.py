@@ -33,7 +33,8 @@ from db.types import utcnow
 from tests.api.test_governance_routes import _queued
 from tests.api.test_routes import PROPOSAL, problem_of
 from tests.integration.state import file
-from tests.integration.voters import seconds, sign, voting_on
+from tests.api.test_experiment_routes import finished
+from tests.integration.voters import ADDRESS, OUTSIDER, seconds, sign, voting_on
 
 JSON = {"Content-Type": "application/json"}
 METRICS = {"growth_rate_pct": 30.0, "engagement_score": 80.0, "dao_balance_usd": 20000.0,
@@ -124,7 +125,8 @@ def test_every_route_names_its_request_and_response_models(contract):
             assert body["additionalProperties"] is False
 
 
-PUBLIC = {"/health", "/api/v1/proposals/{proposal_id}/votes"}  # no token: never a 401
+PROOF = "/api/v1/voting/snapshots/{snapshot_id}/proof/{address}"
+PUBLIC = {"/health", "/api/v1/proposals/{proposal_id}/votes", PROOF}  # no token: never a 401
 
 
 def test_every_route_behind_a_token_documents_the_gate_s_refusals(contract):
@@ -137,6 +139,7 @@ def test_every_route_behind_a_token_documents_the_gate_s_refusals(contract):
             assert "401" not in statuses, (method, path)
     assert "429" in contract.document["paths"]["/api/v1/proposals/{proposal_id}/votes"]["post"][
         "responses"]  # a public write is rate-limited per client
+    assert "429" in contract.document["paths"][PROOF]["get"]["responses"]  # and a public proof
 
 
 def test_the_document_describes_values_with_enums_patterns_and_limits(contract):
@@ -246,7 +249,7 @@ def test_every_route_answers_its_successes_and_refusals_as_the_document_says(api
     holds(get("vic", proposals, params={"status": "active"}), 200)
 
     # community votes: no token, the signature is the credential; rate-limited per client
-    voting_on(api.db, tmp_path)
+    snapshot = voting_on(api.db, tmp_path)
     voted = file(api.db, (72, 17, 7, 4))
     votes = f"{proposals}/{voted}/votes"
     now = seconds(utcnow())
@@ -264,6 +267,14 @@ def test_every_route_answers_its_successes_and_refusals_as_the_document_says(api
     holds(api.client.get(f"{proposals}/{nobody}/votes"), 404)
     api.client.app.state.vote_limit = VoteRateLimit(limit=0)
     holds(api.client.post(votes, json=sign(voted, "bob", "for", now)), 429)
+    # a holder's weight proof: no token either (holders have no accounts)
+    proof = f"/api/v1/voting/snapshots/{snapshot}/proof"
+    holds(api.client.get(f"{proof}/{ADDRESS['alice']}"), 200)
+    holds(api.client.get(f"{proof}/{OUTSIDER.address}"), 404)
+    holds(api.client.get(f"/api/v1/voting/snapshots/{nobody}/proof/{ADDRESS['alice']}"), 404)
+    holds(api.client.get(f"{proof}/0x1234"), 422)
+    api.client.app.state.proof_limit = VoteRateLimit(limit=0, what="proofs")
+    holds(api.client.get(f"{proof}/{ADDRESS['alice']}"), 429)
 
     # governance proposals
     seal(api.db, by="ada")
@@ -319,6 +330,16 @@ def test_every_route_answers_its_successes_and_refusals_as_the_document_says(api
     holds(post("gus", stop, json={"reason": "not this month"}), 200)
     holds(post("gus", stop, json={"reason": "again"}), 409)  # stopped already
     assert "salt" in holds(get("vic", f"{experiments}/{eid}"), 200)
+    # adopting an arm: this one stopped before any block, so it has no evidence (409); one run
+    # to its end files a proposal
+    adopt = f"{experiments}/{eid}/adopt"
+    holds(post("ann", adopt, json={"arm": 1}), 409)
+    holds(post("ann", adopt, json={"arm": 9}), 422)
+    holds(post("ann", adopt, content=b'{"arm": ', headers=JSON), 400)
+    holds(post("vic", adopt, json={"arm": 1}), 403)
+    holds(post("ann", f"{experiments}/00000000-0000-0000-0000-000000000000/adopt",
+               json={"arm": 1}), 404)
+    holds(post("ann", f"{experiments}/{finished(api, tmp_path)}/adopt", json={"arm": 1}), 201)
 
     # the log, the activity, the metrics, the comparison
     holds(get("vic", "/api/v1/history", params={"limit": 2}), 200)
@@ -376,6 +397,7 @@ def test_every_route_behind_a_token_answers_a_missing_or_bad_one_with_a_document
     ("/api/v1/experiments/simulate", "analyst"),
     ("/api/v1/experiments/00000000-0000-0000-0000-000000000000/reviews", "governor"),
     ("/api/v1/experiments/00000000-0000-0000-0000-000000000000/stop", "governor"),
+    ("/api/v1/experiments/00000000-0000-0000-0000-000000000000/adopt", "analyst"),
 ])
 @pytest.mark.parametrize("body", [b'{"dao": "eighteen", "typo": 1}', b'{"dao": 18,', b"[]"])
 def test_a_junior_role_with_a_bad_body_is_403_and_no_token_with_it_401(api, url, role, body):
@@ -399,6 +421,7 @@ def test_a_junior_role_with_a_bad_body_is_403_and_no_token_with_it_401(api, url,
     ("/api/v1/experiments/00000000-0000-0000-0000-000000000000/reviews",
      {"decision": "approved"}, "ann"),
     ("/api/v1/experiments/00000000-0000-0000-0000-000000000000/stop", {"reason": "no"}, "ann"),
+    ("/api/v1/experiments/00000000-0000-0000-0000-000000000000/adopt", {"arm": 1}, "vic"),
 ])
 def test_the_api_s_role_refusal_reads_as_core_s_own(api, monkeypatch, url, body, who):
     """The route's early check and core's check inside the service say the same words: with the

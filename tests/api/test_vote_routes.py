@@ -1,7 +1,8 @@
 """Community votes over HTTP with no token, on SQLite and PostgreSQL: a signed vote is recorded
 and listed with its signature, a later one replaces it, refusals are problem details that write
-nothing, each client is rate-limited (429 with Retry-After, on a simulated clock), and the public
-vote page carries its data as JSON no value can break out of."""
+nothing, each client is rate-limited (429 with Retry-After, on a simulated clock), the public
+vote page carries its data as JSON no value can break out of, and a holder's weight proof
+verifies against the snapshot's published root, its tree built once per snapshot."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from api.voting_routes import VoteRateLimit
 from core.allocation.validation import ProposalInput
 from core.proposals.lifecycle import propose_allocation
 from core.record.activity import list_activity
+from core.voting.merkle import hex32, leaf_hash, verify
+from core.voting.service import PROOF_TREES, get_snapshot
 from core.voting.typed_data import typed_data
 from db.types import utcnow
 from tests.api.test_routes import problem_of
@@ -143,3 +146,72 @@ def test_the_html_page_is_not_in_the_api_document(api):
     paths = api.client.get("/openapi.json").json()["paths"]
     assert "/vote/{proposal_id}" not in paths
     assert set(paths["/api/v1/proposals/{proposal_id}/votes"]) == {"get", "post"}
+
+
+# --- a holder's weight proof ------------------------------------------------------------------
+
+def proof_url(snapshot: str, address: str) -> str:
+    return f"/api/v1/voting/snapshots/{snapshot}/proof/{address}"
+
+
+@pytest.fixture
+def snapshot(api, tmp_path) -> str:
+    PROOF_TREES.cache_clear()  # kept by the process: each test starts from none built
+    return voting_on(api.db, tmp_path)
+
+
+def test_a_holder_s_proof_is_public_and_verifies_against_the_published_root(api, snapshot):
+    published = get_snapshot(api.db, snapshot).merkle_root
+    for name, units in (("alice", "400" + "0" * 18), ("frank", "5" + "0" * 17)):
+        # Lower-case as exports write it: answered with the checksummed address.
+        answer = api.client.get(proof_url(snapshot, ADDRESS[name].lower()))
+        assert answer.status_code == 200, answer.text
+        proof = answer.json()
+        assert (proof["address"], proof["weight_units"], proof["root"]) == (
+            ADDRESS[name], units, published)
+        assert proof["leaf"] == hex32(leaf_hash(ADDRESS[name], int(units)))
+        assert verify(proof["proof"], proof["leaf"], published)
+        assert proof["leaf_encoding"] == ["address", "uint256"]
+
+
+def test_a_second_proof_of_a_snapshot_is_served_without_rebuilding_its_tree(api, snapshot):
+    first = api.client.get(proof_url(snapshot, ADDRESS["alice"]))
+    second = api.client.get(proof_url(snapshot, ADDRESS["bob"]))
+    assert (first.status_code, second.status_code) == (200, 200)
+    info = PROOF_TREES.cache_info()
+    assert (info.builds, info.hits, info.kept) == (1, 1, 1)
+    assert verify(second.json()["proof"], second.json()["leaf"], first.json()["root"])
+
+
+def test_an_unknown_snapshot_or_holder_is_404_and_a_malformed_address_422(api, snapshot):
+    [error] = problem_of(api.client.get(proof_url(NOBODY, ADDRESS["alice"])), 404)
+    assert error == f"snapshot: no holders snapshot with id {NOBODY}"
+    [error] = problem_of(api.client.get(proof_url("not-an-id", ADDRESS["alice"])), 404)
+    assert error.startswith("snapshot: 'not-an-id' is not a holders snapshot id")
+    [error] = problem_of(api.client.get(proof_url(snapshot, OUTSIDER.address)), 404)
+    assert error.startswith("address: ") and error.endswith("holds nothing in this snapshot")
+    cases = [("0x1234", "address: '0x1234' is not an address: it has 4 characters after 0x; an "
+                        "address has 40 hex digits"),
+             ("1a642f0E3c3aF545E7AcBD38b07251B3990914F1", "must start with 0x"),
+             ("0x" + "g" * 40, "only the hex digits 0-9 and a-f may follow 0x"),
+             (ADDRESS["alice"].swapcase().replace("0X", "0x"), "checksum")]
+    for address, message in cases:
+        [error] = problem_of(api.client.get(proof_url(snapshot, address)), 422)
+        assert error.startswith("address: ") and message in error, (address, error)
+    # Only the outsider's lookup needed the tree; a malformed address is refused before it.
+    assert PROOF_TREES.cache_info().builds == 1
+
+
+def test_a_client_past_its_proofs_per_window_waits_and_still_votes(api, snapshot, proposal):
+    clock = [utcnow()]
+    api.client.app.state.proof_limit = VoteRateLimit(limit=1, window=timedelta(seconds=60),
+                                                      clock=lambda: clock[0], what="proofs")
+    assert api.client.get(proof_url(snapshot, ADDRESS["alice"])).status_code == 200
+    refused = api.client.get(proof_url(snapshot, ADDRESS["alice"]))
+    assert problem_of(refused, 429) == ["proofs: more than 1 from this client in 60 s; try again "
+                                        "in 60 s"]
+    assert refused.headers["Retry-After"] == "60"
+    vote = sign(proposal, "alice", "for", seconds(utcnow()))
+    assert api.client.post(votes_url(proposal), json=vote).status_code == 201
+    clock[0] += timedelta(seconds=60)
+    assert api.client.get(proof_url(snapshot, ADDRESS["alice"])).status_code == 200
