@@ -25,6 +25,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from core.base.errors import ValidationFailed
+from core.base.formatting import count
 
 # --- limits: far beyond any real value, short of what breaks arithmetic or the columns --------
 
@@ -342,13 +343,14 @@ def documented_limits() -> list[tuple[str, str]]:
         ("text", "no NUL, no lone surrogate, no control character but tab and line breaks"),
         *((f"`{name}`", f"at most {limit} characters") for name, limit in TEXT_LIMITS.items()),
         ("password", f"at least {MIN_PASSWORD_LENGTH} characters, not only spaces"),
-        ("token `price`", f"0..{MAX_TOKEN_PRICE_USD:,} USD"),
-        ("token `volume_24h`", f"0..{MAX_TOKEN_VOLUME_USD:,} USD"),
-        ("treasury `balance_usd`", f"0..{MAX_TREASURY_BALANCE_USD:,} USD"),
-        ("engagement counts", f"0..{MAX_DAILY_COUNT:,} a day"),
+        ("token `price`", f"0..{count(MAX_TOKEN_PRICE_USD)} USD"),
+        ("token `volume_24h`", f"0..{count(MAX_TOKEN_VOLUME_USD)} USD"),
+        ("treasury `balance_usd`", f"0..{count(MAX_TREASURY_BALANCE_USD)} USD"),
+        ("engagement counts", f"0..{count(MAX_DAILY_COUNT)} a day"),
         ("CSV files", f"UTF-8, LF or CRLF line ends, a BOM only at the start, at most "
-                      f"{MAX_CSV_LINE_CHARS:,} characters a row, the header once"),
-        ("`rebalance --metrics` file", f"at most {MAX_JSON_BYTES:,} bytes and {MAX_JSON_DEPTH} "
-                                       "levels deep; only the `metrics` keys (and `inputs`)"),
+                      f"{count(MAX_CSV_LINE_CHARS)} characters a row, the header once"),
+        ("`rebalance --metrics` file", f"at most {count(MAX_JSON_BYTES)} bytes and "
+                                       f"{MAX_JSON_DEPTH} levels deep; only the `metrics` keys "
+                                       "(and `inputs`)"),
     ]
     return rows

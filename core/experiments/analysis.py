@@ -61,6 +61,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from core.base.formatting import number
 from core.experiments.design import (CONTROL, METRICS, MIN_BLOCKS_PER_ARM, ExperimentDesign,
                                      is_balanced)
 
@@ -358,8 +359,8 @@ def detectable_effect(standard_error: float, rounds: int) -> float:
 
 def _pct_text(value: float) -> str:
     """12.34 -> "12", 2.71 -> "2.7", -0.04 -> "0": as precise as a verdict needs."""
-    text = f"{value:.0f}" if abs(value) >= 9.95 else f"{value:.1f}".removesuffix(".0")
-    return "0" if text in ("-0", "-0.0") else text
+    # A rounded zero has no sign in the formatting module: -0.04 reads "0", not "-0".
+    return number(value, 0) if abs(value) >= 9.95 else number(value, 1).removesuffix(".0")
 
 
 def _describe(effect: Effect, label: str, phrase: str, mde_pct: float | None,

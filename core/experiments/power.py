@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from core.base.errors import ValidationFailed
+from core.base.formatting import count, measured, percent
 from core.experiments.analysis import (BOOTSTRAP_RESAMPLES, POWER, RANDOMISATION_DRAWS, SEED,
                                        block_values, estimate_changes, randomisation_p_values,
                                        redraw_schedules)
@@ -89,23 +90,24 @@ def baseline_blocks(design: ExperimentDesign, starts: Sequence[date | datetime],
     if covered < design.ends_at(begin):
         have = (covered - begin) / timedelta(hours=1)
         raise ValidationFailed(
-            f"from: the recorded figures from {begin.isoformat()} cover {have:g} h; the design "
-            f"needs {design.blocks} blocks of {design.block_hours} h "
-            f"({design.blocks * design.block_hours} h)")
+            f"from: the recorded figures from {begin.isoformat()} cover {measured(have)} h; "
+            f"the design needs {design.blocks} blocks of {design.block_hours} h "
+            f"({count(design.blocks * design.block_hours)} h)")
     blocks = block_values(starts, values, design.block_bounds(begin), design.burn_in_hours,
                           step=step).values
     if np.isnan(blocks).all():
         raise ValidationFailed(
             f"block_hours: no block of {design.block_hours} h less its burn-in of "
-            f"{design.burn_in_hours} h holds a whole {step / timedelta(hours=1):g} h of recorded "
-            "figures to measure")
+            f"{design.burn_in_hours} h holds a whole {measured(step / timedelta(hours=1))} h of "
+            "recorded figures to measure")
     return blocks
 
 
 def _check(effect_pct: float, runs: int) -> None:
     problems = []
     if not MIN_EFFECT_PCT <= effect_pct <= MAX_EFFECT_PCT:
-        problems.append(f"effect_pct: {effect_pct:g} is outside {MIN_EFFECT_PCT}..{MAX_EFFECT_PCT}")
+        problems.append(f"effect_pct: {measured(effect_pct)} is outside "
+                        f"{MIN_EFFECT_PCT}..{MAX_EFFECT_PCT}")
     if isinstance(runs, bool) or not isinstance(runs, int) or not MIN_RUNS <= runs <= MAX_RUNS:
         problems.append(f"runs: {runs} is not a whole number in {MIN_RUNS}..{MAX_RUNS}")
     if problems:
@@ -199,5 +201,5 @@ def detectable_sentence(design: ExperimentDesign, mde_pct: float | None) -> str:
     what = f"with {design.blocks} blocks of {design.block_hours} h"
     if mde_pct is None:
         return f"{what} the recorded figures are too few to say what change could be detected"
-    return (f"{what} you can detect a change of about ±{mde_pct:.0f}% in "
+    return (f"{what} you can detect a change of about ±{percent(mde_pct, 0)} in "
             f"{METRICS[design.metric]}")

@@ -30,6 +30,7 @@ from core.allocation.policy import MIN_HOURS_BETWEEN_ACTIVATIONS
 from core.allocation.split import Split
 from core.allocation.validation import ProposalInput
 from core.base.errors import PermissionDenied, Refused, ValidationFailed
+from core.base.formatting import number, percent
 from core.base.locking import serialize_writes
 from core.base.parsing import (TEXT_LIMITS, check_text, optional_text, parse_instant, parse_whole,
                                shown, to_decimal)
@@ -458,8 +459,9 @@ def _evidence(row: Experiment, design: ExperimentDesign, arm: int,
              f"{row.starts_at.isoformat()}, schedule sha256 {row.schedule_sha256}), against the "
              f"control {design.arms[CONTROL].label()} on {design.metric}."]
     if effect is not None and effect.change_pct is not None and effect.ci95 is not None:
-        parts.append(f"Change {effect.change_pct:+.1f}% (95%: {effect.ci95[0]:+.1f} … "
-                     f"{effect.ci95[1]:+.1f}%), randomisation p = "
+        parts.append(f"Change {percent(effect.change_pct, signed=True)} (95%: "
+                     f"{number(effect.ci95[0], 1, signed=True)} … "
+                     f"{percent(effect.ci95[1], signed=True)}), randomisation p = "
                      f"{effect.p_value if effect.p_value is not None else 'n/a'}.")
     parts.append(f"Verdict: {results.verdict}.")
     text = " ".join(parts)

@@ -22,6 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.base.errors import NotFound, PermissionDenied, Refused, ValidationFailed
+from core.base.formatting import count
 from core.base.locking import serialize_writes
 from core.base.parsing import MIN_PASSWORD_LENGTH, TEXT_LIMITS, check_text, optional_text, shown
 from core.base.sessions import reading, writing
@@ -423,7 +424,7 @@ def check_current_password(session: so.Session, user: User, password: str | None
 def _refuse_while_slowed(throttle: SignInFailure, now: datetime, field: str) -> None:
     wait = login_delay_seconds(throttle.failures)
     if wait and now < throttle.last_failed_at + timedelta(seconds=wait):
-        raise Refused(f"{field}: too many failed attempts, try again in {wait:.0f} s")
+        raise Refused(f"{field}: too many failed attempts, try again in {count(wait)} s")
 
 
 def _count_failure(session: so.Session, name: str, client: str, now: datetime) -> None:

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from core.base.errors import NotFound, ValidationFailed
+from core.base.formatting import count
 from core.base.parsing import (MAX_CSV_LINE_CHARS, MAX_DAILY_COUNT, MAX_TOKEN_PRICE_USD,
                                MAX_TOKEN_VOLUME_USD, MAX_TREASURY_BALANCE_USD, TEXT_LIMITS,
                                parse_date, parse_instant, parse_whole, shown, text_problem,
@@ -123,14 +124,14 @@ def _bounded(raw: str, maximum: int, places: int | None = None) -> Decimal:
     except ValueError as error:
         reason = _reason(error)
         if reason.endswith("is too large"):
-            reason = f"{shown(raw, quote=False)} is above the maximum {maximum:,}"
+            reason = f"{shown(raw, quote=False)} is above the maximum {count(maximum)}"
         elif places is not None and ("has more than" in reason or reason.endswith("is not a number")):
             reason = f"{shown(raw)} is not an amount with at most {places} decimal places"
         raise ValueError(reason) from None
     if value < 0:
         raise ValueError(f"{raw} is negative")
     if value > maximum:
-        raise ValueError(f"{shown(raw, quote=False)} is above the maximum {maximum:,}")
+        raise ValueError(f"{shown(raw, quote=False)} is above the maximum {count(maximum)}")
     return value
 
 
@@ -356,8 +357,8 @@ def _line_text(number: int, raw: bytes) -> str:
             f"row {number}: has a carriage return inside the line; lines must end with LF or "
             "CRLF (a file whose lines end with carriage returns only is not read)")
     if len(line) > MAX_CSV_LINE_CHARS:
-        raise ValidationFailed(f"row {number}: is {len(line):,} characters long; at most "
-                               f"{MAX_CSV_LINE_CHARS:,} are allowed in a row")
+        raise ValidationFailed(f"row {number}: is {count(len(line))} characters long; at "
+                               f"most {count(MAX_CSV_LINE_CHARS)} are allowed in a row")
     if "\ufeff" in line:
         raise ValidationFailed(f"row {number}: holds a byte-order mark (U+FEFF) inside the "
                                "file (two files joined?); only the file's start may have one")

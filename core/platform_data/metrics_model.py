@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from core.base.errors import ValidationFailed
+from core.base.formatting import measured
 from core.base.parsing import MAX_TOKEN_PRICE_USD, MAX_TREASURY_BALANCE_USD, shown
 
 METRIC_KEYS = ("growth_rate_pct", "engagement_score", "dao_balance_usd", "avg_token_price_usd",
@@ -63,7 +64,7 @@ class PlatformMetrics:
             # Compared before any float(): a 400-digit JSON integer would overflow one.
             if abs(raw) > METRIC_LIMITS[key]:
                 problems.append(f"{key}: {Decimal(raw):.6g} is beyond the plausible maximum "
-                                f"{METRIC_LIMITS[key]:g} (in size)")
+                                f"{measured(METRIC_LIMITS[key])} (in size)")
                 continue
             values[key] = raw
         if "engagement_score" in values and not 0 <= values["engagement_score"] <= 100:

@@ -15,6 +15,7 @@ from core.allocation.policy import MAX_DISTRIBUTION
 from core.allocation.records import CurrentAllocation, split_of
 from core.allocation.split import Split
 from core.base.errors import Refused, ValidationFailed
+from core.base.formatting import money
 from core.base.locking import serialize_writes
 from core.base.parsing import TEXT_LIMITS, check_text, positive_amount
 from core.base.sessions import reading, writing
@@ -102,8 +103,8 @@ def distribute(db: Database, profit: Any, key: str, *, by: str | None = None,
     confirmed = None if confirm_total is None else parse_total(confirm_total, minor_unit,
                                                                CONFIRM_TOTAL)
     if confirmed is not None and confirmed != total:
-        raise ValidationFailed(f"{CONFIRM_TOTAL}: {confirmed} is not the profit {total}; it must "
-                               "repeat the amount exactly")
+        raise ValidationFailed(f"{CONFIRM_TOTAL}: {money(confirmed)} is not the profit "
+                               f"{money(total)}; it must repeat the amount exactly")
     with writing(db) as session:
         actor = resolve_actor(session, by, "analyst", ACTION)
         serialize_writes(session)
@@ -115,14 +116,15 @@ def distribute(db: Database, profit: Any, key: str, *, by: str | None = None,
         if policy.distributions_paused:
             raise Refused("distribution: distributions are paused by the policy")
         if policy.max_distribution is not None and total > policy.max_distribution:
-            raise Refused(f"profit: {total} is above the policy's {MAX_DISTRIBUTION} "
-                          f"{policy.max_distribution}; an admin may raise it or set it to off")
+            raise Refused(f"profit: {money(total)} is above the policy's {MAX_DISTRIBUTION} "
+                          f"{money(policy.max_distribution)}; an admin may raise it or set it "
+                          "to off")
         if confirm_large and confirmed is None:
             largest = _largest(session)
             if needs_confirmation(total, largest):
-                raise Refused(f"{CONFIRM_TOTAL}: {total} is more than {CONFIRM_FACTOR} times the "
-                              f"largest distribution so far ({largest}); send {CONFIRM_TOTAL} "
-                              "with the same amount to record it")
+                raise Refused(f"{CONFIRM_TOTAL}: {money(total)} is more than {CONFIRM_FACTOR} "
+                              f"times the largest distribution so far ({money(largest)}); send "
+                              f"{CONFIRM_TOTAL} with the same amount to record it")
         row = current_row(session)
         # Money follows only a split the application activated: one made active by raw SQL
         # fails its MACs (core.record.audit) and nothing is paid out under it.
@@ -140,7 +142,7 @@ def distribute(db: Database, profit: Any, key: str, *, by: str | None = None,
         session.add(record)
         session.flush()
         record_activity(session, "profit_distributed",
-                        f"{total} distributed with {current.split.label()} (key {key})",
+                        f"{money(total)} distributed with {current.split.label()} (key {key})",
                         {"distribution_id": record.id, "key": key, "total": str(total),
                          "amounts": amounts.as_json(), "split": current.split.as_json(),
                          "allocation_id": row.id if row else None, "source": current.source,
@@ -156,7 +158,7 @@ def _by_key(session: so.Session, key: str) -> ProfitDistribution | None:
 def _refuse_another_total(existing: ProfitDistribution, key: str, total: Decimal) -> None:
     if existing.total != total:
         raise Refused(f"key: {key!r} was already used for a distribution of "
-                      f"{existing.total}, not {total}")
+                      f"{money(existing.total)}, not {money(total)}")
 
 
 def check_key(db: Database, profit: Any, key: str) -> Distribution | None:

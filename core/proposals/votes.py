@@ -22,6 +22,7 @@ from core.allocation.policy import MAJOR, VOTE_BINDING_MAJOR, Policy
 from core.allocation.records import split_of
 from core.allocation.validation import proposal_tier
 from core.base.errors import Refused
+from core.base.formatting import exact_percent, money
 from core.proposals.lifecycle import (PENDING, _reject, carry_out, counted_approvals,
                                       live_split)
 from core.record.activity import record_activity
@@ -46,9 +47,10 @@ class ClosedVote:
 
 def _why_failed(counted: Tally) -> str:
     if not counted.quorum_met:
-        return (f"quorum not met ({units_to_decimal(counted.turnout_units)} of "
-                f"{counted.quorum} needed, {counted.quorum_pct}% of the snapshot)")
-    return f"For ({counted.for_}) is not above Against ({counted.against})"
+        return (f"quorum not met ({money(units_to_decimal(counted.turnout_units))} of "
+                f"{money(counted.quorum)} needed, {exact_percent(counted.quorum_pct)} of the "
+                "snapshot)")
+    return f"For ({money(counted.for_)}) is not above Against ({money(counted.against)})"
 
 
 def _apply(session: so.Session, terms: ProposalVoteTerms, counted: Tally, policy: Policy,

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.allocation.policy import Policy
 from core.allocation.split import BUCKETS, Split, format_pct
+from core.base.formatting import measured
 from core.allocation.validation import ProposalInput, validate_proposal
 from core.base.parsing import TEXT_LIMITS
 from core.platform_data.metrics_model import PlatformMetrics
@@ -156,7 +157,7 @@ def _ask(metrics: PlatformMetrics, live: Split, policy: Policy, settings: Settin
                 model=settings.openai_model, messages=build_messages(metrics, live, policy),
                 response_format=AdvisorAnswer)
     except openai.APITimeoutError:
-        raise AdvisorUnavailable(f"AI advisor timed out after {timeout:g} s") from None
+        raise AdvisorUnavailable(f"AI advisor timed out after {measured(timeout)} s") from None
     except openai.APIConnectionError:
         raise AdvisorUnavailable("AI advisor could not be reached (connection failed)") from None
     except openai.AuthenticationError:

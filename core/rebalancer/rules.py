@@ -17,6 +17,8 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from core.allocation.policy import Policy
 from core.allocation.split import BUCKETS, Split
+from core.base.formatting import decimal_text, measured, usd
+from core.base.formatting import price as price_text
 from core.platform_data.metrics_model import PlatformMetrics
 from core.rebalancer.suggestion import Suggestion, clamp_to_policy, policy_gate
 
@@ -56,24 +58,8 @@ def _tiers(excess: Decimal, width: int) -> int:
 
 
 def _pct(value: Decimal) -> str:
-    shown = value.quantize(Decimal("0.01"), ROUND_HALF_UP).normalize()
-    return f"{'+' if shown >= 0 else ''}{shown:f}%"
-
-
-def _usd(value: Decimal) -> str:
-    return f"${value:,.0f}" if value == value.to_integral_value() else f"${value:,.2f}"
-
-
-def _price(value: Decimal) -> str:
-    # Six significant digits: enough to tell $0.0099999 from the $0.01 threshold.
-    if value >= 1:
-        return f"${value:,.2f}"
-    shown = value.quantize(Decimal(1).scaleb(value.adjusted() - 5), ROUND_HALF_UP) if value else value
-    return f"${shown.normalize():f}"
-
-
-def _score(value: Decimal) -> str:
-    return f"{value.quantize(Decimal('0.01'), ROUND_HALF_UP).normalize():f}"
+    """A growth rate, a measured figure in percent: `+60%`, `-25.5%`."""
+    return f"{measured(value, signed=True)}%"
 
 
 def _moves(text: str, moves: dict[str, int]) -> str:
@@ -115,15 +101,16 @@ def evaluate_rules(metrics: PlatformMetrics) -> tuple[list[RuleEffect], list[str
     if engagement > ENGAGEMENT_HIGH:
         n = 1 if engagement <= 85 else 2
         fired.append(_effect("engagement_high",
-                             f"Engagement {_score(engagement)} > 70 (already engaged)",
+                             f"Engagement {measured(engagement)} > 70 (already engaged)",
                              reinvestment=n, lucky=-n))
     elif engagement < ENGAGEMENT_LOW:
         n = min(3, 1 + _tiers(ENGAGEMENT_LOW - engagement, 10))
         fired.append(_effect("engagement_low",
-                             f"Engagement {_score(engagement)} < 30 (attract users, improve content)",
+                             f"Engagement {measured(engagement)} < 30 (attract users, "
+                             "improve content)",
                              reinvestment=-2 * n, lucky=n, creator=n))
     else:
-        neutral.append(f"engagement {_score(engagement)} (within 30..70)")
+        neutral.append(f"engagement {measured(engagement)} (within 30..70)")
 
     # 3. DAO treasury. Low: dao +2, +1 per $250 further under $500 (max +4). Healthy: dao -1,
     # -1 more per further $2,000 (max -5), into reinvestment; but not while the community grows
@@ -131,20 +118,20 @@ def evaluate_rules(metrics: PlatformMetrics) -> tuple[list[RuleEffect], list[str
     if dao < DAO_LOW:
         n = min(4, 2 + _tiers(DAO_LOW - dao, 250))
         fired.append(_effect("dao_balance_low",
-                             f"DAO balance {_usd(dao)} < $500 (build governance capacity)",
+                             f"DAO balance {usd(dao)} < $500 (build governance capacity)",
                              reinvestment=-n, dao=n))
     elif dao > DAO_HEALTHY and growth > GROWTH_HIGH:
         fired.append(RuleEffect(
             "dao_balance_healthy_held",
-            f"DAO balance {_usd(dao)} > $2,000 is healthy, but dao held: community growth "
+            f"DAO balance {usd(dao)} > $2,000 is healthy, but dao held: community growth "
             f"{_pct(growth)} brings more governance work", {}))
     elif dao > DAO_HEALTHY:
         n = min(5, 1 + _tiers(dao - DAO_HEALTHY, 2000))
         fired.append(_effect("dao_balance_healthy",
-                             f"DAO balance {_usd(dao)} > $2,000 (healthy, allocate elsewhere)",
+                             f"DAO balance {usd(dao)} > $2,000 (healthy, allocate elsewhere)",
                              reinvestment=n, dao=-n))
     else:
-        neutral.append(f"DAO balance {_usd(dao)} (within $500..$2,000)")
+        neutral.append(f"DAO balance {usd(dao)} (within $500..$2,000)")
 
     # 4. Token performance. Under $0.01: reinvestment +3 from dao -2 and lucky -1; under $0.005
     # also creator -1. Over $0.05: lucky and creator +1 each (+2 over $0.10), from reinvestment.
@@ -154,15 +141,16 @@ def evaluate_rules(metrics: PlatformMetrics) -> tuple[list[RuleEffect], list[str
     elif price < PRICE_LOW:
         creator = -1 if price < PRICE_VERY_LOW else 0
         fired.append(_effect("token_price_low",
-                             f"Avg token price {_price(price)} < $0.01 (improve the product)",
+                             f"Avg token price {price_text(price)} < $0.01 (improve the product)",
                              reinvestment=3 - creator, dao=-2, lucky=-1, creator=creator))
     elif price > PRICE_HIGH:
         n = 1 if price <= PRICE_VERY_HIGH else 2
         fired.append(_effect("token_price_high",
-                             f"Avg token price {_price(price)} > $0.05 (toward community rewards)",
+                             f"Avg token price {price_text(price)} > $0.05 (toward community "
+                             "rewards)",
                              reinvestment=-2 * n, lucky=n, creator=n))
     else:
-        neutral.append(f"avg token price {_price(price)} (within $0.01..$0.05)")
+        neutral.append(f"avg token price {price_text(price)} (within $0.01..$0.05)")
     return fired, neutral
 
 
@@ -232,7 +220,7 @@ def suggest_by_rules(metrics: PlatformMetrics, live: Split, policy: Policy) -> S
     lines.append(f"Target {target.label()} ({base}); suggested {split.label()} from the live "
                  f"{live.label()}.")
     lines.extend(f"Clamped: {note}." for note in notes)
-    lines.append(f"Confidence {confidence.normalize():f}: {why}.")
+    lines.append(f"Confidence {decimal_text(confidence.normalize())}: {why}.")
     if blocked:
         lines.append(f"No rebalance: {blocked}.")
     return Suggestion(split=split, reasoning=" ".join(lines), confidence=confidence,

@@ -18,6 +18,7 @@ from core.allocation.policy import Policy
 from core.allocation.split import BUCKETS, Split
 from core.allocation.validation import ProposalInput
 from core.base.errors import Refused, ValidationFailed
+from core.base.formatting import decimal_text
 from core.base.locking import serialize_writes
 from core.base.sessions import reading, writing
 from core.experiments.store import RUNNING, holding_the_split
@@ -146,7 +147,7 @@ def _describe(result: RebalanceResult) -> str:
     change = f"{result.current_allocation.label()} -> {s.split.label()}"
     return {
         "no_change": f"{head}: no rebalance needed, {s.split.label()} suggested "
-                     f"(confidence {s.confidence.normalize():f})",
+                     f"(confidence {decimal_text(s.confidence.normalize())})",
         "dry_run": f"{head}: dry run, would propose {change}",
         "paused": f"{head}: would propose {change}, but rebalancing is paused; nothing filed",
         "already_pending": f"{head}: {s.split.label()} is already waiting for review as "

@@ -24,6 +24,7 @@ from typing import Any
 
 from core.allocation.policy import LOW_CONFIDENCE, Policy
 from core.allocation.split import BUCKETS, HUNDRED, Split, format_pct
+from core.base.formatting import decimal_text
 
 WHOLE = Decimal(1)
 CENT = Decimal("0.01")
@@ -68,8 +69,8 @@ def policy_gate(split: Split, live: Split, policy: Policy, confidence: Decimal) 
         return (f"no bucket moves by the minimum {format_pct(policy.min_delta)} points "
                 f"(largest move {format_pct(moved)})")
     if confidence < LOW_CONFIDENCE:
-        return (f"confidence {confidence.normalize():f} is under {LOW_CONFIDENCE}: gather more "
-                "data first")
+        return (f"confidence {decimal_text(confidence.normalize())} is under {LOW_CONFIDENCE}: "
+                "gather more data first")
     return None
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from core.base.errors import Refused, ValidationFailed
+from core.base.formatting import count, money
 from core.base.urls import redact_url
 from core.voting.addresses import address_problem, normalise
 from core.voting.snapshot_file import (BALANCE_PLACES, MAX_HOLDERS, MAX_REPORTED, MAX_UNITS,
@@ -79,7 +80,8 @@ def parse_holders(lines: Iterable[str]) -> list[str]:
     if not addresses:
         raise ValidationFailed("holders: the file names no address; one address a line")
     if len(addresses) > MAX_HOLDERS:
-        raise ValidationFailed(f"holders: {len(addresses):,} addresses; at most {MAX_HOLDERS:,}")
+        raise ValidationFailed(f"holders: {count(len(addresses))} addresses; at most "
+                               f"{count(MAX_HOLDERS)}")
     return addresses
 
 
@@ -171,8 +173,8 @@ def _scale(amount: int, decimals: int, holder: str) -> int:
                 f"balance: {holder} holds {amount} base units of a token with {decimals} "
                 f"decimals, finer than the {BALANCE_PLACES} places a snapshot keeps")
     if units > MAX_UNITS:
-        raise ValidationFailed(f"balance: {holder} holds {units_to_decimal(units)} tokens, above "
-                               f"the maximum {units_to_decimal(MAX_UNITS):,}")
+        raise ValidationFailed(f"balance: {holder} holds {money(units_to_decimal(units))} "
+                               f"tokens, above the maximum {money(units_to_decimal(MAX_UNITS))}")
     return units
 
 

@@ -19,6 +19,7 @@ import sqlalchemy.orm as so
 
 from core.base.channel import current_channel
 from core.base.errors import NotFound, Refused
+from core.base.formatting import count, money
 from core.base.locking import serialize_writes
 from core.base.lookups import get_by_id
 from core.base.parsing import parse_whole, shown
@@ -87,8 +88,8 @@ def _store_snapshot(db: Database, snapshot: Snapshot, number: int, token_address
                                  by=_loader(by), now=now or utcnow())
         facts = store.SnapshotFacts.of(row)
         record_activity(session, "vote_snapshot_loaded",
-                        f"holders snapshot {row.id} loaded: {row.holders:,} holders at block "
-                        f"{number}, total {facts.total}",
+                        f"holders snapshot {row.id} loaded: {count(row.holders)} holders at block "
+                        f"{number}, total {money(facts.total)}",
                         {**facts.as_json(), "by": row.created_by, **source})
         return facts
 

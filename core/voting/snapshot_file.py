@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from core.base.errors import ValidationFailed
+from core.base.formatting import count
 from core.base.parsing import MAX_CSV_LINE_CHARS, MAX_NUMBER_TEXT, shown, to_decimal
 from core.voting.addresses import address_problem, normalise
 
@@ -131,12 +132,12 @@ def parse_balance(raw: str) -> int:
     except ValueError as error:
         reason = str(error).removeprefix("balance: ")
         if reason.endswith("is too large"):
-            reason = f"{shown(raw, quote=False)} is above the maximum {MAX_BALANCE:,}"
+            reason = f"{shown(raw, quote=False)} is above the maximum {count(MAX_BALANCE)}"
         raise ValueError(reason) from None
     if value < 0:
         raise ValueError(f"{shown(raw, quote=False)} is negative; a balance is 0 or more")
     if value > MAX_BALANCE:
-        raise ValueError(f"{shown(raw, quote=False)} is above the maximum {MAX_BALANCE:,}")
+        raise ValueError(f"{shown(raw, quote=False)} is above the maximum {count(MAX_BALANCE)}")
     return to_units(value)
 
 
@@ -156,8 +157,8 @@ def _lines(handle: Iterable[bytes]) -> Iterator[str]:
                 f"line {number}: has a carriage return inside the line; lines must end with LF "
                 "or CRLF")
         if len(line) > MAX_CSV_LINE_CHARS:
-            raise ValidationFailed(f"line {number}: is {len(line):,} characters long; at most "
-                                   f"{MAX_CSV_LINE_CHARS:,} are allowed in a row")
+            raise ValidationFailed(f"line {number}: is {count(len(line))} characters long; at "
+                                   f"most {count(MAX_CSV_LINE_CHARS)} are allowed in a row")
         if "\ufeff" in line:
             raise ValidationFailed(f"line {number}: holds a byte-order mark (U+FEFF) inside the "
                                    "file (two files joined?); only the file's start may have one")
@@ -227,7 +228,7 @@ class _Reader:
         if self.bad_count:
             return None  # the file is refused already: keep checking, stop collecting
         if len(self.holders) >= MAX_HOLDERS:
-            raise ValidationFailed(f"line {line}: the snapshot has more than {MAX_HOLDERS:,} "
+            raise ValidationFailed(f"line {line}: the snapshot has more than {count(MAX_HOLDERS)} "
                                    "holders, the most one snapshot may hold")
         assert address is not None and units is not None
         self.holders.append(Holder(address, units, delegate))

@@ -31,18 +31,18 @@ def test_the_largest_distribution_so_far_is_compared_as_a_number_not_as_text(api
     # Under ten times 10,000.00, though over ten times 953.12 (the largest as text compares).
     assert distribute(api, "38157.71", "fine").status_code == 201
     errors = problem_of(distribute(api, "381577.11", "big"), 409)
-    assert errors == ["confirm_total: 381577.11 is more than 10 times the largest distribution so "
-                      "far (38157.71); send confirm_total with the same amount to record it"]
+    assert errors == ["confirm_total: 381,577.11 is more than 10 times the largest distribution "
+                      "so far (38,157.71); send confirm_total with the same amount to record it"]
 
 
 def test_an_amount_over_ten_times_the_largest_needs_confirm_total_repeating_it(api):
     assert distribute(api, "100", "first").status_code == 201
     before = snapshot(api.db)
     errors = problem_of(distribute(api, "5000", "second"), 409)
-    assert errors[0].startswith("confirm_total: 5000.00 is more than 10 times the largest")
+    assert errors[0].startswith("confirm_total: 5,000.00 is more than 10 times the largest")
     assert snapshot(api.db) == before
     errors = problem_of(distribute(api, "5000", "second", confirm_total="5000.01"), 422)
-    assert errors == ["confirm_total: 5000.01 is not the profit 5000.00; it must repeat the "
+    assert errors == ["confirm_total: 5,000.01 is not the profit 5,000.00; it must repeat the "
                       "amount exactly"]
     assert snapshot(api.db) == before
     recorded = distribute(api, "5000", "second", confirm_total="5,000.00")
@@ -53,10 +53,10 @@ def test_an_amount_over_ten_times_the_largest_needs_confirm_total_repeating_it(a
 def test_an_absurd_amount_is_refused_by_the_default_cap_of_a_new_database(api):
     before = snapshot(api.db)
     errors = problem_of(distribute(api, "1e15", "fat-finger"), 409)
-    assert errors == ["profit: 1000000000000000.00 is above the policy's max_distribution "
-                      "1000000000.00; an admin may raise it or set it to off"]
+    assert errors == ["profit: 1,000,000,000,000,000.00 is above the policy's max_distribution "
+                      "1,000,000,000.00; an admin may raise it or set it to off"]
     errors = problem_of(distribute(api, "1e15", "fat-finger", confirm_total="1e15"), 409)
-    assert errors[0].startswith("profit: 1000000000000000.00 is above the policy's")
+    assert errors[0].startswith("profit: 1,000,000,000,000,000.00 is above the policy's")
     assert snapshot(api.db) == before
 
 

@@ -395,7 +395,7 @@ def test_distribute_is_idempotent_by_key_and_refuses_another_total(url):
     assert {k: v for k, v in again.items() if k != "created"} == {
         k: v for k, v in first.items() if k != "created"}
     assert refused(url, "distribute", "--profit", "999", "--key", "2026-W01") == [
-        "key: '2026-W01' was already used for a distribution of 1000.03, not 999.00"]
+        "key: '2026-W01' was already used for a distribution of 1,000.03, not 999.00"]
     assert counts(url) == before
 
 

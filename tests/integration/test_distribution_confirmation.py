@@ -23,13 +23,13 @@ def test_an_amount_over_ten_times_the_largest_needs_confirm_total_repeating_it(t
     refused = distribute(db_url, "--profit", "1000.01", "--key", "second")
     assert refused.exit_code == 3
     assert json.loads(refused.stdout)["errors"] == [
-        f"confirm_total: 1000.01 is more than {CONFIRM_FACTOR} times the largest distribution so "
+        f"confirm_total: 1,000.01 is more than {CONFIRM_FACTOR} times the largest distribution so "
         "far (100.00); send confirm_total with the same amount to record it"]
     assert refused.stderr.count("\n") == 1 and "confirm_total" in refused.stderr
     wrong = distribute(db_url, "--profit", "1000.01", "--key", "second", "--confirm-total", "1000")
     assert wrong.exit_code == 3
     assert json.loads(wrong.stdout)["errors"] == [
-        "confirm_total: 1000.00 is not the profit 1000.01; it must repeat the amount exactly"]
+        "confirm_total: 1,000.00 is not the profit 1,000.01; it must repeat the amount exactly"]
     assert snapshot(team) == before
     confirmed = distribute(db_url, "--profit", "1000.01", "--key", "second",
                            "--confirm-total", "1,000.01")

@@ -36,7 +36,7 @@ def test_a_distribution_above_the_limit_is_refused_and_writes_nothing(team):
     with pytest.raises(Refused) as refusal:
         distribute(team, "1000.01", "k1", by="ann")
     assert refusal.value.problems == [
-        "profit: 1000.01 is above the policy's max_distribution 1000.00; an admin may raise it "
+        "profit: 1,000.01 is above the policy's max_distribution 1,000.00; an admin may raise it "
         "or set it to off"]
     assert snapshot(team) == before
     assert distribute(team, "1000.00", "k1", by="ann").total == Decimal("1000.00")

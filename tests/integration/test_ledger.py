@@ -99,7 +99,7 @@ def test_the_same_key_with_another_total_is_refused_and_writes_nothing(db):
     with pytest.raises(Refused) as refused:
         distribute(db, "1000.04", "run-9")
     assert refused.value.problems == [
-        "key: 'run-9' was already used for a distribution of 1000.03, not 1000.04"]
+        "key: 'run-9' was already used for a distribution of 1,000.03, not 1,000.04"]
     assert counts(db) == before
 
 

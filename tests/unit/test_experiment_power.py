@@ -71,8 +71,8 @@ def test_the_recorded_figures_must_cover_the_whole_design():
     with pytest.raises(ValidationFailed) as refused:
         simulate(DESIGN, DAYS[:50], RECORDED[:50], 10)
     assert refused.value.problems == [
-        "from: the recorded figures from 2026-01-01T00:00:00+00:00 cover 1200 h; the design needs "
-        "28 blocks of 48 h (1344 h)"]
+        "from: the recorded figures from 2026-01-01T00:00:00+00:00 cover 1,200 h; the design needs "
+        "28 blocks of 48 h (1,344 h)"]
 
 
 def test_blocks_that_hold_no_whole_day_cannot_be_measured_with_daily_figures():
@@ -86,7 +86,7 @@ def test_the_replay_can_start_later_in_the_recorded_figures():
     later = datetime(2026, 1, 3, tzinfo=UTC)
     assert baseline_blocks(DESIGN, DAYS, RECORDED, starts_at=later)[0] == RECORDED[3]
     baseline_blocks(DESIGN, DAYS, RECORDED, starts_at=later + timedelta(days=2))  # 56 days left
-    with pytest.raises(ValidationFailed, match="cover 1320 h"):
+    with pytest.raises(ValidationFailed, match="cover 1,320 h"):
         baseline_blocks(DESIGN, DAYS, RECORDED, starts_at=later + timedelta(days=3))
 
 

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from core.allocation.policy import MAX_HOURS, Policy, with_setting
 from core.allocation.split import Split
 from core.base.errors import ValidationFailed
+from core.base.formatting import measured
 from core.platform_data.metrics_model import METRIC_LIMITS, PlatformMetrics
 from core.rebalancer.service import suggest
 from settings import Settings
@@ -124,7 +125,7 @@ def test_an_implausibly_large_metric_is_refused_naming_its_key(key, value):
     problems = metric_problems(**{key: value})
     assert len(problems) == 1
     assert problems[0].startswith(f"{key}: ")
-    assert f"beyond the plausible maximum {METRIC_LIMITS[key]:g}" in problems[0]
+    assert f"beyond the plausible maximum {measured(METRIC_LIMITS[key])}" in problems[0]
 
 
 def test_every_implausible_metric_is_reported_not_only_the_first():

@@ -58,7 +58,7 @@ def test_launch_week_moves_every_bucket_the_way_the_seeds_example_does():
     assert s.confidence >= D("0.8")
     assert "Community growth +60% > +20%: reinvestment -7, lucky +4, creator +3" in s.reasoning
     assert "Engagement 85 > 70" in s.reasoning
-    assert "DAO balance $2,500 > $2,000" in s.reasoning and "dao held" in s.reasoning
+    assert "DAO balance $2,500.00 > $2,000" in s.reasoning and "dao held" in s.reasoning
     assert s.rules_fired == ["community_growth_high", "engagement_high", "dao_balance_healthy_held"]
 
 
@@ -73,7 +73,7 @@ def test_market_downturn_moves_every_bucket_the_way_the_seeds_example_does():
     assert s.target == split(85, 13, 1, 1)
     assert s.should_rebalance and s.confidence >= D("0.8")
     assert "Community growth -25% < -15%" in s.reasoning
-    assert "Avg token price $0.005 < $0.01" in s.reasoning
+    assert "Avg token price $0.005000 < $0.01" in s.reasoning
     assert "engagement 30 (within 30..70)" in s.reasoning  # the seed's rule is "< 30"
     assert "step limit" in s.reasoning
 
