@@ -28,6 +28,9 @@ from core.allocation.split import BUCKETS, Split, format_pct
 from core.base.formatting import measured
 from core.allocation.validation import ProposalInput, validate_proposal
 from core.base.parsing import TEXT_LIMITS
+from core.rebalancer.rules import (DAO_HEALTHY_TEXT, DAO_LOW_TEXT, ENGAGEMENT_HIGH_TEXT,
+                                   ENGAGEMENT_LOW_TEXT, GROWTH_HIGH_TEXT, GROWTH_LOW_TEXT,
+                                   PRICE_HIGH_TEXT, PRICE_LOW_TEXT)
 from core.platform_data.metrics_model import PlatformMetrics
 from core.rebalancer.suggestion import Suggestion, clamp_to_policy, policy_gate
 from settings import Settings, get_settings
@@ -62,21 +65,24 @@ class AdvisorAnswer(BaseModel):
     should_rebalance: bool
 
 
-SYSTEM_PROMPT = """\
+# The rules in words, with the rule engine's own thresholds (`core.rebalancer.rules`).
+SYSTEM_PROMPT = f"""\
 You are the profit-rebalancer of a token launch platform. Profits are split into four buckets:
 reinvestment (platform development), dao (DAO treasury), lucky (lucky lottery for users) and
 creator (creator rewards). Suggest the split for the next period from the platform metrics.
 
 Decide with these rules:
-1. Community growth (last 7 days against the previous 7). Growing above +20%: increase lucky
-   (reward engagement) and creator (incentivize builders). Declining below -15%: increase
-   reinvestment (improve the platform) and reduce incentives temporarily.
-2. Engagement score (0-100). High, above 70: maintain or reduce incentives (already engaged).
-   Low, below 30: increase lucky (attract users) and creator (improve content).
-3. DAO treasury balance. Low, below $500: increase dao (build governance capacity). Healthy,
-   above $2000: reduce dao (allocate elsewhere).
-4. Average token price. Below $0.01: increase reinvestment (improve the product). Above $0.05:
-   balance toward community rewards (lucky and creator).
+1. Community growth (last 7 days against the previous 7). Growing above {GROWTH_HIGH_TEXT}:
+   increase lucky (reward engagement) and creator (incentivize builders). Declining below
+   {GROWTH_LOW_TEXT}: increase reinvestment (improve the platform) and reduce incentives
+   temporarily.
+2. Engagement score (0-100). High, above {ENGAGEMENT_HIGH_TEXT}: maintain or reduce incentives
+   (already engaged). Low, below {ENGAGEMENT_LOW_TEXT}: increase lucky (attract users) and creator
+   (improve content).
+3. DAO treasury balance. Low, below {DAO_LOW_TEXT}: increase dao (build governance capacity).
+   Healthy, above {DAO_HEALTHY_TEXT}: reduce dao (allocate elsewhere).
+4. Average token price. Below {PRICE_LOW_TEXT}: increase reinvestment (improve the product).
+   Above {PRICE_HIGH_TEXT}: balance toward community rewards (lucky and creator).
 
 Answer with whole percentages that sum to exactly 100, each inside the policy bounds, moving no
 bucket more than the policy's max_step points from the current split. Set should_rebalance to

@@ -12,12 +12,14 @@ figure is, in whole points and capped (the tiers are written next to each rule).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from core.allocation.policy import Policy
 from core.allocation.split import BUCKETS, Split
-from core.base.formatting import decimal_text, measured, usd
+from core.base.formatting import decimal_text, measured, money, usd
 from core.base.formatting import price as price_text
 from core.platform_data.metrics_model import PlatformMetrics
 from core.rebalancer.suggestion import Suggestion, clamp_to_policy, policy_gate
@@ -25,6 +27,7 @@ from core.rebalancer.suggestion import Suggestion, clamp_to_policy, policy_gate
 GROWTH_HIGH = Decimal(20)  # percent, last 7 days against the previous 7
 GROWTH_LOW = Decimal(-15)
 ENGAGEMENT_HIGH = Decimal(70)
+ENGAGEMENT_VERY_HIGH = Decimal(85)
 ENGAGEMENT_LOW = Decimal(30)
 DAO_LOW = Decimal(500)  # USD
 DAO_HEALTHY = Decimal(2000)
@@ -62,6 +65,28 @@ def _pct(value: Decimal) -> str:
     return f"{measured(value, signed=True)}%"
 
 
+def _dollars(value: Decimal) -> str:
+    """A threshold in dollars as the rules' sentences write it: `$2,000`, `$0.01`."""
+    return usd(value, places=0 if value == value.to_integral_value() else 2)
+
+
+def _beside(fmt: Callable[[Decimal], str], value: Decimal, threshold: Decimal) -> str:
+    """The figure as pages write it, or with every digit when rounding would make it read as the
+    very threshold it was compared with (`$0.0099999 < $0.01`, never `$0.01000 < $0.01`)."""
+    shown = fmt(value)
+    digits = re.search(r"[\d,.]+", shown)
+    if value == threshold or digits is None or Decimal(digits[0].replace(",", "")) != abs(threshold):
+        return shown
+    return re.sub(r"[\d,.]+", money(abs(value)), shown, count=1)
+
+
+# The thresholds as the sentences (and the advisor's prompt) write them.
+GROWTH_HIGH_TEXT, GROWTH_LOW_TEXT = _pct(GROWTH_HIGH), _pct(GROWTH_LOW)
+ENGAGEMENT_HIGH_TEXT, ENGAGEMENT_LOW_TEXT = measured(ENGAGEMENT_HIGH), measured(ENGAGEMENT_LOW)
+DAO_LOW_TEXT, DAO_HEALTHY_TEXT = _dollars(DAO_LOW), _dollars(DAO_HEALTHY)
+PRICE_LOW_TEXT, PRICE_HIGH_TEXT = _dollars(PRICE_LOW), _dollars(PRICE_HIGH)
+
+
 def _moves(text: str, moves: dict[str, int]) -> str:
     parts = [f"{b} {'+' if moves[b] > 0 else ''}{moves[b]}" for b in BUCKETS if moves.get(b)]
     return f"{text}: {', '.join(parts)}"
@@ -83,34 +108,41 @@ def evaluate_rules(metrics: PlatformMetrics) -> tuple[list[RuleEffect], list[str
     # 1. Community growth. Up: +1 tier per 20 points past +20% (max 3): lucky +2..5, creator +1..4.
     if growth > GROWTH_HIGH:
         m = min(3, _tiers(growth - GROWTH_HIGH, 20))
-        fired.append(_effect("community_growth_high", f"Community growth {_pct(growth)} > +20%",
+        fired.append(_effect("community_growth_high",
+                             f"Community growth {_beside(_pct, growth, GROWTH_HIGH)} > "
+                             f"{GROWTH_HIGH_TEXT}",
                              reinvestment=-(3 + 2 * m), lucky=2 + m, creator=1 + m))
     # Down: +1 tier per 15 points past -15% (max 2): incentives -1..3 each, into reinvestment.
     elif growth < GROWTH_LOW:
         m = min(2, _tiers(GROWTH_LOW - growth, 15))
         fired.append(_effect("community_growth_low",
-                             f"Community growth {_pct(growth)} < -15% (improve the platform, "
+                             f"Community growth {_beside(_pct, growth, GROWTH_LOW)} < "
+                             f"{GROWTH_LOW_TEXT} (improve the platform, "
                              "incentives down for now)",
                              reinvestment=2 * (1 + m), lucky=-(1 + m), creator=-(1 + m)))
     else:
-        neutral.append(f"community growth {_pct(growth)} (within -15%..+20%)")
+        neutral.append(f"community growth {_pct(growth)} (within {GROWTH_LOW_TEXT}.."
+                       f"{GROWTH_HIGH_TEXT})")
 
     # 2. Engagement. High: the community is already engaged, so the lottery is trimmed (creator
-    # rewards are maintained): lucky -1, or -2 above 85. Low: lucky and creator +1 each, +1 more
+    # rewards are maintained): lucky -1, or -2 above 85 (ENGAGEMENT_VERY_HIGH). Low: lucky and creator +1 each, +1 more
     # per 10 points under 30 (max +3 each).
     if engagement > ENGAGEMENT_HIGH:
-        n = 1 if engagement <= 85 else 2
+        n = 1 if engagement <= ENGAGEMENT_VERY_HIGH else 2
         fired.append(_effect("engagement_high",
-                             f"Engagement {measured(engagement)} > 70 (already engaged)",
+                             f"Engagement {_beside(measured, engagement, ENGAGEMENT_HIGH)} > "
+                             f"{ENGAGEMENT_HIGH_TEXT} (already engaged)",
                              reinvestment=n, lucky=-n))
     elif engagement < ENGAGEMENT_LOW:
         n = min(3, 1 + _tiers(ENGAGEMENT_LOW - engagement, 10))
         fired.append(_effect("engagement_low",
-                             f"Engagement {measured(engagement)} < 30 (attract users, "
+                             f"Engagement {_beside(measured, engagement, ENGAGEMENT_LOW)} < "
+                             f"{ENGAGEMENT_LOW_TEXT} (attract users, "
                              "improve content)",
                              reinvestment=-2 * n, lucky=n, creator=n))
     else:
-        neutral.append(f"engagement {measured(engagement)} (within 30..70)")
+        neutral.append(f"engagement {measured(engagement)} (within {ENGAGEMENT_LOW_TEXT}.."
+                       f"{ENGAGEMENT_HIGH_TEXT})")
 
     # 3. DAO treasury. Low: dao +2, +1 per $250 further under $500 (max +4). Healthy: dao -1,
     # -1 more per further $2,000 (max -5), into reinvestment; but not while the community grows
@@ -118,20 +150,23 @@ def evaluate_rules(metrics: PlatformMetrics) -> tuple[list[RuleEffect], list[str
     if dao < DAO_LOW:
         n = min(4, 2 + _tiers(DAO_LOW - dao, 250))
         fired.append(_effect("dao_balance_low",
-                             f"DAO balance {usd(dao)} < $500 (build governance capacity)",
+                             f"DAO balance {_beside(usd, dao, DAO_LOW)} < {DAO_LOW_TEXT} "
+                             "(build governance capacity)",
                              reinvestment=-n, dao=n))
     elif dao > DAO_HEALTHY and growth > GROWTH_HIGH:
         fired.append(RuleEffect(
             "dao_balance_healthy_held",
-            f"DAO balance {usd(dao)} > $2,000 is healthy, but dao held: community growth "
+            f"DAO balance {_beside(usd, dao, DAO_HEALTHY)} > {DAO_HEALTHY_TEXT} is healthy, "
+            "but dao held: community growth "
             f"{_pct(growth)} brings more governance work", {}))
     elif dao > DAO_HEALTHY:
         n = min(5, 1 + _tiers(dao - DAO_HEALTHY, 2000))
         fired.append(_effect("dao_balance_healthy",
-                             f"DAO balance {usd(dao)} > $2,000 (healthy, allocate elsewhere)",
+                             f"DAO balance {_beside(usd, dao, DAO_HEALTHY)} > "
+                             f"{DAO_HEALTHY_TEXT} (healthy, allocate elsewhere)",
                              reinvestment=n, dao=-n))
     else:
-        neutral.append(f"DAO balance {usd(dao)} (within $500..$2,000)")
+        neutral.append(f"DAO balance {usd(dao)} (within {DAO_LOW_TEXT}..{DAO_HEALTHY_TEXT})")
 
     # 4. Token performance. Under $0.01: reinvestment +3 from dao -2 and lucky -1; under $0.005
     # also creator -1. Over $0.05: lucky and creator +1 each (+2 over $0.10), from reinvestment.
@@ -141,16 +176,19 @@ def evaluate_rules(metrics: PlatformMetrics) -> tuple[list[RuleEffect], list[str
     elif price < PRICE_LOW:
         creator = -1 if price < PRICE_VERY_LOW else 0
         fired.append(_effect("token_price_low",
-                             f"Avg token price {price_text(price)} < $0.01 (improve the product)",
+                             f"Avg token price {_beside(price_text, price, PRICE_LOW)} < "
+                             f"{PRICE_LOW_TEXT} (improve the product)",
                              reinvestment=3 - creator, dao=-2, lucky=-1, creator=creator))
     elif price > PRICE_HIGH:
         n = 1 if price <= PRICE_VERY_HIGH else 2
         fired.append(_effect("token_price_high",
-                             f"Avg token price {price_text(price)} > $0.05 (toward community "
+                             f"Avg token price {_beside(price_text, price, PRICE_HIGH)} > "
+                             f"{PRICE_HIGH_TEXT} (toward community "
                              "rewards)",
                              reinvestment=-2 * n, lucky=n, creator=n))
     else:
-        neutral.append(f"avg token price {price_text(price)} (within $0.01..$0.05)")
+        neutral.append(f"avg token price {price_text(price)} (within {PRICE_LOW_TEXT}.."
+                       f"{PRICE_HIGH_TEXT})")
     return fired, neutral
 
 

@@ -61,7 +61,7 @@ def test_the_request_carries_the_metrics_the_split_the_policy_and_the_seeds_rule
     assert set(schema["required"]) == {"reinvestment", "dao", "lucky", "creator", "reasoning",
                                        "confidence", "should_rebalance"}
     system, user = (m["content"] for m in body["messages"])
-    for rule in ("+20%", "-15%", "above 70", "below 30", "$500", "$2000", "$0.01", "$0.05"):
+    for rule in ("+20%", "-15%", "above 70", "below 30", "$500", "$2,000", "$0.01", "$0.05"):
         assert rule in system
     for fact in ('"growth_rate_pct": 60.0', '"engagement_score": 85.0', '"current_split"',
                  '"reinvestment": 80', '"max_step": 15', '"min_delta": 2', '"max": 90'):

@@ -161,6 +161,39 @@ def test_the_token_price_fires_only_strictly_past_its_thresholds(price, expected
     assert moves(metrics(avg_token_price_usd=price)) == expected
 
 
+def _sentence(m: PlatformMetrics) -> str:
+    [effect] = evaluate_rules(m)[0]
+    return effect.text
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    # Rounded as pages round, these would read as the very threshold they were compared with.
+    ({"avg_token_price_usd": 0.0099999}, "Avg token price $0.0099999 < $0.01"),
+    ({"avg_token_price_usd": 0.0500001}, "Avg token price $0.0500001 > $0.05"),
+    ({"dao_balance_usd": D("2000.001")}, "DAO balance $2,000.001 > $2,000"),
+    ({"dao_balance_usd": D("499.999")}, "DAO balance $499.999 < $500"),
+    ({"engagement_score": 70.00001}, "Engagement 70.00001 > 70"),
+    ({"growth_rate_pct": -15.000001}, "Community growth -15.000001% < -15%"),
+    # Otherwise the figure reads as pages write it.
+    ({"avg_token_price_usd": 0.0099}, "Avg token price $0.009900 < $0.01"),
+    ({"dao_balance_usd": D("2500")}, "DAO balance $2,500.00 > $2,000"),
+])
+def test_a_figure_just_past_a_threshold_never_reads_as_the_threshold_itself(changes, expected):
+    assert _sentence(metrics(**changes)).startswith(expected)
+
+
+def test_the_advisors_prompt_names_the_rule_engines_own_thresholds():
+    from core.rebalancer import rules
+    from core.rebalancer.advisor import SYSTEM_PROMPT
+
+    for name in ("GROWTH_HIGH", "GROWTH_LOW", "ENGAGEMENT_HIGH", "ENGAGEMENT_LOW", "DAO_LOW",
+                 "DAO_HEALTHY", "PRICE_LOW", "PRICE_HIGH"):
+        text = getattr(rules, f"{name}_TEXT")
+        assert text in SYSTEM_PROMPT, name
+        # and the sentences use the same words for the same numbers
+    assert [rules.DAO_HEALTHY_TEXT, rules.PRICE_LOW_TEXT] == ["$2,000", "$0.01"]
+
+
 def test_neutral_metrics_fire_nothing_and_aim_at_the_baseline():
     target, fired, neutral = target_split(metrics(), POLICY)
     assert fired == [] and target == BASELINE and len(neutral) == 4
