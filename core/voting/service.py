@@ -286,6 +286,7 @@ def cast_vote(db: Database, proposal_id: Any, *, address: Any, support: Any, tim
 class TallyView:
     proposal_id: str
     snapshot_id: str
+    chain_id: int  # the snapshot's chain: the one its votes are signed for
     mode: str
     quorum_pct: Decimal
     opens_at: datetime
@@ -296,7 +297,7 @@ class TallyView:
 
     def as_json(self) -> dict[str, Any]:
         return {"proposal_id": self.proposal_id, "snapshot_id": self.snapshot_id,
-                **self.tally.as_json(), "quorum_pct": _pct_number(self.quorum_pct),
+                "chain_id": self.chain_id, **self.tally.as_json(), "quorum_pct": _pct_number(self.quorum_pct),
                 "mode": self.mode, "opens_at": self.opens_at.isoformat(),
                 "closes_at": self.closes_at.isoformat(), "status": self.status,
                 "outcome": self.outcome}
@@ -320,7 +321,8 @@ def tally_view(session: so.Session, terms: ProposalVoteTerms, now: datetime) -> 
     else:
         counted = store.tally_of(session, terms)
     status = vote_terms.OPEN if vote_terms.is_open(terms, result, now) else vote_terms.CLOSED
-    return TallyView(str(terms.proposal_id), str(terms.snapshot_id), terms.mode,
+    return TallyView(str(terms.proposal_id), str(terms.snapshot_id),
+                     vote_terms.chain_of(session, terms), terms.mode,
                      Decimal(terms.quorum_pct), terms.opens_at, terms.closes_at, status, counted,
                      result.outcome if result is not None else None)
 
