@@ -758,7 +758,9 @@ class VoteSnapshot(Base):
     id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     block: so.Mapped[int] = so.mapped_column(sa.BigInteger)
     token: so.Mapped[str | None] = so.mapped_column(sa.String(ADDRESS_CHARS))
-    chain_id: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    # The default is the chain of the snapshots loaded before revision 0018 (mainnet), which
+    # SQLite cannot drop again without copying the table; every snapshot written names its chain.
+    chain_id: so.Mapped[int] = so.mapped_column(sa.BigInteger, server_default=sa.text("1"))
     holders: so.Mapped[int] = so.mapped_column(sa.Integer)
     total_units: so.Mapped[Decimal] = so.mapped_column(_units())
     merkle_root: so.Mapped[str] = so.mapped_column(sa.String(66))
