@@ -297,10 +297,10 @@ class TallyView:
 
     def as_json(self) -> dict[str, Any]:
         return {"proposal_id": self.proposal_id, "snapshot_id": self.snapshot_id,
-                "chain_id": self.chain_id, **self.tally.as_json(), "quorum_pct": _pct_number(self.quorum_pct),
-                "mode": self.mode, "opens_at": self.opens_at.isoformat(),
-                "closes_at": self.closes_at.isoformat(), "status": self.status,
-                "outcome": self.outcome}
+                "chain_id": self.chain_id, **self.tally.as_json(),
+                "quorum_pct": _pct_number(self.quorum_pct), "mode": self.mode,
+                "opens_at": self.opens_at.isoformat(), "closes_at": self.closes_at.isoformat(),
+                "status": self.status, "outcome": self.outcome}
 
 
 def _pct_number(value: Decimal) -> int | float:

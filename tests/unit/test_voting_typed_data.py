@@ -13,6 +13,7 @@ from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 
 from core.base.errors import ValidationFailed
+from core.record import audit
 from core.voting.typed_data import (DEFAULT_CHAIN_ID, DOMAIN_NAME, DOMAIN_VERSION, MAX_CHAIN_ID,
                                     MAX_TIMESTAMP, SECP256K1_N, SIGNATURE_BYTES, SUPPORTS, Vote,
                                     parse_chain_id, recover, typed_data, verify_vote)
@@ -141,6 +142,12 @@ def test_a_chain_id_outside_1_to_2_53_minus_1_is_refused_naming_chain_id(chain_i
 def test_the_largest_chain_id_a_wallet_holds_exactly_is_taken_and_the_database_bound_agrees():
     assert parse_chain_id(str(MAX_CHAIN_ID)) == MAX_CHAIN_ID == 2 ** 53 - 1
     assert db_models.MAX_CHAIN_ID == MAX_CHAIN_ID
+
+
+def test_the_chain_of_a_snapshot_that_does_not_say_is_the_same_default_everywhere():
+    column = db_models.VoteSnapshot.__table__.c.chain_id
+    assert column.server_default.arg.text == str(DEFAULT_CHAIN_ID)
+    assert audit.CHAINED_LATER["vote_snapshots"]["chain_id"] == DEFAULT_CHAIN_ID
 
 
 def test_v_written_as_0_or_1_is_the_same_signature_as_27_or_28():
