@@ -41,8 +41,8 @@ from core.rebalancer.service import ENGINE_CHOICES
 from core.voting.addresses import ADDRESS_HEX_DIGITS, parse_address
 from core.voting.merkle import HASH_BYTES
 from core.voting.terms import CLOSED, OPEN
-from core.voting.typed_data import (MAX_TIMESTAMP, SIGNATURE_BYTES, SUPPORTS, parse_signature,
-                                    parse_support, parse_timestamp)
+from core.voting.typed_data import (MAX_CHAIN_ID, MAX_TIMESTAMP, SIGNATURE_BYTES, SUPPORTS,
+                                    parse_signature, parse_support, parse_timestamp)
 from db.models import EXPERIMENT_STATUSES, GOVERNANCE_STATUSES, STATUSES
 from db.models import PROPOSERS as LOGGED_PROPOSERS
 from settings import get_settings
@@ -713,6 +713,9 @@ class VoteTallyOut(Document):
 
     proposal_id: str
     snapshot_id: str
+    chain_id: Annotated[int, Field(ge=1, le=MAX_CHAIN_ID,
+                                   description="the snapshot's chain (EIP-155 id): votes are "
+                                               "signed for it")]
     for_: Annotated[Weight, Field(alias="for")]
     against: Weight
     abstain: Weight

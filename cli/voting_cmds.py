@@ -37,9 +37,15 @@ def snapshot_(ctx: typer.Context,
                                       help="Read the balances from this EVM node instead of FILE."),
               holders: str = typer.Option(None, "--holders", metavar="FILE",
                                           help="With --rpc: the holders' addresses, one a line."),
+              chain_id: str = typer.Option(None, "--chain-id", metavar="N",
+                                           help="The chain the token lives on (EIP-155 id), "
+                                                "which votes sign for: default 1, Ethereum "
+                                                "mainnet; with --rpc the node's (another is "
+                                                "refused)."),
               as_json: bool = JsonOption) -> None:
     """Load a holders snapshot from FILE, or (--rpc) each holder's balance at block N from an EVM
-    node; new proposals take it when vote_snapshot is `latest` or its id."""
+    node; new proposals take it when vote_snapshot is `latest` or its id. Holders sign their
+    votes for the snapshot's chain (--chain-id, or the node's)."""
     from core.voting.service import load_chain_snapshot, load_snapshot
 
     if (file is None) == (rpc is None):
@@ -50,12 +56,13 @@ def snapshot_(ctx: typer.Context,
         fail(["--holders goes with --rpc; a CSV FILE carries its own balances"], EXIT_USAGE,
              as_json)
     if rpc is not None:
-        facts = load_chain_snapshot(database(ctx), rpc, holders, block=block, token=token)
+        facts = load_chain_snapshot(database(ctx), rpc, holders, block=block, token=token,
+                                    chain_id=chain_id)
     else:
-        facts = load_snapshot(database(ctx), file, block=block, token=token)
+        facts = load_snapshot(database(ctx), file, block=block, token=token, chain_id=chain_id)
     emit(facts.as_json(), as_json, lambda: typer.echo(
-        f"snapshot {facts.snapshot_id}: {count(facts.holders)} holders at block {facts.block}, "
-        f"total {facts.total}\nMerkle root {facts.merkle_root}"))
+        f"snapshot {facts.snapshot_id}: {count(facts.holders)} holders at block {facts.block} "
+        f"of chain {facts.chain_id}, total {facts.total}\nMerkle root {facts.merkle_root}"))
 
 
 @vote_app.command("typed-data")

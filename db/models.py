@@ -729,6 +729,9 @@ SIGNATURE_CHARS = 132  # 0x and 65 bytes in hex
 # Weights in the token's base units (balance x 10^18, core.voting.snapshot_file): whole numbers
 # too large for BIGINT. NUMERIC(78, 0) holds any uint256 on PostgreSQL; text on SQLite.
 UNITS_DIGITS = 78
+# A snapshot's chain (EIP-155 chain id): 1 up to what a wallet's JavaScript holds exactly
+# (core.voting.typed_data.MAX_CHAIN_ID; a test holds the two equal, db never imports core).
+MAX_CHAIN_ID = 2 ** 53 - 1
 
 
 def _units() -> ExactDecimal:
@@ -736,9 +739,10 @@ def _units() -> ExactDecimal:
 
 
 class VoteSnapshot(Base):
-    """Insert-only: the holders of a token at a block, as loaded (all rows or none). The chain MAC
-    covers the published Merkle root of the (address, weight) table and the SHA-256 of the whole
-    holders table (delegates included), so a holder row changed or slipped in shows against them."""
+    """Insert-only: the holders of a token at a block of one chain (`chain_id`, which every vote
+    on it signs), as loaded (all rows or none). The chain MAC covers the published Merkle root of
+    the (address, weight) table and the SHA-256 of the whole holders table (delegates included),
+    so a holder row changed or slipped in shows against them."""
 
     __tablename__ = "vote_snapshots"
     __table_args__ = (
@@ -746,6 +750,7 @@ class VoteSnapshot(Base):
         sa.CheckConstraint("holders > 0", name="holders_positive"),
         sa.CheckConstraint("length(merkle_root) = 66", name="merkle_root_hex"),
         sa.CheckConstraint("length(holders_sha256) = 64", name="holders_sha256_hex"),
+        sa.CheckConstraint(f"chain_id >= 1 AND chain_id <= {MAX_CHAIN_ID}", name="chain_id_range"),
         sa.Index("ix_vote_snapshots_created_at", "created_at"),
         _chain_index("vote_snapshots"),
     )
@@ -753,6 +758,9 @@ class VoteSnapshot(Base):
     id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     block: so.Mapped[int] = so.mapped_column(sa.BigInteger)
     token: so.Mapped[str | None] = so.mapped_column(sa.String(ADDRESS_CHARS))
+    # The default is the chain of the snapshots loaded before revision 0018 (mainnet), which
+    # SQLite cannot drop again without copying the table; every snapshot written names its chain.
+    chain_id: so.Mapped[int] = so.mapped_column(sa.BigInteger, server_default=sa.text("1"))
     holders: so.Mapped[int] = so.mapped_column(sa.Integer)
     total_units: so.Mapped[Decimal] = so.mapped_column(_units())
     merkle_root: so.Mapped[str] = so.mapped_column(sa.String(66))

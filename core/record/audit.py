@@ -96,6 +96,13 @@ CHAINED: dict[str, tuple[str, ...]] = {
     "proposal_vote_results": ("proposal_id", "closed_at", "for_units", "against_units",
                               "abstain_units", "voters", "quorum_met", "passed", "outcome"),
 }
+# Columns a chain's MAC took in after its table already had rows, with the value those rows were
+# given: the MAC covers such a column (its name and value, after the others) only when it holds
+# something else, so the rows signed before it still verify and a changed value still shows.
+CHAINED_LATER: dict[str, dict[str, Any]] = {
+    # 0018: a snapshot's chain decides which signatures count; the earlier ones were mainnet's.
+    "vote_snapshots": {"chain_id": 1},
+}
 # What each row MAC covers: the fields that decide who may do what.
 ROW_SIGNED: dict[str, tuple[str, ...]] = {
     LOG: ("id", "chain_mac", "status", "effective_from", "effective_until", "reviewed_by",
@@ -212,11 +219,25 @@ def _table(name: str) -> sa.Table:
     return Base.metadata.tables[name]
 
 
+def _later_parts(table: str, values: Mapping[str, Any]) -> list[str | None]:
+    """CHAINED_LATER's columns of `table` that hold other than their earlier rows' value (one
+    absent from `values`, as in a row read before its revision, holds that value)."""
+    columns = _table(table).c
+    parts: list[str | None] = []
+    for name, earlier in CHAINED_LATER.get(table, {}).items():
+        value = values.get(name)
+        if value is not None and canonical(value, columns[name]) != canonical(earlier,
+                                                                               columns[name]):
+            parts.extend((name, canonical(value, columns[name])))
+    return parts
+
+
 def chain_mac(keys: Keys, table: str, seq: int, previous: str | None,
               values: Mapping[str, Any]) -> str:
     columns = _table(table).c
     return keys.mac("chain", table, seq, previous,
-                    *(canonical(values.get(c), columns[c]) for c in CHAINED[table]))
+                    *(canonical(values.get(c), columns[c]) for c in CHAINED[table]),
+                    *_later_parts(table, values))
 
 
 def row_mac(keys: Keys, table: str, values: Mapping[str, Any]) -> str:

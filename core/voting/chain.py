@@ -11,6 +11,9 @@ ERC20Votes: delegated voting power, so a holder who never delegated, even to the
 none), else `balanceOf(holder)` read at block N. Amounts are the token's integers in its own
 base units, `decimals()` read once, and scaled exactly to the snapshot's BALANCE_PLACES.
 
+The snapshot is on the node's chain: its `eth_chainId` is read first and stored with it (every
+vote on the snapshot signs for that chain); a chain id the caller names must be the node's.
+
 Calls are raw `eth_call`s sent in JSON-RPC batches of CALL_BATCH: the three selectors are fixed
 by the ERC-20 and IVotes interfaces (tests/unit check them against their Keccak-256), so no ABI
 is needed, and a node answers a batch in one round trip instead of one per holder.
@@ -28,6 +31,7 @@ from core.base.urls import redact_url
 from core.voting.addresses import address_problem, normalise
 from core.voting.snapshot_file import (BALANCE_PLACES, MAX_HOLDERS, MAX_REPORTED, MAX_UNITS,
                                        Holder, Snapshot, units_to_decimal)
+from core.voting.typed_data import MAX_CHAIN_ID
 
 BALANCE_OF = "0x70a08231"  # balanceOf(address)
 DECIMALS = "0x313ce567"  # decimals()
@@ -184,9 +188,36 @@ def _selector_in(code: str, selector: str) -> bool:
     return ("63" + selector[2:]) in code.lower()
 
 
-def read_chain_snapshot(url: str, token: str, block: int, holders: Sequence[str]) -> Snapshot:
-    """Each holder's weight at `block` (see the module's note), as a Snapshot for the loader."""
+def _chain_id(node: _Node, expected: int | None) -> int:
+    """The node's chain id (`eth_chainId`, EIP-695); refused when the caller named another."""
+    answer = node.request("eth_chainId", [])
+    number = _quantity(answer)
+    if number is None or not 1 <= number <= MAX_CHAIN_ID:
+        raise NodeUnavailable(f"rpc: the node at {node.shown} answered eth_chainId with "
+                              f"{str(answer)[:80]!r}, not a chain id (1 to {MAX_CHAIN_ID})")
+    if expected is not None and expected != number:
+        raise ValidationFailed(f"chain_id: {expected} was given but the node at {node.shown} is "
+                               f"on chain {number}; a snapshot read from a node is on the node's "
+                               "chain")
+    return number
+
+
+def _quantity(result: Any) -> int | None:
+    """A JSON-RPC quantity (0x and hex digits), or None."""
+    if not isinstance(result, str) or not result.startswith("0x") or len(result) > 2 + WORD_HEX:
+        return None
+    try:
+        return int(result, 16)
+    except ValueError:
+        return None
+
+
+def read_chain_snapshot(url: str, token: str, block: int, holders: Sequence[str],
+                        chain_id: int | None = None) -> tuple[int, Snapshot]:
+    """The node's chain id, and each holder's weight at `block` (see the module's note) as a
+    Snapshot for the loader. `chain_id`, when given, must be the node's (checked first)."""
     node = _Node(url)
+    node_chain = _chain_id(node, chain_id)
     head = int(node.request("eth_blockNumber", []), 16)
     if block > head:
         raise ValidationFailed(f"block: {block} is in the future; the node's latest block is "
@@ -227,4 +258,4 @@ def read_chain_snapshot(url: str, token: str, block: int, holders: Sequence[str]
     if total == 0:
         raise ValidationFailed(f"holders: every listed holder held 0 at block {block}; a "
                                "snapshot needs some weight to vote with")
-    return Snapshot(tuple(read), total)
+    return node_chain, Snapshot(tuple(read), total)

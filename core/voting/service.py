@@ -33,8 +33,8 @@ from core.voting.snapshot_file import load_snapshot as read_snapshot_file
 from core.voting.snapshot_file import Snapshot, units_to_decimal
 from core.voting.tree_cache import TreeCache
 from core.voting.tally import QUORUM_PCT_PLACES, Tally
-from core.voting.typed_data import (DEFAULT_CHAIN_ID, parse_support, parse_timestamp,
-                                    typed_data, verify_vote)
+from core.voting.typed_data import (DEFAULT_CHAIN_ID, parse_chain_id, parse_support,
+                                    parse_timestamp, typed_data, verify_vote)
 from db.engine import Database
 from db.models import (ProposalVote, ProposalVoteResult, ProposalVoteTerms, SnapshotHolder,
                        VoteSnapshot)
@@ -58,38 +58,46 @@ def _loader(by: str | None) -> str:
 
 
 def load_snapshot(db: Database, path: str | Path, *, block: Any, token: Any = None,
-                  by: str | None = None, now: datetime | None = None) -> store.SnapshotFacts:
-    """A holders snapshot from the platform's CSV (`address,balance[,delegate]`), all rows or
-    none: the file is read and checked whole before anything is written, then the snapshot, its
-    Merkle root and every holder are written in one transaction."""
+                  chain_id: Any = None, by: str | None = None,
+                  now: datetime | None = None) -> store.SnapshotFacts:
+    """A holders snapshot from the platform's CSV (`address,balance[,delegate]`) of a token on
+    chain `chain_id` (DEFAULT_CHAIN_ID when None; every vote on it signs for that chain), all
+    rows or none: the file is read and checked whole before anything is written, then the
+    snapshot, its Merkle root and every holder are written in one transaction."""
     number = parse_whole(block, "block", minimum=0, maximum=MAX_BLOCK)
     token_address = parse_address(token, "token") if token is not None else None
-    return _store_snapshot(db, read_snapshot_file(path), number, token_address, by, now, {})
+    chain_number = parse_chain_id(DEFAULT_CHAIN_ID if chain_id is None else chain_id)
+    return _store_snapshot(db, read_snapshot_file(path), number, token_address, chain_number,
+                           by, now, {})
 
 
 def load_chain_snapshot(db: Database, rpc: str, holders: str | Path, *, block: Any, token: Any,
-                        by: str | None = None, now: datetime | None = None) -> store.SnapshotFacts:
+                        chain_id: Any = None, by: str | None = None,
+                        now: datetime | None = None) -> store.SnapshotFacts:
     """A holders snapshot read from an EVM node: each address in the `holders` file (one a line)
-    with its weight at `block` (core/voting/chain.py), then stored exactly as a CSV snapshot is.
-    Nothing is written unless every holder was read."""
+    with its weight at `block` (core/voting/chain.py), on the node's chain (`eth_chainId`; a
+    `chain_id` given must be it), then stored exactly as a CSV snapshot is. Nothing is written
+    unless every holder was read."""
     number = parse_whole(block, "block", minimum=0, maximum=MAX_BLOCK)
     token_address = parse_address(token, "token")
+    expected = parse_chain_id(chain_id) if chain_id is not None else None
     addresses = chain.read_holders(holders)
-    snapshot = chain.read_chain_snapshot(str(rpc), token_address, number, addresses)
-    return _store_snapshot(db, snapshot, number, token_address, by, now,
+    chain_number, snapshot = chain.read_chain_snapshot(str(rpc), token_address, number,
+                                                       addresses, expected)
+    return _store_snapshot(db, snapshot, number, token_address, chain_number, by, now,
                            {"rpc": redact_url(str(rpc))})
 
 
 def _store_snapshot(db: Database, snapshot: Snapshot, number: int, token_address: str | None,
-                    by: str | None, now: datetime | None,
+                    chain_id: int, by: str | None, now: datetime | None,
                     source: dict[str, Any]) -> store.SnapshotFacts:
     with writing(db) as session:
         row = store.add_snapshot(session, snapshot, block=number, token=token_address,
-                                 by=_loader(by), now=now or utcnow())
+                                 chain_id=chain_id, by=_loader(by), now=now or utcnow())
         facts = store.SnapshotFacts.of(row)
         record_activity(session, "vote_snapshot_loaded",
                         f"holders snapshot {row.id} loaded: {count(row.holders)} holders at block "
-                        f"{number}, total {money(facts.total)}",
+                        f"{number} of chain {chain_id}, total {money(facts.total)}",
                         {**facts.as_json(), "by": row.created_by, **source})
         return facts
 
@@ -171,12 +179,13 @@ def verify_snapshot(db: Database, snapshot_id: Any) -> SnapshotCheck:
 
 def vote_typed_data(db: Database, proposal_id: Any, *, address: Any, support: Any,
                     timestamp: Any = None, now: datetime | None = None) -> dict[str, Any]:
-    """The EIP-712 document a wallet signs for this vote (`timestamp` defaults to now); refused
-    for a proposal that is not put to a vote."""
+    """The EIP-712 document a wallet signs for this vote (`timestamp` defaults to now), on the
+    chain of the proposal's snapshot; refused for a proposal that is not put to a vote."""
     with reading(db) as session:
         terms = vote_terms.terms_of(session, proposal_id)
         moment = int((now or utcnow()).timestamp()) if timestamp is None else timestamp
-        return typed_data(terms.proposal_id, address, support, moment, DEFAULT_CHAIN_ID)
+        return typed_data(terms.proposal_id, address, support, moment,
+                          vote_terms.chain_of(session, terms))
 
 
 @dataclass(frozen=True)
@@ -229,10 +238,11 @@ def cast_vote(db: Database, proposal_id: Any, *, address: Any, support: Any, tim
     parse_timestamp(timestamp)
     with writing(db) as session:
         terms = vote_terms.terms_of(session, proposal_id)  # NotFound before a signature is checked
-        # The signature names the proposal through the domain: a vote signed for another one
-        # recovers another address and is refused here.
+        # The signature names the proposal and the snapshot's chain through the domain: a vote
+        # signed for another one, or on another chain, recovers another address and is refused.
         vote = verify_vote(terms.proposal_id, address=address, support=support,
-                           timestamp=timestamp, signature=signature)
+                           timestamp=timestamp, signature=signature,
+                           chain_id=vote_terms.chain_of(session, terms))
         # Serialised: two votes of one address at the same moment cannot both be the latest.
         serialize_writes(session)
         now = now or utcnow()
@@ -276,6 +286,7 @@ def cast_vote(db: Database, proposal_id: Any, *, address: Any, support: Any, tim
 class TallyView:
     proposal_id: str
     snapshot_id: str
+    chain_id: int  # the snapshot's chain: the one its votes are signed for
     mode: str
     quorum_pct: Decimal
     opens_at: datetime
@@ -286,10 +297,10 @@ class TallyView:
 
     def as_json(self) -> dict[str, Any]:
         return {"proposal_id": self.proposal_id, "snapshot_id": self.snapshot_id,
-                **self.tally.as_json(), "quorum_pct": _pct_number(self.quorum_pct),
-                "mode": self.mode, "opens_at": self.opens_at.isoformat(),
-                "closes_at": self.closes_at.isoformat(), "status": self.status,
-                "outcome": self.outcome}
+                "chain_id": self.chain_id, **self.tally.as_json(),
+                "quorum_pct": _pct_number(self.quorum_pct), "mode": self.mode,
+                "opens_at": self.opens_at.isoformat(), "closes_at": self.closes_at.isoformat(),
+                "status": self.status, "outcome": self.outcome}
 
 
 def _pct_number(value: Decimal) -> int | float:
@@ -310,7 +321,8 @@ def tally_view(session: so.Session, terms: ProposalVoteTerms, now: datetime) -> 
     else:
         counted = store.tally_of(session, terms)
     status = vote_terms.OPEN if vote_terms.is_open(terms, result, now) else vote_terms.CLOSED
-    return TallyView(str(terms.proposal_id), str(terms.snapshot_id), terms.mode,
+    return TallyView(str(terms.proposal_id), str(terms.snapshot_id),
+                     vote_terms.chain_of(session, terms), terms.mode,
                      Decimal(terms.quorum_pct), terms.opens_at, terms.closes_at, status, counted,
                      result.outcome if result is not None else None)
 

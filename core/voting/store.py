@@ -94,6 +94,7 @@ class SnapshotFacts:
     snapshot_id: str
     block: int
     token: str | None
+    chain_id: int  # the chain the token lives on, which every vote on the snapshot signs for
     holders: int
     total: Decimal
     merkle_root: str
@@ -102,23 +103,24 @@ class SnapshotFacts:
 
     def as_json(self) -> dict[str, Any]:
         return {"snapshot_id": self.snapshot_id, "block": self.block, "token": self.token,
-                "holders": self.holders, "total": str(self.total),
+                "chain_id": self.chain_id, "holders": self.holders, "total": str(self.total),
                 "merkle_root": self.merkle_root, "holders_sha256": self.holders_sha256,
                 "created_at": self.created_at.isoformat()}
 
     @classmethod
     def of(cls, row: VoteSnapshot) -> SnapshotFacts:
-        return cls(str(row.id), row.block, row.token, row.holders,
+        return cls(str(row.id), row.block, row.token, row.chain_id, row.holders,
                    units_to_decimal(int(row.total_units)), row.merkle_root, row.holders_sha256,
                    row.created_at)
 
 
 def add_snapshot(session: so.Session, snapshot: Snapshot, *, block: int, token: str | None,
-                 by: str, now: datetime) -> VoteSnapshot:
+                 chain_id: int, by: str, now: datetime) -> VoteSnapshot:
     """The snapshot's row and its holders, in the caller's transaction."""
     root = MerkleTree((h.address, h.units) for h in snapshot.holders).root
     digest = holders_digest((h.address, h.units, h.delegate) for h in snapshot.holders)
-    row = VoteSnapshot(id=uuid.uuid4(), block=block, token=token, holders=len(snapshot.holders),
+    row = VoteSnapshot(id=uuid.uuid4(), block=block, token=token, chain_id=chain_id,
+                       holders=len(snapshot.holders),
                        total_units=Decimal(snapshot.total_units), merkle_root=root,
                        holders_sha256=digest, created_at=now, created_by=by)
     session.add(row)

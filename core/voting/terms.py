@@ -78,6 +78,14 @@ def terms_of(session: so.Session, proposal_id: Any) -> ProposalVoteTerms:
                   f"{VOTE_OFF} when it was filed)")
 
 
+def chain_of(session: so.Session, terms: ProposalVoteTerms) -> int:
+    """The chain whose token the vote's snapshot counts: the chain id every vote on it signs."""
+    chain_id = session.scalar(sa.select(VoteSnapshot.chain_id)
+                              .where(VoteSnapshot.id == terms.snapshot_id))
+    assert chain_id is not None  # the terms' foreign key, and the column is NOT NULL
+    return int(chain_id)
+
+
 def result_of(session: so.Session, proposal_id: uuid.UUID) -> ProposalVoteResult | None:
     return session.get(ProposalVoteResult, proposal_id)
 

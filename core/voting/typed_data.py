@@ -36,8 +36,10 @@ from core.voting.addresses import parse_address
 # domain being signed for.
 DOMAIN_NAME = "Dynamic profit allocation"
 DOMAIN_VERSION = "1"
-# The chain whose token the snapshot counts: Ethereum mainnet unless a deployment says otherwise
-# (the stored part passes its setting). Wallets refuse to sign for a chain they are not on.
+# The chain a holders snapshot is on when it does not say (`voting snapshot FILE` without
+# --chain-id, and every snapshot loaded before revision 0018): Ethereum mainnet. A snapshot read
+# from a node is on the node's chain. Every vote signs for its snapshot's chain, and wallets
+# refuse to sign for a chain they are not on.
 DEFAULT_CHAIN_ID = 1
 MAX_CHAIN_ID = 2 ** 53 - 1  # what a wallet's JavaScript can hold exactly (EIP-2294's bound)
 PRIMARY_TYPE = "Vote"
@@ -184,7 +186,8 @@ def verify_vote(for_proposal: Any, *, address: Any, support: Any, timestamp: Any
     recovered = recover(typed_data(target, voter, choice, moment, chain_id), signed)
     if recovered != voter:
         raise ValidationFailed(
-            f"signature: was not made by {voter} over this vote (proposal {target}, support "
-            f"{choice}, timestamp {moment}); it recovers {recovered}, so it was signed by "
-            "another key or over another proposal, support or time")
+            f"signature: was not made by {voter} over this vote (proposal {target} on chain "
+            f"{parse_chain_id(chain_id)}, support {choice}, timestamp {moment}); it recovers "
+            f"{recovered}, so it was signed by another key or over another proposal, chain, "
+            "support or time (a wallet signs for the chain it is connected to)")
     return Vote(target, voter, choice, moment, signed)

@@ -91,6 +91,27 @@ def test_refused_votes_are_problem_details_and_write_nothing(api, proposal):
     assert api.client.get(votes_url(proposal)).json()["votes"] == []
 
 
+BASE = 8453
+
+
+def test_on_a_base_snapshot_the_api_names_the_chain_and_takes_only_votes_signed_on_it(
+        api, tmp_path):
+    voting_on(api.db, tmp_path, chain_id=BASE)
+    proposal = file(api.db, (75, 15, 6, 4))
+    now = seconds(utcnow())
+    assert api.client.get(votes_url(proposal)).json()["tally"]["chain_id"] == BASE
+    on_mainnet = sign(proposal, "alice", "for", now)
+    [message] = problem_of(api.client.post(votes_url(proposal), json=on_mainnet), 422)
+    assert message.startswith("signature: was not made by") and f"on chain {BASE}" in message
+    assert api.client.get(votes_url(proposal)).json()["votes"] == []
+    answer = api.client.post(votes_url(proposal),
+                             json=sign(proposal, "alice", "for", now, chain_id=BASE))
+    assert answer.status_code == 201, answer.text
+    page = api.client.get(f"/vote/{proposal}").text
+    data = json.loads(re.search(r'id="vote-data">(.*?)</script>', page, re.S).group(1))
+    assert data["typed_data"]["domain"]["chainId"] == data["tally"]["chain_id"] == BASE
+
+
 def test_a_client_past_its_votes_per_window_waits_as_retry_after_says(api, proposal):
     clock = [utcnow()]
     api.client.app.state.vote_limit = VoteRateLimit(limit=2, window=timedelta(seconds=60),

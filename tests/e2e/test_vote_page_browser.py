@@ -1,8 +1,10 @@
 """The public vote page in a real browser against a real `python -m api`: a test wallet injected
-into the page (window.ethereum answering eth_requestAccounts and eth_signTypedData_v4, signing in
-Python with eth-account from known keys, as a wallet would) votes, the tally changes, it survives
-a reload, a second vote by the same address replaces the first, and a refused vote (an address
-with no weight) is shown as text. Screenshots go to artifacts/screenshots/."""
+into the page (window.ethereum answering eth_requestAccounts, eth_chainId,
+wallet_switchEthereumChain and eth_signTypedData_v4, signing in Python with eth-account from
+known keys, as a wallet would) votes, the tally changes, it survives a reload, a second vote by
+the same address replaces the first, and a refused vote (an address with no weight) is shown as
+text. On a snapshot of another chain, a wallet that will not switch to it signs nothing and the
+page says why; one that switches votes. Screenshots go to artifacts/screenshots/."""
 
 from __future__ import annotations
 
@@ -31,6 +33,11 @@ window.ethereum = {
   isTestWallet: true,
   request: async ({method, params}) => {
     if (method === "eth_requestAccounts") { return [await window.testWalletAccount()]; }
+    if (method === "eth_chainId") { return await window.testWalletChain(); }
+    if (method === "wallet_switchEthereumChain") {
+      if (await window.testWalletSwitch(params[0].chainId)) { return null; }
+      throw Object.assign(new Error("User rejected the request."), {code: 4001});  // EIP-1193
+    }
     if (method === "eth_signTypedData_v4") {
       return await window.testWalletSign(params[0], params[1]);
     }
@@ -40,14 +47,27 @@ window.ethereum = {
 """
 
 
+BASE = 8453  # an L2 whose token's holders vote here
+
+
 @pytest.fixture
 def api_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """`python -m api` on a fresh SQLite file with the community vote on and one proposal put to
-    it; (base URL, proposal id)."""
+    it, its snapshot on mainnet; (base URL, proposal id)."""
+    yield from _serve(tmp_path, chain_id=None)
+
+
+@pytest.fixture
+def base_api_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """The same with the snapshot on Base."""
+    yield from _serve(tmp_path, chain_id=BASE)
+
+
+def _serve(tmp_path: Path, chain_id: int | None) -> Iterator[tuple[str, str]]:
     url = f"sqlite:///{tmp_path / 'vote.db'}"
     db = connect(url)
     seed_team(db)
-    voting_on(db, tmp_path)
+    voting_on(db, tmp_path, chain_id=chain_id)
     proposal = file(db, (75, 15, 6, 4))
     db.engine.dispose()
     port = _free_port()
@@ -79,18 +99,32 @@ def api_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
 
 
 class InjectedWallet:
-    """The key the injected wallet signs with (switchable between holders)."""
+    """The key the injected wallet signs with (switchable between holders), the chain it is on
+    (mainnet at first) and whether it agrees to switch chains when the page asks."""
 
     def __init__(self, page: Page) -> None:
         self.key = KEYS["alice"]
+        self.chain_id = 1
+        self.agrees_to_switch = True
         self.signed: list[dict] = []
+        self.switches_asked: list[int] = []
         page.expose_function("testWalletAccount", lambda: self.key.address)
+        page.expose_function("testWalletChain", lambda: hex(self.chain_id))
+        page.expose_function("testWalletSwitch", self.switch)
         page.expose_function("testWalletSign", self.sign)
         page.add_init_script(WALLET)
+
+    def switch(self, chain_id: str) -> bool:
+        self.switches_asked.append(int(chain_id, 16))
+        if self.agrees_to_switch:
+            self.chain_id = int(chain_id, 16)
+        return self.agrees_to_switch
 
     def sign(self, address: str, document: str) -> str:
         assert address.lower() == self.key.address.lower(), "asked to sign for another account"
         typed = json.loads(document)
+        # As MetaMask does: typed data for another chain than the wallet's is not signed.
+        assert typed["domain"]["chainId"] == self.chain_id, "asked to sign for another chain"
         self.signed.append(typed)
         return "0x" + self.key.sign_message(encode_typed_data(full_message=typed)).signature.hex()
 
@@ -149,3 +183,30 @@ def test_a_path_with_markup_is_refused_as_text_never_as_html(api_server, page): 
     page.goto(f"{base}/vote/<img src=x onerror=alert(1)>")
     expect(page.locator("#error")).to_contain_text("proposal:", timeout=WAIT_MS)
     expect(page.locator("img")).to_have_count(0)
+
+
+def test_a_wallet_on_another_chain_that_will_not_switch_signs_nothing_and_is_told_why(
+        base_api_server, page):  # noqa: F811
+    base, proposal = base_api_server
+    wallet = InjectedWallet(page)  # on mainnet
+    wallet.agrees_to_switch = False
+    page.goto(f"{base}/vote/{proposal}")
+    expect(page.locator("#chain")).to_have_text(
+        f"Votes on this proposal are signed on chain {BASE}.", timeout=WAIT_MS)
+    _vote(page, "for")
+    expect(page.locator("#refusal")).to_have_text(
+        f"Your wallet is on chain 1; this vote is on chain {BASE}: switch networks in your "
+        "wallet", timeout=WAIT_MS)
+    assert wallet.switches_asked == [BASE] and wallet.signed == []
+    expect(page.locator("#done")).to_have_text("")
+    with urllib.request.urlopen(f"{base}/api/v1/proposals/{proposal}/votes", timeout=10) as r:
+        assert json.load(r)["votes"] == []  # nothing was sent, so nothing written
+    expect(page.locator("#tally")).to_contain_text("0 voters")
+    _shot(page, "73_vote_wrong_chain")
+
+    wallet.agrees_to_switch = True  # the holder accepts the switch this time
+    page.get_by_role("button", name="Vote for").click()
+    expect(page.locator("#done")).to_have_text(
+        f"Recorded: {ADDRESS['alice']} voted for with weight 400", timeout=WAIT_MS)
+    [signed] = wallet.signed
+    assert signed["domain"]["chainId"] == BASE == wallet.chain_id

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -118,3 +118,36 @@ def test_downgrading_to_base_removes_everything_and_upgrading_again_restores_it(
 def test_the_seeded_test_databases_are_at_head_too(db):
     assert migrate.current_revision(db) == migrate.head_revision()
     assert differences(db) == []
+
+
+def test_0018_gives_the_snapshots_already_there_mainnet_keeps_their_macs_and_their_guards(
+        blank_db, tmp_path):
+    from core.record.audit import verify_record
+    from core.voting.service import load_snapshot
+    from tests.integration.voters import BLOCK, snapshot_csv
+
+    upgrade_database(blank_db)
+    load_snapshot(blank_db, snapshot_csv(tmp_path / "h.csv"), block=BLOCK)
+    # Down to 0017 and up again: a row signed on chain 1 MACs as a row of 0017 did (CHAINED_LATER).
+    downgrade(blank_db, "0017_voting")
+    assert "chain_id" not in {c["name"] for c in sa.inspect(blank_db.engine).get_columns(
+        "vote_snapshots")}
+    migrate.upgrade(blank_db)
+    assert differences(blank_db) == []
+    with blank_db.engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT chain_id FROM vote_snapshots")) == 1
+    assert verify_record(blank_db).ok
+    assert expected_guards(blank_db.dialect) <= trigger_names(blank_db)
+    with pytest.raises(sa.exc.DatabaseError), blank_db.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE vote_snapshots SET chain_id = 8453"))
+
+
+def test_0018_is_not_taken_down_while_a_snapshot_is_on_another_chain(blank_db, tmp_path):
+    from core.voting.service import load_snapshot
+    from tests.integration.voters import BLOCK, snapshot_csv
+
+    upgrade_database(blank_db)
+    load_snapshot(blank_db, snapshot_csv(tmp_path / "h.csv"), block=BLOCK, chain_id=8453)
+    with pytest.raises(RuntimeError, match="vote_snapshots: 1 snapshot"):
+        downgrade(blank_db, "0017_voting")
+    assert migrate.current_revision(blank_db) == migrate.head_revision()

@@ -17,19 +17,21 @@ from core.governance.sealing import seal
 from core.proposals.lifecycle import get_proposal, review_proposal
 from core.proposals.queue import execute_due
 from core.record.activity import list_activity
+from core.record.audit import verify_record
 from core.record.outbox import ACTIVITY_EVENTS
 from core.voting.merkle import merkle_root
 from core.voting.service import (cast_vote, get_snapshot, load_snapshot, proposal_tally,
                                  proposal_votes, vote_typed_data)
 from core.voting.snapshot_file import snapshot_from_text, to_units
 from core.voting.tally import tally_snapshot
-from core.voting.typed_data import Vote, typed_data
+from core.voting.typed_data import DEFAULT_CHAIN_ID, Vote, typed_data
 from db.types import utcnow
 from tests.integration.state import every_row, file
 from tests.integration.voters import (ADDRESS, BLOCK, KEYS, OUTSIDER, later, seconds, sign,
                                       snapshot_csv, voting_on)
 
 MINOR = (75, 15, 6, 4)
+BASE = 8453  # Base, an L2: its tokens' holders sign on it
 
 
 @pytest.fixture
@@ -93,6 +95,58 @@ def test_a_snapshot_whose_total_has_more_than_28_digits_in_base_units_is_kept_ex
     now = utcnow()
     proposal = file(team, MINOR, now=now)
     assert cast(team, proposal, "alice", "for", later(now, minutes=1)).weight == Decimal(huge)
+
+
+def test_a_snapshot_is_on_mainnet_unless_it_names_its_chain(team, tmp_path):
+    mainnet = load_snapshot(team, snapshot_csv(tmp_path / "a.csv"), block=BLOCK)
+    base = load_snapshot(team, snapshot_csv(tmp_path / "b.csv"), block=BLOCK, chain_id="8453")
+    assert (mainnet.chain_id, base.chain_id) == (DEFAULT_CHAIN_ID, BASE)
+    assert get_snapshot(team, base.snapshot_id).as_json()["chain_id"] == BASE
+    assert verify_record(team).ok  # the chain MAC covers the chain id
+
+
+@pytest.mark.parametrize("chain_id", ["0", "-1", str(2 ** 53), "abc"])
+def test_a_chain_id_outside_1_to_2_53_minus_1_is_refused_naming_chain_id_and_writes_nothing(
+        team, tmp_path, chain_id):
+    before = every_row(team)
+    with pytest.raises(ValidationFailed, match="^chain_id: "):
+        load_snapshot(team, snapshot_csv(tmp_path / "h.csv"), block=BLOCK, chain_id=chain_id)
+    assert every_row(team) == before
+
+
+def test_the_database_refuses_a_snapshot_chain_id_out_of_range_and_any_change_of_it(team,
+                                                                                  tmp_path):
+    voting_on(team, tmp_path, chain_id=BASE)
+    for statement in ("UPDATE vote_snapshots SET chain_id = 1",
+                      "UPDATE vote_snapshots SET chain_id = 0"):
+        with pytest.raises(sa.exc.DatabaseError), team.engine.begin() as conn:
+            conn.execute(sa.text(statement))
+    with team.engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT chain_id FROM vote_snapshots")) == BASE
+
+
+def test_on_a_base_snapshot_votes_signed_on_base_count_and_one_signed_on_mainnet_is_refused(
+        team, tmp_path):
+    voting_on(team, tmp_path, chain_id=BASE)
+    now = utcnow()
+    proposal = file(team, MINOR, now=now)
+    document = vote_typed_data(team, proposal, address=ADDRESS["alice"], support="for")
+    assert document["domain"]["chainId"] == BASE
+    first = cast(team, proposal, "alice", "for", later(now, minutes=1), chain_id=BASE)
+    assert first.weight == Decimal(400)
+    at = later(now, minutes=2)
+    before = every_row(team)
+    with pytest.raises(ValidationFailed) as refused:
+        cast_vote(team, proposal, now=at,
+                  **sign(proposal, "bob", "against", seconds(at), chain_id=DEFAULT_CHAIN_ID))
+    assert every_row(team) == before
+    assert refused.value.problems[0].startswith(
+        f"signature: was not made by {ADDRESS['bob']} over this vote (proposal {proposal} on "
+        f"chain {BASE},")
+    assert "a wallet signs for the chain it is connected to" in refused.value.problems[0]
+    view = proposal_tally(team, proposal, now=later(now, minutes=3)).as_json()
+    assert (view["chain_id"], view["for"], view["against"], view["voters"]) == (BASE, "400", "0",
+                                                                                1)
 
 
 def test_the_holder_rows_of_a_snapshot_cannot_be_changed_or_deleted(team, tmp_path):

@@ -85,6 +85,43 @@ def test_a_bad_snapshot_file_exits_3_naming_the_line_and_writes_nothing(run, tea
     database.engine.dispose()
 
 
+BASE = 8453
+
+
+def test_a_snapshot_on_base_gives_typed_data_on_base_and_takes_only_votes_signed_there(
+        run, team_url, tmp_path):
+    loaded = ok(run("voting", "snapshot", str(snapshot_csv(tmp_path / "h.csv")), "--block",
+                    str(BLOCK), "--chain-id", str(BASE), "--json"))
+    assert loaded["chain_id"] == BASE
+    ok(run("policy", "set", "community_vote", "advisory", "--by", "ada", "--json"))
+    proposal = ok(run("propose", *MAJOR, "--reasoning", "more DAO", "--by", "ann",
+                      "--json"))["proposal_id"]
+    now = seconds(utcnow())
+    document = ok(run("vote", "typed-data", proposal, "--address", ADDRESS["alice"],
+                      "--support", "for", "--timestamp", str(now), "--json"))
+    assert document["domain"]["chainId"] == BASE
+    ok(run(*cast_args(proposal, sign(proposal, "alice", "for", now, chain_id=BASE))))
+    database = open_database(team_url)
+    before = every_row(database)
+    refused(run(*cast_args(proposal, sign(proposal, "bob", "for", now))), 3,
+            f"over this vote (proposal {proposal} on chain {BASE},")
+    assert every_row(database) == before
+    database.engine.dispose()
+    tally = ok(run("vote", "tally", proposal, "--json"))
+    assert (tally["chain_id"], tally["for"], tally["voters"]) == (BASE, "400", 1)
+
+
+@pytest.mark.parametrize("chain_id", ["0", "-1", str(2 ** 53), "abc"])
+def test_a_bad_chain_id_exits_3_naming_chain_id_and_writes_nothing(run, team_url, tmp_path,
+                                                                   chain_id):
+    database = open_database(team_url)
+    before = every_row(database)
+    refused(run("voting", "snapshot", str(snapshot_csv(tmp_path / "h.csv")), "--block",
+                str(BLOCK), "--chain-id", chain_id, "--json"), 3, "chain_id: ")
+    assert every_row(database) == before
+    database.engine.dispose()
+
+
 def test_typed_data_cast_and_tally_follow_the_contract(run, tmp_path):
     loaded = binding(run, tmp_path)
     proposal = ok(run("propose", *MAJOR, "--reasoning", "more DAO", "--by", "ann",

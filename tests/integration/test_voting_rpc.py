@@ -41,7 +41,9 @@ class _Node(BaseHTTPRequestHandler):
         method, params = request["method"], request.get("params", [])
         reply: dict[str, Any] = {"jsonrpc": "2.0", "id": request.get("id")}
         try:
-            if method == "eth_blockNumber":
+            if method == "eth_chainId":  # EIP-695: the chain the tester's blocks are signed for
+                reply["result"] = hex(self.tester.backend.chain.chain_id)
+            elif method == "eth_blockNumber":
                 reply["result"] = hex(self.tester.get_block_by_number("latest")["number"])
             elif method == "eth_getCode":
                 reply["result"] = self.tester.get_code(params[0], int(params[1], 16))
@@ -74,6 +76,7 @@ class Chain:
         self.w3 = Web3(EthereumTesterProvider(self.tester))
         accounts = self.w3.eth.accounts
         self.owner, self.holders = accounts[0], accounts[1:4]
+        self.chain_id = self.w3.eth.chain_id
         artifact = json.loads((importlib.resources.files("safe_eth") / "eth/contracts/abis"
                                / "ERC20TestToken.json").read_text())
         factory = self.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
@@ -163,6 +166,8 @@ def test_a_snapshot_from_the_node_counts_the_balances_at_its_block_only(
     assert {"snapshot_id", "block", "holders", "total", "merkle_root"} <= set(data)
     # 1.5 + 250 + 0 at the block; the 1,008 tokens moved after it do not count.
     assert (data["block"], data["holders"], data["total"]) == (evm.block, 3, "251.5")
+    # On the node's chain: the one its holders' wallets are on and sign their votes for.
+    assert data["chain_id"] == evm.chain_id
     # The same balances from a CSV give the same Merkle root: one loader, one tree.
     first, second, third = evm.holders
     csv = tmp_path / "same.csv"
@@ -217,6 +222,20 @@ def test_a_bad_holders_line_is_named_and_nothing_written(run, evm, node_url, tmp
                          "--block", str(evm.block), "--holders", str(path), "--json"),
                      3, "holders: line 2, address:")
     assert "holders: line 3, address:" in stderr and "appears again" in stderr
+
+
+def test_a_chain_id_that_is_the_nodes_is_taken_and_another_is_refused_naming_both(
+        run, team_url, evm, node_url, holders_file):
+    args = ("voting", "snapshot", "--rpc", node_url, "--token", evm.token, "--block",
+            str(evm.block), "--holders", str(holders_file), "--json")
+    assert ok(run(*args, "--chain-id", str(evm.chain_id)))["chain_id"] == evm.chain_id
+    database = open_database(team_url)
+    before = every_row(database)
+    refused(run(*args, "--chain-id", "8453"), 3,
+            f"chain_id: 8453 was given but the node at {node_url} is on chain {evm.chain_id}")
+    refused(run(*args, "--chain-id", "0"), 3, "chain_id: ")
+    assert every_row(database) == before
+    database.engine.dispose()
 
 
 def test_a_file_and_rpc_together_or_rpc_without_holders_is_bad_usage(run, evm, node_url,

@@ -12,7 +12,7 @@ from eth_account.messages import encode_typed_data
 
 from core.governance.policy_store import set_policy
 from core.voting.service import load_snapshot
-from core.voting.typed_data import typed_data
+from core.voting.typed_data import DEFAULT_CHAIN_ID, typed_data
 from db.engine import Database
 from db.types import utcnow
 
@@ -42,19 +42,23 @@ def snapshot_csv(path: Path, balances: dict[str, str] | None = None,
     return path
 
 
-def voting_on(db: Database, tmp_path: Path, mode: str = "advisory", **policy: str) -> str:
-    """A snapshot loaded and the community vote switched on (by the admin, `ada`); its id."""
-    facts = load_snapshot(db, snapshot_csv(tmp_path / "holders.csv"), block=BLOCK)
+def voting_on(db: Database, tmp_path: Path, mode: str = "advisory", chain_id: int | None = None,
+              **policy: str) -> str:
+    """A snapshot (of `chain_id`, mainnet when None) loaded and the community vote switched on
+    (by the admin, `ada`); its id."""
+    facts = load_snapshot(db, snapshot_csv(tmp_path / "holders.csv"), block=BLOCK,
+                          chain_id=chain_id)
     for key, value in {"community_vote": mode, **policy}.items():
         set_policy(db, key, value, by="ada")
     return facts.snapshot_id
 
 
 def sign(proposal_id: str, name: str, support: str, timestamp: int,
-         key: Any = None) -> dict[str, Any]:
-    """The vote of holder `name` as `vote cast` takes it (signed by `key`, default theirs)."""
+         key: Any = None, chain_id: int = DEFAULT_CHAIN_ID) -> dict[str, Any]:
+    """The vote of holder `name` as `vote cast` takes it (signed by `key`, default theirs, by a
+    wallet on chain `chain_id`)."""
     signer = key or KEYS[name]
-    document = typed_data(proposal_id, ADDRESS[name], support, timestamp)
+    document = typed_data(proposal_id, ADDRESS[name], support, timestamp, chain_id)
     signature = "0x" + signer.sign_message(encode_typed_data(full_message=document)).signature.hex()
     return {"address": ADDRESS[name], "support": support, "timestamp": timestamp,
             "signature": signature}

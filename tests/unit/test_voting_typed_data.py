@@ -13,9 +13,11 @@ from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 
 from core.base.errors import ValidationFailed
-from core.voting.typed_data import (DEFAULT_CHAIN_ID, DOMAIN_NAME, DOMAIN_VERSION, MAX_TIMESTAMP,
-                                    SECP256K1_N, SIGNATURE_BYTES, SUPPORTS, Vote, recover,
-                                    typed_data, verify_vote)
+from core.record import audit
+from core.voting.typed_data import (DEFAULT_CHAIN_ID, DOMAIN_NAME, DOMAIN_VERSION, MAX_CHAIN_ID,
+                                    MAX_TIMESTAMP, SECP256K1_N, SIGNATURE_BYTES, SUPPORTS, Vote,
+                                    parse_chain_id, recover, typed_data, verify_vote)
+from db import models as db_models
 
 ALICE = Account.from_key("0x" + "a1" * 32)
 BOB = Account.from_key("0x" + "b0" * 32)
@@ -67,9 +69,10 @@ def test_a_signature_made_with_another_key_is_refused_naming_the_address():
     with pytest.raises(ValidationFailed) as refused:
         verify_vote(PROPOSAL, address=ALICE.address, support="for", timestamp=T, signature=signature)
     assert refused.value.problems == [
-        f"signature: was not made by {ALICE.address} over this vote (proposal {PROPOSAL}, "
-        f"support for, timestamp {T}); it recovers {BOB.address}, so it was signed by another "
-        "key or over another proposal, support or time"]
+        f"signature: was not made by {ALICE.address} over this vote (proposal {PROPOSAL} on "
+        f"chain {DEFAULT_CHAIN_ID}, support for, timestamp {T}); it recovers {BOB.address}, so it "
+        "was signed by another key or over another proposal, chain, support or time (a wallet "
+        "signs for the chain it is connected to)"]
 
 
 def test_another_proposals_signature_replayed_on_this_one_is_refused():
@@ -103,6 +106,48 @@ def test_a_signature_for_another_chain_is_refused():
         verify_vote(PROPOSAL, address=ALICE.address, support="for", timestamp=T, signature=signature)
     assert verify_vote(PROPOSAL, address=ALICE.address, support="for", timestamp=T,
                        signature=signature, chain_id=137).address == ALICE.address
+
+
+BASE = 8453  # an L2 whose tokens vote here
+
+
+def test_the_typed_data_of_a_snapshot_on_another_chain_carries_that_chain_in_its_domain():
+    document = typed_data(PROPOSAL, ALICE.address, "for", T, BASE)
+    assert document["domain"]["chainId"] == BASE
+
+
+def test_a_signature_made_on_base_counts_on_base_only_and_names_the_chain_when_refused():
+    signature = sign(ALICE, chain_id=BASE)
+    assert verify_vote(PROPOSAL, address=ALICE.address, support="for", timestamp=T,
+                       signature=signature, chain_id=BASE).address == ALICE.address
+    with pytest.raises(ValidationFailed, match=f"over this vote \\(proposal {PROPOSAL} on chain "
+                                               f"{DEFAULT_CHAIN_ID},"):
+        verify_vote(PROPOSAL, address=ALICE.address, support="for", timestamp=T,
+                    signature=signature, chain_id=DEFAULT_CHAIN_ID)
+
+
+def test_a_signature_made_on_mainnet_does_not_count_on_base():
+    signature = sign(ALICE, chain_id=DEFAULT_CHAIN_ID)
+    with pytest.raises(ValidationFailed, match=f"on chain {BASE},"):
+        verify_vote(PROPOSAL, address=ALICE.address, support="for", timestamp=T,
+                    signature=signature, chain_id=BASE)
+
+
+@pytest.mark.parametrize("chain_id", [0, -1, MAX_CHAIN_ID + 1, "abc", 1.5, None])
+def test_a_chain_id_outside_1_to_2_53_minus_1_is_refused_naming_chain_id(chain_id):
+    with pytest.raises(ValidationFailed, match="^chain_id: "):
+        parse_chain_id(chain_id)
+
+
+def test_the_largest_chain_id_a_wallet_holds_exactly_is_taken_and_the_database_bound_agrees():
+    assert parse_chain_id(str(MAX_CHAIN_ID)) == MAX_CHAIN_ID == 2 ** 53 - 1
+    assert db_models.MAX_CHAIN_ID == MAX_CHAIN_ID
+
+
+def test_the_chain_of_a_snapshot_that_does_not_say_is_the_same_default_everywhere():
+    column = db_models.VoteSnapshot.__table__.c.chain_id
+    assert column.server_default.arg.text == str(DEFAULT_CHAIN_ID)
+    assert audit.CHAINED_LATER["vote_snapshots"]["chain_id"] == DEFAULT_CHAIN_ID
 
 
 def test_v_written_as_0_or_1_is_the_same_signature_as_27_or_28():
