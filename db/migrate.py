@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import functools
 import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +65,34 @@ def current_revision(database: Database) -> str | None:
         return connection.scalar(sa.text("SELECT version_num FROM alembic_version"))
 
 
+@contextmanager
+def migrating(database: Database) -> Iterator[sa.Connection]:
+    """One transaction for a migration. On SQLite, foreign keys are not enforced while it runs and
+    are checked in full before it commits: a batch migration (0009, 0012) copies a table, drops
+    the old one and renames the copy, and the drop alone would break every reference to its rows
+    (the log's own `based_on_id`, reviews, distributions), so SQLite would refuse it although the
+    rename mends them. The pragma works only outside a transaction, hence before `begin`."""
+    with database.engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        raw = connection.connection.dbapi_connection
+        if sqlite:
+            raw.execute("PRAGMA foreign_keys = OFF")  # type: ignore[union-attr]
+        try:
+            with connection.begin():
+                yield connection
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        table, row, parent = broken[0][:3]
+                        raise sa.exc.IntegrityError(
+                            "PRAGMA foreign_key_check", None, sqlite3.IntegrityError(
+                                f"FOREIGN KEY constraint failed: {len(broken)} row(s), the first "
+                                f"{table} row {row} referring to a missing {parent} row"))
+        finally:
+            if sqlite:
+                raw.execute("PRAGMA foreign_keys = ON")  # type: ignore[union-attr]
+
+
 def upgrade(database: Database, target: str = "head", *,
             attributes: dict[str, Any] | None = None) -> str:
     """Upgrade to `target` in one transaction; returns the revision the database is now at.
@@ -71,7 +102,7 @@ def upgrade(database: Database, target: str = "head", *,
     from alembic import command
 
     config = alembic_config()
-    with database.engine.begin() as connection:
+    with migrating(database) as connection:
         config.attributes.update(attributes or {})
         config.attributes["connection"] = connection
         command.upgrade(config, target)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime, timedelta
+
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -13,6 +16,7 @@ from core.database import upgrade_database
 from db import migrate, triggers
 from db.engine import Database
 from db.models import Base
+from db.types import UTCDateTime
 
 APP_TABLES = set(Base.metadata.tables)
 
@@ -39,7 +43,7 @@ def trigger_names(db: Database) -> set[str]:
 
 def downgrade(db: Database, target: str) -> None:
     config = migrate.alembic_config()
-    with db.engine.begin() as conn:
+    with migrate.migrating(db) as conn:
         config.attributes["connection"] = conn
         command.downgrade(config, target)
 
@@ -151,3 +155,49 @@ def test_0018_is_not_taken_down_while_a_snapshot_is_on_another_chain(blank_db, t
     with pytest.raises(RuntimeError, match="vote_snapshots: 1 snapshot"):
         downgrade(blank_db, "0017_voting")
     assert migrate.current_revision(blank_db) == migrate.head_revision()
+
+
+BEFORE_THE_BATCH_MIGRATIONS = "0008_token_activity_rollup"  # 0009 and 0012 copy the log table
+
+
+def test_a_database_whose_rows_refer_to_each_other_upgrades_through_the_table_copies(blank_db):
+    """An install from before 0009 with a history: each proposal names the split it was based on,
+    and a review names its proposal. Copying the log table (SQLite's batch mode) must keep them."""
+    migrate.upgrade(blank_db, BEFORE_THE_BATCH_MIGRATIONS)
+    log = sa.table("profit_allocation_log", sa.column("id", sa.Uuid),
+                   sa.column("timestamp", UTCDateTime), sa.column("reinvestment_pct"),
+                   sa.column("dao_pct"), sa.column("lucky_pct"), sa.column("creator_pct"),
+                   sa.column("status"), sa.column("reasoning"), sa.column("confidence"),
+                   sa.column("proposed_by"), sa.column("effective_from", UTCDateTime),
+                   sa.column("based_on_id", sa.Uuid), sa.column("reviewed_by"),
+                   sa.column("reviewed_at", UTCDateTime))
+    reviews = sa.table("proposal_reviews", sa.column("id", sa.Uuid), sa.column("proposal_id", sa.Uuid),
+                       sa.column("reviewer"), sa.column("decision"),
+                       sa.column("reviewed_at", UTCDateTime))
+    first, second, review = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    day = datetime(2026, 1, 1, tzinfo=UTC)
+    with blank_db.engine.begin() as conn:
+        conn.execute(sa.insert(log).values(
+            id=first, timestamp=day, reinvestment_pct=80, dao_pct=15, lucky_pct=3, creator_pct=2,
+            status="active", reasoning="the default", confidence=1, proposed_by="system",
+            effective_from=day))
+        conn.execute(sa.insert(log).values(
+            id=second, timestamp=day + timedelta(days=1), reinvestment_pct=70, dao_pct=20,
+            lucky_pct=5, creator_pct=5, status="rejected", reasoning="more for the DAO",
+            confidence=0.5, proposed_by="manual", based_on_id=first, reviewed_by="gus",
+            reviewed_at=day + timedelta(days=2)))
+        conn.execute(sa.insert(reviews).values(id=review, proposal_id=second, reviewer="gus",
+                                               decision="rejected",
+                                               reviewed_at=day + timedelta(days=2)))
+
+    upgrade_database(blank_db)
+
+    assert migrate.current_revision(blank_db) == migrate.head_revision()
+    with blank_db.engine.connect() as conn:
+        assert conn.execute(sa.select(log.c.based_on_id).where(log.c.id == second)).scalar() == first
+        assert conn.execute(sa.select(reviews.c.proposal_id)).scalar() == second
+    # And the references are enforced again afterwards: a review of no proposal is refused.
+    with pytest.raises(sa.exc.IntegrityError), blank_db.engine.begin() as conn:
+        conn.execute(sa.insert(reviews).values(id=uuid.uuid4(), proposal_id=uuid.uuid4(),
+                                               reviewer="gus", decision="approved",
+                                               reviewed_at=day + timedelta(days=3)))
