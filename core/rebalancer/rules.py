@@ -75,7 +75,9 @@ def _beside(fmt: Callable[[Decimal], str], value: Decimal, threshold: Decimal) -
     very threshold it was compared with (`$0.0099999 < $0.01`, never `$0.01000 < $0.01`)."""
     shown = fmt(value)
     digits = re.search(r"[\d,.]+", shown)
-    if value == threshold or digits is None or Decimal(digits[0].replace(",", "")) != abs(threshold):
+    if value == threshold or digits is None:
+        return shown
+    if Decimal(digits[0].replace(",", "")) != abs(threshold):
         return shown
     return re.sub(r"[\d,.]+", money(abs(value)), shown, count=1)
 
@@ -125,8 +127,8 @@ def evaluate_rules(metrics: PlatformMetrics) -> tuple[list[RuleEffect], list[str
                        f"{GROWTH_HIGH_TEXT})")
 
     # 2. Engagement. High: the community is already engaged, so the lottery is trimmed (creator
-    # rewards are maintained): lucky -1, or -2 above 85 (ENGAGEMENT_VERY_HIGH). Low: lucky and creator +1 each, +1 more
-    # per 10 points under 30 (max +3 each).
+    # rewards are maintained): lucky -1, or -2 above 85 (ENGAGEMENT_VERY_HIGH). Low: lucky and
+    # creator +1 each, +1 more per 10 points under 30 (max +3 each).
     if engagement > ENGAGEMENT_HIGH:
         n = 1 if engagement <= ENGAGEMENT_VERY_HIGH else 2
         fired.append(_effect("engagement_high",

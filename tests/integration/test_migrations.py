@@ -171,8 +171,8 @@ def test_a_database_whose_rows_refer_to_each_other_upgrades_through_the_table_co
                    sa.column("proposed_by"), sa.column("effective_from", UTCDateTime),
                    sa.column("based_on_id", sa.Uuid), sa.column("reviewed_by"),
                    sa.column("reviewed_at", UTCDateTime))
-    reviews = sa.table("proposal_reviews", sa.column("id", sa.Uuid), sa.column("proposal_id", sa.Uuid),
-                       sa.column("reviewer"), sa.column("decision"),
+    reviews = sa.table("proposal_reviews", sa.column("id", sa.Uuid),
+                       sa.column("proposal_id", sa.Uuid), sa.column("reviewer"), sa.column("decision"),
                        sa.column("reviewed_at", UTCDateTime))
     first, second, review = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     day = datetime(2026, 1, 1, tzinfo=UTC)
@@ -194,7 +194,8 @@ def test_a_database_whose_rows_refer_to_each_other_upgrades_through_the_table_co
 
     assert migrate.current_revision(blank_db) == migrate.head_revision()
     with blank_db.engine.connect() as conn:
-        assert conn.execute(sa.select(log.c.based_on_id).where(log.c.id == second)).scalar() == first
+        based_on = conn.execute(sa.select(log.c.based_on_id).where(log.c.id == second)).scalar()
+        assert based_on == first
         assert conn.execute(sa.select(reviews.c.proposal_id)).scalar() == second
     # And the references are enforced again afterwards: a review of no proposal is refused.
     with pytest.raises(sa.exc.IntegrityError), blank_db.engine.begin() as conn:
