@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from core.base.errors import (DatabaseBusy, DatabaseFailure, DomainError, NotAuthenticated,
+from core.base.errors import (Busy, DatabaseBusy, DatabaseFailure, DomainError, NotAuthenticated,
                               NotFound, PermissionDenied, Refused, Throttled, ValidationFailed)
 
 log = logging.getLogger("api")
@@ -40,6 +40,7 @@ STATUS_OF: tuple[tuple[type[DomainError], HTTPStatus], ...] = (
     (ValidationFailed, HTTPStatus.UNPROCESSABLE_ENTITY),
     # Not reached, busy past the lock timeout, a failed read: nothing was decided, try later.
     (DatabaseFailure, HTTPStatus.SERVICE_UNAVAILABLE),
+    (Busy, HTTPStatus.SERVICE_UNAVAILABLE),
     (Refused, HTTPStatus.CONFLICT),  # Conflict (a change the database refused) included
 )
 
@@ -117,7 +118,7 @@ def domain_problem(error: DomainError) -> JSONResponse:
     headers = None
     if status == HTTPStatus.UNAUTHORIZED:
         headers = {"WWW-Authenticate": "Bearer"}
-    elif isinstance(error, Throttled):
+    elif isinstance(error, (Throttled, Busy)):
         headers = {"Retry-After": str(max(1, round(error.retry_after)))}
     elif isinstance(error, DatabaseBusy):
         headers = {"Retry-After": "1"}

@@ -169,6 +169,11 @@ def _proof_answers() -> dict[int | str, dict[str, Any]]:
         **answers[S.TOO_MANY_REQUESTS.value],
         "description": f"more than {VOTES_PER_WINDOW} proofs asked by this client in "
                        f"{int(VOTE_WINDOW.total_seconds())} s; wait `Retry-After` seconds"}
+    answers[S.SERVICE_UNAVAILABLE.value] = {
+        **answers[S.SERVICE_UNAVAILABLE.value],
+        "description": "the database cannot be reached or is busy, or a proof tree is being built "
+                       "(one at a time): nothing was decided; wait `Retry-After` seconds",
+        "headers": {"Retry-After": {"schema": {"type": "string"}, "description": "seconds"}}}
     answers[S.NOT_FOUND.value]["description"] = ("no such snapshot (`snapshot`), or the address "
                                                  "holds nothing in it (`address`)")
     answers[S.CONFLICT.value]["description"] = ("the snapshot's stored holders no longer give "

@@ -13,7 +13,7 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 
-from core.base.errors import DatabaseFailure, DomainError, InvalidDatabaseUrl, NotFound
+from core.base.errors import Busy, DatabaseFailure, DomainError, InvalidDatabaseUrl, NotFound
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,6 +26,7 @@ EXIT_NOT_FOUND = 4
 EXIT_CODES: tuple[tuple[type[DomainError], int], ...] = (
     (InvalidDatabaseUrl, EXIT_USAGE),
     (DatabaseFailure, EXIT_UNAVAILABLE),
+    (Busy, EXIT_UNAVAILABLE),
     (NotFound, EXIT_NOT_FOUND),
     (DomainError, EXIT_REFUSED),
 )

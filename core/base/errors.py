@@ -73,6 +73,15 @@ class NotAuthenticated(DomainError):
     disabled). Says nothing about which: a guesser learns nothing."""
 
 
+class Busy(DomainError):
+    """Work the server does one at a time is under way for another request: nothing was decided;
+    try again after `retry_after` seconds."""
+
+    def __init__(self, retry_after: float, *problems: str) -> None:
+        super().__init__(*problems)
+        self.retry_after = retry_after
+
+
 class Throttled(Refused):
     """Too many failed attempts from one client: try again after `retry_after` seconds."""
 

@@ -7,8 +7,12 @@ for the root it was checked against. Each tree costs memory in proportion to its
 75 MiB for 200,000, measured with tracemalloc; so some 375 MiB for a million), hence a small
 bound: the least recently used is dropped past it.
 
-Two first requests for the same snapshot build it once: the second waits for the first's tree
-(a lock per key), while a request for another snapshot, cached or not, does not wait for them.
+The trees are built one at a time in the whole process: a request for a tree that is not kept,
+while any build is under way, is told to come back (`Busy`, 503 with `Retry-After` over HTTP)
+rather than queued, so no sequence of requests (asking about snapshot after snapshot, all
+public) can hold more than one build's memory and one core, or tie up the server's threads
+waiting. A snapshot refused as altered stays refused (it cannot change back) without being built
+again.
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from core.base.errors import Busy, Refused
 from core.voting.merkle import MerkleTree
 
 TREES_KEPT = 2  # a vote runs on one snapshot at a time; the previous one is still asked about
+REFUSALS_KEPT = 16  # snapshots found altered, remembered so they are not built again
+BUSY_RETRY_SECONDS = 5  # a build takes about 7 s per million holders
 
 Key = tuple[str, str]  # (snapshot id, published Merkle root)
 
@@ -42,8 +49,9 @@ class TreeCache:
         self.max_kept = max_kept
         self._lock = threading.Lock()  # guards the fields below, never held while building
         self._trees: OrderedDict[Key, MerkleTree] = OrderedDict()
-        self._building: dict[Key, threading.Lock] = {}
+        self._refusals: OrderedDict[Key, list[str]] = OrderedDict()
         self._hits = self._builds = 0
+        self._builder = threading.Lock()  # held by the one build under way, if any
 
     def _cached(self, key: Key) -> MerkleTree | None:
         """The kept tree, marked as just used (under self._lock)."""
@@ -53,36 +61,49 @@ class TreeCache:
             self._hits += 1
         return tree
 
-    def get(self, key: Key, build: Callable[[], MerkleTree]) -> MerkleTree:
-        """The tree of `key`, built by `build()` only when it is not kept. A build that raises
-        keeps nothing: the next request tries again."""
+    def _known(self, key: Key) -> MerkleTree:
+        """The kept tree, or the snapshot's remembered refusal raised again; KeyError if neither."""
         with self._lock:
             tree = self._cached(key)
             if tree is not None:
                 return tree
-            building = self._building.setdefault(key, threading.Lock())
-        with building:
-            with self._lock:
-                tree = self._cached(key)  # built meanwhile by the request we waited for
-                if tree is not None:
-                    return tree
+            refusal = self._refusals.get(key)
+        if refusal is not None:
+            raise Refused(*refusal)
+        raise KeyError(key)
+
+    def get(self, key: Key, build: Callable[[], MerkleTree]) -> MerkleTree:
+        """The tree of `key`, built by `build()` only when it is not kept and no other build is
+        under way (else `Busy`). A `Refused` build is remembered; any other failure keeps
+        nothing, and the next request tries again."""
+        try:
+            return self._known(key)
+        except KeyError:
+            pass
+        if not self._builder.acquire(blocking=False):
+            raise Busy(BUSY_RETRY_SECONDS, "snapshot: a proof tree is being built (one at a time); "
+                       f"ask again in {BUSY_RETRY_SECONDS} s")
+        try:
+            try:
+                return self._known(key)  # built (or refused) by the build that just ended
+            except KeyError:
+                pass
             try:
                 tree = build()
-            except BaseException:
+            except Refused as refusal:
                 with self._lock:
-                    self._forget_building(key, building)
+                    self._refusals[key] = refusal.problems
+                    while len(self._refusals) > REFUSALS_KEPT:
+                        self._refusals.popitem(last=False)
                 raise
-            with self._lock:  # kept before the key's lock goes: a request now finds the tree
+            with self._lock:
                 self._builds += 1
                 self._trees[key] = tree
                 while len(self._trees) > self.max_kept:
                     self._trees.popitem(last=False)
-                self._forget_building(key, building)
             return tree
-
-    def _forget_building(self, key: Key, building: threading.Lock) -> None:
-        if self._building.get(key) is building:
-            del self._building[key]
+        finally:
+            self._builder.release()
 
     def cache_info(self) -> CacheInfo:
         with self._lock:
@@ -91,4 +112,5 @@ class TreeCache:
     def cache_clear(self) -> None:
         with self._lock:
             self._trees.clear()
+            self._refusals.clear()
             self._hits = self._builds = 0

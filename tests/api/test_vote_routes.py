@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -17,8 +19,9 @@ from api.voting_routes import VoteRateLimit
 from core.allocation.validation import ProposalInput
 from core.proposals.lifecycle import propose_allocation
 from core.record.activity import list_activity
-from core.voting.merkle import hex32, leaf_hash, verify
+from core.voting.merkle import MerkleTree, hex32, leaf_hash, verify
 from core.voting.service import PROOF_TREES, get_snapshot
+from core.voting.tree_cache import BUSY_RETRY_SECONDS
 from core.voting.typed_data import typed_data
 from db.types import utcnow
 from tests.api.test_routes import problem_of
@@ -221,6 +224,29 @@ def test_an_unknown_snapshot_or_holder_is_404_and_a_malformed_address_422(api, s
         assert error.startswith("address: ") and message in error, (address, error)
     # Only the outsider's lookup needed the tree; a malformed address is refused before it.
     assert PROOF_TREES.cache_info().builds == 1
+
+
+def test_while_another_snapshot_s_tree_is_built_a_cold_proof_is_503_with_retry_after(
+        api, snapshot):
+    """One build at a time in the process: a holder asking meanwhile is told when to come back,
+    and no request queues behind the build (a public route must not tie up the server)."""
+    started, finish = threading.Event(), threading.Event()
+
+    def held() -> MerkleTree:
+        started.set()
+        assert finish.wait(timeout=30)
+        return MerkleTree([(ADDRESS["alice"], 1)])
+
+    with ThreadPoolExecutor(1) as pool:
+        building = pool.submit(PROOF_TREES.get, ("another snapshot", "its root"), held)
+        assert started.wait(timeout=30)
+        refused = api.client.get(proof_url(snapshot, ADDRESS["alice"]))
+        finish.set()
+        building.result()
+    [error] = problem_of(refused, 503)
+    assert error.startswith("snapshot: a proof tree is being built")
+    assert refused.headers["Retry-After"] == str(BUSY_RETRY_SECONDS)
+    assert api.client.get(proof_url(snapshot, ADDRESS["alice"])).status_code == 200
 
 
 def test_a_client_past_its_proofs_per_window_waits_and_still_votes(api, snapshot, proposal):
