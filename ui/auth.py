@@ -7,6 +7,7 @@ import importlib.util
 import json
 import secrets
 from datetime import datetime, timezone
+from email.utils import format_datetime
 
 import streamlit as st
 
@@ -56,7 +57,7 @@ def signed_in_account(db: Database) -> Account | None:
     # Over (signed out elsewhere, expired, disabled): this tab forgets it, and so does the browser.
     for key in (TOKEN_KEY, EXPIRES_KEY):
         st.session_state.pop(key, None)
-    st.session_state[FORGET_KEY] = True
+    st.session_state[FORGET_KEY] = token
     return None
 
 
@@ -70,24 +71,33 @@ def keep_cookie() -> None:
     """Hand the session token to the browser, which sends it back when a tab connects (read with
     `st.context.cookies`). A script in the page sets it: unlike a component, it sends nothing back,
     so the sign-in is not followed by one more run that would swallow a click made meanwhile.
-    Drawn on every run with the same text, so the browser runs it once."""
+    Drawn on every run; the browser runs it again whenever the element is drawn anew, which
+    sets the same value."""
     token, expires = st.session_state.get(TOKEN_KEY), st.session_state.get(EXPIRES_KEY)
     if token and expires:
         _write_cookie(token, expires)
 
 
 def _forget_cookie() -> None:
-    if st.session_state.get(FORGET_KEY):
-        _write_cookie("", datetime(1970, 1, 1, tzinfo=timezone.utc))
+    """Delete the cookie of the session this tab has ended, and only that one: the script may run
+    again later (whenever its element is drawn anew), by which time another tab may have signed
+    in and set a new cookie, which must stay."""
+    ended = st.session_state.get(FORGET_KEY)
+    if isinstance(ended, str) and ended:
+        _write_cookie("", datetime(1970, 1, 1, tzinfo=timezone.utc), only_if=ended)
 
 
-def _write_cookie(value: str, expires: datetime) -> None:
+def _write_cookie(value: str, expires: datetime, only_if: str | None = None) -> None:
     """`document.cookie` for the whole site: SameSite=Strict, Secure when served over HTTPS, and
-    an expiry in the past to delete it. The value is a URL-safe token, quoted as a JS string."""
-    when = expires.astimezone(timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    an expiry in the past to delete it (`only_if` the cookie still holds that value). Values are
+    URL-safe tokens, quoted as JS strings."""
+    when = format_datetime(expires.astimezone(timezone.utc), usegmt=True)  # never the locale's
     attributes = f"; expires={when}; path=/; SameSite=Strict"
     script = (f"document.cookie = {json.dumps(COOKIE + '=' + value + attributes)}"
               " + (location.protocol === 'https:' ? '; Secure' : '');")
+    if only_if is not None:
+        held = f"(document.cookie.match(/(?:^|; ){COOKIE}=([^;]*)/) || [])[1]"
+        script = f"if ({held} === {json.dumps(only_if)}) {{ {script} }}"
     # A keyed container whose wrapper its own style hides: no gap in the layout where it is drawn.
     hide = f'[data-testid="stLayoutWrapper"]:has(> .st-key-{COOKIE_SCRIPT_KEY}) {{display: none}}'
     with st.container(key=COOKIE_SCRIPT_KEY):
@@ -106,10 +116,11 @@ def client_address() -> str | None:
 
 
 def forget_this_tab() -> None:
-    """This tab's session is over: its state goes, the browser forgets the cookie on the next
+    """This tab's session is over: its state goes, the browser forgets its cookie on the next
     run, and single sign-on signs out too (or it would sign straight back in)."""
+    ended = st.session_state.get(TOKEN_KEY) or _cookie() or ""
     st.session_state.clear()
-    st.session_state[FORGET_KEY] = True
+    st.session_state[FORGET_KEY] = ended or True  # True: nothing known to delete, still forget
     if _sso_configured() and _sso_user_email():
         st.logout()
 

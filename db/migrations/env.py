@@ -31,6 +31,10 @@ else:
         from settings import get_settings  # only for the bare `alembic` command line
 
         url = get_settings().database_url
-    engine = make_engine(url)
-    with engine.connect() as conn:
+    # Through the same transaction as `python -m core db upgrade` (SQLite's foreign keys held
+    # back while a table is copied, checked before the commit).
+    from db.engine import Database
+    from db.migrate import migrating
+
+    with migrating(Database(make_engine(url))) as conn:
         _run(conn)

@@ -300,6 +300,36 @@ def test_a_reload_and_a_new_tab_stay_signed_in_and_signing_out_in_one_tab_ends_t
 
 
 @pytest.mark.e2e
+def test_a_tab_signed_out_earlier_never_deletes_the_cookie_of_a_later_sign_in_in_another(
+        server, browser_context):
+    """The signed-out tab's forgetting script runs again whenever its element is drawn anew (a
+    wrong password puts an error above it): it must delete only the session that tab ended."""
+    base, _ = server
+    first = browser_context.new_page()
+    first.goto(base)
+    _sign_in(first, "gus")
+    _sign_out(first)
+    expect(first.get_by_role("heading", name="🔐 Sign in")).to_be_visible(timeout=WAIT_MS)
+    first.wait_for_function(f"() => ({SESSION_COOKIE_JS})() === null", timeout=WAIT_MS)
+
+    second = browser_context.new_page()
+    second.goto(base)
+    _sign_in(second, "ann")
+    ann_token = second.evaluate(SESSION_COOKIE_JS)
+
+    first.locator(".st-key-signin_username input").fill("gus")
+    first.locator(".st-key-signin_password input").fill("not the password")
+    first.get_by_role("button", name="Sign in").click()
+    expect(first.get_by_text("unknown account or wrong password", exact=False).first).to_be_visible(
+        timeout=WAIT_MS)
+    _settled(first)
+    assert first.evaluate(SESSION_COOKIE_JS) == ann_token
+    third = browser_context.new_page()
+    third.goto(f"{base}/History")
+    _signed_in_as(third, "ann")
+
+
+@pytest.mark.e2e
 def test_a_proposals_link_opens_its_page_in_a_new_tab_and_filing_twice_is_impossible(
         server, browser_context):
     base, url = server

@@ -4,12 +4,10 @@ the signature binds the vote to it.
 
 Snapshots loaded before this revision were signed for Ethereum mainnet (chain 1, the only chain
 the typed data knew), so they get 1: the column is added NOT NULL with DEFAULT 1 and its range
-check in one `ALTER TABLE ... ADD COLUMN`, the same statement on both engines. Not a batch copy of
-the table: on SQLite that drops and renames `vote_snapshots`, which the foreign keys of its holder
-rows and vote terms refuse (the implicit DELETE of a DROP TABLE), and `PRAGMA foreign_keys`
-cannot be turned off inside the migration's transaction. So the default stays (db.models says
-it too), and adding a column fires no UPDATE guard on either engine: the table's guards stay as
-they are. The rows' chain MACs stay valid: the MAC covers chain_id only when it is not 1
+check in one `ALTER TABLE ... ADD COLUMN`, the same statement on both engines: no batch copy of
+the table (on SQLite a copy drops the table's triggers, which would then be made again as 0012
+does for the log), so the default stays (db.models says it too), and adding a column fires no
+UPDATE guard on either engine: the table's guards stay as they are. The rows' chain MACs stay valid: the MAC covers chain_id only when it is not 1
 (core.record.audit.CHAINED_LATER).
 
 Revision ID: 0018_snapshot_chain_id
