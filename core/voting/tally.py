@@ -2,10 +2,11 @@
 the exported signed votes gets the same figures.
 
 * Each address counts once, with its latest vote (the greatest timestamp): a later vote
-  replaces an earlier one while voting is open. `standings` says of every vote whether it is the
-  one counted, and when a replaced one was replaced, from that same rule (`latest_votes`). Two different votes of one address with the same
-  timestamp cannot be ordered and are refused (the store never keeps such a pair: a replacing
-  vote must be later).
+  replaces an earlier one while voting is open. Two different votes of one address with the
+  same timestamp cannot be ordered and are refused (the store never keeps such a pair: a
+  replacing vote must be later). `standings` says of every vote whether it is the one counted
+  and, for a replaced one, when it was replaced, from that same rule (`latest_votes`): the vote
+  list and the tally cannot disagree.
 * Weights follow Snapshot's delegation rule (core.voting.snapshot_file.effective_weights).
 * The quorum is `quorum_pct` percent of the snapshot's total, fixed when the vote opened
   (OpenZeppelin's GovernorVotesQuorumFraction: changing the policy does not touch open votes).
