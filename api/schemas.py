@@ -737,6 +737,10 @@ class VoteOut(Document):
     weight: Weight
     signature: str
     timestamp: int
+    counts: bool = Field(description="whether the tally counts this vote: false for one a later "
+                                     "vote of the same address replaced")
+    replaced_at: int | None = Field(description="for a replaced vote, the timestamp (unix "
+                                                "seconds) of the vote that replaced it; else null")
 
 
 class VotesOut(Document):

@@ -3,6 +3,7 @@ when someone else decided first."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -130,10 +131,11 @@ def card(db: Database, item, live, *, can_review: bool, username: str) -> None:
 
 def vote_panel(db: Database, proposal_id: str, key: str) -> None:
     """The community vote on a proposal, when it was put to one: the tally, the quorum bar and
-    the time left (holders vote on the API's public page, /vote/ID)."""
-    view = vote_readers.vote_tally(db, proposal_id)
-    if view is None:
+    the time left, and the votes as cast (holders vote on the API's public page, /vote/ID)."""
+    export = vote_readers.vote_export(db, proposal_id)
+    if export is None:
         return
+    view = export.tally
     counted = view.tally
     with st.container(border=True, key=f"vote_{key}"):
         st.markdown(f"**Community vote** ({view.mode}, {view.status})")
@@ -154,6 +156,38 @@ def vote_panel(db: Database, proposal_id: str, key: str) -> None:
         st.caption(f"Voting {closes} · {verdict} so far" if view.status == OPEN
                    else f"Voting {closes} · {verdict}" + (f" · {view.outcome}" if view.outcome
                                                           else ""))
+        vote_list(export.votes, key)
+
+
+REPLACED_CAPTION = ("Each was replaced by a later vote of the same address while voting was "
+                    "open: listed as cast, with its signature, and not counted in the tally.")
+
+
+def _moment(seconds: int | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
+
+
+def _vote_row(vote: dict[str, Any]) -> dict[str, str]:
+    return {"address": vote["address"], "support": vote["support"], "weight": vote["weight"],
+            "signed": when(_moment(vote["timestamp"]))}
+
+
+def vote_list(votes: list[dict[str, Any]], key: str) -> None:
+    """Every vote as cast: those the tally counts, then the replaced ones in a section of their
+    own under a caption, never summed with them (core says which counts: `counts`)."""
+    if not votes:
+        return
+    counting = [v for v in votes if v["counts"]]
+    replaced = [v for v in votes if not v["counts"]]
+    title = f"Votes: {count(len(counting))} counted" + (
+        f", {count(len(replaced))} replaced" if replaced else "")
+    with st.expander(title, key=f"vote_list_{key}"):
+        st.dataframe([_vote_row(v) for v in counting], hide_index=True, key=f"votes_{key}")
+        if replaced:
+            st.markdown("**Replaced votes**")
+            st.caption(REPLACED_CAPTION)
+            st.dataframe([{**_vote_row(v), "replaced": when(_moment(v["replaced_at"]))}
+                          for v in replaced], hide_index=True, key=f"replaced_votes_{key}")
 
 
 def decision_buttons(item, *, can_review: bool, username: str) -> None:

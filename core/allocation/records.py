@@ -122,9 +122,13 @@ class PendingProposal:
         return data
 
 
-# The events of a proposal's story, in the order they happen when they share an instant.
-TIMELINE_EVENTS = ("filed", "approved", "rejected", "activated", "withdrawn", "expired",
-                   "superseded", "replaced")
+# The events of a proposal's story, in the order they happen when they share an instant. A
+# proposal put to a community vote has its opening, one line counting the votes while it is open
+# (never a line per vote: there may be thousands) and its close, which comes before what the
+# result did at the same instant (a binding vote's rejection or activation).
+VOTE_OPENED, VOTES_SO_FAR, VOTE_CLOSED = "vote_opened", "votes", "vote_closed"
+TIMELINE_EVENTS = ("filed", VOTE_OPENED, VOTES_SO_FAR, VOTE_CLOSED, "approved", "rejected",
+                   "activated", "withdrawn", "expired", "superseded", "replaced")
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from core.record.audit import honoured
 # This service's read of the split in force lives apart so that `current` need not load this.
 from core.allocation.current import get_current_allocation, read_current_allocation  # noqa: F401
 from core.allocation.split import BUCKETS, DEFAULT_SPLIT, Split, format_pct
-from core.voting.terms import binding_vote_waits, open_vote
+from core.voting.terms import binding_vote_waits, open_vote, vote_events
 from core.allocation.validation import (ProposalInput, ValidationResult, proposal_tier, step_errors,
                                         validate_proposal)
 from core.base.sessions import reading, writing
@@ -287,13 +287,15 @@ def _timeline(session: so.Session, row: AllocationLog) -> tuple[list[TimelineEve
             AllocationLog.status == "active", AllocationLog.effective_from == row.reviewed_at,
             *_same_split(split_of(row))).limit(1))
         superseded_by = str(winner) if winner else None
+    events += vote_events(session, row.id)
     events.sort(key=lambda e: (e.at, TIMELINE_EVENTS.index(e.event)))
     return events, replaced_by, superseded_by
 
 
 def get_proposal_story(db: Database, proposal_id: str) -> ProposalStory:
     """One proposal with its whole story: status, tier, approvals and the timeline (filed, each
-    approval, rejection, withdrawal, expiry, activation, superseding, replacement)."""
+    approval, rejection, withdrawal, expiry, activation, superseding, replacement; and, for one
+    put to a community vote, its opening, the count of votes while open and its close)."""
     with reading(db) as session:
         row = _load(session, proposal_id)
         policy = load_policy(session)

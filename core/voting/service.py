@@ -32,7 +32,7 @@ from core.voting.merkle import MerkleTree, WeightProof
 from core.voting.snapshot_file import load_snapshot as read_snapshot_file
 from core.voting.snapshot_file import Snapshot, units_to_decimal
 from core.voting.tree_cache import TreeCache
-from core.voting.tally import QUORUM_PCT_PLACES, Tally
+from core.voting.tally import QUORUM_PCT_PLACES, Tally, standings
 from core.voting.typed_data import (DEFAULT_CHAIN_ID, parse_chain_id, parse_support,
                                     parse_timestamp, typed_data, verify_vote)
 from db.engine import Database
@@ -345,11 +345,14 @@ class VotesExport:
 
 def proposal_votes(db: Database, proposal_id: Any, now: datetime | None = None) -> VotesExport:
     """Every vote as cast, with its signature, and the tally: what anyone needs, with the
-    published snapshot, to recount (core.voting.tally.tally_snapshot)."""
+    published snapshot, to recount (core.voting.tally.tally_snapshot). Each vote says whether it
+    counts and, when a later vote of its address replaced it, when (`standings`, the tally's own
+    rule): a replaced vote stays listed, signature and all, so a recount can see it too."""
     with reading(db) as session:
         terms = vote_terms.terms_of(session, proposal_id)
+        cast = store.stored_votes(session, terms.proposal_id)
         votes = [{"address": v.address, "support": v.support,
                   "weight": str(units_to_decimal(int(v.weight_units))),
-                  "signature": v.signature, "timestamp": v.timestamp}
-                 for v in store.stored_votes(session, terms.proposal_id)]
+                  "signature": v.signature, "timestamp": v.timestamp, **standing.as_json()}
+                 for v, standing in zip(cast, standings(cast), strict=True)]
         return VotesExport(tally_view(session, terms, now or utcnow()), votes)

@@ -2,9 +2,11 @@
 the exported signed votes gets the same figures.
 
 * Each address counts once, with its latest vote (the greatest timestamp): a later vote
-  replaces an earlier one while voting is open. Two different votes of one address with the same
-  timestamp cannot be ordered and are refused (the store never keeps such a pair: a replacing
-  vote must be later).
+  replaces an earlier one while voting is open. Two different votes of one address with the
+  same timestamp cannot be ordered and are refused (the store never keeps such a pair: a
+  replacing vote must be later). `standings` says of every vote whether it is the one counted
+  and, for a replaced one, when it was replaced, from that same rule (`latest_votes`): the vote
+  list and the tally cannot disagree.
 * Weights follow Snapshot's delegation rule (core.voting.snapshot_file.effective_weights).
 * The quorum is `quorum_pct` percent of the snapshot's total, fixed when the vote opened
   (OpenZeppelin's GovernorVotesQuorumFraction: changing the policy does not touch open votes).
@@ -19,7 +21,9 @@ by cross-multiplying: (for + against + abstain) x 100 >= total x pct.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
@@ -133,6 +137,43 @@ def latest_votes(votes: Iterable[CastVote], window: tuple[int, int] | None = Non
                 f"votes: {vote.address} voted {held.support} and {vote.support} at the same "
                 f"timestamp {vote.timestamp}; which came later cannot be told")
     return latest
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Where one cast vote stands: whether the tally counts it and, for one a later vote of the
+    same address replaced, that vote's timestamp (unix seconds, as `timestamp` is)."""
+
+    counts: bool
+    replaced_at: int | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"counts": self.counts, "replaced_at": self.replaced_at}
+
+
+def standings(votes: Sequence[CastVote], window: tuple[int, int] | None = None
+              ) -> list[Standing]:
+    """The standing of each of `votes`, in their order: it counts when it is the vote
+    `latest_votes` keeps for its address (so the list and the tally can never disagree);
+    otherwise it was replaced by the address's next later vote, at that vote's timestamp (none
+    for a vote outside `window`, which is simply not counted)."""
+    counted = latest_votes(votes, window)
+    times: dict[str, list[int]] = defaultdict(list)
+    for vote in votes:
+        if window is None or window[0] <= vote.timestamp <= window[1]:
+            times[vote.address].append(vote.timestamp)
+    for moments in times.values():
+        moments.sort()
+    result = []
+    for vote in votes:
+        if counted.get(vote.address) is vote:
+            result.append(Standing(True, None))
+            continue
+        later = times.get(vote.address, [])
+        index = bisect_right(later, vote.timestamp)
+        inside = window is None or window[0] <= vote.timestamp <= window[1]
+        result.append(Standing(False, later[index] if inside and index < len(later) else None))
+    return result
 
 
 def tally(votes: Iterable[CastVote], weight_units: Mapping[str, int], total_units: int,

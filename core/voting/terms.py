@@ -17,8 +17,12 @@ import sqlalchemy.orm as so
 
 from core.allocation.policy import (COMMUNITY_VOTE, LATEST_SNAPSHOT, MAJOR, VOTE_BINDING_MAJOR,
                                     VOTE_OFF, Policy)
+from core.allocation.records import VOTE_CLOSED, VOTE_OPENED, VOTES_SO_FAR, TimelineEvent
 from core.base.errors import NotFound, Refused
-from db.models import (AllocationLog, ProposalVoteResult, ProposalVoteTerms, VoteSnapshot)
+from core.base.formatting import count, exact_percent, money
+from core.voting.snapshot_file import units_to_decimal
+from db.models import (AllocationLog, ProposalVote, ProposalVoteResult, ProposalVoteTerms,
+                       VoteSnapshot)
 
 if TYPE_CHECKING:
     from core.voting.tally import Tally
@@ -134,3 +138,46 @@ def add_result(session: so.Session, terms: ProposalVoteTerms, counted: Tally, ou
     session.add(row)
     session.flush()
     return row
+
+
+# --- in the proposal's story --------------------------------------------------------------------
+
+def _tokens(units: Any) -> str:
+    return money(units_to_decimal(int(units)))
+
+
+def vote_events(session: so.Session, proposal_id: uuid.UUID) -> list[TimelineEvent]:
+    """The community vote's part of a proposal's story, from what opening and closing it
+    recorded (its terms and its result): the opening with its snapshot, quorum and close time;
+    while no result is recorded, one line counting the votes so far; the close with its tally.
+    Nothing for a proposal not put to a vote."""
+    terms = session.get(ProposalVoteTerms, proposal_id)
+    if terms is None:
+        return []
+    snapshot = session.get(VoteSnapshot, terms.snapshot_id)
+    assert snapshot is not None  # the terms' foreign key
+    events = [TimelineEvent(
+        terms.opens_at, VOTE_OPENED, None,
+        f"community vote ({terms.mode}) opened on snapshot {snapshot.id} (block {snapshot.block} "
+        f"of chain {snapshot.chain_id}, total {_tokens(snapshot.total_units)}); quorum "
+        f"{exact_percent(Decimal(terms.quorum_pct))} of that total; closes "
+        f"{terms.closes_at.isoformat(timespec='seconds')}")]
+    result = result_of(session, proposal_id)
+    if result is None:
+        cast, voters, last = session.execute(
+            sa.select(sa.func.count(), sa.func.count(sa.distinct(ProposalVote.address)),
+                      sa.func.max(ProposalVote.recorded_at))
+            .where(ProposalVote.proposal_id == proposal_id)).one()
+        if cast:
+            events.append(TimelineEvent(
+                last, VOTES_SO_FAR, None,
+                f"{count(cast)} votes so far from {count(voters)} addresses (a later vote of an "
+                "address replaces its earlier one)"))
+        return events
+    events.append(TimelineEvent(
+        result.closed_at, VOTE_CLOSED, None,
+        f"{'passed' if result.passed else 'not passed'}: for {_tokens(result.for_units)}, "
+        f"against {_tokens(result.against_units)}, abstain {_tokens(result.abstain_units)}; "
+        f"{count(result.voters)} voters; quorum {'met' if result.quorum_met else 'not met'}; "
+        f"{result.outcome}"))
+    return events

@@ -59,7 +59,7 @@ def test_a_signed_vote_is_recorded_without_a_token_and_listed_with_its_signature
     listed = api.client.get(votes_url(proposal))
     assert listed.status_code == 200
     body = listed.json()
-    assert body["votes"] == [{**vote, "weight": "400"}]
+    assert body["votes"] == [{**vote, "weight": "400", "counts": True, "replaced_at": None}]
     assert (body["tally"]["for"], body["tally"]["voters"]) == ("400", 1)
     [row] = list_activity(api.db, 1, "vote_cast")
     assert row.metadata["by"] == ADDRESS["alice"] and row.metadata["via"]["channel"] == "api"
@@ -73,6 +73,22 @@ def test_a_later_vote_by_the_same_address_replaces_the_earlier_one(api, proposal
     assert (answer.status_code, answer.json()["replaced"]) == (201, True)
     tally = api.client.get(votes_url(proposal)).json()["tally"]
     assert (tally["for"], tally["against"], tally["voters"]) == ("0", "300", 1)
+
+
+def test_a_replaced_vote_stays_listed_with_its_signature_marked_as_not_counting(api, proposal):
+    now = seconds(utcnow())
+    first, second = sign(proposal, "bob", "for", now), sign(proposal, "bob", "against", now + 5)
+    alice = sign(proposal, "alice", "for", now + 2)
+    for vote in (first, alice, second):
+        assert api.client.post(votes_url(proposal), json=vote).status_code == 201
+    body = api.client.get(votes_url(proposal)).json()
+    assert body["votes"] == [
+        {**first, "weight": "300", "counts": False, "replaced_at": now + 5},
+        {**alice, "weight": "400", "counts": True, "replaced_at": None},
+        {**second, "weight": "300", "counts": True, "replaced_at": None}]
+    # Listed, never summed: the tally counts bob once, with his later vote.
+    tally = body["tally"]
+    assert (tally["for"], tally["against"], tally["voters"]) == ("400", "300", 2)
 
 
 def test_refused_votes_are_problem_details_and_write_nothing(api, proposal):

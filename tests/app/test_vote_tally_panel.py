@@ -8,9 +8,10 @@ from core.proposals.lifecycle import propose_allocation
 from core.voting.service import cast_vote
 from db.types import utcnow
 from streamlit.testing.v1 import AppTest
+from ui.proposals import REPLACED_CAPTION
 
 from tests.app.helpers import ROOT, TIMEOUT, all_text, no_exception, open_page, sign_in_as
-from tests.integration.voters import seconds, sign, voting_on
+from tests.integration.voters import ADDRESS, seconds, sign, voting_on
 
 REVIEW = "pages/1_Review.py"
 
@@ -68,3 +69,20 @@ def test_a_proposal_not_put_to_a_vote_shows_no_vote_panel(plain_db):
     no_exception(at)
     assert "Community vote" not in all_text(at)
     assert not at.get("progress") and "For" not in _metrics(at)
+
+
+def test_a_replaced_vote_is_listed_apart_under_its_caption_and_not_summed(plain_db, tmp_path):
+    proposal = _voted_on(plain_db, tmp_path)
+    cast_vote(plain_db, proposal, **sign(proposal, "bob", "abstain", seconds(utcnow()) + 1))
+    at = _proposal_page("gus", proposal)
+    no_exception(at)
+    assert {k: _metrics(at)[k] for k in ("For", "Against", "Abstain", "Voters")} == {
+        "For": "400", "Against": "0", "Abstain": "300", "Voters": "2"}
+    assert "Votes: 2 counted, 1 replaced" in [e.label for e in at.expander]
+    tables = [d.value for d in at.dataframe if "signed" in d.value.columns]
+    [counted, replaced] = tables  # the replaced ones in a table of their own
+    assert sorted(counted["support"]) == ["abstain", "for"]
+    assert list(replaced["support"]) == ["against"]
+    assert list(replaced["address"]) == [ADDRESS["bob"]] and replaced["replaced"][0] != "—"
+    assert REPLACED_CAPTION in [c.value for c in at.caption]
+

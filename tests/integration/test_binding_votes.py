@@ -10,13 +10,13 @@ from core.allocation.current import get_current_allocation
 from core.allocation.split import DEFAULT_SPLIT, Split
 from core.base.errors import Refused
 from core.governance.policy_store import set_policy
-from core.proposals.lifecycle import get_proposal, review_proposal
+from core.proposals.lifecycle import get_proposal, get_proposal_story, review_proposal
 from core.proposals.queue import execute_due
 from core.record.activity import list_activity
 from core.voting.service import cast_vote, proposal_tally
 from db.types import utcnow
 from tests.integration.state import file
-from tests.integration.voters import later, seconds, sign, voting_on
+from tests.integration.voters import BLOCK, later, seconds, sign, voting_on
 
 MAJOR = (64, 30, 3, 3)  # reinvestment -16: more than max_step 15 from 80/15/3/2
 MINOR = (75, 15, 6, 4)
@@ -121,3 +121,45 @@ def test_switching_to_binding_after_filing_does_not_bind_an_advisory_vote(team, 
     set_policy(team, "community_vote", "binding_major", by="ada")
     set_policy(team, "timelock_hours_major", "0", by="ada")
     assert approve(team, proposal, later(now, hours=1), "gus", "gail")[-1].status == "active"
+
+
+def timeline(db, proposal):
+    return [(e.at, e.event, e.notes) for e in get_proposal_story(db, proposal).timeline]
+
+
+def test_a_voted_proposal_s_story_tells_the_vote_opening_and_closing_with_their_figures(team,
+                                                                                       tmp_path):
+    snapshot = voting_on(team, tmp_path, "binding_major")
+    db, now = team, utcnow()
+    proposal = file(db, MAJOR, now=now)
+    vote(db, proposal, "alice", "against", later(now, minutes=1))
+    vote(db, proposal, "bob", "for", later(now, minutes=2))
+    vote(db, proposal, "bob", "against", later(now, minutes=3))  # replaces his For
+    closes = later(now, hours=PERIOD_HOURS)
+    opened = (now, "vote_opened",
+              f"community vote (binding_major) opened on snapshot {snapshot} (block {BLOCK} of "
+              f"chain 1, total 1,000); quorum 4% of that total; closes "
+              f"{closes.isoformat(timespec='seconds')}")
+    # While it is open: one line counts the votes, never a line per vote.
+    assert timeline(db, proposal) == [
+        (now, "filed", "Q1 strategy"), opened,
+        (later(now, minutes=3), "votes",
+         "3 votes so far from 2 addresses (a later vote of an address replaces its earlier one)")]
+    approve(db, proposal, later(now, hours=1), "gus", "gail")
+    execute_due(db, closes)
+    assert timeline(db, proposal) == [
+        (now, "filed", "Q1 strategy"), opened,
+        (later(now, hours=1), "approved", None), (later(now, hours=1), "approved", None),
+        (closes, "vote_closed",
+         "not passed: for 0, against 700, abstain 0; 2 voters; quorum met; rejected: the "
+         "community vote failed: For (0) is not above Against (700)")]
+
+
+def test_a_proposal_not_put_to_a_vote_keeps_the_story_it_had(team, tmp_path):
+    voting_on(team, tmp_path, "off")  # a snapshot loaded, but no vote on filing
+    now = utcnow()
+    proposal = file(team, MAJOR, now=now)
+    vote_free = [(now, "filed", "Q1 strategy"), (later(now, hours=1), "approved", None)]
+    review_proposal(team, proposal, "approved", by="gus", now=later(now, hours=1))
+    assert timeline(team, proposal) == vote_free
+

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from core.base.errors import ValidationFailed
 from core.voting.addresses import parse_address
 from core.voting.snapshot_file import snapshot_from_text, to_units
-from core.voting.tally import DEFAULT_QUORUM_PCT, latest_votes, tally, tally_snapshot
+from core.voting.tally import (DEFAULT_QUORUM_PCT, Standing, latest_votes, standings, tally,
+                               tally_snapshot)
 
 A, B, C, D = (parse_address("0x" + c * 40) for c in "abcd")
 
@@ -113,6 +114,17 @@ def test_votes_timestamped_outside_the_window_do_not_count():
              V(B, "against", 250)]  # B's change of mind came after closing
     result = tally(votes, {A: 1, B: 2, C: 4, D: 8}, 100, window=(100, 200))
     assert (result.for_units, result.against_units, result.voters) == (2, 4, 2)
+
+
+def test_each_vote_s_standing_names_the_next_vote_that_replaced_it_whatever_the_order():
+    votes = [V(A, "against", 300), V(B, "for", 150), V(A, "for", 100), V(A, "abstain", 200)]
+    assert standings(votes) == [Standing(True, None), Standing(True, None),
+                                Standing(False, 200), Standing(False, 300)]
+
+
+def test_a_vote_outside_the_window_does_not_count_and_replaces_nothing():
+    votes = [V(B, "for", 100), V(B, "against", 250)]  # B's change of mind came after closing
+    assert standings(votes, window=(100, 200)) == [Standing(True, None), Standing(False, None)]
 
 
 def test_a_voter_missing_from_the_weights_counts_zero():
