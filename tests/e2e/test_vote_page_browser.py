@@ -9,10 +9,6 @@ page says why; one that switches votes. Screenshots go to artifacts/screenshots/
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +19,8 @@ from playwright.sync_api import Page, expect
 
 from core.database import connect
 from tests.api.conftest import seed_team
-from tests.e2e.test_browser import ROOT, SHOTS, WAIT_MS, _free_port, page  # noqa: F401
+from tests.api.test_server import api_server as running_api
+from tests.e2e.test_browser import SHOTS, WAIT_MS, page  # noqa: F401
 from tests.integration.state import file
 from tests.integration.voters import ADDRESS, KEYS, OUTSIDER, voting_on
 
@@ -70,32 +67,8 @@ def _serve(tmp_path: Path, chain_id: int | None) -> Iterator[tuple[str, str]]:
     voting_on(db, tmp_path, chain_id=chain_id)
     proposal = file(db, (75, 15, 6, 4))
     db.engine.dispose()
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI")}
-    env.update(DATABASE_URL=url, API_PORT=str(port))
-    log = open(tmp_path / "api.log", "w")
-    process = subprocess.Popen([sys.executable, "-m", "api", "--host", "127.0.0.1"], cwd=ROOT,
-                               env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"{base}/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the API did not start:\n" + (tmp_path / "api.log").read_text())
-            time.sleep(0.2)
+    with running_api(url) as base:  # the API's own process tests start it the same way
         yield base, proposal
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 class InjectedWallet:

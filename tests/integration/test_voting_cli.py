@@ -9,48 +9,16 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from typer.testing import CliRunner
 
-from cli import app
 from core.voting import merkle
 from db import triggers
 from db.engine import open_database
 from db.types import utcnow
-from tests.integration.state import every_row, make_team
+from tests.integration.cli_answers import ok, refused
+from tests.integration.state import every_row
 from tests.integration.voters import ADDRESS, BLOCK, KEYS, seconds, sign, snapshot_csv
 
 MAJOR = ["--reinvestment", "64", "--dao", "30", "--lucky", "3", "--creator", "3"]
-
-
-@pytest.fixture
-def team_url(db_url: str) -> str:
-    database = open_database(db_url)
-    make_team(database)
-    database.engine.dispose()
-    return db_url
-
-
-@pytest.fixture
-def run(team_url: str) -> Any:
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Any:
-        return runner.invoke(app, ["--db", team_url, *args])
-
-    return invoke
-
-
-def ok(result: Any) -> Any:
-    assert result.exit_code == 0, (result.stdout, result.stderr)
-    return json.loads(result.stdout)
-
-
-def refused(result: Any, code: int, fragment: str) -> None:
-    assert "Traceback" not in result.output
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    assert json.loads(result.stdout)["ok"] is False
-    assert any(line.startswith("error: ") and fragment in line
-               for line in result.stderr.splitlines()), result.stderr
 
 
 def binding(run: Any, tmp_path: Any) -> dict[str, Any]:

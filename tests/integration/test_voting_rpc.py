@@ -5,6 +5,7 @@ SQLite and PostgreSQL (the `db_url` fixture)."""
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import json
 import socket
@@ -17,13 +18,13 @@ from typing import Any
 import pytest
 from eth_tester import EthereumTester, PyEVMBackend
 from eth_tester.exceptions import TransactionFailed
-from typer.testing import CliRunner
 from web3 import EthereumTesterProvider, Web3
 
-from cli import app
 from core.voting import chain
 from db.engine import open_database
-from tests.integration.state import every_row, make_team
+from tests.integration import cli_answers
+from tests.integration.cli_answers import ok
+from tests.integration.state import every_row
 
 DECIMALS = 6
 TOKEN_UNIT = 10 ** DECIMALS
@@ -114,18 +115,8 @@ def node_url(evm: Chain) -> Iterator[str]:
     thread.join()
 
 
-@pytest.fixture
-def team_url(db_url: str) -> str:
-    database = open_database(db_url)
-    make_team(database)
-    database.engine.dispose()
-    return db_url
-
-
-@pytest.fixture
-def run(team_url: str) -> Any:
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, ["--db", team_url, *args])
+# Refusals read in the human form (no `--json`): only the error line and the exit code.
+refused = functools.partial(cli_answers.refused, answer_json=False)
 
 
 @pytest.fixture
@@ -136,19 +127,6 @@ def holders_file(evm: Chain, tmp_path: Path) -> Path:
     path.write_text(f"address\n{first}\n# the second holder\n{second.lower()}\n\n{third}\n",
                     encoding="utf-8")
     return path
-
-
-def ok(result: Any) -> Any:
-    assert result.exit_code == 0, (result.stdout, result.stderr)
-    return json.loads(result.stdout)
-
-
-def refused(result: Any, code: int, fragment: str) -> str:
-    assert "Traceback" not in result.output
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    assert any(line.startswith("error: ") and fragment in line
-               for line in result.stderr.splitlines()), result.stderr
-    return result.stderr
 
 
 def test_the_selectors_are_the_interfaces_keccak():
